@@ -1,0 +1,36 @@
+/* config.h - the configuration in force, parsed once from the environment.
+ *
+ * Every option is declared in options.def.  A bad value gives one line on
+ * stderr naming the variable, the value and the accepted values, and the
+ * default is used.  Parsing never allocates (it runs before the heap).
+ */
+#ifndef GH_CONFIG_H
+#define GH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define GH_PATH_MAX 1024
+
+enum gh_stats_mode { GH_STATS_OFF = 0, GH_STATS_TEXT = 1, GH_STATS_JSON = 2 };
+
+struct gh_config {
+    char policy[8];              /* "first" ... "buddy" */
+    size_t mmap_threshold;
+    bool shm;
+    enum gh_stats_mode stats;
+    char stats_file[GH_PATH_MAX]; /* "" when unset */
+    char trace[GH_PATH_MAX];
+};
+
+/* Fill *c from the environment (secure_getenv), warning on stderr about
+ * each bad value.  Returns the number of bad values. */
+int gh_config_load(struct gh_config *c);
+
+/* Parse a size with an optional K/M/G suffix; false when malformed. */
+bool gh_config_parse_size(const char *s, size_t *out);
+
+/* Expand %p in pattern with pid into out (size outlen); false if too long. */
+bool gh_config_expand_path(const char *pattern, long pid, char *out, size_t outlen);
+
+#endif

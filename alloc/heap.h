@@ -1,0 +1,133 @@
+/* heap.h - one heap instance: a source, a placement policy and counters.
+ *
+ * A heap is made of regions, each a contiguous span from its source:
+ *
+ *   [region record 48 B][block][block] ... [block][end marker 16 B]
+ *
+ * The region record holds the region's length and its node in the heap's
+ * region tree (address-ordered), so "does this heap own p" is O(log r).
+ * The end marker is an in-use header of size 0: nothing coalesces across it.
+ * When the source extends the top region in place (the break grew
+ * contiguously), the old end marker becomes the start of a free block.
+ *
+ * Invariants (gh_heap_check): every header carries a valid check; sizes are
+ * multiples of 16, at least GH_MIN_BLOCK, and tile each region exactly; a
+ * free block's footer equals its header; PREV_FREE is set exactly when the
+ * previous block is free; no two free blocks are adjacent; the policy's
+ * index holds exactly the free blocks; the counters match the walk.
+ *
+ * Not thread-safe: the front end serialises calls.  Misuse found while
+ * freeing or resizing (double free, a header that fails its check) is fatal:
+ * gh_fatal() with the caller's function name.
+ */
+#ifndef GH_HEAP_H
+#define GH_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "block.h"
+#include "policy.h"
+#include "source.h"
+#include "tree.h"
+
+#define GH_REGION_HEADER   48u   /* struct gh_region, a multiple of 16 */
+#define GH_REGION_OVERHEAD (GH_REGION_HEADER + GH_HEADER_SIZE) /* + end marker */
+#define GH_DEFAULT_TOP_PAD        (128u * 1024u)
+#define GH_DEFAULT_TRIM_THRESHOLD (128u * 1024u)
+
+struct gh_region {
+    uint64_t len;          /* whole span, record and end marker included */
+    uint64_t mapped;       /* 1: from mmap, released when wholly free */
+    struct gh_tnode node;  /* in gh_heap.regions; len is the word 16 B before */
+    uint64_t reserved;
+};
+
+/* Counters kept by the heap (bytes are whole blocks unless "requested"). */
+struct gh_heap_counters {
+    uint64_t live_requested;   /* what callers asked for and still hold */
+    uint64_t live_block_bytes; /* blocks that hold them, headers included */
+    uint64_t live_blocks;
+    uint64_t free_bytes;       /* free blocks, headers included */
+    uint64_t heap_bytes;       /* all memory held from the source */
+    uint64_t overhead_bytes;   /* region records + end markers + alignment */
+    uint64_t peak_requested, peak_block_bytes, peak_heap_bytes;
+    uint64_t allocs, frees, failures;
+    uint64_t resize_in_place, resize_refused;
+    uint64_t regions_added, regions_extended, regions_released;
+    uint64_t trims, trimmed_bytes;
+};
+
+struct gh_heap {
+    struct gh_source *src;
+    struct gh_policy policy;
+    struct gh_tree regions;     /* BY_ADDR over struct gh_region.node */
+    struct gh_region *top;      /* the region the source can extend in place */
+    size_t top_pad;             /* extra bytes asked for when growing */
+    size_t trim_threshold;      /* give back the top when its free block exceeds this */
+    struct gh_heap_counters c;
+};
+
+/* A block as the walker reports it. */
+struct gh_block_info {
+    const void *addr;      /* block start (header) */
+    size_t size;           /* whole block */
+    size_t requested;      /* 0 for free blocks */
+    bool free;
+    const struct gh_region *region;
+};
+
+/* Set up an empty heap over src with the given policy; no memory is taken
+ * until the first allocation. */
+void gh_heap_init(struct gh_heap *h, struct gh_source *src, const struct gh_policy_ops *policy);
+
+/* A block for n bytes (n == 0 gives a minimum block), payload 16-aligned.
+ * NULL when the source has no memory left (the caller sets errno). */
+void *gh_heap_alloc(struct gh_heap *h, size_t n);
+
+/* A block for n bytes whose payload is a multiple of align (a power of two,
+ * any size).  NULL when out of memory. */
+void *gh_heap_alloc_aligned(struct gh_heap *h, size_t align, size_t n);
+
+/* Free a payload this heap returned (gh_heap_owns(h, p)).  Coalesces with
+ * both neighbours and trims the top when it passes trim_threshold.  Fatal on
+ * a double free or a header that fails its check; `fn` names the API call
+ * in the message ("free", "realloc"). */
+void gh_heap_free(struct gh_heap *h, void *p, const char *fn);
+
+/* Make p's block hold n bytes without moving it: shrink (splitting off the
+ * tail) or grow into a free next block or, at the top, by extending the
+ * region.  true when done; false leaves the block untouched. */
+bool gh_heap_resize(struct gh_heap *h, void *p, size_t n, const char *fn);
+
+/* Validate the header of an owned payload the way free() does; fatal when
+ * it is corrupt or already free.  Returns the block. */
+struct gh_block *gh_heap_block(struct gh_heap *h, const void *p, const char *fn);
+
+/* Bytes usable at p (block size - header). */
+size_t gh_heap_usable(const struct gh_heap *h, const void *p);
+
+/* Is p inside one of this heap's regions? (not: is it a block start) */
+bool gh_heap_owns(const struct gh_heap *h, const void *p);
+
+/* Give memory back: shrink the top region to keep at most `pad` free bytes
+ * there, release wholly free mapped regions, and decommit the whole pages
+ * inside large free blocks.  Returns the bytes given back to the OS
+ * (trimmed or unmapped; decommitted pages are not counted). */
+size_t gh_heap_trim(struct gh_heap *h, size_t pad);
+
+/* Visit every block of every region in address order, end markers
+ * excluded.  Stops when fn returns false. */
+void gh_heap_walk(const struct gh_heap *h, bool (*fn)(void *ctx, const struct gh_block_info *b), void *ctx);
+
+/* Walk everything and check every invariant above.  false and *why (a
+ * static string) and *where (the offending address, may be NULL) on the
+ * first broken one.  why/where may be NULL. */
+bool gh_heap_check(const struct gh_heap *h, const char **why, const void **where);
+
+/* Largest free block size (0 if none) and free block count. */
+size_t gh_heap_largest_free(const struct gh_heap *h);
+size_t gh_heap_free_blocks(const struct gh_heap *h);
+
+#endif

@@ -1,0 +1,84 @@
+/* large.h - the large-block path: one mmap per block.
+ *
+ * Blocks at or above the mmap threshold get a mapping of their own.  Each
+ * carries a 48-byte record just before its header (mapping base and length,
+ * and a node in an address-ordered registry), so free() can tell a large
+ * block from a pointer it never gave out:
+ *
+ *   map_base ... [record 48 B][header 16 B][payload ...........] map_end
+ *                                          ^ p (aligned as asked)
+ *
+ * The registry is not thread-safe: the front end holds its lock around
+ * register/lookup/unregister; the mmap/munmap/mremap calls themselves are
+ * made outside the lock (gh_large_map / gh_large_unmap).
+ */
+#ifndef GH_LARGE_H
+#define GH_LARGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "block.h"
+#include "tree.h"
+
+#define GH_LARGE_RECORD 48u
+#define GH_LARGE_OVERHEAD (GH_LARGE_RECORD + GH_HEADER_SIZE)
+
+struct gh_large_rec {
+    uint64_t map_len;       /* the word 16 B before the node: the tree's "size" */
+    uint64_t map_base;
+    struct gh_tnode node;
+    uint64_t reserved;
+};
+
+struct gh_large {
+    struct gh_tree tree;    /* BY_ADDR over records */
+    uint64_t live_blocks, live_bytes, live_requested;
+    uint64_t peak_bytes;
+    const void *recent_free[16]; /* to tell a double free from a wild pointer */
+    unsigned recent_next;
+};
+
+void gh_large_init(struct gh_large *l);
+
+/* Map a block for n bytes aligned to align (power of two >= 16); fills the
+ * record and header.  Called WITHOUT the lock.  NULL on ENOMEM. */
+void *gh_large_map(size_t align, size_t n);
+
+/* Registry operations (lock held). */
+void gh_large_register(struct gh_large *l, void *p);
+/* The record of p when p is a live large block; NULL otherwise. */
+struct gh_large_rec *gh_large_find(const struct gh_large *l, const void *p);
+/* Remove p (found by gh_large_find) from the registry and validate its
+ * header (fatal when corrupt); returns the mapping to unmap. */
+void gh_large_unregister(struct gh_large *l, struct gh_large_rec *r, const void *p, const char *fn,
+                         void **base, size_t *len);
+/* Was p freed recently (for the message on a second free)? */
+bool gh_large_recently_freed(const struct gh_large *l, const void *p);
+
+/* Unmap what gh_large_unregister returned.  Called WITHOUT the lock. */
+void gh_large_unmap(void *base, size_t len);
+
+/* Resize the mapping of p (already unregistered) to hold n bytes; returns
+ * the new payload or NULL (mapping unchanged).  Called WITHOUT the lock. */
+void *gh_large_remap(void *p, size_t n);
+
+static inline struct gh_large_rec *gh_large_rec_of(const void *p)
+{
+    return (struct gh_large_rec *)((char *)p - GH_LARGE_OVERHEAD);
+}
+
+/* Usable bytes of a large block: up to the end of its mapping. */
+static inline size_t gh_large_usable(const void *p)
+{
+    const struct gh_large_rec *r = gh_large_rec_of(p);
+    return (size_t)(r->map_base + r->map_len - (uintptr_t)p);
+}
+
+static inline size_t gh_large_requested(const void *p)
+{
+    return gh_block_requested(gh_block_of(p));
+}
+
+#endif

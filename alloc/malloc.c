@@ -1,0 +1,694 @@
+/* malloc.c - the front end: the C allocator API glassheap exports.
+ *
+ * Owns: initialisation (first call or constructor, whichever comes first),
+ * the configuration in force, the one lock, fork handlers, the split between
+ * the heap and the large-block path, errno, and the valgrind client
+ * requests.  Contains no placement logic.
+ *
+ * Locking: one lock serialises the heap and the large-block registry.  It is
+ * never held across a call that could allocate or take another library's
+ * lock; mmap/munmap/mremap for large blocks happen outside it.
+ *
+ * fork: the prepare handler takes glibc's stdio list lock and THEN ours, so
+ * a thread that holds the stdio lock and calls malloc can always finish
+ * (glibc's tst-malloc-fork-deadlock: jemalloc and tcmalloc take only their
+ * own lock first and deadlock against glibc's fork taking the stdio lock).
+ * glibc's own fork takes the stdio list lock again (it is recursive) after
+ * the handlers and resets it in the child.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "error.h"
+#include "glassheap.h"
+#include "heap.h"
+#include "large.h"
+#include "os.h"
+#include "stats.h"
+
+#ifdef GH_HAVE_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+
+#define GH_EXPORT __attribute__((visibility("default")))
+
+/* glibc's stdio list lock (exported by libc.so.6 since 2.2.5). */
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+extern void _IO_list_resetlock(void) __attribute__((weak));
+
+/* ---- the lock: a futex mutex (0 free, 1 held, 2 held with waiters) ---- */
+
+static int lock_word;
+
+static void lock_slow(void)
+{
+    for (int spin = 0; spin < 100; spin++) {
+        if (__atomic_load_n(&lock_word, __ATOMIC_RELAXED) == 0
+            && __atomic_exchange_n(&lock_word, 1, __ATOMIC_ACQUIRE) == 0)
+            return;
+        __builtin_ia32_pause();
+    }
+    while (__atomic_exchange_n(&lock_word, 2, __ATOMIC_ACQUIRE) != 0)
+        syscall(SYS_futex, &lock_word, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+}
+
+static inline void lock(void)
+{
+    int expected = 0;
+    if (!__atomic_compare_exchange_n(&lock_word, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        lock_slow();
+}
+
+static inline void unlock(void)
+{
+    if (__atomic_exchange_n(&lock_word, 0, __ATOMIC_RELEASE) == 2) {
+        int saved = errno;
+        syscall(SYS_futex, &lock_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        errno = saved;
+    }
+}
+
+/* ---- global state ---------------------------------------------------- */
+
+static struct {
+    int ready;                /* 1 once init() finished (read without the lock) */
+    int valgrind;             /* running under valgrind: make client requests */
+    int stats_fd;             /* stderr as it was at start-up, for the summary */
+    struct gh_config cfg;
+    struct gh_source src;
+    struct gh_heap heap;
+    struct gh_large large;
+    struct gh_calls calls;
+} G = { .stats_fd = -1 };
+
+#ifdef GH_HAVE_VALGRIND
+#define VG(stmt) do { if (G.valgrind) { stmt; } } while (0)
+#else
+#define VG(stmt) do { } while (0)
+#endif
+
+/* Inside the lock the allocator reads its own headers and free blocks,
+ * which memcheck has been told are off limits: silence it there. */
+static inline void enter(void)
+{
+    lock();
+#ifdef GH_HAVE_VALGRIND
+    VG(VALGRIND_DISABLE_ERROR_REPORTING);
+#endif
+}
+
+static inline void leave(void)
+{
+#ifdef GH_HAVE_VALGRIND
+    VG(VALGRIND_ENABLE_ERROR_REPORTING);
+#endif
+    unlock();
+}
+
+/* Tell memcheck about a new block p of n requested bytes. */
+static inline void vg_alloc(void *p, size_t n, int zeroed)
+{
+#ifdef GH_HAVE_VALGRIND
+    if (G.valgrind && p) {
+        VALGRIND_MALLOCLIKE_BLOCK(p, n, 0, zeroed);
+        VALGRIND_MAKE_MEM_NOACCESS((char *)p - GH_HEADER_SIZE, GH_HEADER_SIZE);
+    }
+#else
+    (void)p, (void)n, (void)zeroed;
+#endif
+}
+
+static inline void vg_free(void *p)
+{
+#ifdef GH_HAVE_VALGRIND
+    VG(VALGRIND_FREELIKE_BLOCK(p, 0));
+#else
+    (void)p;
+#endif
+}
+
+/* Called with the lock held, before anything else touches the heap. */
+static void init_locked(void)
+{
+    gh_config_load(&G.cfg);
+    const unsigned char *rnd = (const unsigned char *)getauxval(AT_RANDOM);
+    uint64_t secret = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&G;
+    if (rnd)
+        memcpy(&secret, rnd + 8, sizeof secret);
+    gh_block_secret = secret;
+    gh_source_init_break(&G.src);
+    const struct gh_policy_ops *ops = gh_policy_by_name(G.cfg.policy);
+    if (!ops) {
+        gh_write_str(2, "glassheap: GLASSHEAP_POLICY='buddy' is not available in this build; using 'best'\n");
+        memcpy(G.cfg.policy, "best", 5);
+        ops = &gh_policy_best;
+    }
+    gh_heap_init(&G.heap, &G.src, ops);
+    gh_large_init(&G.large);
+#ifdef GH_HAVE_VALGRIND
+    G.valgrind = RUNNING_ON_VALGRIND ? 1 : 0;
+#endif
+    __atomic_store_n(&G.ready, 1, __ATOMIC_RELEASE);
+}
+
+static inline void ensure_init(void)
+{
+    if (__builtin_expect(!__atomic_load_n(&G.ready, __ATOMIC_ACQUIRE), 0)) {
+        lock();
+        if (!G.ready)
+            init_locked();
+        unlock();
+    }
+}
+
+/* ---- allocation core (lock held) ------------------------------------- */
+
+static inline bool is_large(size_t n)
+{
+    return n >= G.cfg.mmap_threshold;
+}
+
+/* A large block: map outside the lock, then register under it. */
+static void *large_alloc(size_t align, size_t n)
+{
+    void *p = gh_large_map(align, n);
+    enter();
+    if (p)
+        gh_large_register(&G.large, p);
+    else
+        G.calls.failed++;
+    leave();
+    return p;
+}
+
+/* Allocate n bytes aligned to align (a power of two); NULL + errno. */
+static void *alloc(size_t align, size_t n)
+{
+    void *p;
+    if (__builtin_expect(n > PTRDIFF_MAX, 0)) {
+        errno = ENOMEM;
+        enter();
+        G.calls.failed++;
+        leave();
+        return NULL;
+    }
+    if (is_large(n)) {
+        p = large_alloc(align, n);
+    } else {
+        enter();
+        p = align <= GH_ALIGN ? gh_heap_alloc(&G.heap, n) : gh_heap_alloc_aligned(&G.heap, align, n);
+        if (!p)
+            G.calls.failed++;
+        leave();
+    }
+    if (!p)
+        errno = ENOMEM;
+    return p;
+}
+
+/* What p is, found under the lock: a heap block, a large block, or fatal. */
+enum kind { HEAP, LARGE };
+
+static enum kind classify(const void *p, const char *fn, struct gh_large_rec **rec)
+{
+    if (gh_heap_owns(&G.heap, p))
+        return HEAP;
+    if ((*rec = gh_large_find(&G.large, p)))
+        return LARGE;
+    if (gh_large_recently_freed(&G.large, p))
+        gh_fatal(fn, "double free of", p);
+    gh_fatal(fn, "invalid pointer", p);
+}
+
+static void free_impl(void *p, const char *fn)
+{
+    struct gh_large_rec *rec;
+    void *base = NULL;
+    size_t len = 0;
+    enter();
+    G.calls.free++;
+    if (classify(p, fn, &rec) == HEAP)
+        gh_heap_free(&G.heap, p, fn);
+    else
+        gh_large_unregister(&G.large, rec, p, fn, &base, &len);
+    leave();
+    vg_free(p);
+    if (base)
+        gh_large_unmap(base, len);
+}
+
+/* Usable size of a live block p (lock held); fatal for a foreign pointer. */
+static size_t usable_locked(const void *p, const char *fn)
+{
+    struct gh_large_rec *rec;
+    if (classify(p, fn, &rec) == HEAP) {
+        gh_heap_block(&G.heap, p, fn);
+        return gh_heap_usable(&G.heap, p);
+    }
+    return gh_large_usable(p);
+}
+
+/* ---- the exported API ------------------------------------------------ */
+
+GH_EXPORT void *malloc(size_t n)
+{
+    ensure_init();
+    void *p = alloc(GH_ALIGN, n);
+    G.calls.malloc++; /* a racy count is fine: it is only a statistic */
+    vg_alloc(p, n, 0);
+    return p;
+}
+
+GH_EXPORT void free(void *p)
+{
+    if (!p)
+        return;
+    int saved = errno;
+    ensure_init();
+    free_impl(p, "free");
+    errno = saved;
+}
+
+GH_EXPORT void *calloc(size_t nmemb, size_t size)
+{
+    size_t n;
+    ensure_init();
+    G.calls.calloc++;
+    if (__builtin_mul_overflow(nmemb, size, &n)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = alloc(GH_ALIGN, n);
+    if (p && !is_large(n))
+        memset(p, 0, n); /* fresh mappings are zero already */
+    vg_alloc(p, n, 1);
+    return p;
+}
+
+GH_EXPORT void *realloc(void *p, size_t n)
+{
+    ensure_init();
+    G.calls.realloc++;
+    if (!p) {
+        void *q = alloc(GH_ALIGN, n);
+        vg_alloc(q, n, 0);
+        return q;
+    }
+    if (n == 0) {
+        free_impl(p, "realloc");
+        return NULL;
+    }
+    if (n > PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    struct gh_large_rec *rec;
+    size_t old_usable, old_req;
+    enter();
+    enum kind k = classify(p, "realloc", &rec);
+    if (k == HEAP) {
+        struct gh_block *b = gh_heap_block(&G.heap, p, "realloc");
+        old_req = gh_block_requested(b);
+        old_usable = gh_heap_usable(&G.heap, p);
+        if (!is_large(n) && gh_heap_resize(&G.heap, p, n, "realloc")) {
+            G.calls.realloc_in_place++;
+            leave();
+#ifdef GH_HAVE_VALGRIND
+            VG(VALGRIND_RESIZEINPLACE_BLOCK(p, old_req, n, 0));
+#endif
+            return p;
+        }
+        leave();
+    } else {
+        old_req = gh_large_requested(p);
+        old_usable = gh_large_usable(p);
+        if (is_large(n) || n >= old_usable / 2) {
+            /* Stay a large block: mremap (may move), outside the lock. */
+            void *base;
+            size_t len;
+            gh_large_unregister(&G.large, rec, p, "realloc", &base, &len);
+            leave();
+            void *q = gh_large_remap(p, n);
+            enter();
+            gh_large_register(&G.large, q ? q : p);
+            if (q)
+                G.calls.realloc_moved += q != p;
+            else
+                G.calls.failed++;
+            leave();
+            if (!q) {
+                errno = ENOMEM;
+                return NULL;
+            }
+#ifdef GH_HAVE_VALGRIND
+            if (G.valgrind) {
+                if (q == p) {
+                    VALGRIND_RESIZEINPLACE_BLOCK(p, old_req, n, 0);
+                } else {
+                    VALGRIND_FREELIKE_BLOCK(p, 0);
+                    vg_alloc(q, n, 0);
+                }
+            }
+#endif
+            return q;
+        }
+        leave();
+    }
+    /* Move: new block, copy, free the old one. */
+    void *q = alloc(GH_ALIGN, n);
+    if (!q)
+        return NULL; /* the old block is untouched */
+    vg_alloc(q, n, 0);
+    size_t copy = old_usable < n ? old_usable : n;
+#ifdef GH_HAVE_VALGRIND
+    if (G.valgrind && copy > old_req)
+        copy = old_req < n ? old_req : n;
+#endif
+    memcpy(q, p, copy);
+    free_impl(p, "realloc");
+    G.calls.realloc_moved++;
+    return q;
+}
+
+GH_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(nmemb, size, &n)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, n);
+}
+
+static inline bool pow2(size_t a)
+{
+    return a && !(a & (a - 1));
+}
+
+static void *aligned(size_t align, size_t n)
+{
+    ensure_init();
+    G.calls.aligned++;
+    void *p = alloc(align, n);
+    vg_alloc(p, n, 0);
+    return p;
+}
+
+GH_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+    if (!pow2(align) || align % sizeof(void *) != 0)
+        return EINVAL;
+    int saved = errno;
+    void *p = aligned(align, n);
+    errno = saved;
+    if (!p)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+GH_EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+    if (!pow2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned(align, n);
+}
+
+GH_EXPORT void *memalign(size_t align, size_t n)
+{
+    /* glibc: a non-power-of-two alignment is rounded up to one. */
+    if (align > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    size_t a = GH_ALIGN;
+    while (a < align)
+        a <<= 1;
+    return aligned(a, n);
+}
+
+GH_EXPORT void *valloc(size_t n)
+{
+    return aligned(gh_os_page_size(), n);
+}
+
+GH_EXPORT void *pvalloc(size_t n)
+{
+    size_t ps = gh_os_page_size(), r;
+    if (!gh_round_up(n ? n : 1, ps, &r)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return aligned(ps, r);
+}
+
+GH_EXPORT size_t malloc_usable_size(void *p)
+{
+    if (!p)
+        return 0;
+    ensure_init();
+    enter();
+    size_t u = usable_locked(p, "malloc_usable_size");
+    leave();
+    return u;
+}
+
+GH_EXPORT int malloc_trim(size_t pad)
+{
+    ensure_init();
+    enter();
+    size_t given = gh_heap_trim(&G.heap, pad);
+    leave();
+    return given > 0;
+}
+
+static void snapshot_locked(struct gh_stats_snapshot *s)
+{
+    memset(s, 0, sizeof *s);
+    s->pid = (long)getpid();
+    s->policy = G.cfg.policy;
+    s->mmap_threshold = G.cfg.mmap_threshold;
+    s->calls = G.calls;
+    s->heap = G.heap.c;
+    s->free_blocks = gh_heap_free_blocks(&G.heap);
+    s->largest_free = gh_heap_largest_free(&G.heap);
+    s->large_blocks = G.large.live_blocks;
+    s->large_bytes = G.large.live_bytes;
+    s->large_requested = G.large.live_requested;
+    s->large_peak_bytes = G.large.peak_bytes;
+    gh_os_counts(&s->os);
+}
+
+static void snapshot(struct gh_stats_snapshot *s)
+{
+    ensure_init();
+    enter();
+    snapshot_locked(s);
+    leave();
+}
+
+static int clamp_int(uint64_t v)
+{
+    return v > INT32_MAX ? INT32_MAX : (int)v;
+}
+
+GH_EXPORT struct mallinfo2 mallinfo2(void)
+{
+    struct gh_stats_snapshot s;
+    snapshot(&s);
+    struct mallinfo2 m = { 0 };
+    m.arena = s.heap.heap_bytes;
+    m.ordblks = s.free_blocks;
+    m.hblks = s.large_blocks;
+    m.hblkhd = s.large_bytes;
+    m.usmblks = 0;
+    m.uordblks = s.heap.live_block_bytes;
+    m.fordblks = s.heap.free_bytes;
+    m.keepcost = s.largest_free;
+    return m;
+}
+
+GH_EXPORT struct mallinfo mallinfo(void)
+{
+    struct mallinfo2 m2 = mallinfo2();
+    struct mallinfo m = { 0 };
+    m.arena = clamp_int(m2.arena);
+    m.ordblks = clamp_int(m2.ordblks);
+    m.hblks = clamp_int(m2.hblks);
+    m.hblkhd = clamp_int(m2.hblkhd);
+    m.uordblks = clamp_int(m2.uordblks);
+    m.fordblks = clamp_int(m2.fordblks);
+    m.keepcost = clamp_int(m2.keepcost);
+    return m;
+}
+
+GH_EXPORT int mallopt(int param, int value)
+{
+    ensure_init();
+    int ok = 1;
+    enter();
+    switch (param) {
+    case M_MMAP_THRESHOLD:
+        if (value < 0)
+            ok = 0;
+        else
+            G.cfg.mmap_threshold = (size_t)value;
+        break;
+    case M_TRIM_THRESHOLD:
+        if (value < 0)
+            ok = 0;
+        else
+            G.heap.trim_threshold = (size_t)value;
+        break;
+    case M_TOP_PAD:
+        if (value < 0)
+            ok = 0;
+        else
+            G.heap.top_pad = (size_t)value;
+        break;
+    case M_MMAP_MAX: case M_ARENA_MAX: case M_ARENA_TEST: case M_PERTURB:
+    case M_CHECK_ACTION: case M_MXFAST:
+        break; /* accepted, no meaning for glassheap */
+    default:
+        ok = 0;
+    }
+    leave();
+    return ok;
+}
+
+static void write_summary(int fd, enum gh_stats_mode mode)
+{
+    static char buf[4096];
+    struct gh_stats_snapshot s;
+    snapshot(&s);
+    gh_stats_format(buf, sizeof buf, mode, &s);
+    gh_write_str(fd, buf);
+}
+
+GH_EXPORT void malloc_stats(void)
+{
+    write_summary(2, GH_STATS_TEXT);
+}
+
+/* ---- glassheap extensions -------------------------------------------- */
+
+GH_EXPORT const char *glassheap_version(void)
+{
+    return GLASSHEAP_VERSION;
+}
+
+GH_EXPORT const char *glassheap_policy(void)
+{
+    ensure_init();
+    return G.cfg.policy;
+}
+
+GH_EXPORT int glassheap_check(void)
+{
+    const char *why = NULL;
+    const void *where = NULL;
+    ensure_init();
+    enter();
+    bool ok = gh_heap_check(&G.heap, &why, &where) && gh_tree_check(&G.large.tree, &why);
+    leave();
+    if (!ok) {
+        char hex[24];
+        gh_fmt_hex(hex, (unsigned long)where);
+        gh_write_str(2, "glassheap: heap check failed: ");
+        gh_write_str(2, why ? why : "?");
+        gh_write_str(2, " at ");
+        gh_write_str(2, hex);
+        gh_write_str(2, "\n");
+    }
+    return ok;
+}
+
+GH_EXPORT int glassheap_counters(struct glassheap_counters *out, size_t size)
+{
+    if (size < sizeof *out)
+        return -1;
+    struct gh_stats_snapshot s;
+    snapshot(&s);
+    memset(out, 0, size);
+    out->malloc_calls = s.calls.malloc;
+    out->calloc_calls = s.calls.calloc;
+    out->realloc_calls = s.calls.realloc;
+    out->free_calls = s.calls.free;
+    out->aligned_calls = s.calls.aligned;
+    out->failed_calls = s.calls.failed;
+    out->live_requested = s.heap.live_requested + s.large_requested;
+    out->live_block_bytes = s.heap.live_block_bytes;
+    out->live_blocks = s.heap.live_blocks + s.large_blocks;
+    out->free_bytes = s.heap.free_bytes;
+    out->free_blocks = s.free_blocks;
+    out->largest_free = s.largest_free;
+    out->heap_bytes = s.heap.heap_bytes;
+    out->large_bytes = s.large_bytes;
+    out->large_blocks = s.large_blocks;
+    out->peak_requested = s.heap.peak_requested;
+    out->peak_heap_bytes = s.heap.peak_heap_bytes;
+    return 0;
+}
+
+/* ---- process life: constructor, fork, exit --------------------------- */
+
+static void fork_prepare(void)
+{
+    if (_IO_list_lock)
+        _IO_list_lock();
+    lock();
+}
+
+static void fork_parent(void)
+{
+    unlock();
+    if (_IO_list_unlock)
+        _IO_list_unlock();
+}
+
+static void fork_child(void)
+{
+    lock_word = 0;
+    if (_IO_list_resetlock)
+        _IO_list_resetlock();
+}
+
+__attribute__((constructor)) static void glassheap_start(void)
+{
+    ensure_init();
+    if (G.cfg.stats != GH_STATS_OFF && G.cfg.stats_file[0] == '\0')
+        G.stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+__attribute__((destructor)) static void glassheap_end(void)
+{
+    if (G.cfg.stats == GH_STATS_OFF)
+        return;
+    if (G.cfg.stats_file[0]) {
+        char path[GH_PATH_MAX + 32];
+        if (!gh_config_expand_path(G.cfg.stats_file, (long)getpid(), path, sizeof path))
+            return;
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return;
+        write_summary(fd, G.cfg.stats);
+        close(fd);
+    } else if (G.stats_fd >= 0) {
+        write_summary(G.stats_fd, G.cfg.stats);
+    }
+}

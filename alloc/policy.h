@@ -1,0 +1,83 @@
+/* policy.h - the placement policy interface.
+ *
+ * A policy owns the index of free blocks and the decision of which free
+ * block serves a request.  It never touches the OS, never splits or merges
+ * (block/heap do), and never changes a block header: it only reads sizes
+ * through the tree and keeps its own nodes in the free blocks' payloads.
+ *
+ * Adding a policy is adding a file with one `const struct gh_policy_ops`
+ * and a line in gh_policy_by_name().
+ */
+#ifndef GH_POLICY_H
+#define GH_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "block.h"
+#include "tree.h"
+
+struct gh_policy;
+
+struct gh_policy_ops {
+    const char *name;
+    /* Add a free block (header written, size final) to the index. */
+    void (*insert)(struct gh_policy *p, struct gh_block *b);
+    /* Remove a free block that is in the index. */
+    void (*remove)(struct gh_policy *p, struct gh_block *b);
+    /* The free block this policy chooses for a block of `size` bytes, or
+     * NULL when none fits.  Does not remove it.  May move the policy's
+     * own state (the next-fit rover). */
+    struct gh_block *(*find)(struct gh_policy *p, size_t size);
+    /* Check the index's own invariants; false + *why on the first broken. */
+    bool (*check)(const struct gh_policy *p, const char **why);
+};
+
+struct gh_policy {
+    const struct gh_policy_ops *ops;
+    struct gh_tree tree;
+    const void *rover; /* next fit: where the previous search ended */
+};
+
+extern const struct gh_policy_ops gh_policy_first;
+extern const struct gh_policy_ops gh_policy_next;
+extern const struct gh_policy_ops gh_policy_best;
+extern const struct gh_policy_ops gh_policy_worst;
+
+/* Names accepted by GLASSHEAP_POLICY for the fit policies, in order. */
+#define GH_POLICY_NAMES "first|next|best|worst|buddy"
+
+/* The fit policy called `name`, or NULL (buddy is a heap kind of its own). */
+const struct gh_policy_ops *gh_policy_by_name(const char *name);
+
+void gh_policy_init(struct gh_policy *p, const struct gh_policy_ops *ops);
+
+static inline struct gh_tnode *gh_policy_node(struct gh_block *b)
+{
+    return (struct gh_tnode *)gh_block_payload(b);
+}
+
+static inline struct gh_block *gh_policy_block(struct gh_tnode *n)
+{
+    return n ? gh_block_of(n) : NULL;
+}
+
+/* Number of free blocks in the index. */
+static inline size_t gh_policy_count(const struct gh_policy *p)
+{
+    return p->tree.count;
+}
+
+/* Visit every indexed free block in the tree's order. */
+void gh_policy_walk(const struct gh_policy *p, bool (*fn)(void *ctx, struct gh_block *b), void *ctx);
+
+/* Is block b in the index?  O(log n) for address trees, used by checkers. */
+bool gh_policy_contains(const struct gh_policy *p, const struct gh_block *b);
+
+/* The largest free block's size. */
+static inline size_t gh_policy_largest(const struct gh_policy *p)
+{
+    return gh_tree_max_size(&p->tree);
+}
+
+#endif

@@ -1,0 +1,112 @@
+/* source.c - spans from the break, mmap, or a fixed arena.
+ *
+ * Owns: the choice between growing the break, falling back to an anonymous
+ * mapping, and bumping an arena.  Never: touches a block or a header.
+ * Invariant: every span returned is 16-byte aligned and zero or more pages.
+ */
+#include "source.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+#include "os.h"
+
+#define SPAN_ALIGN 16u
+
+void gh_source_init_break(struct gh_source *s)
+{
+    *s = (struct gh_source){ .kind = GH_SOURCE_BREAK };
+}
+
+void gh_source_init_arena(struct gh_source *s, void *base, size_t size)
+{
+    uintptr_t b = (uintptr_t)base;
+    uintptr_t a = (b + SPAN_ALIGN - 1) & ~(uintptr_t)(SPAN_ALIGN - 1);
+    *s = (struct gh_source){ .kind = GH_SOURCE_ARENA };
+    s->arena_base = (char *)a;
+    s->arena_size = size > a - b ? (size - (a - b)) & ~(size_t)(SPAN_ALIGN - 1) : 0;
+}
+
+static int grow_arena(struct gh_source *s, size_t len, struct gh_span *out)
+{
+    if (len > s->arena_size - s->arena_used)
+        return ENOMEM;
+    out->base = s->arena_base + s->arena_used;
+    out->len = len;
+    out->mapped = false;
+    s->arena_used += len;
+    return 0;
+}
+
+static int grow_mapped(size_t len, struct gh_span *out)
+{
+    size_t ps = gh_os_page_size();
+    if (len > SIZE_MAX - ps)
+        return ENOMEM;
+    len = (len + ps - 1) & ~(ps - 1);
+    void *p;
+    int err = gh_os_map(len, &p);
+    if (err)
+        return ENOMEM;
+    out->base = p;
+    out->len = len;
+    out->mapped = true;
+    return 0;
+}
+
+static int grow_break(struct gh_source *s, char *end, size_t len, struct gh_span *out)
+{
+    if (len > (size_t)INTPTR_MAX - SPAN_ALIGN)
+        return ENOMEM;
+    char *cur = gh_os_brk_current();
+    size_t pad = 0;
+    if (cur != end) {
+        if (end)
+            s->foreign_moves++;
+        pad = (SPAN_ALIGN - ((uintptr_t)cur & (SPAN_ALIGN - 1))) & (SPAN_ALIGN - 1);
+    }
+    void *old;
+    if (gh_os_sbrk((intptr_t)(len + pad), &old) == 0) {
+        if ((char *)old != cur) {
+            /* The break moved between the two calls (another thread outside
+             * the allocator called sbrk): keep what we got as a fresh span. */
+            size_t p2 = (SPAN_ALIGN - ((uintptr_t)old & (SPAN_ALIGN - 1))) & (SPAN_ALIGN - 1);
+            out->base = (char *)old + p2;
+            out->len = (len + pad - p2) & ~(size_t)(SPAN_ALIGN - 1);
+        } else {
+            out->base = (char *)old + pad;
+            out->len = len;
+        }
+        out->mapped = false;
+        return 0;
+    }
+    s->brk_failures++;
+    return grow_mapped(len, out);
+}
+
+int gh_source_grow(struct gh_source *s, char *end, size_t len, struct gh_span *out)
+{
+    if (s->kind == GH_SOURCE_ARENA)
+        return grow_arena(s, len, out);
+    return grow_break(s, end, len, out);
+}
+
+int gh_source_shrink(struct gh_source *s, char *end, size_t len)
+{
+    if (s->kind == GH_SOURCE_ARENA) {
+        if (s->arena_base + s->arena_used != end || len > s->arena_used)
+            return EBUSY;
+        s->arena_used -= len;
+        return 0;
+    }
+    if ((char *)gh_os_brk_current() != end || len > (size_t)INTPTR_MAX)
+        return EBUSY;
+    void *old;
+    return gh_os_sbrk(-(intptr_t)len, &old) == 0 ? 0 : EBUSY;
+}
+
+int gh_source_release(struct gh_source *s, const struct gh_span *span)
+{
+    (void)s;
+    return gh_os_unmap(span->base, span->len);
+}

@@ -1,0 +1,57 @@
+/* source.h - where a heap instance gets its memory.
+ *
+ * Two kinds:
+ *   GH_SOURCE_BREAK  the process break (the real heap).  When the break
+ *                    cannot grow (RLIMIT_DATA, a mapping in the way, a test
+ *                    hook) the request is served by an anonymous mmap
+ *                    region instead; when another library moved the break,
+ *                    the span simply starts where the break now is.
+ *   GH_SOURCE_ARENA  a fixed buffer given by the caller (tests, trace
+ *                    replay, simulations); bump-allocated, never mmap.
+ *
+ * A source hands out spans and takes back the tail of the last one; it knows
+ * nothing about blocks.  Every span is 16-byte aligned.
+ */
+#ifndef GH_SOURCE_H
+#define GH_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum gh_source_kind { GH_SOURCE_BREAK, GH_SOURCE_ARENA };
+
+struct gh_source {
+    enum gh_source_kind kind;
+    /* ARENA */
+    char *arena_base;
+    size_t arena_size, arena_used;
+    /* BREAK: counts of fallbacks and foreign break moves seen */
+    size_t brk_failures, foreign_moves;
+};
+
+struct gh_span {
+    char *base;
+    size_t len;
+    bool mapped; /* from mmap: give it back with gh_source_release() */
+};
+
+void gh_source_init_break(struct gh_source *s);
+
+/* An arena over [base, base+size); base is aligned up to 16 here. */
+void gh_source_init_arena(struct gh_source *s, void *base, size_t size);
+
+/* At least `len` bytes (len a multiple of 16).  When `end` is not NULL and
+ * the memory can continue exactly at `end` (the end of the caller's last
+ * span from this source), out->base == end.  0, or ENOMEM (nothing changed).
+ * Page rounding is the caller's choice; a mapped span is page rounded here. */
+int gh_source_grow(struct gh_source *s, char *end, size_t len, struct gh_span *out);
+
+/* Give back [end-len, end), the tail of the last span from the break or the
+ * arena.  0; EBUSY when the break is no longer at `end` (someone else moved
+ * it), nothing released. */
+int gh_source_shrink(struct gh_source *s, char *end, size_t len);
+
+/* Give back a whole mapped span. 0 or errno. */
+int gh_source_release(struct gh_source *s, const struct gh_span *span);
+
+#endif

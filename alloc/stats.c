@@ -1,0 +1,170 @@
+/* stats.c - the exit summary, formatted without stdio or allocation.
+ *
+ * Definitions (DESIGN.md):
+ *   internal fragmentation = 1 - live requested / live block bytes
+ *   external fragmentation = 1 - largest free block / free bytes
+ *   utilisation            = live requested / heap bytes
+ */
+#include "stats.h"
+
+#include <string.h>
+
+#include "error.h"
+
+struct out {
+    char *buf;
+    size_t cap, len;
+};
+
+static void put(struct out *o, const char *s)
+{
+    size_t l = strlen(s);
+    if (o->len + l >= o->cap)
+        l = o->cap - 1 - o->len;
+    memcpy(o->buf + o->len, s, l);
+    o->len += l;
+    o->buf[o->len] = '\0';
+}
+
+static void put_u(struct out *o, uint64_t v)
+{
+    char num[24];
+    gh_fmt_dec(num, (unsigned long)v);
+    put(o, num);
+}
+
+/* A ratio a/b as a percentage with one decimal ("12.5%"); "-" when b == 0. */
+static void put_pct(struct out *o, uint64_t a, uint64_t b)
+{
+    if (b == 0) {
+        put(o, "-");
+        return;
+    }
+    uint64_t tenths = (uint64_t)((a * 1000.0) / b + 0.5);
+    put_u(o, tenths / 10);
+    put(o, ".");
+    put_u(o, tenths % 10);
+    put(o, "%");
+}
+
+static void kv(struct out *o, const char *key, uint64_t v, int last)
+{
+    put(o, "\"");
+    put(o, key);
+    put(o, "\":");
+    put_u(o, v);
+    if (!last)
+        put(o, ",");
+}
+
+static void json(struct out *o, const struct gh_stats_snapshot *s)
+{
+    put(o, "{\"glassheap\":\"0.1.0\",");
+    kv(o, "pid", (uint64_t)s->pid, 0);
+    put(o, "\"policy\":\"");
+    put(o, s->policy);
+    put(o, "\",");
+    kv(o, "mmap_threshold", s->mmap_threshold, 0);
+    put(o, "\"calls\":{");
+    kv(o, "malloc", s->calls.malloc, 0);
+    kv(o, "calloc", s->calls.calloc, 0);
+    kv(o, "realloc", s->calls.realloc, 0);
+    kv(o, "free", s->calls.free, 0);
+    kv(o, "aligned", s->calls.aligned, 0);
+    kv(o, "failed", s->calls.failed, 0);
+    kv(o, "realloc_in_place", s->calls.realloc_in_place, 0);
+    kv(o, "realloc_moved", s->calls.realloc_moved, 1);
+    put(o, "},\"heap\":{");
+    kv(o, "live_requested", s->heap.live_requested, 0);
+    kv(o, "live_block_bytes", s->heap.live_block_bytes, 0);
+    kv(o, "live_blocks", s->heap.live_blocks, 0);
+    kv(o, "free_bytes", s->heap.free_bytes, 0);
+    kv(o, "free_blocks", s->free_blocks, 0);
+    kv(o, "largest_free", s->largest_free, 0);
+    kv(o, "heap_bytes", s->heap.heap_bytes, 0);
+    kv(o, "overhead_bytes", s->heap.overhead_bytes, 0);
+    kv(o, "peak_requested", s->heap.peak_requested, 0);
+    kv(o, "peak_heap_bytes", s->heap.peak_heap_bytes, 0);
+    kv(o, "regions_added", s->heap.regions_added, 0);
+    kv(o, "trims", s->heap.trims, 0);
+    kv(o, "trimmed_bytes", s->heap.trimmed_bytes, 1);
+    put(o, "},\"large\":{");
+    kv(o, "live_blocks", s->large_blocks, 0);
+    kv(o, "live_bytes", s->large_bytes, 0);
+    kv(o, "live_requested", s->large_requested, 0);
+    kv(o, "peak_bytes", s->large_peak_bytes, 1);
+    put(o, "},\"os\":{");
+    kv(o, "brk_calls", s->os.brk_calls, 0);
+    kv(o, "brk_grow_bytes", s->os.brk_grow_bytes, 0);
+    kv(o, "brk_shrink_bytes", s->os.brk_shrink_bytes, 0);
+    kv(o, "mmap_calls", s->os.mmap_calls, 0);
+    kv(o, "mmap_bytes", s->os.mmap_bytes, 0);
+    kv(o, "munmap_calls", s->os.munmap_calls, 0);
+    kv(o, "mremap_calls", s->os.mremap_calls, 0);
+    kv(o, "madvise_calls", s->os.madvise_calls, 1);
+    put(o, "}}\n");
+}
+
+static void text(struct out *o, const struct gh_stats_snapshot *s)
+{
+    put(o, "glassheap: pid ");
+    put_u(o, (uint64_t)s->pid);
+    put(o, ", policy ");
+    put(o, s->policy);
+    put(o, "\nglassheap: calls: malloc ");
+    put_u(o, s->calls.malloc);
+    put(o, ", calloc ");
+    put_u(o, s->calls.calloc);
+    put(o, ", realloc ");
+    put_u(o, s->calls.realloc);
+    put(o, ", free ");
+    put_u(o, s->calls.free);
+    put(o, ", aligned ");
+    put_u(o, s->calls.aligned);
+    put(o, ", failed ");
+    put_u(o, s->calls.failed);
+    put(o, "\nglassheap: heap ");
+    put_u(o, s->heap.heap_bytes);
+    put(o, " B (peak ");
+    put_u(o, s->heap.peak_heap_bytes);
+    put(o, " B), live ");
+    put_u(o, s->heap.live_requested);
+    put(o, " B requested in ");
+    put_u(o, s->heap.live_blocks);
+    put(o, " blocks, free ");
+    put_u(o, s->heap.free_bytes);
+    put(o, " B in ");
+    put_u(o, s->free_blocks);
+    put(o, " blocks\nglassheap: large blocks ");
+    put_u(o, s->large_blocks);
+    put(o, " (");
+    put_u(o, s->large_bytes);
+    put(o, " B mapped)\nglassheap: internal fragmentation ");
+    put_pct(o, s->heap.live_block_bytes - s->heap.live_requested, s->heap.live_block_bytes);
+    put(o, ", external fragmentation ");
+    put_pct(o, s->heap.free_bytes - s->largest_free, s->heap.free_bytes);
+    put(o, ", utilisation ");
+    put_pct(o, s->heap.live_requested, s->heap.heap_bytes);
+    put(o, "\nglassheap: system calls: brk ");
+    put_u(o, s->os.brk_calls);
+    put(o, ", mmap ");
+    put_u(o, s->os.mmap_calls);
+    put(o, ", munmap ");
+    put_u(o, s->os.munmap_calls);
+    put(o, ", mremap ");
+    put_u(o, s->os.mremap_calls);
+    put(o, "\n");
+}
+
+size_t gh_stats_format(char *buf, size_t cap, enum gh_stats_mode mode, const struct gh_stats_snapshot *s)
+{
+    struct out o = { buf, cap, 0 };
+    if (cap == 0)
+        return 0;
+    buf[0] = '\0';
+    if (mode == GH_STATS_JSON)
+        json(&o, s);
+    else
+        text(&o, s);
+    return o.len;
+}

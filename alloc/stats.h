@@ -1,0 +1,40 @@
+/* stats.h - the counters of one process, as one snapshot, and the exit
+ * summary.
+ *
+ * The heap keeps its own counters (heap.h), the large path its own
+ * (large.h), the os layer counts system calls (os.h), and the front end
+ * counts API calls (struct gh_calls).  A snapshot gathers them under the
+ * allocator lock; formatting happens outside it and never allocates.
+ */
+#ifndef GH_STATS_H
+#define GH_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "heap.h"
+#include "large.h"
+#include "os.h"
+
+struct gh_calls {
+    uint64_t malloc, calloc, realloc, free, aligned, failed;
+    uint64_t realloc_in_place, realloc_moved;
+};
+
+struct gh_stats_snapshot {
+    long pid;
+    const char *policy;
+    size_t mmap_threshold;
+    struct gh_calls calls;
+    struct gh_heap_counters heap;
+    uint64_t free_blocks, largest_free;
+    uint64_t large_blocks, large_bytes, large_requested, large_peak_bytes;
+    struct gh_os_counts os;
+};
+
+/* Format s as text (a few lines, each starting "glassheap: ") or as one JSON
+ * object and a newline.  Returns the length written (truncated to cap-1). */
+size_t gh_stats_format(char *buf, size_t cap, enum gh_stats_mode mode, const struct gh_stats_snapshot *s);
+
+#endif

@@ -1,0 +1,87 @@
+/* tree.h - the fit indexes shared by the policies.
+ *
+ * An AVL tree whose nodes live inside the things they index (a free block's
+ * payload, a region or large-block record).  The node's size is read from the
+ * word 16 bytes before the node (a block header's size word; records put
+ * their length there too), so one node is only 24 bytes and the minimum
+ * block stays at 48.
+ *
+ * Two orders:
+ *   GH_TREE_BY_ADDR  keyed by the node's address; every node also carries
+ *                    the largest size in its subtree, so "lowest address
+ *                    whose size fits" is one root-to-leaf walk: O(log n).
+ *   GH_TREE_BY_SIZE  keyed by (size, address): "smallest that fits, lowest
+ *                    address on ties" and "largest, lowest address on ties"
+ *                    are one walk each: O(log n).
+ *
+ * No parent pointers: updates keep the root-to-node path on a stack (AVL
+ * height <= 1.44 log2(n+2), so GH_TREE_MAX_DEPTH covers any address space).
+ * A node's size must not change while it is in a BY_SIZE tree; in a BY_ADDR
+ * tree call gh_tree_resized() after changing it.
+ */
+#ifndef GH_TREE_H
+#define GH_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GH_TREE_MAX_DEPTH 96
+
+enum gh_tree_order { GH_TREE_BY_ADDR, GH_TREE_BY_SIZE };
+
+struct gh_tnode {
+    struct gh_tnode *left, *right;
+    uint64_t aux; /* low 56 bits: largest size in this subtree; high 8: height */
+};
+
+struct gh_tree {
+    struct gh_tnode *root;
+    size_t count;
+    enum gh_tree_order order;
+};
+
+/* The size the node indexes: the word 16 bytes before it, flags masked. */
+static inline size_t gh_tnode_size(const struct gh_tnode *n)
+{
+    return (size_t)(((const uint64_t *)n)[-2] & ~(uint64_t)15);
+}
+
+void gh_tree_init(struct gh_tree *t, enum gh_tree_order order);
+
+/* Insert n (not already in t). */
+void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n);
+
+/* Remove n, which must be in t (with the size it was inserted with). */
+void gh_tree_remove(struct gh_tree *t, struct gh_tnode *n);
+
+/* BY_ADDR: n's size changed in place; refresh the subtree maxima. */
+void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n);
+
+/* BY_ADDR: the lowest-addressed node with size >= size, or NULL. */
+struct gh_tnode *gh_tree_first_fit(const struct gh_tree *t, size_t size);
+
+/* BY_ADDR: the lowest-addressed node at address >= from with size >= size. */
+struct gh_tnode *gh_tree_first_fit_from(const struct gh_tree *t, const void *from, size_t size);
+
+/* BY_ADDR: the node with the greatest address <= addr, or NULL. */
+struct gh_tnode *gh_tree_floor(const struct gh_tree *t, const void *addr);
+
+/* BY_SIZE: the smallest node with size >= size, lowest address on ties. */
+struct gh_tnode *gh_tree_best_fit(const struct gh_tree *t, size_t size);
+
+/* BY_SIZE: the largest node, lowest address among the largest. */
+struct gh_tnode *gh_tree_largest(const struct gh_tree *t);
+
+/* The largest size in the tree (0 when empty); O(1) BY_ADDR, O(log n) BY_SIZE. */
+size_t gh_tree_max_size(const struct gh_tree *t);
+
+/* In-order walk (address order, or size order); stops when fn returns false. */
+void gh_tree_walk(const struct gh_tree *t, bool (*fn)(void *ctx, struct gh_tnode *n), void *ctx);
+
+/* Check order, AVL balance, heights, subtree maxima and the count.  On the
+ * first broken invariant returns false and, when why != NULL, points *why at
+ * a static description. */
+bool gh_tree_check(const struct gh_tree *t, const char **why);
+
+#endif
