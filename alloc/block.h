@@ -12,6 +12,8 @@
  *                                               the word just before this
  *                                               header is its footer
  *                                    MMAPPED    a large block from mmap
+ *                                    INNER      (buddy) proxy header of an
+ *                                               aligned payload inside a block
  *   +8   word  tag                 requested size (low 48 bits) and a 16-bit
  *                                  check (high bits) = hash(address, size
  *                                  word, per-process secret)
@@ -43,6 +45,9 @@
 #define GH_FLAG_FREE      ((uint64_t)1)
 #define GH_FLAG_PREV_FREE ((uint64_t)2)
 #define GH_FLAG_MMAPPED   ((uint64_t)4)
+#define GH_FLAG_INNER     ((uint64_t)8)  /* buddy: a proxy header in front of an
+                                            aligned payload; its size field is
+                                            the distance back to the block */
 #define GH_FLAG_MASK      ((uint64_t)15)
 #define GH_SIZE_MASK      (~GH_FLAG_MASK)
 

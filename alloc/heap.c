@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "buddy.h"
 #include "error.h"
 #include "os.h"
 
@@ -218,8 +219,41 @@ void gh_heap_init(struct gh_heap *h, struct gh_source *src, const struct gh_poli
     h->trim_threshold = GH_DEFAULT_TRIM_THRESHOLD;
 }
 
+void gh_heap_init_buddy(struct gh_heap *h, struct gh_source *src, unsigned max_order)
+{
+    memset(h, 0, sizeof *h);
+    h->kind = GH_HEAP_BUDDY;
+    h->src = src;
+    gh_tree_init(&h->regions, GH_TREE_BY_ADDR);
+    if (max_order < GH_BUDDY_MIN_ORDER + 1)
+        max_order = GH_BUDDY_MIN_ORDER + 1;
+    if (max_order > GH_BUDDY_ORDERS - 1)
+        max_order = GH_BUDDY_ORDERS - 1;
+    h->buddy.max_order = max_order;
+}
+
+bool gh_heap_init_named(struct gh_heap *h, struct gh_source *src, const char *policy, unsigned max_order)
+{
+    if (strcmp(policy, "buddy") == 0) {
+        gh_heap_init_buddy(h, src, max_order);
+        return true;
+    }
+    const struct gh_policy_ops *ops = gh_policy_by_name(policy);
+    if (!ops)
+        return false;
+    gh_heap_init(h, src, ops);
+    return true;
+}
+
+const char *gh_heap_policy_name(const struct gh_heap *h)
+{
+    return h->kind == GH_HEAP_BUDDY ? "buddy" : h->policy.ops->name;
+}
+
 void *gh_heap_alloc(struct gh_heap *h, size_t n)
 {
+    if (h->kind == GH_HEAP_BUDDY)
+        return gh_buddy_alloc(h, GH_ALIGN, n);
     size_t size = gh_block_size_for(n);
     struct gh_block *b = size ? find_or_grow(h, size) : NULL;
     if (!b) {
@@ -234,6 +268,8 @@ void *gh_heap_alloc(struct gh_heap *h, size_t n)
 
 void *gh_heap_alloc_aligned(struct gh_heap *h, size_t align, size_t n)
 {
+    if (h->kind == GH_HEAP_BUDDY)
+        return gh_buddy_alloc(h, align, n);
     if (align <= GH_ALIGN)
         return gh_heap_alloc(h, n);
     size_t size = gh_block_size_for(n), need;
@@ -271,7 +307,8 @@ void *gh_heap_alloc_aligned(struct gh_heap *h, size_t align, size_t n)
 
 struct gh_block *gh_heap_block(struct gh_heap *h, const void *p, const char *fn)
 {
-    (void)h;
+    if (h->kind == GH_HEAP_BUDDY)
+        return gh_buddy_block(h, p, fn);
     if ((uintptr_t)p & (GH_ALIGN - 1))
         gh_fatal(fn, "invalid pointer", p);
     struct gh_block *b = gh_block_of(p);
@@ -392,6 +429,10 @@ static struct gh_block *free_block(struct gh_heap *h, struct gh_block *b, const 
 
 void gh_heap_free(struct gh_heap *h, void *p, const char *fn)
 {
+    if (h->kind == GH_HEAP_BUDDY) {
+        gh_buddy_free(h, p, fn);
+        return;
+    }
     struct gh_block *b = free_block(h, gh_heap_block(h, p, fn), fn);
     h->c.frees++;
     size_t size = gh_block_size(b);
@@ -410,6 +451,8 @@ void gh_heap_free(struct gh_heap *h, void *p, const char *fn)
 
 bool gh_heap_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
 {
+    if (h->kind == GH_HEAP_BUDDY)
+        return gh_buddy_resize(h, p, n, fn);
     struct gh_block *b = gh_heap_block(h, p, fn);
     size_t want = gh_block_size_for(n);
     if (!want) {
@@ -457,15 +500,16 @@ bool gh_heap_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
 
 size_t gh_heap_usable(const struct gh_heap *h, const void *p)
 {
-    (void)h;
+    if (h->kind == GH_HEAP_BUDDY)
+        return gh_buddy_usable(h, p);
     return gh_block_size(gh_block_of(p)) - GH_HEADER_SIZE;
 }
 
 bool gh_heap_owns(const struct gh_heap *h, const void *p)
 {
+    /* Fit and buddy regions alike: blocks start after the region record. */
     struct gh_region *r = region_containing(h, p);
-    return r && (const char *)p >= (const char *)region_first(r) + GH_HEADER_SIZE
-        && (const char *)p < (const char *)region_marker(r);
+    return r && (const char *)p >= (const char *)region_first(r) + GH_HEADER_SIZE;
 }
 
 struct trim_ctx {
@@ -495,6 +539,8 @@ static bool decommit_free(void *c, const struct gh_block_info *bi)
 
 size_t gh_heap_trim(struct gh_heap *h, size_t pad)
 {
+    if (h->kind == GH_HEAP_BUDDY)
+        return gh_buddy_trim(h);
     size_t given = trim_top(h, pad);
     struct trim_ctx t = { .h = h };
     gh_heap_walk(h, decommit_free, &t);
@@ -537,17 +583,25 @@ static bool walk_region(void *c, struct gh_tnode *n)
 
 void gh_heap_walk(const struct gh_heap *h, bool (*fn)(void *ctx, const struct gh_block_info *b), void *ctx)
 {
+    if (h->kind == GH_HEAP_BUDDY) {
+        gh_buddy_walk(h, fn, ctx);
+        return;
+    }
     struct walk_regions w = { fn, ctx, false };
     gh_tree_walk(&h->regions, walk_region, &w);
 }
 
 size_t gh_heap_largest_free(const struct gh_heap *h)
 {
+    if (h->kind == GH_HEAP_BUDDY)
+        return gh_buddy_largest_free(h);
     return gh_policy_largest(&h->policy);
 }
 
 size_t gh_heap_free_blocks(const struct gh_heap *h)
 {
+    if (h->kind == GH_HEAP_BUDDY)
+        return gh_buddy_free_blocks(h);
     return gh_policy_count(&h->policy);
 }
 
@@ -618,6 +672,8 @@ static bool check_region(void *cv, struct gh_tnode *n)
 
 bool gh_heap_check(const struct gh_heap *h, const char **why, const void **where)
 {
+    if (h->kind == GH_HEAP_BUDDY)
+        return gh_buddy_check(h, why, where);
     struct check_ctx c = { .h = h };
     const char *twhy = NULL;
     bool ok = true;

@@ -59,9 +59,29 @@ struct gh_heap_counters {
     uint64_t trims, trimmed_bytes;
 };
 
+enum gh_heap_kind { GH_HEAP_FIT, GH_HEAP_BUDDY };
+
+/* Buddy heaps (buddy.c): block sizes are powers of two from
+ * 2^GH_BUDDY_MIN_ORDER to 2^max_order; one free list per order. */
+#define GH_BUDDY_MIN_ORDER 5u   /* 32 B: header + list node */
+#define GH_BUDDY_ORDERS    48u
+
+struct gh_buddy_node {
+    struct gh_buddy_node *next, *prev;
+};
+
+struct gh_buddy {
+    unsigned max_order;                       /* chunk = 2^max_order */
+    uint64_t nonempty;                        /* bit k: list k has blocks */
+    struct gh_buddy_node *lists[GH_BUDDY_ORDERS];
+    uint64_t count[GH_BUDDY_ORDERS];          /* free blocks per order */
+};
+
 struct gh_heap {
+    enum gh_heap_kind kind;
     struct gh_source *src;
-    struct gh_policy policy;
+    struct gh_policy policy;    /* fit heaps */
+    struct gh_buddy buddy;      /* buddy heaps */
     struct gh_tree regions;     /* BY_ADDR over struct gh_region.node */
     struct gh_region *top;      /* the region the source can extend in place */
     size_t top_pad;             /* extra bytes asked for when growing */
@@ -81,6 +101,17 @@ struct gh_block_info {
 /* Set up an empty heap over src with the given policy; no memory is taken
  * until the first allocation. */
 void gh_heap_init(struct gh_heap *h, struct gh_source *src, const struct gh_policy_ops *policy);
+
+/* A buddy heap over src whose largest block is 2^max_order bytes (also the
+ * unit it takes from the source); requests that do not fit one block fail. */
+void gh_heap_init_buddy(struct gh_heap *h, struct gh_source *src, unsigned max_order);
+
+/* gh_heap_init or gh_heap_init_buddy by policy name ("first" ... "buddy");
+ * max_order is used for buddy only.  false for an unknown name. */
+bool gh_heap_init_named(struct gh_heap *h, struct gh_source *src, const char *policy, unsigned max_order);
+
+/* The policy's name. */
+const char *gh_heap_policy_name(const struct gh_heap *h);
 
 /* A block for n bytes (n == 0 gives a minimum block), payload 16-aligned.
  * NULL when the source has no memory left (the caller sets errno). */

@@ -43,6 +43,9 @@
 
 #define GH_EXPORT __attribute__((visibility("default")))
 
+/* Smallest buddy chunk (2^20 = 1 MiB) taken from the break at a time. */
+#define GH_BUDDY_MIN_ORDER_CHUNK 20u
+
 /* glibc's stdio list lock (exported by libc.so.6 since 2.2.5). */
 extern void _IO_list_lock(void) __attribute__((weak));
 extern void _IO_list_unlock(void) __attribute__((weak));
@@ -149,13 +152,12 @@ static void init_locked(void)
         memcpy(&secret, rnd + 8, sizeof secret);
     gh_block_secret = secret;
     gh_source_init_break(&G.src);
-    const struct gh_policy_ops *ops = gh_policy_by_name(G.cfg.policy);
-    if (!ops) {
-        gh_write_str(2, "glassheap: GLASSHEAP_POLICY='buddy' is not available in this build; using 'best'\n");
-        memcpy(G.cfg.policy, "best", 5);
-        ops = &gh_policy_best;
-    }
-    gh_heap_init(&G.heap, &G.src, ops);
+    /* Buddy: the largest block holds any request below the mmap threshold
+     * (and its header); at least 1 MiB so the break grows in large steps. */
+    unsigned max_order = GH_BUDDY_MIN_ORDER_CHUNK;
+    while (max_order < 40 && ((size_t)1 << max_order) < G.cfg.mmap_threshold + GH_HEADER_SIZE)
+        max_order++;
+    gh_heap_init_named(&G.heap, &G.src, G.cfg.policy, max_order);
     gh_large_init(&G.large);
 #ifdef GH_HAVE_VALGRIND
     G.valgrind = RUNNING_ON_VALGRIND ? 1 : 0;
@@ -209,9 +211,13 @@ static void *alloc(size_t align, size_t n)
     } else {
         enter();
         p = align <= GH_ALIGN ? gh_heap_alloc(&G.heap, n) : gh_heap_alloc_aligned(&G.heap, align, n);
-        if (!p)
+        bool too_big = !p && G.heap.kind == GH_HEAP_BUDDY && align > GH_ALIGN;
+        if (!p && !too_big)
             G.calls.failed++;
         leave();
+        /* A buddy block cannot hold a large alignment slack: map it. */
+        if (too_big)
+            p = large_alloc(align, n);
     }
     if (!p)
         errno = ENOMEM;
@@ -480,7 +486,7 @@ static void snapshot_locked(struct gh_stats_snapshot *s)
 {
     memset(s, 0, sizeof *s);
     s->pid = (long)getpid();
-    s->policy = G.cfg.policy;
+    s->policy = gh_heap_policy_name(&G.heap);
     s->mmap_threshold = G.cfg.mmap_threshold;
     s->calls = G.calls;
     s->heap = G.heap.c;
@@ -594,7 +600,7 @@ GH_EXPORT const char *glassheap_version(void)
 GH_EXPORT const char *glassheap_policy(void)
 {
     ensure_init();
-    return G.cfg.policy;
+    return gh_heap_policy_name(&G.heap);
 }
 
 GH_EXPORT int glassheap_check(void)

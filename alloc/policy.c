@@ -1,5 +1,6 @@
 /* policy.c - what the fit policies share: the address-ordered and the
- * size-ordered index, and the lookup of a policy by name.
+ * size-ordered index, and the lookup of a policy by name.  Each policy's
+ * decision lives in its own file (policy_first.c, policy_next.c, ...).
  *
  * first and next fit index by address (tree augmented with the largest size
  * below each node); best and worst fit index by (size, address).
@@ -67,57 +68,17 @@ bool gh_policy_contains(const struct gh_policy *p, const struct gh_block *b)
 }
 
 /* Index operations shared by all four fit policies. */
-static void tree_insert(struct gh_policy *p, struct gh_block *b)
+void gh_policy_tree_insert(struct gh_policy *p, struct gh_block *b)
 {
     gh_tree_insert(&p->tree, gh_policy_node(b));
 }
 
-static void tree_remove(struct gh_policy *p, struct gh_block *b)
+void gh_policy_tree_remove(struct gh_policy *p, struct gh_block *b)
 {
     gh_tree_remove(&p->tree, gh_policy_node(b));
 }
 
-static bool tree_check(const struct gh_policy *p, const char **why)
+bool gh_policy_tree_check(const struct gh_policy *p, const char **why)
 {
     return gh_tree_check(&p->tree, why);
 }
-
-/* first fit: the free block with the lowest address whose size fits. */
-static struct gh_block *first_find(struct gh_policy *p, size_t size)
-{
-    return gh_policy_block(gh_tree_first_fit(&p->tree, size));
-}
-
-/* next fit: the first fitting block at or after the rover, wrapping around
- * once; the rover moves to the block found. */
-static struct gh_block *next_find(struct gh_policy *p, size_t size)
-{
-    struct gh_tnode *n = NULL;
-    if (p->rover)
-        n = gh_tree_first_fit_from(&p->tree, (const char *)p->rover + GH_HEADER_SIZE, size);
-    if (!n)
-        n = gh_tree_first_fit(&p->tree, size);
-    if (n)
-        p->rover = gh_policy_block(n);
-    return gh_policy_block(n);
-}
-
-/* best fit: the smallest fitting block, lowest address on ties. */
-static struct gh_block *best_find(struct gh_policy *p, size_t size)
-{
-    return gh_policy_block(gh_tree_best_fit(&p->tree, size));
-}
-
-/* worst fit: the largest block (lowest address on ties), if it fits. */
-static struct gh_block *worst_find(struct gh_policy *p, size_t size)
-{
-    struct gh_tnode *n = gh_tree_largest(&p->tree);
-    if (!n || gh_tnode_size(n) < size)
-        return NULL;
-    return gh_policy_block(n);
-}
-
-const struct gh_policy_ops gh_policy_first = { "first", tree_insert, tree_remove, first_find, tree_check };
-const struct gh_policy_ops gh_policy_next = { "next", tree_insert, tree_remove, next_find, tree_check };
-const struct gh_policy_ops gh_policy_best = { "best", tree_insert, tree_remove, best_find, tree_check };
-const struct gh_policy_ops gh_policy_worst = { "worst", tree_insert, tree_remove, worst_find, tree_check };

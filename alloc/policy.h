@@ -62,6 +62,11 @@ static inline struct gh_block *gh_policy_block(struct gh_tnode *n)
     return n ? gh_block_of(n) : NULL;
 }
 
+/* The index operations every fit policy uses (tree.h does the work). */
+void gh_policy_tree_insert(struct gh_policy *p, struct gh_block *b);
+void gh_policy_tree_remove(struct gh_policy *p, struct gh_block *b);
+bool gh_policy_tree_check(const struct gh_policy *p, const char **why);
+
 /* Number of free blocks in the index. */
 static inline size_t gh_policy_count(const struct gh_policy *p)
 {

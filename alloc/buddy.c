@@ -1,0 +1,517 @@
+/* buddy.c - the binary buddy heap (see buddy.h for the buddy relation).
+ *
+ * Owns: power-of-two blocks, the per-order free lists and their bitmap,
+ * splitting, merging, chunks taken from and given back to the source, and
+ * the buddy checker.  Never: touches the fit policies' index.
+ *
+ * Invariants (gh_buddy_check): every block is 2^k bytes, k in
+ * [GH_BUDDY_MIN_ORDER, max_order], at an offset from its region's first
+ * chunk that is a multiple of 2^k; the blocks tile every chunk; every free
+ * block is on the list of its order and nowhere else; bit k of `nonempty` is
+ * set exactly when list k is not empty; no free block below max_order has a
+ * free buddy of the same order (they would have merged).
+ */
+#include "buddy.h"
+
+#include <string.h>
+
+#include "error.h"
+
+static inline size_t osize(unsigned k)
+{
+    return (size_t)1 << k;
+}
+
+static inline unsigned order_of(const struct gh_block *b)
+{
+    return (unsigned)__builtin_ctzll(gh_block_size(b));
+}
+
+static inline char *chunk0(const struct gh_region *r)
+{
+    return (char *)r + GH_REGION_HEADER;
+}
+
+static inline size_t nchunks(const struct gh_heap *h, const struct gh_region *r)
+{
+    return (size_t)((r->len - GH_REGION_HEADER) >> h->buddy.max_order);
+}
+
+static inline char *chunks_end(const struct gh_heap *h, const struct gh_region *r)
+{
+    return chunk0(r) + (nchunks(h, r) << h->buddy.max_order);
+}
+
+static inline struct gh_region *region_of_node(struct gh_tnode *n)
+{
+    return n ? (struct gh_region *)((char *)n - offsetof(struct gh_region, node)) : NULL;
+}
+
+static struct gh_region *region_of(const struct gh_heap *h, const void *p)
+{
+    struct gh_region *r = region_of_node(gh_tree_floor(&h->regions, p));
+    return r && (const char *)p < (const char *)r + r->len ? r : NULL;
+}
+
+/* ---- free lists ------------------------------------------------------ */
+
+static inline struct gh_buddy_node *node_of(struct gh_block *b)
+{
+    return (struct gh_buddy_node *)gh_block_payload(b);
+}
+
+static void push(struct gh_heap *h, struct gh_block *b, unsigned k)
+{
+    struct gh_buddy *bd = &h->buddy;
+    gh_block_set(b, (uint64_t)osize(k) | GH_FLAG_FREE, 0);
+    struct gh_buddy_node *n = node_of(b);
+    n->prev = NULL;
+    n->next = bd->lists[k];
+    if (n->next)
+        n->next->prev = n;
+    bd->lists[k] = n;
+    bd->nonempty |= (uint64_t)1 << k;
+    bd->count[k]++;
+    h->c.free_bytes += osize(k);
+}
+
+static void unlink_free(struct gh_heap *h, struct gh_block *b, unsigned k)
+{
+    struct gh_buddy *bd = &h->buddy;
+    struct gh_buddy_node *n = node_of(b);
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        bd->lists[k] = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    if (!bd->lists[k])
+        bd->nonempty &= ~((uint64_t)1 << k);
+    bd->count[k]--;
+    h->c.free_bytes -= osize(k);
+}
+
+static struct gh_block *pop(struct gh_heap *h, unsigned k)
+{
+    struct gh_block *b = gh_block_of(h->buddy.lists[k]);
+    unlink_free(h, b, k);
+    return b;
+}
+
+/* ---- chunks from the source ------------------------------------------ */
+
+/* One more chunk: extend the top region in place, or start a region. */
+static bool grow(struct gh_heap *h)
+{
+    size_t chunk = osize(h->buddy.max_order);
+    struct gh_region *top = h->top;
+    struct gh_span span;
+    char *end = top ? (char *)top + top->len : NULL;
+    size_t want = top ? chunk : GH_REGION_HEADER + chunk;
+    if (gh_source_grow(h->src, end, want, &span) != 0)
+        return false;
+    if (top && span.base == end && !span.mapped) {
+        top->len += chunk;
+        gh_tree_resized(&h->regions, &top->node);
+        h->c.heap_bytes += chunk;
+        h->c.regions_extended++;
+        push(h, (struct gh_block *)end, h->buddy.max_order);
+    } else {
+        if (span.len < GH_REGION_HEADER + chunk) {
+            /* The break moved under us and the span is too short for a
+             * region: keep it as a chunkless region (counted as overhead)
+             * and ask for a whole new region. */
+            struct gh_region *orphan = (struct gh_region *)span.base;
+            orphan->len = span.len;
+            orphan->mapped = span.mapped;
+            gh_tree_insert(&h->regions, &orphan->node);
+            h->c.heap_bytes += span.len;
+            h->c.overhead_bytes += span.len;
+            h->top = NULL;
+            if (gh_source_grow(h->src, NULL, GH_REGION_HEADER + chunk, &span) != 0)
+                return false;
+        }
+        struct gh_region *r = (struct gh_region *)span.base;
+        r->len = span.len;
+        r->mapped = span.mapped;
+        r->reserved = 0;
+        gh_tree_insert(&h->regions, &r->node);
+        h->c.heap_bytes += span.len;
+        h->c.overhead_bytes += span.len - chunk;
+        h->c.regions_added++;
+        push(h, (struct gh_block *)chunk0(r), h->buddy.max_order);
+        if (!span.mapped)
+            h->top = r;
+    }
+    if (h->c.heap_bytes > h->c.peak_heap_bytes)
+        h->c.peak_heap_bytes = h->c.heap_bytes;
+    return true;
+}
+
+/* ---- allocation ------------------------------------------------------ */
+
+unsigned gh_buddy_order_for(const struct gh_heap *h, size_t n)
+{
+    size_t total;
+    if (n > GH_MAX_REQUEST || __builtin_add_overflow(n, GH_HEADER_SIZE, &total))
+        return 0;
+    unsigned k = GH_BUDDY_MIN_ORDER;
+    while (k <= h->buddy.max_order && osize(k) < total)
+        k++;
+    return k <= h->buddy.max_order ? k : 0;
+}
+
+void *gh_buddy_alloc(struct gh_heap *h, size_t align, size_t n)
+{
+    size_t need = n;
+    if (align > GH_ALIGN && __builtin_add_overflow(n, align + GH_HEADER_SIZE, &need))
+        need = SIZE_MAX;
+    unsigned k = gh_buddy_order_for(h, need);
+    if (!k) {
+        h->c.failures++;
+        return NULL;
+    }
+    uint64_t fits = h->buddy.nonempty & ~(((uint64_t)1 << k) - 1);
+    if (!fits && grow(h))
+        fits = h->buddy.nonempty & ~(((uint64_t)1 << k) - 1);
+    if (!fits) {
+        h->c.failures++;
+        return NULL;
+    }
+    unsigned j = (unsigned)__builtin_ctzll(fits);
+    struct gh_block *b = pop(h, j);
+    while (j > k) {
+        j--;
+        push(h, (struct gh_block *)((char *)b + osize(j)), j);
+    }
+    gh_block_set(b, (uint64_t)osize(k), n);
+    h->c.live_requested += n;
+    h->c.live_block_bytes += osize(k);
+    h->c.live_blocks++;
+    h->c.allocs++;
+    if (h->c.live_requested > h->c.peak_requested)
+        h->c.peak_requested = h->c.live_requested;
+    if (h->c.live_block_bytes > h->c.peak_block_bytes)
+        h->c.peak_block_bytes = h->c.live_block_bytes;
+    char *p = gh_block_payload(b);
+    if (align > GH_ALIGN && ((uintptr_t)p & (align - 1))) {
+        p = (char *)(((uintptr_t)b + 2 * GH_HEADER_SIZE + align - 1) & ~(uintptr_t)(align - 1));
+        struct gh_block *proxy = gh_block_of(p);
+        gh_block_set(proxy, (uint64_t)((char *)proxy - (char *)b) | GH_FLAG_INNER, 0);
+    }
+    return p;
+}
+
+struct gh_block *gh_buddy_block(struct gh_heap *h, const void *p, const char *fn)
+{
+    if ((uintptr_t)p & (GH_ALIGN - 1))
+        gh_fatal(fn, "invalid pointer", p);
+    struct gh_block *b = gh_block_of(p);
+    if (!gh_block_valid(b))
+        gh_fatal(fn, "corrupted header of block", p);
+    if (b->size_flags & GH_FLAG_INNER) {
+        b = (struct gh_block *)((char *)b - gh_block_size(b));
+        if (!gh_block_valid(b))
+            gh_fatal(fn, "corrupted header of block", p);
+    }
+    size_t size = gh_block_size(b);
+    if ((b->size_flags & (GH_FLAG_MMAPPED | GH_FLAG_INNER)) || size < osize(GH_BUDDY_MIN_ORDER)
+        || (size & (size - 1)) || size > osize(h->buddy.max_order))
+        gh_fatal(fn, "corrupted header of block", p);
+    if (gh_block_is_free(b))
+        gh_fatal(fn, "double free of", p);
+    return b;
+}
+
+size_t gh_buddy_usable(const struct gh_heap *h, const void *p)
+{
+    (void)h;
+    const struct gh_block *b = gh_block_of(p);
+    if (b->size_flags & GH_FLAG_INNER)
+        b = (const struct gh_block *)((const char *)b - gh_block_size(b));
+    return (size_t)((const char *)b + gh_block_size(b) - (const char *)p);
+}
+
+/* Release chunks at the top of the break while the last two are free,
+ * keeping one free chunk as padding (or none when `all`). */
+static size_t trim_top(struct gh_heap *h, bool all)
+{
+    struct gh_region *r = h->top;
+    unsigned m = h->buddy.max_order;
+    size_t chunk = osize(m), given = 0;
+    while (r && nchunks(h, r) > 1) {
+        struct gh_block *last = (struct gh_block *)(chunks_end(h, r) - chunk);
+        struct gh_block *before = (struct gh_block *)((char *)last - chunk);
+        if (!gh_block_is_free(last) || order_of(last) != m)
+            break;
+        if (!all && (!gh_block_is_free(before) || order_of(before) != m))
+            break;
+        char *end = (char *)r + r->len;
+        if (end != chunks_end(h, r) || gh_source_shrink(h->src, end, chunk) != 0)
+            break;
+        unlink_free(h, last, m);
+        r->len -= chunk;
+        gh_tree_resized(&h->regions, &r->node);
+        h->c.heap_bytes -= chunk;
+        h->c.trims++;
+        h->c.trimmed_bytes += chunk;
+        given += chunk;
+    }
+    return given;
+}
+
+/* Unmap a mapped region whose single chunk is the free block b. */
+static size_t release(struct gh_heap *h, struct gh_region *r, struct gh_block *b)
+{
+    unlink_free(h, b, h->buddy.max_order);
+    gh_tree_remove(&h->regions, &r->node);
+    size_t len = r->len;
+    h->c.heap_bytes -= len;
+    h->c.overhead_bytes -= len - osize(h->buddy.max_order);
+    h->c.regions_released++;
+    struct gh_span span = { (char *)r, len, true };
+    gh_source_release(h->src, &span);
+    return len;
+}
+
+void gh_buddy_free(struct gh_heap *h, void *p, const char *fn)
+{
+    struct gh_block *b = gh_buddy_block(h, p, fn);
+    unsigned k = order_of(b), m = h->buddy.max_order;
+    h->c.live_requested -= gh_block_requested(b);
+    h->c.live_block_bytes -= osize(k);
+    h->c.live_blocks--;
+    h->c.frees++;
+    b->size_flags |= GH_FLAG_FREE; /* a second free reads as a double free */
+    struct gh_region *r = region_of(h, b);
+    if (!r)
+        gh_fatal(fn, "invalid pointer", p);
+    char *base = chunk0(r);
+    while (k < m) {
+        struct gh_block *bb = (struct gh_block *)(base + (((char *)b - base) ^ osize(k)));
+        if (!gh_block_valid(bb))
+            gh_fatal(fn, "corrupted header of block", gh_block_payload(bb));
+        if (!gh_block_is_free(bb) || gh_block_size(bb) != osize(k))
+            break;
+        unlink_free(h, bb, k);
+        if (bb < b)
+            b = bb;
+        k++;
+    }
+    push(h, b, k);
+    if (k == m) {
+        if (r->mapped && nchunks(h, r) == 1)
+            release(h, r, b);
+        else if (r == h->top)
+            trim_top(h, false);
+    }
+}
+
+bool gh_buddy_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
+{
+    struct gh_block *b = gh_buddy_block(h, p, fn);
+    if ((char *)p != (char *)gh_block_payload(b)) {
+        h->c.resize_refused++;
+        return false; /* aligned payloads do not move their proxy */
+    }
+    unsigned k = order_of(b), want = gh_buddy_order_for(h, n);
+    if (!want) {
+        h->c.resize_refused++;
+        return false;
+    }
+    struct gh_region *r = region_of(h, b);
+    char *base = chunk0(r);
+    if (want > k) {
+        /* Grow by absorbing upper buddies: b must be the lower half at every
+         * order on the way, and each upper buddy whole and free. */
+        for (unsigned j = k; j < want; j++) {
+            size_t off = (size_t)((char *)b - base);
+            struct gh_block *up = (struct gh_block *)((char *)b + osize(j));
+            if ((off & osize(j)) || !gh_block_is_free(up) || gh_block_size(up) != osize(j)) {
+                h->c.resize_refused++;
+                return false;
+            }
+        }
+        for (unsigned j = k; j < want; j++)
+            unlink_free(h, (struct gh_block *)((char *)b + osize(j)), j);
+    } else {
+        /* Shrink: hand back upper halves; their buddy (our lower half) is in
+         * use, so they cannot merge. */
+        for (unsigned j = k; j > want; j--)
+            push(h, (struct gh_block *)((char *)b + osize(j - 1)), j - 1);
+    }
+    h->c.live_requested += n - gh_block_requested(b);
+    h->c.live_block_bytes += osize(want) - osize(k);
+    gh_block_set(b, (uint64_t)osize(want), n);
+    h->c.resize_in_place++;
+    if (h->c.live_requested > h->c.peak_requested)
+        h->c.peak_requested = h->c.live_requested;
+    if (h->c.live_block_bytes > h->c.peak_block_bytes)
+        h->c.peak_block_bytes = h->c.live_block_bytes;
+    return true;
+}
+
+size_t gh_buddy_trim(struct gh_heap *h)
+{
+    size_t given = trim_top(h, true);
+    /* Wholly free mapped regions go back too. */
+    for (;;) {
+        struct gh_region *victim = NULL;
+        struct gh_tnode *stack[GH_TREE_MAX_DEPTH];
+        int top = 0;
+        for (struct gh_tnode *n = h->regions.root; n || top;) {
+            while (n) {
+                stack[top++] = n;
+                n = n->left;
+            }
+            n = stack[--top];
+            struct gh_region *r = region_of_node(n);
+            struct gh_block *first = (struct gh_block *)chunk0(r);
+            if (r->mapped && nchunks(h, r) == 1 && gh_block_is_free(first)
+                && order_of(first) == h->buddy.max_order) {
+                victim = r;
+                break;
+            }
+            n = n->right;
+        }
+        if (!victim)
+            break;
+        given += release(h, victim, (struct gh_block *)chunk0(victim));
+    }
+    return given;
+}
+
+void gh_buddy_walk(const struct gh_heap *h, bool (*fn)(void *ctx, const struct gh_block_info *b), void *ctx)
+{
+    struct gh_tnode *stack[GH_TREE_MAX_DEPTH];
+    int top = 0;
+    for (struct gh_tnode *n = h->regions.root; n || top;) {
+        while (n) {
+            stack[top++] = n;
+            n = n->left;
+        }
+        n = stack[--top];
+        const struct gh_region *r = region_of_node(n);
+        const char *end = chunks_end(h, r);
+        for (const char *a = chunk0(r); a < end;) {
+            const struct gh_block *b = (const struct gh_block *)a;
+            struct gh_block_info bi = {
+                .addr = b,
+                .size = gh_block_size(b),
+                .requested = gh_block_is_free(b) ? 0 : gh_block_requested(b),
+                .free = gh_block_is_free(b),
+                .region = r,
+            };
+            if (bi.size == 0 || !fn(ctx, &bi))
+                return;
+            a += bi.size;
+        }
+        n = n->right;
+    }
+}
+
+size_t gh_buddy_largest_free(const struct gh_heap *h)
+{
+    uint64_t ne = h->buddy.nonempty;
+    return ne ? osize(63u - (unsigned)__builtin_clzll(ne)) : 0;
+}
+
+size_t gh_buddy_free_blocks(const struct gh_heap *h)
+{
+    size_t total = 0;
+    for (unsigned k = 0; k < GH_BUDDY_ORDERS; k++)
+        total += h->buddy.count[k];
+    return total;
+}
+
+/* ---- the checker ----------------------------------------------------- */
+
+static bool fail(const char **why, const void **where, const char *w, const void *at)
+{
+    if (why)
+        *why = w;
+    if (where)
+        *where = at;
+    return false;
+}
+
+bool gh_buddy_check(const struct gh_heap *h, const char **why, const void **where)
+{
+    const char *twhy;
+    if (!gh_tree_check(&h->regions, &twhy))
+        return fail(why, where, twhy, NULL);
+    unsigned m = h->buddy.max_order;
+    uint64_t per_order[GH_BUDDY_ORDERS] = { 0 };
+    uint64_t live_req = 0, live_bytes = 0, live_blocks = 0, free_bytes = 0, heap = 0, over = 0;
+    struct gh_tnode *stack[GH_TREE_MAX_DEPTH];
+    int top = 0;
+    for (struct gh_tnode *n = h->regions.root; n || top;) {
+        while (n) {
+            stack[top++] = n;
+            n = n->left;
+        }
+        n = stack[--top];
+        const struct gh_region *r = region_of_node(n);
+        heap += r->len;
+        over += r->len - (nchunks(h, r) << m);
+        const char *base = chunk0(r), *end = chunks_end(h, r);
+        for (const char *a = base; a < end;) {
+            const struct gh_block *b = (const struct gh_block *)a;
+            if (!gh_block_valid(b))
+                return fail(why, where, "block header fails its check", b);
+            size_t size = gh_block_size(b);
+            if (size < osize(GH_BUDDY_MIN_ORDER) || size > osize(m) || (size & (size - 1))
+                || (b->size_flags & (GH_FLAG_MMAPPED | GH_FLAG_INNER)))
+                return fail(why, where, "buddy block size is not a power of two in range", b);
+            size_t off = (size_t)(a - base);
+            if (off & (size - 1))
+                return fail(why, where, "buddy block is not aligned to its size", b);
+            unsigned k = order_of(b);
+            if (gh_block_is_free(b)) {
+                per_order[k]++;
+                free_bytes += size;
+                if (k < m) {
+                    const struct gh_block *bb = (const struct gh_block *)(base + (off ^ size));
+                    if (gh_block_is_free(bb) && gh_block_size(bb) == size)
+                        return fail(why, where, "two free buddies left unmerged", b);
+                }
+            } else {
+                if (gh_block_requested(b) > size - GH_HEADER_SIZE)
+                    return fail(why, where, "requested size larger than the block", b);
+                live_req += gh_block_requested(b);
+                live_bytes += size;
+                live_blocks++;
+            }
+            a += size;
+        }
+    }
+    for (unsigned k = 0; k < GH_BUDDY_ORDERS; k++) {
+        uint64_t seen = 0;
+        const struct gh_buddy_node *prev = NULL;
+        for (const struct gh_buddy_node *nd = h->buddy.lists[k]; nd; nd = nd->next) {
+            const struct gh_block *b = gh_block_of(nd);
+            if (nd->prev != prev)
+                return fail(why, where, "free list back link is wrong", b);
+            const struct gh_region *r = region_of(h, b);
+            if (!r || (const char *)b < chunk0(r) || (const char *)b >= chunks_end(h, r)
+                || ((size_t)((const char *)b - chunk0(r)) & (osize(k) - 1)))
+                return fail(why, where, "free list holds a block outside the heap", b);
+            if (!gh_block_valid(b) || !gh_block_is_free(b) || gh_block_size(b) != osize(k))
+                return fail(why, where, "free list holds a block that is not a free block of its order", b);
+            if (++seen > per_order[k])
+                return fail(why, where, "free list holds a block twice (or a cycle)", b);
+            prev = nd;
+        }
+        if (seen != per_order[k] || seen != h->buddy.count[k])
+            return fail(why, where, "a free block is missing from its order's list", NULL);
+        if (((h->buddy.nonempty >> k) & 1) != (seen != 0))
+            return fail(why, where, "order bitmap disagrees with the free lists", NULL);
+    }
+    if (live_req != h->c.live_requested || live_bytes != h->c.live_block_bytes || live_blocks != h->c.live_blocks)
+        return fail(why, where, "live counters disagree with the blocks", NULL);
+    if (free_bytes != h->c.free_bytes)
+        return fail(why, where, "free_bytes counter disagrees with the blocks", NULL);
+    if (heap != h->c.heap_bytes || over != h->c.overhead_bytes)
+        return fail(why, where, "heap_bytes counter disagrees with the regions", NULL);
+    return true;
+}
