@@ -484,6 +484,7 @@ bool gh_buddy_check(const struct gh_heap *h, const char **why, const void **wher
             }
             a += size;
         }
+        n = n->right;
     }
     for (unsigned k = 0; k < GH_BUDDY_ORDERS; k++) {
         uint64_t seen = 0;
