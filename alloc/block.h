@@ -128,16 +128,12 @@ static inline size_t gh_block_size_for(size_t n)
     return s < GH_MIN_BLOCK ? GH_MIN_BLOCK : s;
 }
 
-/* The 16-bit check of a header at address b with size word w. */
+/* The 16-bit check of a header at address b with size word w: the top
+ * bits of a multiplicative hash (they depend on every bit of the input). */
 static inline uint64_t gh_block_check_bits(const struct gh_block *b, uint64_t w)
 {
     uint64_t x = (uint64_t)(uintptr_t)b ^ (w & ~GH_FLAG_FREE & ~GH_FLAG_PREV_FREE) ^ gh_block_secret;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x & ~GH_REQ_MASK;
+    return (x * 0x9e3779b97f4a7c15ULL) & ~GH_REQ_MASK;
 }
 
 /* Write a header: size word and tag (requested size + check).  The check

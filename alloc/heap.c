@@ -170,6 +170,14 @@ static bool grow(struct gh_heap *h, size_t need)
         if (h->top_pad == 0 || gh_source_grow(h->src, end, len, &span) != 0)
             return false;
     }
+    if (h->c.trims > h->trims_at_last_grow && h->trim_adaptive
+        && h->trim_threshold < GH_MAX_TRIM_THRESHOLD) {
+        /* Growing again after giving memory back: the program cycles
+         * through a working set larger than the threshold.  Raise it so
+         * the next cycle keeps its memory instead of faulting it in anew. */
+        h->trim_threshold *= 2;
+    }
+    h->trims_at_last_grow = h->c.trims;
     if (h->top && span.base == end && !span.mapped)
         extend_region(h, h->top, span.len);
     else {
@@ -217,6 +225,7 @@ void gh_heap_init(struct gh_heap *h, struct gh_source *src, const struct gh_poli
     gh_tree_init(&h->regions, GH_TREE_BY_ADDR);
     h->top_pad = GH_DEFAULT_TOP_PAD;
     h->trim_threshold = GH_DEFAULT_TRIM_THRESHOLD;
+    h->trim_adaptive = true;
 }
 
 void gh_heap_init_buddy(struct gh_heap *h, struct gh_source *src, unsigned max_order)
@@ -348,7 +357,8 @@ static size_t trim_top(struct gh_heap *h, size_t pad)
         return 0;
     struct gh_block *last = gh_block_prev(marker);
     size_t keep_min;
-    if (__builtin_add_overflow(pad, GH_MIN_BLOCK + GH_HEADER_SIZE, &keep_min))
+    if (__builtin_add_overflow(pad, GH_MIN_BLOCK + GH_HEADER_SIZE, &keep_min)
+        || !gh_round_up(keep_min, GH_ALIGN, &keep_min))
         return 0;
     char *end = region_end(r);
     if ((size_t)(end - (char *)last) <= keep_min)
@@ -390,14 +400,13 @@ static size_t release_region(struct gh_heap *h, struct gh_region *r, struct gh_b
     return span.len;
 }
 
-/* Is b (free) the whole of its region's block space?  Then its region. */
-static struct gh_region *sole_block_region(struct gh_block *b)
+/* Is b (free) the whole of its region's block space?  Then its region.
+ * The region comes from the region tree, never from bytes in front of b
+ * (those may be a caller's data). */
+static struct gh_region *sole_block_region(const struct gh_heap *h, struct gh_block *b)
 {
-    struct gh_block *next = gh_block_next(b);
-    if (gh_block_size(next) != 0)
-        return NULL;
-    struct gh_region *r = (struct gh_region *)((char *)b - GH_REGION_HEADER);
-    if (region_marker(r) == next && r->len == gh_block_size(b) + GH_REGION_OVERHEAD)
+    struct gh_region *r = region_containing(h, b);
+    if (r && region_first(r) == b && gh_block_next(b) == region_marker(r))
         return r;
     return NULL;
 }
@@ -442,7 +451,7 @@ void gh_heap_free(struct gh_heap *h, void *p, const char *fn)
         if (h->top && gh_block_next(b) == region_marker(h->top)) {
             if (size >= h->trim_threshold + h->top_pad)
                 trim_top(h, h->top_pad);
-        } else if ((r = sole_block_region(b)) && r->mapped) {
+        } else if ((r = sole_block_region(h, b)) && r->mapped) {
             release_region(h, r, b);
         }
     }

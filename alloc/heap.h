@@ -36,6 +36,7 @@
 #define GH_REGION_OVERHEAD (GH_REGION_HEADER + GH_HEADER_SIZE) /* + end marker */
 #define GH_DEFAULT_TOP_PAD        (128u * 1024u)
 #define GH_DEFAULT_TRIM_THRESHOLD (128u * 1024u)
+#define GH_MAX_TRIM_THRESHOLD     (64u * 1024u * 1024u)
 
 struct gh_region {
     uint64_t len;          /* whole span, record and end marker included */
@@ -86,6 +87,8 @@ struct gh_heap {
     struct gh_region *top;      /* the region the source can extend in place */
     size_t top_pad;             /* extra bytes asked for when growing */
     size_t trim_threshold;      /* give back the top when its free block exceeds this */
+    bool trim_adaptive;         /* double trim_threshold when growing right after a trim */
+    uint64_t trims_at_last_grow;
     struct gh_heap_counters c;
 };
 

@@ -67,8 +67,23 @@ static void lock_slow(void)
         syscall(SYS_futex, &lock_word, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
 }
 
+/* glibc (2.32+) keeps this true until the process first creates a thread;
+ * while it is true nobody else can be inside the allocator, so the lock
+ * needs no atomic instructions.  It cannot flip inside our critical
+ * section: we never create threads there. */
+extern char __libc_single_threaded __attribute__((weak));
+
+static inline bool single_threaded(void)
+{
+    return &__libc_single_threaded && __libc_single_threaded;
+}
+
 static inline void lock(void)
 {
+    if (single_threaded()) {
+        lock_word = 1;
+        return;
+    }
     int expected = 0;
     if (!__atomic_compare_exchange_n(&lock_word, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         lock_slow();
@@ -76,6 +91,10 @@ static inline void lock(void)
 
 static inline void unlock(void)
 {
+    if (single_threaded()) {
+        lock_word = 0;
+        return;
+    }
     if (__atomic_exchange_n(&lock_word, 0, __ATOMIC_RELEASE) == 2) {
         int saved = errno;
         syscall(SYS_futex, &lock_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
@@ -557,8 +576,10 @@ GH_EXPORT int mallopt(int param, int value)
     case M_TRIM_THRESHOLD:
         if (value < 0)
             ok = 0;
-        else
+        else {
             G.heap.trim_threshold = (size_t)value;
+            G.heap.trim_adaptive = false; /* the program chose: keep it */
+        }
         break;
     case M_TOP_PAD:
         if (value < 0)

@@ -85,12 +85,19 @@ static struct gh_tnode *rebalance(struct gh_tnode *n)
     return n;
 }
 
-/* Walk back up a recorded path of links, rebalancing each node. */
+/* Walk back up a recorded path of links, rebalancing each node.  Once a
+ * node keeps its place, height and subtree max, nothing above it can
+ * change: stop there (most inserts and removes stop within two levels). */
 static void fix_path(struct gh_tnode **path[], int depth)
 {
     while (depth-- > 0) {
         struct gh_tnode **link = path[depth];
-        *link = rebalance(*link);
+        struct gh_tnode *n = *link;
+        uint64_t before = n->aux;
+        struct gh_tnode *top = rebalance(n);
+        *link = top;
+        if (top == n && n->aux == before)
+            return;
     }
 }
 
@@ -159,6 +166,17 @@ void gh_tree_remove(struct gh_tree *t, struct gh_tnode *n)
         /* The entry recorded as &n->right must now be &s->right. */
         path[ndepth] = &s->right;
         depth--; /* the last entry was s's own link, which now holds s->right */
+        t->count--;
+        /* Below s: the nodes that lost s.  s itself must always be redone
+         * (n's size left its subtree); above s the usual early exit holds,
+         * measured against n's old height and max. */
+        fix_path(path + ndepth, depth - ndepth);
+        uint64_t before = n->aux;
+        struct gh_tnode *top = rebalance(s);
+        *link = top;
+        if (top != s || s->aux != before)
+            fix_path(path, ndepth - 1);
+        return;
     }
     t->count--;
     fix_path(path, depth);
@@ -175,7 +193,9 @@ void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n)
 struct gh_tnode *gh_tree_first_fit(const struct gh_tree *t, size_t size)
 {
     const struct gh_tnode *n = t->root;
-    if (submax(n) < size)
+    if (size == 0)
+        size = 1; /* an empty subtree's max is 0: never let it "fit" */
+    if (!n || submax(n) < size)
         return NULL;
     for (;;) {
         if (submax(n->left) >= size)
@@ -197,6 +217,8 @@ struct gh_tnode *gh_tree_first_fit_from(const struct gh_tree *t, const void *fro
     const struct gh_tnode *stack[GH_TREE_MAX_DEPTH];
     int top = 0;
     const struct gh_tnode *n = t->root;
+    if (size == 0)
+        size = 1;
     while (n) {
         if ((uintptr_t)n >= (uintptr_t)from) {
             stack[top++] = n;
