@@ -96,6 +96,12 @@ static inline struct gh_block *gh_block_next(const struct gh_block *b)
     return (struct gh_block *)((char *)b + gh_block_size(b));
 }
 
+/* The block that would follow b if b were `size` bytes long. */
+static inline struct gh_block *gh_block_next_of_size(const struct gh_block *b, size_t size)
+{
+    return (struct gh_block *)((char *)b + size);
+}
+
 /* The footer word of b: its last 8 bytes. */
 static inline uint64_t *gh_block_footer(const struct gh_block *b)
 {

@@ -70,12 +70,27 @@ static void index_remove(struct gh_heap *h, struct gh_block *b)
     h->c.free_bytes -= gh_block_size(b);
 }
 
-/* Make [b, b+size) one free block (header, footer, next's PREV_FREE) and
- * index it.  The block before b must not be free. */
-static void make_free(struct gh_heap *h, struct gh_block *b, size_t size)
+/* free block `old` (indexed with old_size) becomes free block nb, which
+ * sorts where old did (see gh_policy_ops.move). */
+static void index_move(struct gh_heap *h, struct gh_block *old, size_t old_size, struct gh_block *nb)
+{
+    h->policy.ops->move(&h->policy, old, old_size, nb);
+    h->c.free_bytes += gh_block_size(nb);
+    h->c.free_bytes -= old_size;
+}
+
+/* Write [b, b+size) as one free block: header, footer, next's PREV_FREE.
+ * The block before b must not be free.  Does not index it. */
+static void write_free(struct gh_block *b, size_t size)
 {
     gh_block_set(b, (uint64_t)size | GH_FLAG_FREE, 0);
     gh_block_mark_free(b);
+}
+
+/* write_free and index it. */
+static void make_free(struct gh_heap *h, struct gh_block *b, size_t size)
+{
+    write_free(b, size);
     index_insert(h, b);
 }
 
@@ -87,11 +102,12 @@ static inline void note_peaks(struct gh_heap *h)
         h->c.peak_block_bytes = h->c.live_block_bytes;
 }
 
-/* b is free and already out of the index, size(b) >= size.  Use its first
- * `size` bytes for a live block holding `requested` bytes; the tail goes
- * back to the index when it is at least a minimum block, otherwise it stays
- * in the block (internal fragmentation, counted). */
-static void carve(struct gh_heap *h, struct gh_block *b, size_t size, size_t requested)
+/* b is a free block, size(b) >= size, in the index when `indexed`.  Use
+ * its first `size` bytes for a live block holding `requested` bytes; the
+ * tail stays free (taking b's place in the index) when it is at least a
+ * minimum block, otherwise it stays in the block (internal fragmentation,
+ * counted). */
+static void carve(struct gh_heap *h, struct gh_block *b, size_t size, size_t requested, bool indexed)
 {
     size_t have = gh_block_size(b);
     uint64_t keep = b->size_flags & GH_FLAG_PREV_FREE;
@@ -100,9 +116,14 @@ static void carve(struct gh_heap *h, struct gh_block *b, size_t size, size_t req
         /* rest's successor already has PREV_FREE set (b was free). */
         gh_block_set(rest, (uint64_t)(have - size) | GH_FLAG_FREE, 0);
         *gh_block_footer(rest) = rest->size_flags;
-        index_insert(h, rest);
+        if (indexed)
+            index_move(h, b, have, rest);
+        else
+            index_insert(h, rest);
     } else {
         size = have;
+        if (indexed)
+            index_remove(h, b);
         gh_block_next(b)->size_flags &= ~GH_FLAG_PREV_FREE;
     }
     gh_block_set(b, (uint64_t)size | keep, requested);
@@ -122,15 +143,15 @@ static void extend_region(struct gh_heap *h, struct gh_region *r, size_t len)
     r->len += len;
     gh_tree_resized(&h->regions, &r->node);
     set_marker(region_marker(r), false);
-    struct gh_block *b = old_marker;
-    size_t size = len;
     if (prev_free) {
+        /* The free block at the top grows in place. */
         struct gh_block *prev = gh_block_prev(old_marker);
-        index_remove(h, prev);
-        size += gh_block_size(prev);
-        b = prev;
+        size_t old_size = gh_block_size(prev);
+        write_free(prev, old_size + len);
+        index_move(h, prev, old_size, prev);
+    } else {
+        make_free(h, old_marker, len);
     }
-    make_free(h, b, size);
     h->c.heap_bytes += len;
     h->c.regions_extended++;
 }
@@ -190,14 +211,13 @@ static bool grow(struct gh_heap *h, size_t need)
     return true;
 }
 
-/* Find a free block of `size` bytes through the policy, growing once. */
+/* Find a free block of `size` bytes through the policy, growing once.
+ * The block stays in the index. */
 static struct gh_block *find_or_grow(struct gh_heap *h, size_t size)
 {
     struct gh_block *b = h->policy.ops->find(&h->policy, size);
     if (!b && grow(h, size))
         b = h->policy.ops->find(&h->policy, size);
-    if (b)
-        index_remove(h, b);
     return b;
 }
 
@@ -269,7 +289,7 @@ void *gh_heap_alloc(struct gh_heap *h, size_t n)
         h->c.failures++;
         return NULL;
     }
-    carve(h, b, size, n);
+    carve(h, b, size, n, /* indexed */ true);
     h->c.allocs++;
     debug_check(h, "malloc");
     return gh_block_payload(b);
@@ -297,18 +317,20 @@ void *gh_heap_alloc_aligned(struct gh_heap *h, size_t align, size_t n)
         p += align;
         gap += align;
     }
+    bool indexed = true;
     if (gap) {
-        /* The front becomes a free block of its own; b's predecessor is
-         * in use (b was free), so no merge is needed. */
+        /* The front stays a free block of its own (b's predecessor is in
+         * use, b being free); the aligned rest is carved out of the index. */
         size_t total = gh_block_size(b);
         struct gh_block *nb = (struct gh_block *)(p - GH_HEADER_SIZE);
         gh_block_set(b, (uint64_t)gap | GH_FLAG_FREE | (b->size_flags & GH_FLAG_PREV_FREE), 0);
         *gh_block_footer(b) = b->size_flags;
-        index_insert(h, b);
+        index_move(h, b, total, b);
         gh_block_set(nb, (uint64_t)(total - gap) | GH_FLAG_FREE | GH_FLAG_PREV_FREE, 0);
         b = nb;
+        indexed = false;
     }
-    carve(h, b, size, n);
+    carve(h, b, size, n, indexed);
     h->c.allocs++;
     debug_check(h, "memalign");
     return (void *)p;
@@ -373,14 +395,13 @@ static size_t trim_top(struct gh_heap *h, size_t pad)
     size_t release = (size_t)((uintptr_t)end - new_end);
     if (gh_source_shrink(h->src, end, release) != 0)
         return 0;
-    index_remove(h, last);
+    size_t old_size = gh_block_size(last);
     r->len -= release;
     gh_tree_resized(&h->regions, &r->node);
-    size_t new_size = gh_block_size(last) - release;
-    gh_block_set(last, (uint64_t)new_size | GH_FLAG_FREE, 0);
+    gh_block_set(last, (uint64_t)(old_size - release) | GH_FLAG_FREE, 0);
     set_marker(region_marker(r), true);
     *gh_block_footer(last) = last->size_flags;
-    index_insert(h, last);
+    index_move(h, last, old_size, last);
     h->c.heap_bytes -= release;
     h->c.trims++;
     h->c.trimmed_bytes += release;
@@ -422,17 +443,22 @@ static struct gh_block *free_block(struct gh_heap *h, struct gh_block *b, const 
      * reads as a double free. */
     b->size_flags |= GH_FLAG_FREE;
     struct gh_block *next = checked_next(b, fn);
-    if (gh_block_is_free(next)) {
-        index_remove(h, next);
-        size += gh_block_size(next);
+    struct gh_block *prev = gh_block_prev_free(b) ? checked_prev(b, fn) : NULL;
+    size_t next_size = gh_block_is_free(next) ? gh_block_size(next) : 0;
+    if (prev) {
+        /* Merge into the free block before: it keeps its address. */
+        size_t prev_size = gh_block_size(prev);
+        if (next_size)
+            index_remove(h, next);
+        write_free(prev, prev_size + size + next_size);
+        index_move(h, prev, prev_size, prev);
+        return prev;
     }
-    if (gh_block_prev_free(b)) {
-        struct gh_block *prev = checked_prev(b, fn);
-        index_remove(h, prev);
-        size += gh_block_size(prev);
-        b = prev;
-    }
-    make_free(h, b, size);
+    write_free(b, size + next_size);
+    if (next_size)
+        index_move(h, next, next_size, b); /* b takes next's place */
+    else
+        index_insert(h, b);
     return b;
 }
 
@@ -469,40 +495,51 @@ bool gh_heap_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
         return false;
     }
     size_t have = gh_block_size(b);
-    size_t old_req = gh_block_requested(b);
     struct gh_block *next = checked_next(b, fn);
-    if (want > have) {
-        if (gh_block_size(next) == 0 && h->top && next == region_marker(h->top)) {
-            /* At the top: extend the region, then take from the new tail. */
-            if (grow(h, want - have))
-                next = checked_next(b, fn);
-        }
-        if (!gh_block_is_free(next) || have + gh_block_size(next) < want) {
-            h->c.resize_refused++;
-            return false;
-        }
-        index_remove(h, next);
-    } else if (gh_block_is_free(next)) {
-        index_remove(h, next);
-    } else if (have - want < GH_MIN_BLOCK) {
-        /* Shrinking by less than a minimum block: keep the block as it is. */
-        h->c.live_requested += n - old_req;
-        gh_block_set_requested(b, n);
-        h->c.resize_in_place++;
-        note_peaks(h);
-        return true;
-    } else {
-        next = NULL;
+    if (want > have && gh_block_size(next) == 0 && h->top && next == region_marker(h->top)) {
+        /* At the top: extend the region, then take from the new tail. */
+        if (grow(h, want - have))
+            next = checked_next(b, fn);
     }
-    /* b plus (maybe) its free next block form one free block to carve. */
-    size_t total = have + (next ? gh_block_size(next) : 0);
-    h->c.live_requested -= old_req;
+    size_t next_size = gh_block_is_free(next) ? gh_block_size(next) : 0;
+    size_t total = have + next_size;
+    if (want > total) {
+        h->c.resize_refused++;
+        return false;
+    }
+    size_t size = want;
+    /* Growing, the new tail's header would land on next's index node:
+     * take next out of the index first. */
+    bool next_indexed = next_size != 0;
+    if (next_indexed && want > have) {
+        index_remove(h, next);
+        next_indexed = false;
+    }
+    if (total - want >= GH_MIN_BLOCK && (next_size || have - want >= GH_MIN_BLOCK)) {
+        /* The tail [b+want, b+total) is free: it takes next's place in the
+         * index, or it is a new free block. */
+        struct gh_block *tail = (struct gh_block *)((char *)b + want);
+        write_free(tail, total - want);
+        if (next_indexed)
+            index_move(h, next, next_size, tail);
+        else
+            index_insert(h, tail);
+    } else if (next_size) {
+        /* Take all of next (what is left would be below a minimum block). */
+        if (next_indexed)
+            index_remove(h, next);
+        size = total;
+        gh_block_next_of_size(b, total)->size_flags &= ~GH_FLAG_PREV_FREE;
+    } else {
+        size = have; /* shrinking by less than a minimum block: keep it */
+    }
+    h->c.live_requested += n;
+    h->c.live_requested -= gh_block_requested(b);
+    h->c.live_block_bytes += size;
     h->c.live_block_bytes -= have;
-    h->c.live_blocks--;
-    gh_block_set(b, (uint64_t)total | GH_FLAG_FREE | (b->size_flags & GH_FLAG_PREV_FREE), 0);
-    gh_block_next(b)->size_flags |= GH_FLAG_PREV_FREE;
-    carve(h, b, want, n);
+    gh_block_set(b, (uint64_t)size | (b->size_flags & GH_FLAG_PREV_FREE), n);
     h->c.resize_in_place++;
+    note_peaks(h);
     debug_check(h, fn);
     return true;
 }

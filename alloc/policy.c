@@ -78,6 +78,14 @@ void gh_policy_tree_remove(struct gh_policy *p, struct gh_block *b)
     gh_tree_remove(&p->tree, gh_policy_node(b));
 }
 
+void gh_policy_tree_move(struct gh_policy *p, struct gh_block *old, size_t old_size, struct gh_block *nb)
+{
+    if (!gh_tree_move(&p->tree, gh_policy_node(old), old_size, gh_policy_node(nb))) {
+        gh_tree_remove_sized(&p->tree, gh_policy_node(old), old_size);
+        gh_tree_insert(&p->tree, gh_policy_node(nb));
+    }
+}
+
 bool gh_policy_tree_check(const struct gh_policy *p, const char **why)
 {
     return gh_tree_check(&p->tree, why);

@@ -25,6 +25,10 @@ struct gh_policy_ops {
     void (*insert)(struct gh_policy *p, struct gh_block *b);
     /* Remove a free block that is in the index. */
     void (*remove)(struct gh_policy *p, struct gh_block *b);
+    /* Free block `old`, indexed with size old_size, is replaced by free
+     * block `nb` (header written; nb may be old itself with a new size).
+     * Nothing else in the index lies between them in address order. */
+    void (*move)(struct gh_policy *p, struct gh_block *old, size_t old_size, struct gh_block *nb);
     /* The free block this policy chooses for a block of `size` bytes, or
      * NULL when none fits.  Does not remove it.  May move the policy's
      * own state (the next-fit rover). */
@@ -65,6 +69,7 @@ static inline struct gh_block *gh_policy_block(struct gh_tnode *n)
 /* The index operations every fit policy uses (tree.h does the work). */
 void gh_policy_tree_insert(struct gh_policy *p, struct gh_block *b);
 void gh_policy_tree_remove(struct gh_policy *p, struct gh_block *b);
+void gh_policy_tree_move(struct gh_policy *p, struct gh_block *old, size_t old_size, struct gh_block *nb);
 bool gh_policy_tree_check(const struct gh_policy *p, const char **why);
 
 /* Number of free blocks in the index. */

@@ -15,6 +15,7 @@ const struct gh_policy_ops gh_policy_best = {
     .name = "best",
     .insert = gh_policy_tree_insert,
     .remove = gh_policy_tree_remove,
+    .move = gh_policy_tree_move,
     .find = best_find,
     .check = gh_policy_tree_check,
 };

@@ -16,6 +16,7 @@ const struct gh_policy_ops gh_policy_first = {
     .name = "first",
     .insert = gh_policy_tree_insert,
     .remove = gh_policy_tree_remove,
+    .move = gh_policy_tree_move,
     .find = first_find,
     .check = gh_policy_tree_check,
 };

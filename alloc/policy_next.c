@@ -25,6 +25,7 @@ const struct gh_policy_ops gh_policy_next = {
     .name = "next",
     .insert = gh_policy_tree_insert,
     .remove = gh_policy_tree_remove,
+    .move = gh_policy_tree_move,
     .find = next_find,
     .check = gh_policy_tree_check,
 };

@@ -19,6 +19,7 @@ const struct gh_policy_ops gh_policy_worst = {
     .name = "worst",
     .insert = gh_policy_tree_insert,
     .remove = gh_policy_tree_remove,
+    .move = gh_policy_tree_move,
     .find = worst_find,
     .check = gh_policy_tree_check,
 };

@@ -124,25 +124,92 @@ void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n)
     fix_path(path, depth);
 }
 
-/* Record the path from the root to n's link; returns the depth (the link to
- * n itself is path[depth-1]), or -1 when n is not in the tree. */
-static int find_path(struct gh_tree *t, const struct gh_tnode *n, struct gh_tnode **path[])
+/* Record the path from the root to n's link, searching with n's key as
+ * (size, n); returns the depth (the link to n itself is path[depth-1]), or
+ * -1 when n is not in the tree. */
+static int find_path(struct gh_tree *t, const struct gh_tnode *n, size_t size, struct gh_tnode **path[])
 {
     int depth = 0;
     struct gh_tnode **link = &t->root;
     while (*link) {
         path[depth++] = link;
-        if (*link == n)
+        struct gh_tnode *c = *link;
+        if (c == n)
             return depth;
-        link = less(t, n, *link) ? &(*link)->left : &(*link)->right;
+        bool left;
+        if (t->order == GH_TREE_BY_SIZE && size != gh_tnode_size(c))
+            left = size < gh_tnode_size(c);
+        else
+            left = (uintptr_t)n < (uintptr_t)c;
+        link = left ? &c->left : &c->right;
     }
     return -1;
 }
 
-void gh_tree_remove(struct gh_tree *t, struct gh_tnode *n)
+/* Compare (size, address) keys in t's order: <0, 0, >0. */
+static inline int cmp_key(const struct gh_tree *t, size_t sa, uintptr_t aa, size_t sb, uintptr_t ab)
+{
+    if (t->order == GH_TREE_BY_SIZE && sa != sb)
+        return sa < sb ? -1 : 1;
+    return aa < ab ? -1 : aa > ab;
+}
+
+bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, struct gh_tnode *n)
 {
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
-    int depth = find_path(t, n, path);
+    int depth = 0;
+    struct gh_tnode **link = &t->root;
+    const struct gh_tnode *lo = NULL, *hi = NULL; /* in-order neighbours among ancestors */
+    while (*link && *link != old) {
+        path[depth++] = link;
+        struct gh_tnode *c = *link;
+        if (cmp_key(t, old_size, (uintptr_t)old, gh_tnode_size(c), (uintptr_t)c) < 0) {
+            hi = c;
+            link = &c->left;
+        } else {
+            lo = c;
+            link = &c->right;
+        }
+    }
+    if (!*link)
+        return false;
+    path[depth++] = link;
+    /* The in-order neighbours inside old's own subtrees. */
+    if (old->left) {
+        const struct gh_tnode *p = old->left;
+        while (p->right)
+            p = p->right;
+        lo = p;
+    }
+    if (old->right) {
+        const struct gh_tnode *p = old->right;
+        while (p->left)
+            p = p->left;
+        hi = p;
+    }
+    size_t ns = gh_tnode_size(n);
+    if ((lo && cmp_key(t, gh_tnode_size(lo), (uintptr_t)lo, ns, (uintptr_t)n) >= 0)
+        || (hi && cmp_key(t, ns, (uintptr_t)n, gh_tnode_size(hi), (uintptr_t)hi) >= 0))
+        return false;
+    if (n != old) {
+        n->left = old->left;
+        n->right = old->right;
+        n->aux = old->aux;
+        *link = n;
+    }
+    fix_path(path, depth);
+    return true;
+}
+
+void gh_tree_remove(struct gh_tree *t, struct gh_tnode *n)
+{
+    gh_tree_remove_sized(t, n, gh_tnode_size(n));
+}
+
+void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
+{
+    struct gh_tnode **path[GH_TREE_MAX_DEPTH];
+    int depth = find_path(t, n, size, path);
     if (depth < 0)
         return;
     struct gh_tnode **link = path[depth - 1];
@@ -185,7 +252,7 @@ void gh_tree_remove(struct gh_tree *t, struct gh_tnode *n)
 void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n)
 {
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
-    int depth = find_path(t, n, path);
+    int depth = find_path(t, n, 0, path); /* BY_ADDR: the size is not a key */
     if (depth > 0)
         fix_path(path, depth);
 }

@@ -55,6 +55,17 @@ void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n);
 /* Remove n, which must be in t (with the size it was inserted with). */
 void gh_tree_remove(struct gh_tree *t, struct gh_tnode *n);
 
+/* Remove n, which was inserted with size `size` (its header may say
+ * otherwise by now). */
+void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size);
+
+/* Put n where old stands, when n's key sorts exactly where old's did
+ * (old was inserted with size old_size; n's size is read from its header
+ * now; n may be old itself after a size change).  One walk instead of a
+ * remove and an insert.  false (tree unchanged) when old is not in t or n
+ * would sort elsewhere: then remove old and insert n. */
+bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, struct gh_tnode *n);
+
 /* BY_ADDR: n's size changed in place; refresh the subtree maxima. */
 void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n);
 

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""compare.py - run bench_mix under glibc, jemalloc, mimalloc and glassheap
+(every policy) side by side, and print one table: time per malloc+free pair
+as a ratio to glibc, and peak RSS.
+
+    python3 bench/compare.py --build build/release [--runs 3] [--min-time 0.5]
+                             [--markdown bench/RESULTS.md]
+
+Each (benchmark, allocator) pair runs in its own process so peak RSS
+(getrusage of that child) belongs to that benchmark alone.  The runs are
+interleaved round-robin --runs times and the median CPU time is kept, so
+a burst of load on the machine hits every allocator alike.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+BENCHES = ["BM_FixedSmall", "BM_RandomMix", "BM_ProducerConsumer", "BM_Fragmentation"]
+POLICIES = ["first", "next", "best", "worst", "buddy"]
+LIBDIR = "/usr/lib/x86_64-linux-gnu"
+
+
+def allocators(build):
+    lib = os.path.join(build, "libglassheap.so")
+    out = [("glibc", {})]
+    for name, so in (("jemalloc", "libjemalloc.so.2"), ("mimalloc", "libmimalloc.so.2")):
+        path = os.path.join(LIBDIR, so)
+        if os.path.exists(path):
+            out.append((name, {"LD_PRELOAD": path}))
+        else:
+            print(f"compare.py: {path} not found, {name} skipped", file=sys.stderr)
+    for p in POLICIES:
+        out.append((f"glassheap-{p}", {"LD_PRELOAD": lib, "GLASSHEAP_POLICY": p}))
+    return out
+
+
+def run_one(binary, bench, env_extra, min_time):
+    env = dict(os.environ)
+    env.update(env_extra)
+    cmd = [binary, f"--benchmark_filter=^{bench}(/|$)", f"--benchmark_min_time={min_time}",
+           "--benchmark_format=json"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    _, status, rusage = os.wait4(proc.pid, 0) if proc.returncode is None else (0, 0, None)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {err.decode()[-500:]}")
+    data = json.loads(out)
+    b = data["benchmarks"][0]
+    ns_per_item = b["cpu_time"] / (b["items_per_second"] * b["cpu_time"] * 1e-9) if False else 1e9 / b["items_per_second"]
+    return ns_per_item, data["context"]
+
+
+def peak_rss_kib(binary, bench, env_extra, min_time):
+    env = dict(os.environ)
+    env.update(env_extra)
+    cmd = [binary, f"--benchmark_filter=^{bench}(/|$)", f"--benchmark_min_time={min_time}"]
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.execve(binary, cmd, env)
+    _, status, rusage = os.wait4(pid, 0)
+    if status != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed with status {status}")
+    return rusage.ru_maxrss
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default="build/release", help="build directory with libglassheap.so and bench/")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--min-time", default="0.5")
+    ap.add_argument("--markdown", help="also write the tables to this Markdown file")
+    args = ap.parse_args()
+    binary = os.path.join(args.build, "bench", "bench_mix")
+    if not os.path.exists(binary):
+        sys.exit(f"compare.py: {binary} not found: build the bench_mix target first")
+    allocs = allocators(args.build)
+    times = {(b, a): [] for b in BENCHES for a, _ in allocs}
+    context = None
+    for r in range(args.runs):
+        for b in BENCHES:
+            for name, env in allocs:
+                ns, context = run_one(binary, b, env, args.min_time)
+                times[(b, name)].append(ns)
+        print(f"compare.py: round {r + 1}/{args.runs} done", file=sys.stderr)
+    rss = {(b, name): peak_rss_kib(binary, b, env, "0.1") for b in BENCHES for name, env in allocs}
+
+    names = [a for a, _ in allocs]
+    med = {k: statistics.median(v) for k, v in times.items()}
+    lines = []
+    lines.append("Time per malloc+free pair (median CPU ns of %d interleaved runs; ratio to glibc in brackets)\n" % args.runs)
+    lines.append("| benchmark | " + " | ".join(names) + " |")
+    lines.append("|---" * (len(names) + 1) + "|")
+    for b in BENCHES:
+        base = med[(b, "glibc")]
+        cells = [f"{med[(b, n)]:.1f} ({med[(b, n)] / base:.2f}x)" for n in names]
+        lines.append(f"| {b} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Peak RSS of each benchmark process (MiB; ratio to glibc in brackets)\n")
+    lines.append("| benchmark | " + " | ".join(names) + " |")
+    lines.append("|---" * (len(names) + 1) + "|")
+    for b in BENCHES:
+        base = rss[(b, "glibc")]
+        cells = [f"{rss[(b, n)] / 1024:.1f} ({rss[(b, n)] / base:.2f}x)" for n in names]
+        lines.append(f"| {b} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    print(table)
+    if args.markdown:
+        cpu = "unknown CPU"
+        try:
+            with open("/proc/cpuinfo") as f:
+                for line in f:
+                    if line.startswith("model name"):
+                        cpu = line.split(":", 1)[1].strip()
+                        break
+        except OSError:
+            pass
+        header = [
+            "# bench_mix under each allocator",
+            "",
+            f"Measured {datetime.date.today().isoformat()} on {cpu}, "
+            f"{os.cpu_count()} CPUs, Linux {platform.release()}, "
+            f"{context.get('library_build_type', '?')} google-benchmark; machine shared and noisy, "
+            "so compare ratios within one run only.",
+            "",
+            "Command:",
+            "",
+            "    " + " ".join(["python3", "bench/compare.py"] + sys.argv[1:]),
+            "",
+        ]
+        with open(args.markdown, "w") as f:
+            f.write("\n".join(header) + table + "\n")
+
+
+if __name__ == "__main__":
+    main()
