@@ -94,6 +94,8 @@ static void unlink_free(struct gh_heap *h, struct gh_block *b, unsigned k)
 static struct gh_block *pop(struct gh_heap *h, unsigned k)
 {
     struct gh_block *b = gh_block_of(h->buddy.lists[k]);
+    if (!gh_block_valid(b) || !gh_block_is_free(b) || gh_block_size(b) != osize(k))
+        gh_fatal("malloc", "corrupted header of block", gh_block_payload(b));
     unlink_free(h, b, k);
     return b;
 }

@@ -218,6 +218,10 @@ static struct gh_block *find_or_grow(struct gh_heap *h, size_t size)
     struct gh_block *b = h->policy.ops->find(&h->policy, size);
     if (!b && grow(h, size))
         b = h->policy.ops->find(&h->policy, size);
+    /* A program that wrote past its block may have hit this free block's
+     * header: stop here rather than carve with a forged size. */
+    if (b && (!gh_block_valid(b) || !gh_block_is_free(b) || gh_block_size(b) < size))
+        gh_fatal("malloc", "corrupted header of block", gh_block_payload(b));
     return b;
 }
 

@@ -139,25 +139,46 @@ static inline void leave(void)
     unlock();
 }
 
+static size_t usable_locked(const void *p, const char *fn);
+
+#ifdef GH_HAVE_VALGRIND
+/* Off limits to the program around a live block p of n bytes: its header,
+ * the slack after the n bytes, and (heap blocks) the next block's header,
+ * so a one-byte overrun is reported as it is under glibc. */
+static void vg_fence(void *p, size_t n)
+{
+    enter(); /* reads the header, which memcheck is told is off limits */
+    bool heap = gh_heap_owns(&G.heap, p);
+    size_t usable = usable_locked(p, "malloc");
+    leave();
+    VALGRIND_MAKE_MEM_NOACCESS((char *)p - GH_HEADER_SIZE, GH_HEADER_SIZE);
+    VALGRIND_MAKE_MEM_NOACCESS((char *)p + n, usable - n + (heap ? GH_HEADER_SIZE : 0));
+}
+#endif
+
 /* Tell memcheck about a new block p of n requested bytes. */
 static inline void vg_alloc(void *p, size_t n, int zeroed)
 {
 #ifdef GH_HAVE_VALGRIND
     if (G.valgrind && p) {
         VALGRIND_MALLOCLIKE_BLOCK(p, n, 0, zeroed);
-        VALGRIND_MAKE_MEM_NOACCESS((char *)p - GH_HEADER_SIZE, GH_HEADER_SIZE);
+        vg_fence(p, n);
     }
 #else
     (void)p, (void)n, (void)zeroed;
 #endif
 }
 
-static inline void vg_free(void *p)
+/* p was freed, with `usable` bytes: all of it is off limits now. */
+static inline void vg_free(void *p, size_t usable)
 {
 #ifdef GH_HAVE_VALGRIND
-    VG(VALGRIND_FREELIKE_BLOCK(p, 0));
+    if (G.valgrind) {
+        VALGRIND_FREELIKE_BLOCK(p, 0);
+        VALGRIND_MAKE_MEM_NOACCESS(p, usable);
+    }
 #else
-    (void)p;
+    (void)p, (void)usable;
 #endif
 }
 
@@ -261,15 +282,21 @@ static void free_impl(void *p, const char *fn)
 {
     struct gh_large_rec *rec;
     void *base = NULL;
-    size_t len = 0;
+    size_t len = 0, usable = 0;
     enter();
     G.calls.free++;
-    if (classify(p, fn, &rec) == HEAP)
+    if (classify(p, fn, &rec) == HEAP) {
+        if (G.valgrind)
+            usable = gh_heap_usable(&G.heap, p);
         gh_heap_free(&G.heap, p, fn);
-    else
+    } else {
         gh_large_unregister(&G.large, rec, p, fn, &base, &len);
+    }
     leave();
-    vg_free(p);
+    if (!base)
+        vg_free(p, usable);
+    else
+        vg_free(p, 0); /* the mapping goes away */
     if (base)
         gh_large_unmap(base, len);
 }
@@ -351,7 +378,10 @@ GH_EXPORT void *realloc(void *p, size_t n)
             G.calls.realloc_in_place++;
             leave();
 #ifdef GH_HAVE_VALGRIND
-            VG(VALGRIND_RESIZEINPLACE_BLOCK(p, old_req, n, 0));
+            if (G.valgrind) {
+                VALGRIND_RESIZEINPLACE_BLOCK(p, old_req, n, 0);
+                vg_fence(p, n);
+            }
 #endif
             return p;
         }
@@ -385,6 +415,8 @@ GH_EXPORT void *realloc(void *p, size_t n)
                     VALGRIND_FREELIKE_BLOCK(p, 0);
                     vg_alloc(q, n, 0);
                 }
+                if (q == p)
+                    vg_fence(p, n);
             }
 #endif
             return q;
