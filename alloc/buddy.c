@@ -73,6 +73,7 @@ static void push(struct gh_heap *h, struct gh_block *b, unsigned k)
     bd->nonempty |= (uint64_t)1 << k;
     bd->count[k]++;
     h->c.free_bytes += osize(k);
+    h->c.free_hist[k]++;
 }
 
 static void unlink_free(struct gh_heap *h, struct gh_block *b, unsigned k)
@@ -89,6 +90,7 @@ static void unlink_free(struct gh_heap *h, struct gh_block *b, unsigned k)
         bd->nonempty &= ~((uint64_t)1 << k);
     bd->count[k]--;
     h->c.free_bytes -= osize(k);
+    h->c.free_hist[k]--;
 }
 
 static struct gh_block *pop(struct gh_heap *h, unsigned k)
@@ -507,6 +509,8 @@ bool gh_buddy_check(const struct gh_heap *h, const char **why, const void **wher
         }
         if (seen != per_order[k] || seen != h->buddy.count[k])
             return fail(why, where, "a free block is missing from its order's list", NULL);
+        if (h->c.free_hist[k] != seen)
+            return fail(why, where, "free-block size histogram disagrees with the blocks", NULL);
         if (((h->buddy.nonempty >> k) & 1) != (seen != 0))
             return fail(why, where, "order bitmap disagrees with the free lists", NULL);
     }

@@ -62,12 +62,14 @@ static void index_insert(struct gh_heap *h, struct gh_block *b)
 {
     h->policy.ops->insert(&h->policy, b);
     h->c.free_bytes += gh_block_size(b);
+    h->c.free_hist[gh_size_class(gh_block_size(b))]++;
 }
 
 static void index_remove(struct gh_heap *h, struct gh_block *b)
 {
     h->policy.ops->remove(&h->policy, b);
     h->c.free_bytes -= gh_block_size(b);
+    h->c.free_hist[gh_size_class(gh_block_size(b))]--;
 }
 
 /* free block `old` (indexed with old_size) becomes free block nb, which
@@ -77,6 +79,8 @@ static void index_move(struct gh_heap *h, struct gh_block *old, size_t old_size,
     h->policy.ops->move(&h->policy, old, old_size, nb);
     h->c.free_bytes += gh_block_size(nb);
     h->c.free_bytes -= old_size;
+    h->c.free_hist[gh_size_class(old_size)]--;
+    h->c.free_hist[gh_size_class(gh_block_size(nb))]++;
 }
 
 /* Write [b, b+size) as one free block: header, footer, next's PREV_FREE.
@@ -662,6 +666,7 @@ struct check_ctx {
     const char *why;
     const void *where;
     uint64_t live_req, live_bytes, live_blocks, free_bytes, free_blocks, heap_bytes, regions;
+    uint64_t hist[64];
 };
 
 static bool fail(struct check_ctx *c, const char *why, const void *where)
@@ -703,6 +708,7 @@ static bool check_region(void *cv, struct gh_tnode *n)
                 return fail(c, "free block missing from the index", b);
             c->free_blocks++;
             c->free_bytes += size;
+            c->hist[gh_size_class(size)]++;
         } else {
             if (gh_block_requested(b) > size - GH_HEADER_SIZE)
                 return fail(c, "requested size larger than the block", b);
@@ -744,6 +750,8 @@ bool gh_heap_check(const struct gh_heap *h, const char **why, const void **where
             ok = !!fail(&c, "live counters disagree with the blocks", NULL);
         else if (c.free_bytes != h->c.free_bytes)
             ok = !!fail(&c, "free_bytes counter disagrees with the blocks", NULL);
+        else if (memcmp(c.hist, h->c.free_hist, sizeof c.hist) != 0)
+            ok = !!fail(&c, "free-block size histogram disagrees with the blocks", NULL);
         else if (c.heap_bytes != h->c.heap_bytes
                  || c.regions * GH_REGION_OVERHEAD != h->c.overhead_bytes)
             ok = !!fail(&c, "heap_bytes counter disagrees with the regions", NULL);

@@ -58,7 +58,14 @@ struct gh_heap_counters {
     uint64_t resize_in_place, resize_refused;
     uint64_t regions_added, regions_extended, regions_released;
     uint64_t trims, trimmed_bytes;
+    uint64_t free_hist[64];    /* free blocks with 2^k <= size < 2^(k+1), by k */
 };
+
+/* The histogram bucket of a block size (> 0). */
+static inline unsigned gh_size_class(size_t size)
+{
+    return 63u - (unsigned)__builtin_clzll((unsigned long long)size);
+}
 
 enum gh_heap_kind { GH_HEAP_FIT, GH_HEAP_BUDDY };
 

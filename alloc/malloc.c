@@ -35,6 +35,7 @@
 #include "heap.h"
 #include "large.h"
 #include "os.h"
+#include "shm.h"
 #include "stats.h"
 
 #ifdef GH_HAVE_VALGRIND
@@ -113,7 +114,10 @@ static struct {
     struct gh_heap heap;
     struct gh_large large;
     struct gh_calls calls;
+    struct gh_shm shm;        /* the published segment (shm.hdr NULL: none) */
 } G = { .stats_fd = -1 };
+
+static void shm_service(void);
 
 #ifdef GH_HAVE_VALGRIND
 #define VG(stmt) do { if (G.valgrind) { stmt; } } while (0)
@@ -133,6 +137,9 @@ static inline void enter(void)
 
 static inline void leave(void)
 {
+    /* Publish every GH_SHM_PUBLISH_EVERY calls, and answer a waiting reader. */
+    if (G.shm.hdr && (++G.shm.calls >= GH_SHM_PUBLISH_EVERY || gh_shm_requested(&G.shm)))
+        shm_service();
 #ifdef GH_HAVE_VALGRIND
     VG(VALGRIND_ENABLE_ERROR_REPORTING);
 #endif
@@ -550,6 +557,30 @@ static void snapshot_locked(struct gh_stats_snapshot *s)
     gh_os_counts(&s->os);
 }
 
+/* Lock held: write the heap map if asked, then the counters. */
+static void shm_service(void)
+{
+    if (__atomic_load_n(&G.shm.map->request, __ATOMIC_RELAXED) != G.shm.map->answered)
+        gh_shm_write_map(&G.shm, &G.heap);
+    struct gh_stats_snapshot s;
+    snapshot_locked(&s);
+    gh_shm_publish(&G.shm, &s, &G.heap);
+}
+
+/* Create this process's segment and publish a first snapshot. */
+static void shm_start(void)
+{
+    if (!G.cfg.shm)
+        return;
+    struct gh_shm fresh;
+    if (gh_shm_open(&fresh, &G.cfg, &G.heap) != 0)
+        return; /* no segment: the program runs on, unobserved */
+    enter();
+    G.shm = fresh;
+    shm_service();
+    leave();
+}
+
 static void snapshot(struct gh_stats_snapshot *s)
 {
     ensure_init();
@@ -724,6 +755,9 @@ static void fork_child(void)
     lock_word = 0;
     if (_IO_list_resetlock)
         _IO_list_resetlock();
+    /* The mapping is the parent's: leave it to the parent, make our own. */
+    gh_shm_close(&G.shm, /* unlink */ false);
+    shm_start();
 }
 
 __attribute__((constructor)) static void glassheap_start(void)
@@ -732,10 +766,19 @@ __attribute__((constructor)) static void glassheap_start(void)
     if (G.cfg.stats != GH_STATS_OFF && G.cfg.stats_file[0] == '\0')
         G.stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+    shm_start();
 }
 
 __attribute__((destructor)) static void glassheap_end(void)
 {
+    if (G.shm.hdr) {
+        enter();
+        shm_service();
+        struct gh_shm s = G.shm;
+        G.shm.hdr = NULL; /* no more publishing */
+        leave();
+        gh_shm_close(&s, /* unlink */ true);
+    }
     if (G.cfg.stats == GH_STATS_OFF)
         return;
     if (G.cfg.stats_file[0]) {

@@ -1,0 +1,296 @@
+/* shm.c - the writer side of the segment.
+ *
+ * Owns: creating, filling, publishing into and removing the segment.
+ * Never: blocks the program on a reader, allocates, or trusts the segment's
+ * request words for anything but "is there a request".  A reader may
+ * scribble on the whole mapping; the writer only ever writes into it.
+ *
+ * Sequence lock (writer): seq += 1 (odd), release fence, write the fields,
+ * release fence, seq += 1 (even).  Readers copy and retry (reader.c).
+ */
+#define _GNU_SOURCE
+#include "shm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+
+static uint64_t now_ns(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Read up to cap-1 bytes of a small /proc file into buf; returns the length. */
+static size_t read_proc(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t n = 0;
+    if (fd < 0)
+        return 0;
+    while (n + 1 < cap) {
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    return n;
+}
+
+/* Field 22 (starttime) of /proc/self/stat: counted after the last ')'. */
+static uint64_t start_ticks(void)
+{
+    char buf[1024];
+    if (!read_proc("/proc/self/stat", buf, sizeof buf))
+        return 0;
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return 0;
+    int field = 2;
+    for (p++; *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    uint64_t v = 0;
+    while (*p >= '0' && *p <= '9')
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    return v;
+}
+
+static void segment_name(char *name, size_t cap, long pid)
+{
+    size_t l = strlen(GH_SHM_NAME_PREFIX);
+    memcpy(name, GH_SHM_NAME_PREFIX, l);
+    char num[24];
+    int n = gh_fmt_dec(num, (unsigned long)pid);
+    if (l + (size_t)n + 1 > cap)
+        n = 0;
+    memcpy(name + l, num, (size_t)n);
+    name[l + (size_t)n] = '\0';
+}
+
+static uint32_t round8(size_t n)
+{
+    return (uint32_t)((n + 7) & ~(size_t)7);
+}
+
+int gh_shm_open(struct gh_shm *s, const struct gh_config *cfg, const struct gh_heap *h)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    char name[64];
+    segment_name(name, sizeof name, (long)getpid());
+    uint32_t off_config = round8(sizeof(struct gh_shm_header));
+    uint32_t off_counters = off_config + round8(sizeof(struct gh_shm_config));
+    uint32_t off_map = off_counters + round8(sizeof(struct gh_shm_counters));
+    uint32_t map_size = (uint32_t)(sizeof(struct gh_shm_map) + GH_SHM_MAP_CAPACITY * sizeof(struct gh_shm_block));
+    uint64_t total = (uint64_t)off_map + map_size;
+
+    /* An earlier image of this pid (before an exec) may have left one. */
+    shm_unlink(name);
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno;
+    void *m = MAP_FAILED;
+    if (ftruncate(fd, (off_t)total) == 0)
+        m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        int err = errno;
+        close(fd);
+        shm_unlink(name);
+        return err;
+    }
+    flock(fd, LOCK_SH | LOCK_NB);
+    s->fd = fd;
+    s->size = total;
+    struct gh_shm_header *hdr = m;
+    struct gh_shm_config *c = (struct gh_shm_config *)((char *)m + off_config);
+    s->counters = (struct gh_shm_counters *)((char *)m + off_counters);
+    s->map = (struct gh_shm_map *)((char *)m + off_map);
+    s->blocks = (struct gh_shm_block *)(s->map + 1);
+
+    memcpy(c->policy, gh_heap_policy_name(h), strlen(gh_heap_policy_name(h)) + 1);
+    c->mmap_threshold = cfg->mmap_threshold;
+    c->trim_threshold = h->trim_threshold;
+    c->top_pad = h->top_pad;
+    c->buddy_max_order = h->kind == GH_HEAP_BUDDY ? h->buddy.max_order : 0;
+    c->alignment = GH_ALIGN;
+    c->header_bytes = GH_HEADER_SIZE;
+    c->min_block = h->kind == GH_HEAP_BUDDY ? 1u << GH_BUDDY_MIN_ORDER : GH_MIN_BLOCK;
+    size_t n = read_proc("/proc/self/cmdline", c->cmdline, sizeof c->cmdline);
+    for (size_t i = 0; i + 1 < n; i++)
+        if (c->cmdline[i] == '\0')
+            c->cmdline[i] = ' ';
+
+    hdr->version = GH_SHM_VERSION;
+    hdr->header_size = sizeof *hdr;
+    hdr->total_size = total;
+    hdr->config_offset = off_config;
+    hdr->config_size = sizeof *c;
+    hdr->counters_offset = off_counters;
+    hdr->counters_size = sizeof *s->counters;
+    hdr->map_offset = off_map;
+    hdr->map_size = map_size;
+    hdr->map_capacity = GH_SHM_MAP_CAPACITY;
+    hdr->block_size = sizeof(struct gh_shm_block);
+    hdr->pid = (int32_t)getpid();
+    hdr->uid = (uint32_t)getuid();
+    hdr->start_time_ns = now_ns(CLOCK_REALTIME);
+    hdr->proc_start_ticks = start_ticks();
+    /* The magic last: a reader never sees a valid magic on a half-made header. */
+    __atomic_store_n(&hdr->magic, GH_SHM_MAGIC, __ATOMIC_RELEASE);
+    s->hdr = hdr;
+    return 0;
+}
+
+void gh_shm_close(struct gh_shm *s, bool unlink_it)
+{
+    if (!s->hdr)
+        return;
+    if (unlink_it) {
+        __atomic_store_n(&s->hdr->exited, 1, __ATOMIC_RELEASE);
+        char name[64];
+        segment_name(name, sizeof name, (long)s->hdr->pid);
+        shm_unlink(name);
+    }
+    munmap(s->hdr, s->size);
+    if (s->fd >= 0)
+        close(s->fd);
+    s->hdr = NULL;
+    s->fd = -1;
+}
+
+static inline void seq_begin(uint64_t *seq)
+{
+    __atomic_store_n(seq, *seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static inline void seq_end(uint64_t *seq)
+{
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    __atomic_store_n(seq, *seq + 1, __ATOMIC_RELEASE);
+}
+
+void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, const struct gh_heap *h)
+{
+    if (!s->hdr)
+        return;
+    struct gh_shm_counters *c = s->counters;
+    uint64_t req = __atomic_load_n(&c->request, __ATOMIC_ACQUIRE);
+    /* A reader could have left seq odd: make it even before we start. */
+    if (c->seq & 1)
+        c->seq++;
+    seq_begin(&c->seq);
+    c->publishes++;
+    c->time_ns = now_ns(CLOCK_MONOTONIC);
+    c->malloc_calls = snap->calls.malloc;
+    c->calloc_calls = snap->calls.calloc;
+    c->realloc_calls = snap->calls.realloc;
+    c->realloc_in_place = snap->calls.realloc_in_place;
+    c->realloc_moved = snap->calls.realloc_moved;
+    c->free_calls = snap->calls.free;
+    c->aligned_calls = snap->calls.aligned;
+    c->failed_calls = snap->calls.failed;
+    c->brk_calls = snap->os.brk_calls;
+    c->brk_grow_bytes = snap->os.brk_grow_bytes;
+    c->brk_shrink_bytes = snap->os.brk_shrink_bytes;
+    c->mmap_calls = snap->os.mmap_calls;
+    c->mmap_bytes = snap->os.mmap_bytes;
+    c->munmap_calls = snap->os.munmap_calls;
+    c->munmap_bytes = snap->os.munmap_bytes;
+    c->mremap_calls = snap->os.mremap_calls;
+    c->madvise_calls = snap->os.madvise_calls;
+    c->madvise_bytes = snap->os.madvise_bytes;
+    c->trims = snap->heap.trims;
+    c->trimmed_bytes = snap->heap.trimmed_bytes;
+    c->live_requested = snap->heap.live_requested;
+    c->live_block_bytes = snap->heap.live_block_bytes;
+    c->live_blocks = snap->heap.live_blocks;
+    c->free_bytes = snap->heap.free_bytes;
+    c->free_blocks = snap->free_blocks;
+    c->largest_free = snap->largest_free;
+    c->heap_bytes = snap->heap.heap_bytes;
+    c->overhead_bytes = snap->heap.overhead_bytes;
+    c->regions = h->regions.count;
+    c->large_requested = snap->large_requested;
+    c->large_bytes = snap->large_bytes;
+    c->large_blocks = snap->large_blocks;
+    c->peak_requested = snap->heap.peak_requested;
+    c->peak_block_bytes = snap->heap.peak_block_bytes;
+    c->peak_heap_bytes = snap->heap.peak_heap_bytes;
+    c->peak_large_bytes = snap->large_peak_bytes;
+    memcpy(c->free_hist, snap->heap.free_hist, sizeof c->free_hist);
+    memset(c->buddy_free, 0, sizeof c->buddy_free);
+    if (h->kind == GH_HEAP_BUDDY)
+        for (unsigned k = 0; k < GH_SHM_ORDERS && k < GH_BUDDY_ORDERS; k++)
+            c->buddy_free[k] = h->buddy.count[k];
+    seq_end(&c->seq);
+    __atomic_store_n(&c->answered, req, __ATOMIC_RELEASE);
+    s->calls = 0;
+}
+
+struct map_ctx {
+    struct gh_shm *s;
+    uint64_t n, total;
+    const struct gh_region *region;
+    uint32_t region_index;
+    uint64_t lo, hi;
+};
+
+static bool map_one(void *cv, const struct gh_block_info *b)
+{
+    struct map_ctx *m = cv;
+    if (b->region != m->region) {
+        if (m->region)
+            m->region_index++;
+        m->region = b->region;
+        uint64_t rs = (uint64_t)(uintptr_t)b->region, re = rs + b->region->len;
+        if (!m->lo || rs < m->lo)
+            m->lo = rs;
+        if (re > m->hi)
+            m->hi = re;
+    }
+    m->total++;
+    if (m->n < GH_SHM_MAP_CAPACITY) {
+        struct gh_shm_block *e = &m->s->blocks[m->n++];
+        e->addr = (uint64_t)(uintptr_t)b->addr;
+        e->size = b->size;
+        e->requested = b->requested;
+        e->state = b->free ? GH_SHM_BLOCK_FREE : GH_SHM_BLOCK_USED;
+        e->region = m->region_index;
+    }
+    return true;
+}
+
+void gh_shm_write_map(struct gh_shm *s, const struct gh_heap *h)
+{
+    if (!s->hdr)
+        return;
+    struct gh_shm_map *map = s->map;
+    uint64_t req = __atomic_load_n(&map->request, __ATOMIC_ACQUIRE);
+    if (map->seq & 1)
+        map->seq++;
+    seq_begin(&map->seq);
+    struct map_ctx m = { .s = s };
+    gh_heap_walk(h, map_one, &m);
+    map->nblocks = m.n;
+    map->total_blocks = m.total;
+    map->heap_start = m.lo;
+    map->heap_end = m.hi;
+    map->time_ns = now_ns(CLOCK_MONOTONIC);
+    seq_end(&map->seq);
+    __atomic_store_n(&map->answered, req, __ATOMIC_RELEASE);
+}

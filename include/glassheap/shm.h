@@ -1,0 +1,137 @@
+/* glassheap/shm.h - the shared-memory segment: the only ABI between the
+ * library (the writer, inside the program) and the inspector (a reader in
+ * another process).
+ *
+ * File: /dev/shm/glassheap.<pid> (shm_open name "/glassheap.<pid>"), mode
+ * 0600, created when the library starts, unlinked at exit; a forked child
+ * creates its own.  Layout, all little-endian native x86_64 integers:
+ *
+ *   offset 0                 struct gh_shm_header    (header_size bytes)
+ *   config_offset            struct gh_shm_config    (config_size bytes)
+ *   counters_offset          struct gh_shm_counters  (counters_size bytes)
+ *   map_offset               struct gh_shm_map, then map_capacity entries
+ *                            of struct gh_shm_block  (map_size bytes)
+ *
+ * A reader must check magic, version and every offset/size against the
+ * file's real size before it reads anything, and must treat every value as
+ * untrusted.  Sizes let a newer writer append fields: a reader uses
+ * min(its struct size, the size the header gives) and ignores the rest.
+ *
+ * Consistency: the counters and the map are each written under a sequence
+ * lock.  `seq` is odd while the writer is inside; a reader copies the
+ * struct, reads `seq` again, and retries when it was odd or changed.
+ *
+ * Heap map on request: a reader adds 1 to map.request (atomically); the
+ * library notices on its next call into the allocator, walks the heap, and
+ * writes up to map_capacity blocks, then sets map.answered = request.  A
+ * program that makes no allocator calls never answers: the reader times out
+ * and says so.
+ *
+ * Counters are published every GH_SHM_PUBLISH_EVERY allocator calls, when a
+ * reader asks (counters_request, answered like the map), and at exit.
+ */
+#ifndef GLASSHEAP_SHM_H
+#define GLASSHEAP_SHM_H
+
+#include <stdint.h>
+
+#define GH_SHM_MAGIC         0x3150414548534c47ULL /* "GLSHEAP1" */
+#define GH_SHM_VERSION       1u
+#define GH_SHM_NAME_PREFIX   "/glassheap."          /* + decimal pid */
+#define GH_SHM_DIR           "/dev/shm"
+#define GH_SHM_PUBLISH_EVERY 4096u
+#define GH_SHM_MAP_CAPACITY  65536u                 /* blocks in one map */
+#define GH_SHM_HIST_BUCKETS  64u                    /* free blocks by 2^k */
+#define GH_SHM_ORDERS        48u                    /* buddy orders */
+#define GH_SHM_CMDLINE_MAX   512u
+
+struct gh_shm_header {
+    uint64_t magic;            /* GH_SHM_MAGIC */
+    uint32_t version;          /* GH_SHM_VERSION */
+    uint32_t header_size;      /* sizeof(struct gh_shm_header) */
+    uint64_t total_size;       /* bytes the writer sized the file to */
+    uint32_t config_offset, config_size;
+    uint32_t counters_offset, counters_size;
+    uint32_t map_offset, map_size;
+    uint32_t map_capacity;     /* entries that fit after struct gh_shm_map */
+    uint32_t block_size;       /* sizeof(struct gh_shm_block) */
+    int32_t pid;               /* the writer */
+    uint32_t uid;              /* its real user id */
+    uint64_t start_time_ns;    /* CLOCK_REALTIME when the library started */
+    uint64_t proc_start_ticks; /* field 22 of /proc/<pid>/stat: a reused pid has another */
+    uint64_t exited;           /* 1 once the writer ran its exit handler */
+    uint64_t reserved[8];
+};
+
+struct gh_shm_config {
+    char policy[16];           /* "first" ... "buddy", NUL-terminated */
+    uint64_t mmap_threshold;
+    uint64_t trim_threshold, top_pad;
+    uint32_t buddy_max_order;  /* 0 for the fit policies */
+    uint32_t alignment;        /* 16 */
+    uint32_t header_bytes;     /* per-block header, 16 */
+    uint32_t min_block;        /* smallest block */
+    char cmdline[GH_SHM_CMDLINE_MAX]; /* argv joined by spaces, NUL-terminated, maybe cut */
+    uint64_t reserved[8];
+};
+
+/* Everything counted; fragmentation figures are derived by the reader:
+ *   internal = 1 - live_requested / live_block_bytes
+ *   external = 1 - largest_free / free_bytes
+ *   utilisation = live_requested / heap_bytes; peak: peak_requested / peak_heap_bytes
+ * All of them concern the heap (break and regions); large mmap blocks are
+ * counted apart (large_*). */
+struct gh_shm_counters {
+    uint64_t seq;              /* sequence lock: odd while being written */
+    uint64_t publishes;        /* how many times these were written */
+    uint64_t time_ns;          /* CLOCK_MONOTONIC of the last publish */
+    uint64_t request, answered;/* counters on demand (see the map) */
+    /* API calls */
+    uint64_t malloc_calls, calloc_calls, realloc_calls, realloc_in_place, realloc_moved;
+    uint64_t free_calls, aligned_calls, failed_calls;
+    /* system calls and bytes */
+    uint64_t brk_calls, brk_grow_bytes, brk_shrink_bytes;
+    uint64_t mmap_calls, mmap_bytes, munmap_calls, munmap_bytes, mremap_calls;
+    uint64_t madvise_calls, madvise_bytes;
+    uint64_t trims, trimmed_bytes;
+    /* the heap, now */
+    uint64_t live_requested, live_block_bytes, live_blocks;
+    uint64_t free_bytes, free_blocks, largest_free;
+    uint64_t heap_bytes, overhead_bytes, regions;
+    /* large blocks, now */
+    uint64_t large_requested, large_bytes, large_blocks;
+    /* peaks */
+    uint64_t peak_requested, peak_block_bytes, peak_heap_bytes, peak_large_bytes;
+    /* free blocks whose size s has 2^k <= s < 2^(k+1), by k */
+    uint64_t free_hist[GH_SHM_HIST_BUCKETS];
+    /* buddy: free blocks of order k (2^k bytes), like /proc/buddyinfo */
+    uint64_t buddy_free[GH_SHM_ORDERS];
+    uint64_t reserved[16];
+};
+
+enum gh_shm_block_state {
+    GH_SHM_BLOCK_USED = 1,
+    GH_SHM_BLOCK_FREE = 2,
+};
+
+struct gh_shm_block {
+    uint64_t addr;             /* block start (its header) */
+    uint64_t size;             /* whole block */
+    uint64_t requested;        /* 0 for free blocks */
+    uint32_t state;            /* enum gh_shm_block_state */
+    uint32_t region;           /* index of its region in address order */
+};
+
+struct gh_shm_map {
+    uint64_t request;          /* a reader adds 1 to ask for a map */
+    uint64_t answered;         /* the writer sets it to `request` when done */
+    uint64_t seq;              /* sequence lock over what follows */
+    uint64_t time_ns;          /* CLOCK_MONOTONIC when written */
+    uint64_t nblocks;          /* entries written below */
+    uint64_t total_blocks;     /* blocks in the heap; > nblocks: truncated */
+    uint64_t heap_start, heap_end; /* lowest and highest address of the heap's regions */
+    uint64_t reserved[8];
+    /* struct gh_shm_block entries[map_capacity] follow */
+};
+
+#endif

@@ -1,0 +1,92 @@
+/* cli.c - helpers shared by the subcommands. */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef GH_INSTALL_LIBDIR
+#define GH_INSTALL_LIBDIR "/usr/local/lib"
+#endif
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("glassheap: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+const char *cli_bytes(uint64_t n, char *buf, size_t cap)
+{
+    static const char *units[] = { "KiB", "MiB", "GiB", "TiB" };
+    if (n < 1024) {
+        snprintf(buf, cap, "%llu B", (unsigned long long)n);
+        return buf;
+    }
+    double v = (double)n / 1024;
+    int u = 0;
+    while (v >= 1024 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, cap, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+bool cli_parse_pid(const char *s, int *pid)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *s == '\0' || *end != '\0' || v <= 0 || v > INT_MAX) {
+        cli_error("'%s' is not a process id", s);
+        return false;
+    }
+    *pid = (int)v;
+    return true;
+}
+
+static bool usable(const char *path)
+{
+    return access(path, R_OK) == 0;
+}
+
+const char *cli_find_library(char *buf, size_t cap)
+{
+    const char *env = getenv("GLASSHEAP_LIBRARY");
+    if (env && *env) {
+        snprintf(buf, cap, "%s", env);
+        return usable(buf) ? buf : NULL;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            /* build tree: <build>/tools/glassheap/glassheap, library at <build>/libglassheap.so */
+            static const char *rel[] = { "/../../libglassheap.so", "/../lib/libglassheap.so",
+                                         "/../lib/" GH_MULTIARCH "/libglassheap.so" };
+            for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+                snprintf(buf, cap, "%s%s", self, rel[i]);
+                if (usable(buf)) {
+                    char real[PATH_MAX];
+                    if (realpath(buf, real))
+                        snprintf(buf, cap, "%s", real);
+                    return buf;
+                }
+            }
+        }
+    }
+    snprintf(buf, cap, "%s/libglassheap.so", GH_INSTALL_LIBDIR);
+    return usable(buf) ? buf : NULL;
+}

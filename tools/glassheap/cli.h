@@ -1,0 +1,59 @@
+/* cli.h - what the glassheap command's subcommands share.
+ *
+ * Each subcommand is one file cmd_<name>.c defining
+ *     int cmd_<name>(int argc, char **argv);   argv[0] is the subcommand name
+ * and a line in the table in main.c.  Exit codes: 0 success, 1 the thing
+ * asked about is not there or not answering (no such process, stale
+ * segment, timeout), 2 usage errors, 3 other failures.
+ */
+#ifndef GH_CLI_H
+#define GH_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GH_EXIT_OK 0
+#define GH_EXIT_NOTFOUND 1
+#define GH_EXIT_USAGE 2
+#define GH_EXIT_FAIL 3
+
+/* Print "glassheap: <message>\n" on stderr (printf-style). */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A byte count as a person reads it: "512 B", "1.5 KiB", "12.0 MiB". */
+const char *cli_bytes(uint64_t n, char *buf, size_t cap);
+
+/* Parse a PID argument; false (and a message) when it is not one. */
+bool cli_parse_pid(const char *s, int *pid);
+
+/* Find libglassheap.so: $GLASSHEAP_LIBRARY, next to this executable in the
+ * build tree (../libglassheap.so), or the installed lib dir.  Returns a
+ * path in buf, or NULL when none exists. */
+const char *cli_find_library(char *buf, size_t cap);
+
+/* The subcommands (one file each; main.c's table lists those built). */
+int cmd_run(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_map(int argc, char **argv);
+int cmd_layout(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_trace_stats(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+
+#define GH_SUMMARY_ps "list the processes running glassheap"
+#define GH_SUMMARY_stat "print one process's counters and fragmentation"
+#define GH_SUMMARY_top "watch one process's heap live"
+#define GH_SUMMARY_map "draw one process's heap, block by block (terminal or SVG)"
+#define GH_SUMMARY_layout "draw one process's address space (terminal or SVG)"
+#define GH_SUMMARY_compare "run a program under every policy and allocator, one table"
+#define GH_SUMMARY_record "record a program's allocation trace"
+#define GH_SUMMARY_replay "replay a trace through every policy"
+#define GH_SUMMARY_trace_stats "summarise a trace: sizes, lifetimes, peak live"
+#define GH_SUMMARY_convert "convert a trace between binary and malloc-lab text"
+
+#endif
