@@ -37,6 +37,7 @@
 #include "os.h"
 #include "shm.h"
 #include "stats.h"
+#include "trace.h"
 
 #ifdef GH_HAVE_VALGRIND
 #include <valgrind/memcheck.h>
@@ -115,7 +116,15 @@ static struct {
     struct gh_large large;
     struct gh_calls calls;
     struct gh_shm shm;        /* the published segment (shm.hdr NULL: none) */
-} G = { .stats_fd = -1 };
+    struct gh_trace trace;    /* GLASSHEAP_TRACE (trace.fd -1: off) */
+} G = { .stats_fd = -1, .trace = { .fd = -1 } };
+
+/* Record one call, inside the critical section that performed it. */
+#define TRACE(op, ptr, result, size, align)                                    \
+    do {                                                                       \
+        if (__builtin_expect(G.trace.fd >= 0, 0) && (op))                      \
+            gh_trace_add(&G.trace, (enum gh_trace_op)(op), ptr, result, size, align); \
+    } while (0)
 
 static void shm_service(void);
 
@@ -230,7 +239,7 @@ static inline bool is_large(size_t n)
 }
 
 /* A large block: map outside the lock, then register under it. */
-static void *large_alloc(size_t align, size_t n)
+static void *large_alloc(size_t align, size_t n, int op)
 {
     void *p = gh_large_map(align, n);
     enter();
@@ -238,33 +247,40 @@ static void *large_alloc(size_t align, size_t n)
         gh_large_register(&G.large, p);
     else
         G.calls.failed++;
+    TRACE(op, NULL, p, n, align > GH_ALIGN ? (uint32_t)align : 0);
     leave();
     return p;
 }
 
-/* Allocate n bytes aligned to align (a power of two); NULL + errno. */
-static void *alloc(size_t align, size_t n)
+/* Allocate n bytes aligned to align (a power of two); NULL + errno.  op is
+ * what the trace records (an enum gh_trace_op), or 0 for nothing (the new
+ * block of a moving realloc, recorded when the old one is freed). */
+static void *alloc(size_t align, size_t n, int op)
 {
     void *p;
+    uint32_t talign = align > GH_ALIGN ? (uint32_t)align : 0;
     if (__builtin_expect(n > PTRDIFF_MAX, 0)) {
         errno = ENOMEM;
         enter();
         G.calls.failed++;
+        TRACE(op, NULL, NULL, n, talign);
         leave();
         return NULL;
     }
     if (is_large(n)) {
-        p = large_alloc(align, n);
+        p = large_alloc(align, n, op);
     } else {
         enter();
         p = align <= GH_ALIGN ? gh_heap_alloc(&G.heap, n) : gh_heap_alloc_aligned(&G.heap, align, n);
         bool too_big = !p && G.heap.kind == GH_HEAP_BUDDY && align > GH_ALIGN;
         if (!p && !too_big)
             G.calls.failed++;
+        if (!too_big)
+            TRACE(op, NULL, p, n, talign);
         leave();
         /* A buddy block cannot hold a large alignment slack: map it. */
         if (too_big)
-            p = large_alloc(align, n);
+            p = large_alloc(align, n, op);
     }
     if (!p)
         errno = ENOMEM;
@@ -285,13 +301,16 @@ static enum kind classify(const void *p, const char *fn, struct gh_large_rec **r
     gh_fatal(fn, "invalid pointer", p);
 }
 
-static void free_impl(void *p, const char *fn)
+/* Free p.  The trace records op: GH_TRACE_FREE, or GH_TRACE_REALLOC from p
+ * to `moved_to` (n bytes) when this ends a moving realloc. */
+static void free_impl(void *p, const char *fn, int op, void *moved_to, size_t n)
 {
     struct gh_large_rec *rec;
     void *base = NULL;
     size_t len = 0, usable = 0;
     enter();
     G.calls.free++;
+    TRACE(op, p, moved_to, n, 0);
     if (classify(p, fn, &rec) == HEAP) {
         if (G.valgrind)
             usable = gh_heap_usable(&G.heap, p);
@@ -324,7 +343,7 @@ static size_t usable_locked(const void *p, const char *fn)
 GH_EXPORT void *malloc(size_t n)
 {
     ensure_init();
-    void *p = alloc(GH_ALIGN, n);
+    void *p = alloc(GH_ALIGN, n, GH_TRACE_MALLOC);
     G.calls.malloc++; /* a racy count is fine: it is only a statistic */
     vg_alloc(p, n, 0);
     return p;
@@ -336,7 +355,7 @@ GH_EXPORT void free(void *p)
         return;
     int saved = errno;
     ensure_init();
-    free_impl(p, "free");
+    free_impl(p, "free", GH_TRACE_FREE, NULL, 0);
     errno = saved;
 }
 
@@ -349,7 +368,7 @@ GH_EXPORT void *calloc(size_t nmemb, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    void *p = alloc(GH_ALIGN, n);
+    void *p = alloc(GH_ALIGN, n, GH_TRACE_CALLOC);
     if (p && !is_large(n))
         memset(p, 0, n); /* fresh mappings are zero already */
     vg_alloc(p, n, 1);
@@ -361,12 +380,12 @@ GH_EXPORT void *realloc(void *p, size_t n)
     ensure_init();
     G.calls.realloc++;
     if (!p) {
-        void *q = alloc(GH_ALIGN, n);
+        void *q = alloc(GH_ALIGN, n, GH_TRACE_MALLOC);
         vg_alloc(q, n, 0);
         return q;
     }
     if (n == 0) {
-        free_impl(p, "realloc");
+        free_impl(p, "realloc", GH_TRACE_FREE, NULL, 0);
         return NULL;
     }
     if (n > PTRDIFF_MAX) {
@@ -383,6 +402,7 @@ GH_EXPORT void *realloc(void *p, size_t n)
         old_usable = gh_heap_usable(&G.heap, p);
         if (!is_large(n) && gh_heap_resize(&G.heap, p, n, "realloc")) {
             G.calls.realloc_in_place++;
+            TRACE(GH_TRACE_REALLOC, p, p, n, 0);
             leave();
 #ifdef GH_HAVE_VALGRIND
             if (G.valgrind) {
@@ -409,6 +429,7 @@ GH_EXPORT void *realloc(void *p, size_t n)
                 G.calls.realloc_moved += q != p;
             else
                 G.calls.failed++;
+            TRACE(GH_TRACE_REALLOC, p, q ? q : p, q ? n : old_req, 0);
             leave();
             if (!q) {
                 errno = ENOMEM;
@@ -431,7 +452,7 @@ GH_EXPORT void *realloc(void *p, size_t n)
         leave();
     }
     /* Move: new block, copy, free the old one. */
-    void *q = alloc(GH_ALIGN, n);
+    void *q = alloc(GH_ALIGN, n, 0);
     if (!q)
         return NULL; /* the old block is untouched */
     vg_alloc(q, n, 0);
@@ -441,7 +462,7 @@ GH_EXPORT void *realloc(void *p, size_t n)
         copy = old_req < n ? old_req : n;
 #endif
     memcpy(q, p, copy);
-    free_impl(p, "realloc");
+    free_impl(p, "realloc", GH_TRACE_REALLOC, q, n);
     G.calls.realloc_moved++;
     return q;
 }
@@ -465,7 +486,7 @@ static void *aligned(size_t align, size_t n)
 {
     ensure_init();
     G.calls.aligned++;
-    void *p = alloc(align, n);
+    void *p = alloc(align, n, GH_TRACE_ALIGNED);
     vg_alloc(p, n, 0);
     return p;
 }
@@ -736,11 +757,39 @@ GH_EXPORT int glassheap_counters(struct glassheap_counters *out, size_t size)
 
 /* ---- process life: constructor, fork, exit --------------------------- */
 
+static bool trace_heap_block(void *ctx, const struct gh_block_info *b)
+{
+    (void)ctx;
+    if (!b->free)
+        TRACE(GH_TRACE_MALLOC, NULL, (char *)b->addr + GH_HEADER_SIZE, b->requested, 0);
+    return true;
+}
+
+static bool trace_large_block(void *ctx, struct gh_tnode *n)
+{
+    (void)ctx;
+    const char *p = (const char *)n - offsetof(struct gh_large_rec, node) + GH_LARGE_OVERHEAD;
+    TRACE(GH_TRACE_MALLOC, NULL, p, gh_large_requested(p), 0);
+    return true;
+}
+
+/* A forked child's trace starts with the blocks it inherited, as mallocs at
+ * time 0, so that it replays on its own.  (An aligned heap block is
+ * recorded at its block's payload: the walk does not know the alignment.) */
+static void trace_inherited(void)
+{
+    enter();
+    gh_heap_walk(&G.heap, trace_heap_block, NULL);
+    gh_tree_walk(&G.large.tree, trace_large_block, NULL);
+    leave();
+}
+
 static void fork_prepare(void)
 {
     if (_IO_list_lock)
         _IO_list_lock();
     lock();
+    gh_trace_flush(&G.trace); /* the parent's records, before the child copies them */
 }
 
 static void fork_parent(void)
@@ -758,6 +807,9 @@ static void fork_child(void)
     /* The mapping is the parent's: leave it to the parent, make our own. */
     gh_shm_close(&G.shm, /* unlink */ false);
     shm_start();
+    gh_trace_forked(&G.trace, gh_heap_policy_name(&G.heap), G.cfg.mmap_threshold);
+    if (G.trace.fd >= 0)
+        trace_inherited();
 }
 
 __attribute__((constructor)) static void glassheap_start(void)
@@ -767,10 +819,21 @@ __attribute__((constructor)) static void glassheap_start(void)
         G.stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     shm_start();
+    if (G.cfg.trace[0]) {
+        int err = gh_trace_open(&G.trace, G.cfg.trace, gh_heap_policy_name(&G.heap), G.cfg.mmap_threshold);
+        if (err) {
+            gh_write_str(2, "glassheap: GLASSHEAP_TRACE: cannot open '");
+            gh_write_str(2, G.cfg.trace);
+            gh_write_str(2, "'; not recording\n");
+        }
+    }
 }
 
 __attribute__((destructor)) static void glassheap_end(void)
 {
+    enter();
+    gh_trace_close(&G.trace);
+    leave();
     if (G.shm.hdr) {
         enter();
         shm_service();

@@ -1,0 +1,58 @@
+/* glassheap/trace.h - the binary allocation trace (GLASSHEAP_TRACE=FILE,
+ * `glassheap record`), read by `glassheap replay` and `trace-stats`.
+ *
+ * A file is one struct gh_trace_header, then struct gh_trace_record
+ * entries (record_size bytes each) until the end of the file, in the order
+ * the allocator served the calls (its lock serialises them, so the order is
+ * one the program really had).  Native x86_64 little-endian integers.
+ *
+ * Identity: `result` is the address malloc returned (0 for a failed call),
+ * `ptr` the address a call was given (free, realloc).  An address names a
+ * block from the call that returned it until the call that frees it (or
+ * the realloc that moves it); a reader turns addresses into ids so that a
+ * reused address is a new block.
+ *
+ * A forked child writes its own file (the pattern's %p is its pid; a
+ * pattern without %p gets ".<pid>" appended in the child).
+ */
+#ifndef GLASSHEAP_TRACE_H
+#define GLASSHEAP_TRACE_H
+
+#include <stdint.h>
+
+#define GH_TRACE_MAGIC   0x3143415254484847ULL /* "GHHTRAC1" */
+#define GH_TRACE_VERSION 1u
+
+enum gh_trace_op {
+    GH_TRACE_MALLOC = 1,   /* size -> result */
+    GH_TRACE_CALLOC = 2,   /* size (nmemb*size) -> result */
+    GH_TRACE_REALLOC = 3,  /* ptr, size -> result (result 0 and size 0: freed) */
+    GH_TRACE_FREE = 4,     /* ptr */
+    GH_TRACE_ALIGNED = 5,  /* align, size -> result (memalign family) */
+};
+
+struct gh_trace_header {
+    uint64_t magic;        /* GH_TRACE_MAGIC */
+    uint32_t version;      /* GH_TRACE_VERSION */
+    uint32_t header_size;  /* sizeof(struct gh_trace_header) */
+    uint32_t record_size;  /* sizeof(struct gh_trace_record) */
+    int32_t pid;
+    uint64_t start_ns;     /* CLOCK_REALTIME when recording began */
+    char policy[16];       /* the policy the program ran under */
+    uint64_t mmap_threshold;
+    char cmdline[256];     /* argv joined by spaces, maybe cut */
+    uint64_t reserved[4];
+};
+
+struct gh_trace_record {
+    uint64_t time_ns;      /* CLOCK_MONOTONIC, since the header's start */
+    uint64_t ptr;          /* the block given (free, realloc), else 0 */
+    uint64_t result;       /* the block returned, 0 if none or failed */
+    uint64_t size;         /* bytes asked for */
+    uint32_t align;        /* GH_TRACE_ALIGNED: the alignment; else 0 */
+    uint32_t tid;          /* the calling thread (gettid) */
+    uint8_t op;            /* enum gh_trace_op */
+    uint8_t pad[7];
+};
+
+#endif
