@@ -355,63 +355,70 @@ bool gh_buddy_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
     return true;
 }
 
+struct victim_ctx {
+    const struct gh_heap *h;
+    struct gh_region *found;
+};
+
+/* A mapped region whose single chunk is wholly free. */
+static bool find_victim(void *cv, struct gh_tnode *n)
+{
+    struct victim_ctx *v = cv;
+    struct gh_region *r = region_of_node(n);
+    struct gh_block *first = (struct gh_block *)chunk0(r);
+    if (r->mapped && nchunks(v->h, r) == 1 && gh_block_is_free(first)
+        && order_of(first) == v->h->buddy.max_order) {
+        v->found = r;
+        return false;
+    }
+    return true;
+}
+
 size_t gh_buddy_trim(struct gh_heap *h)
 {
     size_t given = trim_top(h, true);
     /* Wholly free mapped regions go back too. */
     for (;;) {
-        struct gh_region *victim = NULL;
-        struct gh_tnode *stack[GH_TREE_MAX_DEPTH];
-        int top = 0;
-        for (struct gh_tnode *n = h->regions.root; n || top;) {
-            while (n) {
-                stack[top++] = n;
-                n = n->left;
-            }
-            n = stack[--top];
-            struct gh_region *r = region_of_node(n);
-            struct gh_block *first = (struct gh_block *)chunk0(r);
-            if (r->mapped && nchunks(h, r) == 1 && gh_block_is_free(first)
-                && order_of(first) == h->buddy.max_order) {
-                victim = r;
-                break;
-            }
-            n = n->right;
-        }
-        if (!victim)
+        struct victim_ctx v = { h, NULL };
+        gh_tree_walk(&h->regions, find_victim, &v);
+        if (!v.found)
             break;
-        given += release(h, victim, (struct gh_block *)chunk0(victim));
+        given += release(h, v.found, (struct gh_block *)chunk0(v.found));
     }
     return given;
 }
 
+struct walk_ctx {
+    const struct gh_heap *h;
+    bool (*fn)(void *ctx, const struct gh_block_info *b);
+    void *ctx;
+};
+
+static bool walk_region(void *cv, struct gh_tnode *n)
+{
+    struct walk_ctx *w = cv;
+    const struct gh_region *r = region_of_node(n);
+    const char *end = chunks_end(w->h, r);
+    for (const char *a = chunk0(r); a < end;) {
+        const struct gh_block *b = (const struct gh_block *)a;
+        struct gh_block_info bi = {
+            .addr = b,
+            .size = gh_block_size(b),
+            .requested = gh_block_is_free(b) ? 0 : gh_block_requested(b),
+            .free = gh_block_is_free(b),
+            .region = r,
+        };
+        if (bi.size == 0 || !w->fn(w->ctx, &bi))
+            return false;
+        a += bi.size;
+    }
+    return true;
+}
+
 void gh_buddy_walk(const struct gh_heap *h, bool (*fn)(void *ctx, const struct gh_block_info *b), void *ctx)
 {
-    struct gh_tnode *stack[GH_TREE_MAX_DEPTH];
-    int top = 0;
-    for (struct gh_tnode *n = h->regions.root; n || top;) {
-        while (n) {
-            stack[top++] = n;
-            n = n->left;
-        }
-        n = stack[--top];
-        const struct gh_region *r = region_of_node(n);
-        const char *end = chunks_end(h, r);
-        for (const char *a = chunk0(r); a < end;) {
-            const struct gh_block *b = (const struct gh_block *)a;
-            struct gh_block_info bi = {
-                .addr = b,
-                .size = gh_block_size(b),
-                .requested = gh_block_is_free(b) ? 0 : gh_block_requested(b),
-                .free = gh_block_is_free(b),
-                .region = r,
-            };
-            if (bi.size == 0 || !fn(ctx, &bi))
-                return;
-            a += bi.size;
-        }
-        n = n->right;
-    }
+    struct walk_ctx w = { h, fn, ctx };
+    gh_tree_walk(&h->regions, walk_region, &w);
 }
 
 size_t gh_buddy_largest_free(const struct gh_heap *h)
@@ -439,57 +446,65 @@ static bool fail(const char **why, const void **where, const char *w, const void
     return false;
 }
 
+struct check_ctx {
+    const struct gh_heap *h;
+    const char *why;
+    const void *where;
+    uint64_t per_order[GH_BUDDY_ORDERS];
+    uint64_t live_req, live_bytes, live_blocks, free_bytes, heap, over;
+};
+
+static bool check_region(void *cv, struct gh_tnode *n)
+{
+    struct check_ctx *c = cv;
+    const struct gh_heap *h = c->h;
+    unsigned m = h->buddy.max_order;
+    const struct gh_region *r = region_of_node(n);
+    c->heap += r->len;
+    c->over += r->len - (nchunks(h, r) << m);
+    const char *base = chunk0(r), *end = chunks_end(h, r);
+    for (const char *a = base; a < end;) {
+        const struct gh_block *b = (const struct gh_block *)a;
+        if (!gh_block_valid(b))
+            return fail(&c->why, &c->where, "block header fails its check", b);
+        size_t size = gh_block_size(b);
+        if (size < osize(GH_BUDDY_MIN_ORDER) || size > osize(m) || (size & (size - 1))
+            || (b->size_flags & (GH_FLAG_MMAPPED | GH_FLAG_INNER)))
+            return fail(&c->why, &c->where, "buddy block size is not a power of two in range", b);
+        size_t off = (size_t)(a - base);
+        if (off & (size - 1))
+            return fail(&c->why, &c->where, "buddy block is not aligned to its size", b);
+        unsigned k = order_of(b);
+        if (gh_block_is_free(b)) {
+            c->per_order[k]++;
+            c->free_bytes += size;
+            if (k < m) {
+                const struct gh_block *bb = (const struct gh_block *)(base + (off ^ size));
+                if (gh_block_is_free(bb) && gh_block_size(bb) == size)
+                    return fail(&c->why, &c->where, "two free buddies left unmerged", b);
+            }
+        } else {
+            if (gh_block_requested(b) > size - GH_HEADER_SIZE)
+                return fail(&c->why, &c->where, "requested size larger than the block", b);
+            c->live_req += gh_block_requested(b);
+            c->live_bytes += size;
+            c->live_blocks++;
+        }
+        a += size;
+    }
+    return true;
+}
+
 bool gh_buddy_check(const struct gh_heap *h, const char **why, const void **where)
 {
     const char *twhy;
     if (!gh_tree_check(&h->regions, &twhy))
         return fail(why, where, twhy, NULL);
-    unsigned m = h->buddy.max_order;
-    uint64_t per_order[GH_BUDDY_ORDERS] = { 0 };
-    uint64_t live_req = 0, live_bytes = 0, live_blocks = 0, free_bytes = 0, heap = 0, over = 0;
-    struct gh_tnode *stack[GH_TREE_MAX_DEPTH];
-    int top = 0;
-    for (struct gh_tnode *n = h->regions.root; n || top;) {
-        while (n) {
-            stack[top++] = n;
-            n = n->left;
-        }
-        n = stack[--top];
-        const struct gh_region *r = region_of_node(n);
-        heap += r->len;
-        over += r->len - (nchunks(h, r) << m);
-        const char *base = chunk0(r), *end = chunks_end(h, r);
-        for (const char *a = base; a < end;) {
-            const struct gh_block *b = (const struct gh_block *)a;
-            if (!gh_block_valid(b))
-                return fail(why, where, "block header fails its check", b);
-            size_t size = gh_block_size(b);
-            if (size < osize(GH_BUDDY_MIN_ORDER) || size > osize(m) || (size & (size - 1))
-                || (b->size_flags & (GH_FLAG_MMAPPED | GH_FLAG_INNER)))
-                return fail(why, where, "buddy block size is not a power of two in range", b);
-            size_t off = (size_t)(a - base);
-            if (off & (size - 1))
-                return fail(why, where, "buddy block is not aligned to its size", b);
-            unsigned k = order_of(b);
-            if (gh_block_is_free(b)) {
-                per_order[k]++;
-                free_bytes += size;
-                if (k < m) {
-                    const struct gh_block *bb = (const struct gh_block *)(base + (off ^ size));
-                    if (gh_block_is_free(bb) && gh_block_size(bb) == size)
-                        return fail(why, where, "two free buddies left unmerged", b);
-                }
-            } else {
-                if (gh_block_requested(b) > size - GH_HEADER_SIZE)
-                    return fail(why, where, "requested size larger than the block", b);
-                live_req += gh_block_requested(b);
-                live_bytes += size;
-                live_blocks++;
-            }
-            a += size;
-        }
-        n = n->right;
-    }
+    struct check_ctx c = { .h = h };
+    gh_tree_walk(&h->regions, check_region, &c);
+    if (c.why)
+        return fail(why, where, c.why, c.where);
+    const uint64_t *per_order = c.per_order;
     for (unsigned k = 0; k < GH_BUDDY_ORDERS; k++) {
         uint64_t seen = 0;
         const struct gh_buddy_node *prev = NULL;
@@ -514,11 +529,12 @@ bool gh_buddy_check(const struct gh_heap *h, const char **why, const void **wher
         if (((h->buddy.nonempty >> k) & 1) != (seen != 0))
             return fail(why, where, "order bitmap disagrees with the free lists", NULL);
     }
-    if (live_req != h->c.live_requested || live_bytes != h->c.live_block_bytes || live_blocks != h->c.live_blocks)
+    if (c.live_req != h->c.live_requested || c.live_bytes != h->c.live_block_bytes
+        || c.live_blocks != h->c.live_blocks)
         return fail(why, where, "live counters disagree with the blocks", NULL);
-    if (free_bytes != h->c.free_bytes)
+    if (c.free_bytes != h->c.free_bytes)
         return fail(why, where, "free_bytes counter disagrees with the blocks", NULL);
-    if (heap != h->c.heap_bytes || over != h->c.overhead_bytes)
+    if (c.heap != h->c.heap_bytes || c.over != h->c.overhead_bytes)
         return fail(why, where, "heap_bytes counter disagrees with the regions", NULL);
     return true;
 }

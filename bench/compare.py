@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """compare.py - run bench_mix under glibc, jemalloc, mimalloc and glassheap
 (every policy) side by side, and print one table: time per malloc+free pair
-as a ratio to glibc, and peak RSS.
+as a ratio to glibc, and peak RSS.  Two more columns measure glassheap's
+own features: best-noshm is best fit with GLASSHEAP_SHM=0 (no segment; the
+default publishes one), best-trace is best fit recording GLASSHEAP_TRACE.
 
     python3 bench/compare.py --build build/release [--runs 3] [--min-time 0.5]
                              [--markdown bench/RESULTS.md]
@@ -17,15 +19,17 @@ import json
 import os
 import platform
 import statistics
+import shutil
 import subprocess
 import sys
+import tempfile
 
 BENCHES = ["BM_FixedSmall", "BM_RandomMix", "BM_ProducerConsumer", "BM_Fragmentation"]
 POLICIES = ["first", "next", "best", "worst", "buddy"]
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
 
 
-def allocators(build):
+def allocators(build, extras, tracedir):
     lib = os.path.join(build, "libglassheap.so")
     out = [("glibc", {})]
     for name, so in (("jemalloc", "libjemalloc.so.2"), ("mimalloc", "libmimalloc.so.2")):
@@ -36,6 +40,12 @@ def allocators(build):
             print(f"compare.py: {path} not found, {name} skipped", file=sys.stderr)
     for p in POLICIES:
         out.append((f"glassheap-{p}", {"LD_PRELOAD": lib, "GLASSHEAP_POLICY": p}))
+    if extras:
+        # What publishing the segment and recording a trace cost: best fit
+        # without the segment (GLASSHEAP_SHM=0), and with a trace recorded.
+        out.append(("best-noshm", {"LD_PRELOAD": lib, "GLASSHEAP_POLICY": "best", "GLASSHEAP_SHM": "0"}))
+        out.append(("best-trace", {"LD_PRELOAD": lib, "GLASSHEAP_POLICY": "best",
+                                   "GLASSHEAP_TRACE": os.path.join(tracedir, "bench.%p.trace")}))
     return out
 
 
@@ -77,11 +87,14 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--min-time", default="0.5")
     ap.add_argument("--markdown", help="also write the tables to this Markdown file")
+    ap.add_argument("--no-extras", action="store_true",
+                    help="leave out the best-noshm and best-trace columns (cost of the segment and of tracing)")
     args = ap.parse_args()
     binary = os.path.join(args.build, "bench", "bench_mix")
     if not os.path.exists(binary):
         sys.exit(f"compare.py: {binary} not found: build the bench_mix target first")
-    allocs = allocators(args.build)
+    tracedir = tempfile.mkdtemp(prefix="gh-bench-trace.")
+    allocs = allocators(args.build, not args.no_extras, tracedir)
     times = {(b, a): [] for b in BENCHES for a, _ in allocs}
     context = None
     for r in range(args.runs):
@@ -92,6 +105,7 @@ def main():
         print(f"compare.py: round {r + 1}/{args.runs} done", file=sys.stderr)
     rss = {(b, name): peak_rss_kib(binary, b, env, "0.1") for b in BENCHES for name, env in allocs}
 
+    shutil.rmtree(tracedir, ignore_errors=True)
     names = [a for a, _ in allocs]
     med = {k: statistics.median(v) for k, v in times.items()}
     lines = []

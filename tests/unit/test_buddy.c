@@ -22,11 +22,7 @@
 
 static void open_buddy(struct fx *f, size_t len)
 {
-    memset(f, 0, sizeof *f);
-    f->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    assert_true(f->mem != MAP_FAILED);
-    f->len = len;
-    gh_source_init_arena(&f->src, f->mem, len);
+    fx_open(f, len, &gh_policy_first);
     gh_heap_init_buddy(&f->h, &f->src, MAXO);
 }
 
