@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# bench/run.sh - every benchmark, one command.
+#
+#   bash bench/run.sh            # RUNS=5 interleaved rounds by default
+#
+# Builds the release preset, then
+#   1. bench_mix under glibc, jemalloc, mimalloc and every glassheap policy
+#      (bench/compare.py: time per malloc+free pair as a ratio to glibc,
+#      peak RSS; plus best fit without the segment and with a trace);
+#   2. bench_scaling: one malloc+free pair as the free blocks grow from 1e2
+#      to 1e6, every policy and a linear list (median of 3 repetitions),
+#      drawn as docs/scaling.svg;
+# and writes both tables, with the machine and the commands, to
+# bench/RESULTS.md.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+RUNS=${RUNS:-5}
+cmake --preset release >/dev/null
+cmake --build --preset release --target glassheap bench_mix bench_scaling >/dev/null
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+python3 bench/compare.py --build build/release --runs "$RUNS" --markdown "$tmp/compare.md"
+build/release/bench/bench_scaling --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+  --benchmark_format=json >"$tmp/scaling.json"
+mkdir -p docs
+python3 bench/plot_scaling.py "$tmp/scaling.json" docs/scaling.svg --markdown "$tmp/scaling.md"
+{
+  cat "$tmp/compare.md"
+  echo
+  echo "## Free-block scaling"
+  echo
+  echo "CPU ns per malloc+free pair on the arena heap with N free blocks (bench_scaling, median of 3;"
+  echo "the splinter pattern: N small free blocks, then 64 free 4 KiB blocks at the top; requests"
+  echo "16 B - 3 KiB).  'linear list' is first fit over an address-ordered list of the same blocks."
+  echo "Figure: [docs/scaling.svg](../docs/scaling.svg)."
+  echo
+  echo "Command: \`bash bench/run.sh\` (this file), or \`build/release/bench/bench_scaling\` alone."
+  echo
+  cat "$tmp/scaling.md"
+} >bench/RESULTS.md
+echo "bench/run.sh: wrote bench/RESULTS.md and docs/scaling.svg"
