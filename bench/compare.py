@@ -137,9 +137,9 @@ def main():
         except OSError:
             pass
         header = [
-            "# glassheap benchmarks
-
-## bench_mix under each allocator",
+            "# glassheap benchmarks",
+            "",
+            "## bench_mix under each allocator",
             "",
             f"Measured {datetime.date.today().isoformat()} on {cpu}, "
             f"{os.cpu_count()} CPUs, Linux {platform.release()}, "
