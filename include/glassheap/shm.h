@@ -28,7 +28,21 @@
  * and says so.
  *
  * Counters are published every GH_SHM_PUBLISH_EVERY allocator calls, when a
- * reader asks (counters_request, answered like the map), and at exit.
+ * reader asks (counters.request, answered like the map), and at exit.
+ *
+ * Rules the writer keeps (readers may rely on them):
+ *   - it sizes the file, fills everything, and stores `magic` last with a
+ *     release store; before that a reader sees a bad magic or a short file;
+ *   - it never shrinks the file while it lives (a mapped reader cannot get
+ *     SIGBUS from it);
+ *   - it writes the counters and the map field by field and never writes
+ *     either `request` word (only readers add to them), so no request is
+ *     lost to a publish;
+ *   - every offset and block_size is a multiple of 8 (the sequence and
+ *     request words are loaded atomically);
+ *   - fields are only ever appended (inside the sizes the header gives, or
+ *     in the `reserved` words; new map-header fields go into map.reserved):
+ *     that keeps GH_SHM_VERSION; an incompatible change raises it.
  */
 #ifndef GLASSHEAP_SHM_H
 #define GLASSHEAP_SHM_H

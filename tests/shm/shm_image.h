@@ -1,0 +1,129 @@
+/* shm_image.h - synthetic segment files for the reader's tests.
+ *
+ * A segment laid out exactly as shm.h describes it, built by hand (not by
+ * the library): header, config, counters, map head and IMG_CAP map entries,
+ * back to back.  Every struct of shm.h is a multiple of 8 bytes, so struct
+ * img has no padding and its offsetof()s are the file offsets.  The writer
+ * is this process: pid = getpid(), proc_start_ticks from /proc/self/stat.
+ */
+#ifndef GH_SHM_IMAGE_H
+#define GH_SHM_IMAGE_H
+
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "glassheap/shm.h"
+
+#define IMG_CAP 16u
+
+struct img {
+    struct gh_shm_header h;
+    struct gh_shm_config cfg;
+    struct gh_shm_counters cnt;
+    struct gh_shm_map map;
+    struct gh_shm_block blocks[IMG_CAP];
+};
+
+_Static_assert(sizeof(struct img) == sizeof(struct gh_shm_header) + sizeof(struct gh_shm_config) +
+               sizeof(struct gh_shm_counters) + sizeof(struct gh_shm_map) +
+               IMG_CAP * sizeof(struct gh_shm_block), "struct img must have no padding");
+
+/* Field 22 of /proc/self/stat, parsed after the last ')'; 0 if unreadable. */
+static inline uint64_t img_self_start_ticks(void)
+{
+    char buf[2048];
+    int fd = open("/proc/self/stat", O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return 0;
+    for (int field = 2; field < 22; field++) {   /* to the space before field 22 */
+        p = strchr(p + 1, ' ');
+        if (!p)
+            return 0;
+    }
+    return strtoull(p + 1, NULL, 10);
+}
+
+/* A valid, live segment of this process with recognisable values. */
+static inline void img_init(struct img *m)
+{
+    memset(m, 0, sizeof *m);
+    struct gh_shm_header *h = &m->h;
+    h->magic = GH_SHM_MAGIC;
+    h->version = GH_SHM_VERSION;
+    h->header_size = sizeof m->h;
+    h->total_size = sizeof *m;
+    h->config_offset = offsetof(struct img, cfg);
+    h->config_size = sizeof m->cfg;
+    h->counters_offset = offsetof(struct img, cnt);
+    h->counters_size = sizeof m->cnt;
+    h->map_offset = offsetof(struct img, map);
+    h->map_size = sizeof m->map + IMG_CAP * sizeof m->blocks[0];
+    h->map_capacity = IMG_CAP;
+    h->block_size = sizeof m->blocks[0];
+    h->pid = (int32_t)getpid();
+    h->uid = (uint32_t)getuid();
+    h->start_time_ns = 1700000000000000000ull;
+    h->proc_start_ticks = img_self_start_ticks();
+
+    strcpy(m->cfg.policy, "best");
+    m->cfg.mmap_threshold = 128 * 1024;
+    m->cfg.trim_threshold = 256 * 1024;
+    m->cfg.top_pad = 64 * 1024;
+    m->cfg.alignment = 16;
+    m->cfg.header_bytes = 16;
+    m->cfg.min_block = 32;
+    strcpy(m->cfg.cmdline, "./prog --flag x");
+
+    /* every counter a distinct value: a shifted copy is noticed */
+    uint64_t *w = (uint64_t *)(void *)&m->cnt;
+    for (size_t i = 0; i < sizeof m->cnt / 8; i++)
+        w[i] = 1000 + i;
+    m->cnt.seq = 2;
+    m->cnt.request = m->cnt.answered = 0;
+
+    m->map.nblocks = 3;
+    m->map.total_blocks = 5;
+    m->map.heap_start = 0x10000;
+    m->map.heap_end = 0x20000;
+    for (unsigned i = 0; i < IMG_CAP; i++) {
+        m->blocks[i].addr = 0x10000 + 0x100 * i;
+        m->blocks[i].size = 0x100;
+        m->blocks[i].requested = (i % 2) ? 0 : 0x80 + i;
+        m->blocks[i].state = (i % 2) ? GH_SHM_BLOCK_FREE : GH_SHM_BLOCK_USED;
+        m->blocks[i].region = i / 4;
+    }
+}
+
+/* Write `size` bytes of `data` to `path` (created 0600 or truncated).
+ * 0 on success. */
+static inline int img_write(const char *path, const void *data, size_t size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    const char *p = data;
+    while (size > 0) {
+        ssize_t n = write(fd, p, size);
+        if (n <= 0) {
+            close(fd);
+            return -1;
+        }
+        p += n;
+        size -= (size_t)n;
+    }
+    return close(fd);
+}
+
+#endif

@@ -1,0 +1,840 @@
+/* test_reader.c - the segment reader (tools/reader) against hand-made
+ * segment files.
+ *
+ * Proves: a valid segment opens and every value round-trips (header, config,
+ * counters, map); each kind of damage gives its exact error - an empty file,
+ * a file cut inside the header or inside the counters, wrong magic, another
+ * version (and which one), every region outside the file or overflowing,
+ * overlapping or misaligned regions, sizes too small for the fields the
+ * reader uses, a map that does not hold its capacity, a bad pid, another
+ * user's file, things that are not regular files; staleness - a reaped
+ * child's pid, a live pid with other start ticks, the exited flag, a pid
+ * other than the one expected, and the writer exiting while a reader waits;
+ * a map entry with a bad state; the sequence locks - held forever gives
+ * GHR_BUSY, a writer thread hammering two related fields is never seen torn;
+ * requests - answered by a thread acting as the writer, or timed out; the
+ * fragmentation formulas; the directory scan and stale removal.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "reader.h"
+#include "shm_image.h"
+
+#define OTHER_UID  65534u   /* nobody: owns the "other user" file */
+#define CHILD_UID  65533u   /* a third user the child becomes */
+
+static char g_dir[] = "/tmp/gh_shm_test.XXXXXX";
+
+static const char *tpath(const char *name)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, "%s/%s", g_dir, name);
+    return buf;
+}
+
+static uint64_t ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A pid that names no process: a child already reaped. */
+static int reaped_pid(void)
+{
+    pid_t p = fork();
+    if (p == 0)
+        _exit(0);
+    assert_true(p > 0);
+    assert_int_equal(waitpid(p, NULL, 0), p);
+    return (int)p;
+}
+
+static void write_img(const char *name, const struct img *m, size_t size)
+{
+    assert_int_equal(img_write(tpath(name), m, size), 0);
+}
+
+/* Write m to name and open it; returns the status, *seg as open left it. */
+static int open_img(const char *name, const struct img *m, struct ghr_segment **seg)
+{
+    write_img(name, m, sizeof *m);
+    return ghr_open_path(tpath(name), 0, seg);
+}
+
+/* Open expecting `want` and no handle (every error but STALE/BAD_VERSION). */
+static void expect_open_error(const char *name, const struct img *m, size_t size, int want)
+{
+    struct ghr_segment *seg = (struct ghr_segment *)1;
+    write_img(name, m, size);
+    int rc = ghr_open_path(tpath(name), 0, &seg);
+    if (rc != want)
+        fail_msg("%s: got %d (%s), want %d (%s)", name, rc, ghr_strerror(rc), want,
+                 ghr_strerror(want));
+    assert_null(seg);
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!mkdtemp(g_dir))
+        return -1;
+    return img_self_start_ticks() != 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- valid segments --------------------------------------------------- */
+
+static void test_valid_roundtrip(void **state)
+{
+    (void)state;
+    struct img m;
+    img_init(&m);
+    struct ghr_segment *seg = NULL;
+    assert_int_equal(open_img("valid", &m, &seg), GHR_OK);
+    assert_non_null(seg);
+    assert_int_equal(ghr_version_found(seg), GH_SHM_VERSION);
+    assert_int_equal(ghr_check(seg), GHR_OK);
+
+    const struct gh_shm_header *h = ghr_header(seg);
+    assert_non_null(h);
+    assert_memory_equal(h, &m.h, sizeof m.h);
+
+    struct gh_shm_config cfg;
+    assert_int_equal(ghr_config(seg, &cfg), GHR_OK);
+    assert_memory_equal(&cfg, &m.cfg, sizeof cfg);
+    assert_string_equal(cfg.policy, "best");
+    assert_string_equal(cfg.cmdline, "./prog --flag x");
+
+    struct gh_shm_counters c;
+    assert_int_equal(ghr_counters(seg, &c), GHR_OK);
+    assert_memory_equal(&c, &m.cnt, sizeof c);
+
+    struct gh_shm_block b[IMG_CAP];
+    size_t n = 99;
+    uint64_t total = 99;
+    assert_int_equal(ghr_map(seg, -1, b, IMG_CAP, &n, &total), GHR_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(total, 5);
+    assert_memory_equal(b, m.blocks, 3 * sizeof b[0]);
+    assert_int_equal(ghr_map(seg, -1, b, 2, &n, &total), GHR_OK);   /* cap */
+    assert_int_equal(n, 2);
+    assert_int_equal(ghr_map(seg, -1, NULL, 0, &n, NULL), GHR_OK);
+    assert_int_equal(n, 0);
+    ghr_close(seg);
+
+    /* nblocks beyond the capacity: capacity entries */
+    m.map.nblocks = 1000;
+    assert_int_equal(open_img("valid", &m, &seg), GHR_OK);
+    assert_int_equal(ghr_map(seg, -1, b, IMG_CAP, &n, &total), GHR_OK);
+    assert_int_equal(n, IMG_CAP);
+    ghr_close(seg);
+
+    /* a file longer than total_size is fine */
+    img_init(&m);
+    char big[sizeof m + 100];
+    memset(big, 0xee, sizeof big);
+    memcpy(big, &m, sizeof m);
+    assert_int_equal(img_write(tpath("long"), big, sizeof big), 0);
+    assert_int_equal(ghr_open_path(tpath("long"), getpid(), &seg), GHR_OK);
+    ghr_close(seg);
+}
+
+static void test_config_strings_terminated(void **state)
+{
+    (void)state;
+    struct img m;
+    img_init(&m);
+    memset(m.cfg.policy, 'p', sizeof m.cfg.policy);
+    memset(m.cfg.cmdline, 'c', sizeof m.cfg.cmdline);
+    struct ghr_segment *seg = NULL;
+    assert_int_equal(open_img("strings", &m, &seg), GHR_OK);
+    struct gh_shm_config cfg;
+    assert_int_equal(ghr_config(seg, &cfg), GHR_OK);
+    assert_int_equal(strlen(cfg.policy), sizeof cfg.policy - 1);
+    assert_int_equal(strlen(cfg.cmdline), sizeof cfg.cmdline - 1);
+    ghr_close(seg);
+
+    /* a config cut after the policy: the rest reads 0 */
+    img_init(&m);
+    m.h.config_size = sizeof m.cfg.policy;
+    assert_int_equal(open_img("strings", &m, &seg), GHR_OK);
+    assert_int_equal(ghr_config(seg, &cfg), GHR_OK);
+    assert_string_equal(cfg.policy, "best");
+    assert_int_equal(cfg.mmap_threshold, 0);
+    assert_string_equal(cfg.cmdline, "");
+    ghr_close(seg);
+}
+
+static void test_short_counters_zero_filled(void **state)
+{
+    (void)state;
+    struct img m;
+    img_init(&m);
+    m.h.counters_size = offsetof(struct gh_shm_counters, calloc_calls) + 8;
+    struct ghr_segment *seg = NULL;
+    assert_int_equal(open_img("shortcnt", &m, &seg), GHR_OK);
+    struct gh_shm_counters c;
+    memset(&c, 0xff, sizeof c);
+    assert_int_equal(ghr_counters(seg, &c), GHR_OK);
+    assert_int_equal(c.malloc_calls, m.cnt.malloc_calls);
+    assert_int_equal(c.calloc_calls, m.cnt.calloc_calls);
+    assert_int_equal(c.realloc_calls, 0);
+    assert_int_equal(c.free_hist[3], 0);
+    assert_int_equal(c.reserved[15], 0);
+    ghr_close(seg);
+
+    /* a partial last word is not copied */
+    m.h.counters_size = offsetof(struct gh_shm_counters, realloc_calls) + 4;
+    assert_int_equal(open_img("shortcnt", &m, &seg), GHR_OK);
+    assert_int_equal(ghr_counters(seg, &c), GHR_OK);
+    assert_int_equal(c.calloc_calls, m.cnt.calloc_calls);
+    assert_int_equal(c.realloc_calls, 0);
+    ghr_close(seg);
+}
+
+/* ---- damaged segments ------------------------------------------------- */
+
+static void test_truncated(void **state)
+{
+    (void)state;
+    struct img m;
+    img_init(&m);
+    expect_open_error("empty", &m, 0, GHR_TRUNCATED);
+    expect_open_error("inheader", &m, sizeof m.h - 1, GHR_TRUNCATED);
+    expect_open_error("incounters", &m, offsetof(struct img, cnt) + 100, GHR_TRUNCATED);
+    expect_open_error("inmap", &m, sizeof m - 1, GHR_TRUNCATED);
+}
+
+static void test_magic_and_version(void **state)
+{
+    (void)state;
+    struct img m;
+    img_init(&m);
+    m.h.magic ^= 1;
+    expect_open_error("magic", &m, sizeof m, GHR_BAD_MAGIC);
+
+    img_init(&m);
+    m.h.version = 7;
+    struct ghr_segment *seg = NULL;
+    assert_int_equal(open_img("version", &m, &seg), GHR_BAD_VERSION);
+    assert_non_null(seg);
+    assert_int_equal(ghr_version_found(seg), 7);
+    assert_null(ghr_header(seg));
+    struct gh_shm_counters c;
+    struct gh_shm_config cfg;
+    assert_int_equal(ghr_counters(seg, &c), GHR_BAD_VERSION);
+    assert_int_equal(ghr_config(seg, &cfg), GHR_BAD_VERSION);
+    assert_int_equal(ghr_map(seg, -1, NULL, 0, NULL, NULL), GHR_BAD_VERSION);
+    assert_int_equal(ghr_request_counters(seg, 0), GHR_BAD_VERSION);
+    ghr_close(seg);
+}
+
+struct mutation {
+    const char *what;
+    size_t off1; uint64_t val1;     /* header field offset, value */
+    size_t off2; uint64_t val2;     /* a second one, or off2 = 0 */
+    int want;
+};
+
+#define HOFF(f) offsetof(struct gh_shm_header, f)
+#define U32MAX  0xffffffffull
+
+static void set_field(struct img *m, size_t off, uint64_t val)
+{
+    uint8_t *p = (uint8_t *)&m->h + off;
+    size_t width = (off == HOFF(total_size) || off == HOFF(magic) ||
+                    off == HOFF(proc_start_ticks) || off == HOFF(exited)) ? 8 : 4;
+    memcpy(p, &val, width);
+}
+
+static void test_layout(void **state)
+{
+    (void)state;
+    const size_t IMG = sizeof(struct img);
+    const size_t CNT = offsetof(struct img, cnt), CFG = offsetof(struct img, cfg);
+    const struct mutation table[] = {
+        { "control", 0, 0, 0, 0, GHR_OK },
+        { "header_size tiny", HOFF(header_size), 8, 0, 0, GHR_BAD_LAYOUT },
+        { "header_size past file", HOFF(header_size), IMG + 1, 0, 0, GHR_TRUNCATED },
+        { "header_size past total", HOFF(total_size), 100, 0, 0, GHR_BAD_LAYOUT },
+        { "total_size past file", HOFF(total_size), IMG + 8, 0, 0, GHR_TRUNCATED },
+        { "total_size huge", HOFF(total_size), UINT64_MAX, 0, 0, GHR_TRUNCATED },
+        { "config outside", HOFF(config_offset), IMG, 0, 0, GHR_BAD_LAYOUT },
+        { "config over header", HOFF(config_offset), 0, 0, 0, GHR_BAD_LAYOUT },
+        { "config too small", HOFF(config_size), 8, 0, 0, GHR_BAD_LAYOUT },
+        { "counters offset overflow", HOFF(counters_offset), U32MAX - 7, 0, 0, GHR_BAD_LAYOUT },
+        { "counters size overflow", HOFF(counters_size), U32MAX, 0, 0, GHR_BAD_LAYOUT },
+        { "counters too small", HOFF(counters_size), 32, 0, 0, GHR_BAD_LAYOUT },
+        { "counters misaligned", HOFF(counters_offset), CNT + 4,
+          HOFF(counters_size), sizeof(struct gh_shm_counters) - 8, GHR_BAD_LAYOUT },
+        { "counters over config", HOFF(counters_offset), CFG, 0, 0, GHR_BAD_LAYOUT },
+        { "map offset overflow", HOFF(map_offset), U32MAX - 7, 0, 0, GHR_BAD_LAYOUT },
+        { "map size overflow", HOFF(map_size), U32MAX, 0, 0, GHR_BAD_LAYOUT },
+        { "map smaller than its head", HOFF(map_size), 64, HOFF(map_capacity), 0, GHR_BAD_LAYOUT },
+        { "capacity one too many", HOFF(map_capacity), IMG_CAP + 1, 0, 0, GHR_BAD_LAYOUT },
+        { "capacity huge", HOFF(map_capacity), U32MAX, 0, 0, GHR_BAD_LAYOUT },
+        { "capacity*block overflow", HOFF(map_capacity), U32MAX, HOFF(block_size), U32MAX - 7, GHR_BAD_LAYOUT },
+        { "block too small", HOFF(block_size), 24, 0, 0, GHR_BAD_LAYOUT },
+        { "block misaligned", HOFF(block_size), 36, HOFF(map_capacity), 1, GHR_BAD_LAYOUT },
+        { "block larger than map", HOFF(block_size), 40, 0, 0, GHR_BAD_LAYOUT },
+        { "pid 0", HOFF(pid), 0, 0, 0, GHR_BAD_LAYOUT },
+        { "pid -1", HOFF(pid), U32MAX, 0, 0, GHR_BAD_LAYOUT },
+        /* accepted: a smaller capacity, a wider block that still fits */
+        { "capacity smaller", HOFF(map_capacity), 2, 0, 0, GHR_OK },
+        { "wider block", HOFF(block_size), 40, HOFF(map_capacity), 12, GHR_OK },
+        { "minimal counters", HOFF(counters_size), 40, 0, 0, GHR_OK },
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        struct img m;
+        img_init(&m);
+        if (table[i].off1 || table[i].val1)
+            set_field(&m, table[i].off1, table[i].val1);
+        if (table[i].off2)
+            set_field(&m, table[i].off2, table[i].val2);
+        struct ghr_segment *seg = NULL;
+        write_img("layout", &m, sizeof m);
+        int rc = ghr_open_path(tpath("layout"), 0, &seg);
+        if (rc != table[i].want)
+            fail_msg("%s: got %d (%s), want %d", table[i].what, rc, ghr_strerror(rc),
+                     table[i].want);
+        assert_true(rc == GHR_OK ? seg != NULL : seg == NULL);
+        ghr_close(seg);
+    }
+}
+
+static void test_not_regular(void **state)
+{
+    (void)state;
+    struct ghr_segment *seg = (struct ghr_segment *)1;
+    assert_int_equal(mkdir(tpath("adir"), 0700), 0);
+    assert_int_equal(ghr_open_path(tpath("adir"), 0, &seg), GHR_TRUNCATED);
+    assert_null(seg);
+    assert_int_equal(mkfifo(tpath("afifo"), 0600), 0);
+    assert_int_equal(ghr_open_path(tpath("afifo"), 0, &seg), GHR_TRUNCATED);
+    struct img m;
+    img_init(&m);
+    write_img("target", &m, sizeof m);
+    char target[256];
+    snprintf(target, sizeof target, "%s", tpath("target"));   /* tpath's buffer is shared */
+    assert_int_equal(symlink(target, tpath("alink")), 0);
+    assert_int_equal(ghr_open_path(tpath("alink"), 0, &seg), GHR_TRUNCATED);
+    assert_int_equal(ghr_open_path(tpath("missing"), 0, &seg), GHR_NO_SEGMENT);
+    assert_null(seg);
+}
+
+static void test_other_user(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    struct img m;
+    img_init(&m);
+    write_img("other", &m, sizeof m);
+    write_img("other600", &m, sizeof m);
+    assert_int_equal(chown(tpath("other"), OTHER_UID, OTHER_UID), 0);
+    assert_int_equal(chmod(tpath("other"), 0666), 0);   /* open works: fstat decides */
+    assert_int_equal(chown(tpath("other600"), OTHER_UID, OTHER_UID), 0);
+    assert_int_equal(chmod(g_dir, 0711), 0);
+
+    /* root reads anyone's */
+    struct ghr_segment *seg = NULL;
+    assert_int_equal(ghr_open_path(tpath("other"), 0, &seg), GHR_OK);
+    ghr_close(seg);
+
+    pid_t p = fork();
+    if (p == 0) {
+        if (setresgid(CHILD_UID, CHILD_UID, CHILD_UID) != 0 ||
+            setresuid(CHILD_UID, CHILD_UID, CHILD_UID) != 0)
+            _exit(100);
+        struct ghr_segment *s = NULL;
+        int a = ghr_open_path(tpath("other"), 0, &s);
+        int b = ghr_open_path(tpath("other600"), 0, &s);
+        _exit(a == GHR_NOT_OWNER && b == GHR_NOT_OWNER && s == NULL ? 0 : 10 + a);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(p, &status, 0), p);
+    assert_int_equal(chmod(g_dir, 0700), 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* ---- staleness -------------------------------------------------------- */
+
+static void expect_stale(const char *name, const struct img *m, int expect_pid)
+{
+    struct ghr_segment *seg = NULL;
+    write_img(name, m, sizeof *m);
+    assert_int_equal(ghr_open_path(tpath(name), expect_pid, &seg), GHR_STALE);
+    assert_non_null(seg);                        /* still readable */
+    struct gh_shm_counters c;
+    assert_int_equal(ghr_counters(seg, &c), GHR_OK);
+    assert_int_equal(c.malloc_calls, m->cnt.malloc_calls);
+    assert_int_equal(ghr_check(seg), GHR_STALE);
+    assert_int_equal(ghr_request_counters(seg, 1000), GHR_STALE);   /* at once */
+    assert_int_equal(ghr_map(seg, 1000, NULL, 0, NULL, NULL), GHR_STALE);
+    assert_int_equal(ghr_map(seg, -1, NULL, 0, NULL, NULL), GHR_OK);
+    ghr_close(seg);
+}
+
+static void test_stale(void **state)
+{
+    (void)state;
+    struct img m;
+    img_init(&m);
+    m.h.pid = reaped_pid();
+    expect_stale("reaped", &m, 0);
+
+    img_init(&m);
+    m.h.proc_start_ticks += 1;                   /* pid reused */
+    expect_stale("ticks", &m, 0);
+
+    img_init(&m);
+    m.h.exited = 1;
+    expect_stale("exited", &m, 0);
+
+    img_init(&m);
+    expect_stale("otherpid", &m, getpid() == 1 ? 2 : 1);
+
+    /* the control: the same image with the right pid is live */
+    struct ghr_segment *seg = NULL;
+    write_img("live", &m, sizeof m);
+    assert_int_equal(ghr_open_path(tpath("live"), getpid(), &seg), GHR_OK);
+    ghr_close(seg);
+}
+
+static void test_open_pid(void **state)
+{
+    (void)state;
+    struct ghr_segment *seg = (struct ghr_segment *)1;
+    assert_int_equal(ghr_open_pid(0, &seg), GHR_NO_PROCESS);
+    assert_null(seg);
+    assert_int_equal(ghr_open_pid(-5, &seg), GHR_NO_PROCESS);
+    assert_int_equal(ghr_open_pid(reaped_pid(), &seg), GHR_NO_PROCESS);
+    /* this test program is alive and not under glassheap */
+    char path[64];
+    snprintf(path, sizeof path, GH_SHM_DIR "/glassheap.%d", (int)getpid());
+    if (access(path, F_OK) != 0)
+        assert_int_equal(ghr_open_pid(getpid(), &seg), GHR_NO_SEGMENT);
+    assert_null(seg);
+}
+
+/* ---- the map ---------------------------------------------------------- */
+
+static void test_map_bad_state(void **state)
+{
+    (void)state;
+    struct gh_shm_block b[IMG_CAP];
+    size_t n;
+    const uint32_t bad[] = { 0, 3, 0xffffffffu };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct img m;
+        img_init(&m);
+        m.blocks[1].state = bad[i];
+        struct ghr_segment *seg = NULL;
+        assert_int_equal(open_img("badstate", &m, &seg), GHR_OK);
+        assert_int_equal(ghr_map(seg, -1, b, IMG_CAP, &n, NULL), GHR_BAD_LAYOUT);
+        assert_int_equal(ghr_map(seg, -1, b, 1, &n, NULL), GHR_OK);  /* not read */
+        assert_int_equal(n, 1);
+        ghr_close(seg);
+    }
+    /* past nblocks nothing is judged */
+    struct img m;
+    img_init(&m);
+    m.blocks[5].state = 9;
+    struct ghr_segment *seg = NULL;
+    assert_int_equal(open_img("badstate", &m, &seg), GHR_OK);
+    assert_int_equal(ghr_map(seg, -1, b, IMG_CAP, &n, NULL), GHR_OK);
+    ghr_close(seg);
+}
+
+/* ---- sequence locks --------------------------------------------------- */
+
+static void test_seqlock_held(void **state)
+{
+    (void)state;
+    struct img m;
+    img_init(&m);
+    m.cnt.seq = 7;
+    m.map.seq = 9;
+    struct ghr_segment *seg = NULL;
+    assert_int_equal(open_img("held", &m, &seg), GHR_OK);
+    struct gh_shm_counters c;
+    uint64_t t0 = ms_now();
+    assert_int_equal(ghr_counters(seg, &c), GHR_BUSY);
+    struct gh_shm_block b[4];
+    assert_int_equal(ghr_map(seg, -1, b, 4, NULL, NULL), GHR_BUSY);
+    assert_true(ms_now() - t0 < 3000);
+    ghr_close(seg);
+}
+
+/* Maps a test file read-write: the test acts as the writer through it. */
+static struct img *map_file(const char *name)
+{
+    int fd = open(tpath(name), O_RDWR);
+    assert_true(fd >= 0);
+    void *p = mmap(NULL, sizeof(struct img), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    assert_true(p != MAP_FAILED);
+    return p;
+}
+
+static void spin_us(unsigned us)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &b);
+    while ((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000 < us);
+}
+
+struct writer {
+    struct img *m;
+    int stop;              /* __atomic */
+    uint64_t done;         /* publishes made */
+};
+
+#define W_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+/* Writes a, then b = 2a, inside the lock, slowly: a reader that ignored the
+ * lock would catch b == 2(a - 1).  Sometimes holds the lock for 3 ms. */
+static void *torn_writer(void *arg)
+{
+    struct writer *w = arg;
+    struct gh_shm_counters *c = &w->m->cnt;
+    for (uint64_t i = 1; !__atomic_load_n(&w->stop, __ATOMIC_RELAXED); i++) {
+        uint64_t s = __atomic_load_n(&c->seq, __ATOMIC_RELAXED);
+        W_STORE(&c->seq, s + 1);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        W_STORE(&c->malloc_calls, i);
+        spin_us(i % 64 == 0 ? 3000 : 20);
+        W_STORE(&c->free_calls, 2 * i);
+        __atomic_store_n(&c->seq, s + 2, __ATOMIC_RELEASE);
+        w->done = i;
+        spin_us(30);
+    }
+    return NULL;
+}
+
+static void test_seqlock_never_torn(void **state)
+{
+    (void)state;
+    struct img m;
+    img_init(&m);
+    m.cnt.malloc_calls = 0;
+    m.cnt.free_calls = 0;
+    struct ghr_segment *seg = NULL;
+    assert_int_equal(open_img("torn", &m, &seg), GHR_OK);
+    struct writer w = { .m = map_file("torn") };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, torn_writer, &w), 0);
+    unsigned ok = 0, busy = 0;
+    uint64_t t0 = ms_now();
+    while (ms_now() - t0 < 400) {
+        struct gh_shm_counters c;
+        int rc = ghr_counters(seg, &c);
+        if (rc == GHR_OK) {
+            ok++;
+            if (c.free_calls != 2 * c.malloc_calls)
+                fail_msg("torn read: a = %llu, b = %llu", (unsigned long long)c.malloc_calls,
+                         (unsigned long long)c.free_calls);
+            assert_int_equal(c.seq % 2, 0);
+        } else {
+            assert_int_equal(rc, GHR_BUSY);
+            busy++;
+        }
+    }
+    __atomic_store_n(&w.stop, 1, __ATOMIC_RELAXED);
+    pthread_join(t, NULL);
+    print_message("seqlock: %u consistent reads, %u busy, %llu writes\n", ok, busy,
+                  (unsigned long long)w.done);
+    assert_true(ok > 10);
+    assert_true(w.done > 10);
+    munmap(w.m, sizeof *w.m);
+    ghr_close(seg);
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+/* Answers counter and map requests the way shm.h says the library does. */
+static void *answering_writer(void *arg)
+{
+    struct writer *w = arg;
+    struct gh_shm_counters *c = &w->m->cnt;
+    struct gh_shm_map *mp = &w->m->map;
+    while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED)) {
+        uint64_t rq = __atomic_load_n(&c->request, __ATOMIC_ACQUIRE);
+        if (rq > __atomic_load_n(&c->answered, __ATOMIC_RELAXED)) {
+            uint64_t s = c->seq;
+            W_STORE(&c->seq, s + 1);
+            __atomic_thread_fence(__ATOMIC_RELEASE);
+            W_STORE(&c->publishes, c->publishes + 1);
+            __atomic_store_n(&c->seq, s + 2, __ATOMIC_RELEASE);
+            __atomic_store_n(&c->answered, rq, __ATOMIC_RELEASE);
+        }
+        rq = __atomic_load_n(&mp->request, __ATOMIC_ACQUIRE);
+        if (rq > __atomic_load_n(&mp->answered, __ATOMIC_RELAXED)) {
+            uint64_t s = mp->seq;
+            W_STORE(&mp->seq, s + 1);
+            __atomic_thread_fence(__ATOMIC_RELEASE);
+            for (unsigned i = 0; i < 4; i++) {
+                w->m->blocks[i].addr = 0x900000 + 0x40 * i;
+                w->m->blocks[i].size = 0x40;
+                w->m->blocks[i].state = GH_SHM_BLOCK_USED;
+            }
+            W_STORE(&mp->nblocks, 4);
+            W_STORE(&mp->total_blocks, 4);
+            __atomic_store_n(&mp->seq, s + 2, __ATOMIC_RELEASE);
+            __atomic_store_n(&mp->answered, rq, __ATOMIC_RELEASE);
+        }
+        spin_us(200);
+    }
+    return NULL;
+}
+
+static void test_request_answered(void **state)
+{
+    (void)state;
+    struct img m;
+    img_init(&m);
+    uint64_t before = m.cnt.publishes;
+    struct ghr_segment *seg = NULL;
+    assert_int_equal(open_img("answer", &m, &seg), GHR_OK);
+    struct writer w = { .m = map_file("answer") };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, answering_writer, &w), 0);
+
+    assert_int_equal(ghr_request_counters(seg, 5000), GHR_OK);
+    struct gh_shm_counters c;
+    assert_int_equal(ghr_counters(seg, &c), GHR_OK);
+    assert_int_equal(c.publishes, before + 1);
+    assert_int_equal(c.answered, 1);
+    assert_int_equal(ghr_request_counters(seg, 5000), GHR_OK);
+    assert_int_equal(ghr_counters(seg, &c), GHR_OK);
+    assert_int_equal(c.publishes, before + 2);
+
+    struct gh_shm_block b[IMG_CAP];
+    size_t n = 0;
+    uint64_t total = 0;
+    assert_int_equal(ghr_map(seg, 5000, b, IMG_CAP, &n, &total), GHR_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(total, 4);
+    assert_int_equal(b[3].addr, 0x9000c0);
+    assert_int_equal(w.m->map.request, 1);
+
+    __atomic_store_n(&w.stop, 1, __ATOMIC_RELAXED);
+    pthread_join(t, NULL);
+    munmap(w.m, sizeof *w.m);
+    ghr_close(seg);
+}
+
+static void test_request_timeout(void **state)
+{
+    (void)state;
+    struct img m;
+    img_init(&m);
+    struct ghr_segment *seg = NULL;
+    assert_int_equal(open_img("silent", &m, &seg), GHR_OK);
+    struct img *file = map_file("silent");
+
+    uint64_t t0 = ms_now();
+    assert_int_equal(ghr_request_counters(seg, 80), GHR_TIMEOUT);
+    uint64_t dt = ms_now() - t0;
+    assert_true(dt >= 80 && dt < 1500);
+    assert_int_equal(file->cnt.request, 1);      /* the request was made */
+
+    t0 = ms_now();
+    assert_int_equal(ghr_map(seg, 0, NULL, 0, NULL, NULL), GHR_TIMEOUT);
+    assert_true(ms_now() - t0 < 500);
+    assert_int_equal(file->map.request, 1);
+
+    /* the writer exits while we wait: stale, long before the timeout */
+    t0 = ms_now();
+    pid_t p = fork();
+    if (p == 0) {
+        spin_us(30000);
+        __atomic_store_n(&file->h.exited, 1, __ATOMIC_RELEASE);
+        _exit(0);
+    }
+    assert_int_equal(ghr_request_counters(seg, 10000), GHR_STALE);
+    assert_true(ms_now() - t0 < 3000);
+    waitpid(p, NULL, 0);
+    assert_int_equal(ghr_check(seg), GHR_STALE);
+
+    munmap(file, sizeof *file);
+    ghr_close(seg);
+}
+
+/* ---- fragmentation ---------------------------------------------------- */
+
+static void test_fragmentation(void **state)
+{
+    (void)state;
+    struct gh_shm_counters c;
+    memset(&c, 0, sizeof c);
+    struct ghr_frag f;
+    memset(&f, 0xff, sizeof f);
+    ghr_fragmentation(&c, &f);                   /* every denominator 0 */
+    assert_true(f.internal == 0.0 && f.external == 0.0);
+    assert_true(f.utilisation == 0.0 && f.peak_utilisation == 0.0);
+
+    c.live_requested = 750;
+    c.live_block_bytes = 1000;
+    c.largest_free = 100;
+    c.free_bytes = 400;
+    c.heap_bytes = 3000;
+    c.peak_requested = 900;
+    c.peak_heap_bytes = 1200;
+    ghr_fragmentation(&c, &f);
+    assert_true(f.internal == 0.25);
+    assert_true(f.external == 0.75);
+    assert_true(f.utilisation == 0.25);
+    assert_true(f.peak_utilisation == 0.75);
+
+    c.largest_free = 400;                        /* one free block: none external */
+    ghr_fragmentation(&c, &f);
+    assert_true(f.external == 0.0);
+}
+
+/* ---- the directory ---------------------------------------------------- */
+
+struct seen {
+    int n;
+    int pid[16];
+    int status[16];
+};
+
+static void record(void *ctx, int pid, enum ghr_error status)
+{
+    struct seen *s = ctx;
+    if (s->n < 16) {
+        s->pid[s->n] = pid;
+        s->status[s->n] = status;
+    }
+    s->n++;
+}
+
+static int status_of(const struct seen *s, int pid)
+{
+    for (int i = 0; i < s->n && i < 16; i++)
+        if (s->pid[i] == pid)
+            return s->status[i];
+    return -1;
+}
+
+static void test_list_and_remove(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/gh_shm_list.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[512];
+    struct img m;
+
+    int live = (int)getpid(), dead = reaped_pid(), junk = 4242;
+    img_init(&m);
+    snprintf(path, sizeof path, "%s/glassheap.%d", dir, live);
+    assert_int_equal(img_write(path, &m, sizeof m), 0);
+    m.h.pid = dead;
+    snprintf(path, sizeof path, "%s/glassheap.%d", dir, dead);
+    assert_int_equal(img_write(path, &m, sizeof m), 0);
+    snprintf(path, sizeof path, "%s/glassheap.%d", dir, junk);
+    assert_int_equal(img_write(path, "not a segment", 13), 0);
+    /* names that are not glassheap.<pid> are skipped, whatever they hold */
+    const char *skipped[] = { "glassheap.", "glassheap.0123", "glassheap.12x", "glassheap.-3",
+                              "glassheap.99999999999", "glassheap.2147483648", "other.1" };
+    img_init(&m);
+    for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, skipped[i]);
+        assert_int_equal(img_write(path, &m, sizeof m), 0);
+    }
+
+    struct seen s = { 0 };
+    assert_int_equal(ghr_list_dir(dir, record, &s), GHR_OK);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(status_of(&s, live), GHR_OK);
+    assert_int_equal(status_of(&s, dead), GHR_STALE);
+    assert_int_equal(status_of(&s, junk), GHR_TRUNCATED);  /* 13 bytes */
+
+    assert_int_equal(ghr_remove_stale_dir(dir, live), GHR_ALIVE);
+    assert_int_equal(ghr_remove_stale_dir(dir, junk), GHR_TRUNCATED);
+    assert_int_equal(ghr_remove_stale_dir(dir, dead), GHR_OK);
+    assert_int_equal(ghr_remove_stale_dir(dir, dead), GHR_NO_SEGMENT);
+    assert_int_equal(ghr_remove_stale_dir(dir, 0), GHR_NO_SEGMENT);
+    snprintf(path, sizeof path, "%s/glassheap.%d", dir, dead);
+    assert_int_not_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/glassheap.%d", dir, live);
+    assert_int_equal(access(path, F_OK), 0);
+
+    s.n = 0;
+    assert_int_equal(ghr_list_dir(dir, record, &s), GHR_OK);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(ghr_list_dir("/nonexistent/dir", record, &s), GHR_IO);
+    assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+static void test_strerror(void **state)
+{
+    (void)state;
+    for (int i = GHR_OK; i <= GHR_ERROR_MAX; i++) {
+        const char *a = ghr_strerror((enum ghr_error)i);
+        assert_non_null(a);
+        assert_true(strlen(a) > 5);
+        assert_null(strchr(a, '\n'));
+        for (int j = GHR_OK; j < i; j++)
+            assert_string_not_equal(a, ghr_strerror((enum ghr_error)j));
+    }
+    assert_non_null(ghr_strerror((enum ghr_error)999));
+    assert_non_null(strstr(ghr_strerror(GHR_NO_SEGMENT), "/dev/shm/glassheap.<pid>"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_roundtrip),
+        cmocka_unit_test(test_config_strings_terminated),
+        cmocka_unit_test(test_short_counters_zero_filled),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_magic_and_version),
+        cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_not_regular),
+        cmocka_unit_test(test_other_user),
+        cmocka_unit_test(test_stale),
+        cmocka_unit_test(test_open_pid),
+        cmocka_unit_test(test_map_bad_state),
+        cmocka_unit_test(test_seqlock_held),
+        cmocka_unit_test(test_seqlock_never_torn),
+        cmocka_unit_test(test_request_answered),
+        cmocka_unit_test(test_request_timeout),
+        cmocka_unit_test(test_fragmentation),
+        cmocka_unit_test(test_list_and_remove),
+        cmocka_unit_test(test_strerror),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,641 @@
+/* reader.c - opens, validates and reads glassheap segments (reader.h).
+ *
+ * Owns: one handle per open segment (a private, validated copy of the
+ * header plus the mapping of the whole file).  Never does: print, abort,
+ * allocate anything but the handle, follow a symbolic link at the last path
+ * component, or read a byte of the mapping whose place open did not check.
+ *
+ * Invariants after a successful open (checked once, on the private copy of
+ * the header, so a writer changing the header later cannot move them):
+ *   header_size <= total_size <= file size;
+ *   each region [offset, offset + size) lies in [header_size, total_size),
+ *   the three do not overlap, counters and map start 8-aligned;
+ *   counters_size >= end of `answered`; map_size >= sizeof(struct gh_shm_map)
+ *   + map_capacity * block_size; block_size >= sizeof(struct gh_shm_block)
+ *   and a multiple of 8; pid > 0.
+ * So every 64-bit word the reader loads atomically is aligned and inside the
+ * file, and every copy is bounded by min(the reader's struct, the size the
+ * header gives).
+ */
+#define _GNU_SOURCE
+#include "reader.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+_Static_assert(GH_SHM_VERSION == 1u, "update the GHR_BAD_VERSION message");
+_Static_assert(sizeof(struct gh_shm_block) % 8 == 0, "blocks are copied by words");
+
+#ifndef GHR_SEQ_TRIES
+#define GHR_SEQ_TRIES    1000     /* sequence-lock attempts before GHR_BUSY (~0.1 s) */
+#endif
+#define SEQ_TRIES        GHR_SEQ_TRIES
+#define SEQ_SPIN_TRIES   8        /* of which the first ones only yield */
+#define SEQ_SLEEP_NS     20000L   /* then sleep this long between tries */
+#define POLL_NS          1000000L /* 1 ms between looks at `answered` */
+#define POLL_LIVENESS    100      /* polls between two liveness checks */
+#define STAT_START_FIELD 22       /* starttime in /proc/<pid>/stat */
+#define STAT_BUF         2048     /* longer than any /proc/<pid>/stat line */
+#define PATH_BUF         4096
+#define NAME_PREFIX      "glassheap."
+#define PID_DIGITS_MAX   10       /* INT_MAX has 10 digits */
+
+/* The smallest sizes this reader accepts: the fields it uses. */
+#define HEADER_MIN   offsetof(struct gh_shm_header, reserved)
+#define CONFIG_MIN   sizeof(((struct gh_shm_config *)0)->policy)
+#define COUNTERS_MIN (offsetof(struct gh_shm_counters, answered) + sizeof(uint64_t))
+#define MAP_HEAD     sizeof(struct gh_shm_map)
+
+struct ghr_segment {
+    uint8_t *base;              /* the whole file, MAP_SHARED, read-write */
+    size_t size;                /* the file's size when opened */
+    struct gh_shm_header hdr;   /* validated private copy */
+    uint32_t version;           /* as found in the file */
+    bool bad_version;           /* a husk: nothing mapped */
+    bool stale;                 /* found stale at open */
+    dev_t dev;
+    ino_t ino;
+};
+
+const char *ghr_strerror(enum ghr_error err)
+{
+    switch (err) {
+    case GHR_OK:          return "no error";
+    case GHR_NO_PROCESS:  return "no such process";
+    case GHR_NO_SEGMENT:  return "the process is not running glassheap (no /dev/shm/glassheap.<pid>)";
+    case GHR_STALE:       return "the segment is stale: its process has exited, or the pid now belongs to another process";
+    case GHR_NOT_OWNER:   return "the segment belongs to another user (only its owner or root may read it)";
+    case GHR_TRUNCATED:   return "the segment file is shorter than its header says, or not a regular file";
+    case GHR_BAD_MAGIC:   return "not a glassheap segment (wrong magic number)";
+    case GHR_BAD_VERSION: return "the segment has another layout version than the one this reader knows (1)";
+    case GHR_BAD_LAYOUT:  return "the segment is corrupt: its sizes, offsets or map entries do not fit";
+    case GHR_BUSY:        return "the process kept its counters locked on every try; try again";
+    case GHR_TIMEOUT:     return "the process did not answer in time (it makes no allocator calls, or it is stopped)";
+    case GHR_IO:          return "a system call failed while reading the segment";
+    case GHR_ALIVE:       return "the process is still running; its segment was kept";
+    }
+    return "unknown glassheap reader error";
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void sleep_ns(long ns)
+{
+    struct timespec ts = { 0, ns };
+    nanosleep(&ts, NULL);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Copy n bytes (n a multiple of 8) from 8-aligned shared memory, one relaxed
+ * atomic load per word: the writer may be storing at the same time. */
+static void load_words(void *dst, const uint8_t *src, size_t n)
+{
+    const uint64_t *s = (const uint64_t *)(const void *)src;
+    uint8_t *d = dst;
+    for (size_t i = 0; i < n / 8; i++) {
+        uint64_t w = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+        memcpy(d + 8 * i, &w, 8);
+    }
+}
+
+static uint64_t load64(const uint8_t *p)
+{
+    return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_ACQUIRE);
+}
+
+static void seq_pause(int try)
+{
+    if (try < SEQ_SPIN_TRIES)
+        sched_yield();
+    else
+        sleep_ns(SEQ_SLEEP_NS);
+}
+
+/* pid from a name "glassheap.<digits>": no sign, no leading zero, fits int.
+ * 0 when the name has another shape. */
+static int pid_from_name(const char *name)
+{
+    size_t plen = strlen(NAME_PREFIX);
+    if (strncmp(name, NAME_PREFIX, plen) != 0)
+        return 0;
+    const char *d = name + plen;
+    size_t len = strlen(d);
+    if (len == 0 || len > PID_DIGITS_MAX || d[0] == '0')
+        return 0;
+    long long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (d[i] < '0' || d[i] > '9')
+            return 0;
+        v = v * 10 + (d[i] - '0');
+    }
+    return v > INT_MAX ? 0 : (int)v;
+}
+
+static bool seg_path(char *buf, size_t cap, const char *dir, int pid)
+{
+    int n = snprintf(buf, cap, "%s/" NAME_PREFIX "%d", dir, pid);
+    return n > 0 && (size_t)n < cap;
+}
+
+/* ---- liveness --------------------------------------------------------- */
+
+/* Field 22 (starttime) and the state of /proc/<pid>/stat.  The command name
+ * (field 2) may hold spaces and ')', so parsing starts after the last ')'.
+ * Returns 1 when read, 0 when the process is gone, -1 when /proc could not
+ * tell (not mounted, unreadable, unparsable). */
+static int proc_stat(int pid, uint64_t *ticks, char *state)
+{
+    char path[64], buf[STAT_BUF];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return (errno == ENOENT || errno == ESRCH) ? 0 : -1;
+    ssize_t len = read(fd, buf, sizeof buf - 1);
+    int saved = errno;
+    close(fd);
+    if (len < 0)
+        return saved == ESRCH ? 0 : -1;
+    buf[len] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    p++;
+    /* after ')': " S ppid ..." - field 3 is the state */
+    int field = 2;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        field++;
+        if (field == 3)
+            *state = *p;
+        if (field == STAT_START_FIELD) {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(p, &end, 10);
+            if (end == p || errno)
+                return -1;
+            *ticks = v;
+            return 1;
+        }
+        while (*p && *p != ' ')
+            p++;
+    }
+    return -1;
+}
+
+/* GHR_OK when process `pid` is the one that wrote the header, else GHR_STALE. */
+static int liveness(int pid, uint64_t start_ticks, uint64_t exited)
+{
+    if (exited != 0)
+        return GHR_STALE;
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return GHR_STALE;          /* EPERM: alive, another user's */
+    uint64_t ticks = 0;
+    char state = '?';
+    int r = proc_stat(pid, &ticks, &state);
+    if (r == 0)
+        return GHR_STALE;
+    if (r < 0)
+        return GHR_OK;             /* cannot prove it stale */
+    if (state == 'Z' || state == 'X')
+        return GHR_STALE;          /* died without its exit handler */
+    return ticks == start_ticks ? GHR_OK : GHR_STALE;
+}
+
+/* ---- open ------------------------------------------------------------- */
+
+static bool region_ok(uint64_t off, uint64_t size, uint64_t lo, uint64_t hi)
+{
+    return off >= lo && off <= hi && size <= hi - off;
+}
+
+static bool disjoint(uint64_t a, uint64_t asz, uint64_t b, uint64_t bsz)
+{
+    return a + asz <= b || b + bsz <= a;   /* all < 2^33: no overflow */
+}
+
+/* Checks of the private header copy against the mapped size. */
+static int validate(const struct gh_shm_header *h, size_t fsize)
+{
+    if (h->header_size < HEADER_MIN)
+        return GHR_BAD_LAYOUT;
+    if (h->header_size > fsize || h->total_size > fsize)
+        return GHR_TRUNCATED;
+    if (h->header_size > h->total_size)
+        return GHR_BAD_LAYOUT;
+    uint64_t lo = h->header_size, hi = h->total_size;
+    if (!region_ok(h->config_offset, h->config_size, lo, hi) ||
+        !region_ok(h->counters_offset, h->counters_size, lo, hi) ||
+        !region_ok(h->map_offset, h->map_size, lo, hi))
+        return GHR_BAD_LAYOUT;
+    if (!disjoint(h->config_offset, h->config_size, h->counters_offset, h->counters_size) ||
+        !disjoint(h->config_offset, h->config_size, h->map_offset, h->map_size) ||
+        !disjoint(h->counters_offset, h->counters_size, h->map_offset, h->map_size))
+        return GHR_BAD_LAYOUT;
+    if (h->counters_offset % 8 || h->map_offset % 8 || h->block_size % 8)
+        return GHR_BAD_LAYOUT;
+    if (h->config_size < CONFIG_MIN || h->counters_size < COUNTERS_MIN ||
+        h->map_size < MAP_HEAD || h->block_size < sizeof(struct gh_shm_block))
+        return GHR_BAD_LAYOUT;
+    /* u32 * u32 fits in u64 */
+    if ((uint64_t)h->map_capacity * h->block_size > h->map_size - MAP_HEAD)
+        return GHR_BAD_LAYOUT;
+    if (h->pid <= 0)
+        return GHR_BAD_LAYOUT;   /* kill(0 or -1, ...) means a group */
+    return GHR_OK;
+}
+
+static int open_errno(int e)
+{
+    switch (e) {
+    case ENOENT: case ENOTDIR:          return GHR_NO_SEGMENT;
+    case EACCES: case EPERM:            return GHR_NOT_OWNER;
+    case ELOOP: case EISDIR: case ENXIO: return GHR_TRUNCATED; /* not a plain file */
+    default:                            return GHR_IO;
+    }
+}
+
+int ghr_open_path(const char *path, int expect_pid, struct ghr_segment **out)
+{
+    if (!out)
+        return GHR_IO;
+    *out = NULL;
+    if (!path || expect_pid < 0)
+        return GHR_NO_SEGMENT;
+
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return open_errno(errno);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return GHR_IO;
+    }
+    uid_t me = geteuid();
+    if (st.st_uid != me && me != 0) {
+        close(fd);
+        return GHR_NOT_OWNER;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(struct gh_shm_header)) {
+        close(fd);
+        return GHR_TRUNCATED;
+    }
+    size_t fsize = (size_t)st.st_size;
+    void *m = mmap(NULL, fsize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return GHR_IO;
+
+    struct ghr_segment *seg = malloc(sizeof *seg);
+    if (!seg) {
+        munmap(m, fsize);
+        return GHR_IO;
+    }
+    memset(seg, 0, sizeof *seg);
+    seg->base = m;
+    seg->size = fsize;
+    seg->dev = st.st_dev;
+    seg->ino = st.st_ino;
+
+    /* One private copy; every check below is on it. */
+    struct gh_shm_header *h = &seg->hdr;
+    load_words(h, seg->base, sizeof *h);
+    seg->version = h->version;
+    int rc = GHR_OK;
+    if (h->magic != GH_SHM_MAGIC) {
+        rc = GHR_BAD_MAGIC;
+    } else if (h->version != GH_SHM_VERSION) {
+        munmap(seg->base, seg->size);
+        seg->base = NULL;
+        seg->size = 0;
+        seg->bad_version = true;
+        *out = seg;
+        return GHR_BAD_VERSION;
+    } else {
+        rc = validate(h, fsize);
+    }
+    if (rc != GHR_OK) {
+        ghr_close(seg);
+        return rc;
+    }
+    /* A writer with a longer header: keep only what this reader knows;
+     * HEADER_MIN <= header_size, so only reserved words can be missing. */
+    if (h->header_size < sizeof *h)
+        memset((uint8_t *)h + h->header_size, 0, sizeof *h - h->header_size);
+
+    if ((expect_pid != 0 && h->pid != expect_pid) ||
+        liveness(h->pid, h->proc_start_ticks, h->exited) != GHR_OK) {
+        seg->stale = true;
+        rc = GHR_STALE;
+    }
+    *out = seg;
+    return rc;
+}
+
+int ghr_open_pid(int pid, struct ghr_segment **out)
+{
+    char path[PATH_BUF];
+    if (!out)
+        return GHR_IO;
+    *out = NULL;
+    if (pid <= 0 || !seg_path(path, sizeof path, GH_SHM_DIR, pid))
+        return GHR_NO_PROCESS;
+    int rc = ghr_open_path(path, pid, out);
+    if (rc == GHR_NO_SEGMENT && kill(pid, 0) != 0 && errno == ESRCH)
+        return GHR_NO_PROCESS;
+    return rc;
+}
+
+void ghr_close(struct ghr_segment *seg)
+{
+    if (!seg)
+        return;
+    if (seg->base)
+        munmap(seg->base, seg->size);
+    free(seg);
+}
+
+uint32_t ghr_version_found(const struct ghr_segment *seg)
+{
+    return seg ? seg->version : 0;
+}
+
+const struct gh_shm_header *ghr_header(const struct ghr_segment *seg)
+{
+    return (seg && !seg->bad_version) ? &seg->hdr : NULL;
+}
+
+static uint64_t exited_now(const struct ghr_segment *seg)
+{
+    return load64(seg->base + offsetof(struct gh_shm_header, exited));
+}
+
+int ghr_check(const struct ghr_segment *seg)
+{
+    if (!seg)
+        return GHR_NO_SEGMENT;
+    if (seg->bad_version)
+        return GHR_BAD_VERSION;
+    if (seg->stale)
+        return GHR_STALE;
+    return liveness(seg->hdr.pid, seg->hdr.proc_start_ticks, exited_now(seg));
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static int usable(const struct ghr_segment *seg)
+{
+    if (!seg)
+        return GHR_NO_SEGMENT;
+    return seg->bad_version ? GHR_BAD_VERSION : GHR_OK;
+}
+
+int ghr_config(const struct ghr_segment *seg, struct gh_shm_config *out)
+{
+    int rc = usable(seg);
+    if (rc != GHR_OK || !out)
+        return rc != GHR_OK ? rc : GHR_IO;
+    size_t n = seg->hdr.config_size;
+    if (n > sizeof *out)
+        n = sizeof *out;
+    memset(out, 0, sizeof *out);
+    /* written once before the writer publishes the header: plain copy */
+    memcpy(out, seg->base + seg->hdr.config_offset, n);
+    out->policy[sizeof out->policy - 1] = '\0';
+    out->cmdline[sizeof out->cmdline - 1] = '\0';
+    return GHR_OK;
+}
+
+int ghr_counters(const struct ghr_segment *seg, struct gh_shm_counters *out)
+{
+    int rc = usable(seg);
+    if (rc != GHR_OK || !out)
+        return rc != GHR_OK ? rc : GHR_IO;
+    const uint8_t *src = seg->base + seg->hdr.counters_offset;
+    size_t n = seg->hdr.counters_size;
+    if (n > sizeof *out)
+        n = sizeof *out;
+    n &= ~(size_t)7;     /* a partial last word is left 0 */
+    memset(out, 0, sizeof *out);
+    for (int try = 0; try < SEQ_TRIES; try++) {
+        uint64_t s1 = load64(src);   /* seq is the first word */
+        if (!(s1 & 1)) {
+            load_words(out, src, n);
+            __atomic_thread_fence(__ATOMIC_ACQUIRE);
+            uint64_t s2 = __atomic_load_n((const uint64_t *)(const void *)src,
+                                          __ATOMIC_RELAXED);
+            if (s1 == s2)
+                return GHR_OK;
+        }
+        seq_pause(try);
+    }
+    memset(out, 0, sizeof *out);
+    return GHR_BUSY;
+}
+
+/* Bump *request and wait until *answered reaches the new value. */
+static int ask_and_wait(const struct ghr_segment *seg, uint8_t *request,
+                        const uint8_t *answered, int timeout_ms)
+{
+    if (seg->stale || exited_now(seg))
+        return GHR_STALE;
+    uint64_t want = __atomic_add_fetch((uint64_t *)(void *)request, 1, __ATOMIC_ACQ_REL);
+    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (unsigned polls = 0;; polls++) {
+        if (load64(answered) >= want)
+            return GHR_OK;
+        if (exited_now(seg))
+            return GHR_STALE;
+        if (polls % POLL_LIVENESS == POLL_LIVENESS - 1 && ghr_check(seg) != GHR_OK)
+            return GHR_STALE;
+        if (now_ns() >= deadline)
+            return GHR_TIMEOUT;
+        sleep_ns(POLL_NS);
+    }
+}
+
+int ghr_request_counters(struct ghr_segment *seg, int timeout_ms)
+{
+    int rc = usable(seg);
+    if (rc != GHR_OK)
+        return rc;
+    uint8_t *c = seg->base + seg->hdr.counters_offset;
+    return ask_and_wait(seg, c + offsetof(struct gh_shm_counters, request),
+                        c + offsetof(struct gh_shm_counters, answered),
+                        timeout_ms < 0 ? 0 : timeout_ms);
+}
+
+int ghr_map(struct ghr_segment *seg, int timeout_ms, struct gh_shm_block *buf,
+            size_t cap, size_t *n, uint64_t *total)
+{
+    if (n)
+        *n = 0;
+    if (total)
+        *total = 0;
+    int rc = usable(seg);
+    if (rc != GHR_OK)
+        return rc;
+    if (!buf)
+        cap = 0;
+    uint8_t *m = seg->base + seg->hdr.map_offset;
+    if (timeout_ms >= 0) {
+        rc = ask_and_wait(seg, m + offsetof(struct gh_shm_map, request),
+                          m + offsetof(struct gh_shm_map, answered), timeout_ms);
+        if (rc != GHR_OK)
+            return rc;
+    }
+    const uint8_t *seqp = m + offsetof(struct gh_shm_map, seq);
+    const uint8_t *entries = m + MAP_HEAD;
+    size_t stride = seg->hdr.block_size;
+    for (int try = 0; try < SEQ_TRIES; try++) {
+        uint64_t s1 = load64(seqp);
+        if (!(s1 & 1)) {
+            struct gh_shm_map head;
+            load_words(&head, m, sizeof head);
+            uint64_t k = head.nblocks;
+            if (k > seg->hdr.map_capacity)
+                k = seg->hdr.map_capacity;
+            if (k > cap)
+                k = cap;
+            for (uint64_t i = 0; i < k; i++)
+                load_words(&buf[i], entries + i * stride, sizeof buf[i]);
+            __atomic_thread_fence(__ATOMIC_ACQUIRE);
+            if (s1 == __atomic_load_n((const uint64_t *)(const void *)seqp,
+                                      __ATOMIC_RELAXED)) {
+                /* a consistent copy: now judge it */
+                for (uint64_t i = 0; i < k; i++)
+                    if (buf[i].state != GH_SHM_BLOCK_USED && buf[i].state != GH_SHM_BLOCK_FREE)
+                        return GHR_BAD_LAYOUT;
+                if (n)
+                    *n = (size_t)k;
+                if (total)
+                    *total = head.total_blocks;
+                return GHR_OK;
+            }
+        }
+        seq_pause(try);
+    }
+    return GHR_BUSY;
+}
+
+/* ---- derived figures -------------------------------------------------- */
+
+static double ratio(uint64_t num, uint64_t den)
+{
+    return den ? (double)num / (double)den : 0.0;
+}
+
+void ghr_fragmentation(const struct gh_shm_counters *c, struct ghr_frag *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!c)
+        return;
+    out->internal = c->live_block_bytes ? 1.0 - ratio(c->live_requested, c->live_block_bytes) : 0.0;
+    out->external = c->free_bytes ? 1.0 - ratio(c->largest_free, c->free_bytes) : 0.0;
+    out->utilisation = ratio(c->live_requested, c->heap_bytes);
+    out->peak_utilisation = ratio(c->peak_requested, c->peak_heap_bytes);
+}
+
+/* ---- the directory ---------------------------------------------------- */
+
+/* The kernel's struct linux_dirent64, read by offsets. */
+#define DIRENT_RECLEN_AT 16
+#define DIRENT_NAME_AT   19
+
+int ghr_list_dir(const char *dir,
+                 void (*fn)(void *ctx, int pid, enum ghr_error status), void *ctx)
+{
+    if (!dir || !fn)
+        return GHR_IO;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return GHR_IO;
+    /* getdents64 into a stack buffer: opendir would allocate */
+    _Alignas(8) char buf[8192];
+    for (;;) {
+        ssize_t got = getdents64(dfd, buf, sizeof buf);
+        if (got < 0) {
+            close(dfd);
+            return GHR_IO;
+        }
+        if (got == 0)
+            break;
+        for (ssize_t at = 0; at < got;) {
+            unsigned short reclen;
+            memcpy(&reclen, buf + at + DIRENT_RECLEN_AT, sizeof reclen);
+            if (reclen == 0)
+                break;
+            const char *name = buf + at + DIRENT_NAME_AT;
+            at += reclen;
+            int pid = pid_from_name(name);
+            if (pid == 0)
+                continue;
+            char path[PATH_BUF];
+            struct ghr_segment *seg = NULL;
+            int st = seg_path(path, sizeof path, dir, pid)
+                   ? ghr_open_path(path, pid, &seg) : GHR_IO;
+            ghr_close(seg);
+            fn(ctx, pid, (enum ghr_error)st);
+        }
+    }
+    close(dfd);
+    return GHR_OK;
+}
+
+int ghr_list(void (*fn)(void *ctx, int pid, enum ghr_error status), void *ctx)
+{
+    return ghr_list_dir(GH_SHM_DIR, fn, ctx);
+}
+
+int ghr_remove_stale_dir(const char *dir, int pid)
+{
+    char path[PATH_BUF];
+    if (!dir || pid <= 0 || !seg_path(path, sizeof path, dir, pid))
+        return GHR_NO_SEGMENT;
+    struct ghr_segment *seg = NULL;
+    int rc = ghr_open_path(path, pid, &seg);
+    if (rc != GHR_STALE) {
+        ghr_close(seg);
+        return rc == GHR_OK ? GHR_ALIVE : rc;
+    }
+    /* Unlink only the file judged: a new writer may have replaced it. */
+    struct stat st;
+    int gone = stat(path, &st) != 0 && errno == ENOENT;
+    bool same = !gone && st.st_dev == seg->dev && st.st_ino == seg->ino;
+    ghr_close(seg);
+    if (gone)
+        return GHR_OK;           /* someone else removed it */
+    if (!same)
+        return GHR_ALIVE;
+    if (unlink(path) != 0)
+        return errno == ENOENT ? GHR_OK : GHR_IO;
+    return GHR_OK;
+}
+
+int ghr_remove_stale(int pid)
+{
+    return ghr_remove_stale_dir(GH_SHM_DIR, pid);
+}
