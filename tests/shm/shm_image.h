@@ -10,6 +10,7 @@
 #define GH_SHM_IMAGE_H
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -106,8 +107,24 @@ static inline void img_init(struct img *m)
     }
 }
 
-/* Write `size` bytes of `data` to `path` (created 0600 or truncated).
- * 0 on success. */
+/* Hold a shared flock on path, as a live writer does (the reader takes a
+ * segment whose lock nobody holds for stale).  The last few are kept open. */
+static inline void img_hold(const char *path)
+{
+    static int held[16] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
+    static unsigned next;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    flock(fd, LOCK_SH | LOCK_NB);
+    unsigned i = next++ % 16;
+    if (held[i] >= 0)
+        close(held[i]);
+    held[i] = fd;
+}
+
+/* Write `size` bytes of `data` to `path` (created 0600 or truncated) and
+ * hold its lock like a live writer.  0 on success. */
 static inline int img_write(const char *path, const void *data, size_t size)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -123,7 +140,10 @@ static inline int img_write(const char *path, const void *data, size_t size)
         p += n;
         size -= (size_t)n;
     }
-    return close(fd);
+    if (close(fd) != 0)
+        return -1;
+    img_hold(path);
+    return 0;
 }
 
 #endif

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -68,6 +69,7 @@ struct ghr_segment {
     bool stale;                 /* found stale at open */
     dev_t dev;
     ino_t ino;
+    int fd;                     /* kept open to test the writer's flock */
 };
 
 const char *ghr_strerror(enum ghr_error err)
@@ -204,10 +206,25 @@ static int proc_stat(int pid, uint64_t *ticks, char *state)
     return -1;
 }
 
-/* GHR_OK when process `pid` is the one that wrote the header, else GHR_STALE. */
-static int liveness(int pid, uint64_t start_ticks, uint64_t exited)
+/* The writer holds a shared flock on the segment while it lives; it is
+ * gone when it exits, is killed, or execs (the descriptor is close-on-exec)
+ * even when the pid and start time stay the same.  Taking the lock
+ * exclusively, without waiting, succeeds only when no writer is left. */
+static bool writer_gone(int fd)
+{
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0)
+        return false;
+    flock(fd, LOCK_UN);
+    return true;
+}
+
+/* GHR_OK when process `pid` is the one that wrote the header (and still
+ * holds the segment), else GHR_STALE. */
+static int liveness(int pid, uint64_t start_ticks, uint64_t exited, int fd)
 {
     if (exited != 0)
+        return GHR_STALE;
+    if (writer_gone(fd))
         return GHR_STALE;
     if (kill(pid, 0) != 0 && errno == ESRCH)
         return GHR_STALE;          /* EPERM: alive, another user's */
@@ -303,16 +320,19 @@ int ghr_open_path(const char *path, int expect_pid, struct ghr_segment **out)
     }
     size_t fsize = (size_t)st.st_size;
     void *m = mmap(NULL, fsize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED)
+    if (m == MAP_FAILED) {
+        close(fd);
         return GHR_IO;
+    }
 
     struct ghr_segment *seg = malloc(sizeof *seg);
     if (!seg) {
         munmap(m, fsize);
+        close(fd);
         return GHR_IO;
     }
     memset(seg, 0, sizeof *seg);
+    seg->fd = fd;
     seg->base = m;
     seg->size = fsize;
     seg->dev = st.st_dev;
@@ -345,7 +365,7 @@ int ghr_open_path(const char *path, int expect_pid, struct ghr_segment **out)
         memset((uint8_t *)h + h->header_size, 0, sizeof *h - h->header_size);
 
     if ((expect_pid != 0 && h->pid != expect_pid) ||
-        liveness(h->pid, h->proc_start_ticks, h->exited) != GHR_OK) {
+        liveness(h->pid, h->proc_start_ticks, h->exited, seg->fd) != GHR_OK) {
         seg->stale = true;
         rc = GHR_STALE;
     }
@@ -373,6 +393,8 @@ void ghr_close(struct ghr_segment *seg)
         return;
     if (seg->base)
         munmap(seg->base, seg->size);
+    if (seg->fd >= 0)
+        close(seg->fd);
     free(seg);
 }
 
@@ -399,7 +421,7 @@ int ghr_check(const struct ghr_segment *seg)
         return GHR_BAD_VERSION;
     if (seg->stale)
         return GHR_STALE;
-    return liveness(seg->hdr.pid, seg->hdr.proc_start_ticks, exited_now(seg));
+    return liveness(seg->hdr.pid, seg->hdr.proc_start_ticks, exited_now(seg), seg->fd);
 }
 
 /* ---- reading ---------------------------------------------------------- */
