@@ -119,6 +119,21 @@ static struct {
     struct gh_trace trace;    /* GLASSHEAP_TRACE (trace.fd -1: off) */
 } G = { .stats_fd = -1, .trace = { .fd = -1 } };
 
+/* Which API call to count, inside the critical section that serves it. */
+enum call { C_NONE, C_MALLOC, C_CALLOC, C_REALLOC, C_FREE, C_ALIGNED };
+
+static inline void count_call(enum call c)
+{
+    switch (c) {
+    case C_MALLOC: G.calls.malloc++; break;
+    case C_CALLOC: G.calls.calloc++; break;
+    case C_REALLOC: G.calls.realloc++; break;
+    case C_FREE: G.calls.free++; break;
+    case C_ALIGNED: G.calls.aligned++; break;
+    case C_NONE: break;
+    }
+}
+
 /* Record one call, inside the critical section that performed it. */
 #define TRACE(op, ptr, result, size, align)                                    \
     do {                                                                       \
@@ -239,10 +254,11 @@ static inline bool is_large(size_t n)
 }
 
 /* A large block: map outside the lock, then register under it. */
-static void *large_alloc(size_t align, size_t n, int op)
+static void *large_alloc(size_t align, size_t n, int op, enum call c)
 {
     void *p = gh_large_map(align, n);
     enter();
+    count_call(c);
     if (p)
         gh_large_register(&G.large, p);
     else
@@ -255,32 +271,35 @@ static void *large_alloc(size_t align, size_t n, int op)
 /* Allocate n bytes aligned to align (a power of two); NULL + errno.  op is
  * what the trace records (an enum gh_trace_op), or 0 for nothing (the new
  * block of a moving realloc, recorded when the old one is freed). */
-static void *alloc(size_t align, size_t n, int op)
+static void *alloc(size_t align, size_t n, int op, enum call c)
 {
     void *p;
     uint32_t talign = align > GH_ALIGN ? (uint32_t)align : 0;
     if (__builtin_expect(n > PTRDIFF_MAX, 0)) {
         errno = ENOMEM;
         enter();
+        count_call(c);
         G.calls.failed++;
         TRACE(op, NULL, NULL, n, talign);
         leave();
         return NULL;
     }
     if (is_large(n)) {
-        p = large_alloc(align, n, op);
+        p = large_alloc(align, n, op, c);
     } else {
         enter();
         p = align <= GH_ALIGN ? gh_heap_alloc(&G.heap, n) : gh_heap_alloc_aligned(&G.heap, align, n);
         bool too_big = !p && G.heap.kind == GH_HEAP_BUDDY && align > GH_ALIGN;
-        if (!p && !too_big)
-            G.calls.failed++;
-        if (!too_big)
+        if (!too_big) {
+            count_call(c);
+            if (!p)
+                G.calls.failed++;
             TRACE(op, NULL, p, n, talign);
+        }
         leave();
         /* A buddy block cannot hold a large alignment slack: map it. */
         if (too_big)
-            p = large_alloc(align, n, op);
+            p = large_alloc(align, n, op, c);
     }
     if (!p)
         errno = ENOMEM;
@@ -303,13 +322,13 @@ static enum kind classify(const void *p, const char *fn, struct gh_large_rec **r
 
 /* Free p.  The trace records op: GH_TRACE_FREE, or GH_TRACE_REALLOC from p
  * to `moved_to` (n bytes) when this ends a moving realloc. */
-static void free_impl(void *p, const char *fn, int op, void *moved_to, size_t n)
+static void free_impl(void *p, const char *fn, int op, void *moved_to, size_t n, enum call c)
 {
     struct gh_large_rec *rec;
     void *base = NULL;
     size_t len = 0, usable = 0;
     enter();
-    G.calls.free++;
+    count_call(c);
     TRACE(op, p, moved_to, n, 0);
     if (classify(p, fn, &rec) == HEAP) {
         if (G.valgrind)
@@ -343,8 +362,7 @@ static size_t usable_locked(const void *p, const char *fn)
 GH_EXPORT void *malloc(size_t n)
 {
     ensure_init();
-    void *p = alloc(GH_ALIGN, n, GH_TRACE_MALLOC);
-    G.calls.malloc++; /* a racy count is fine: it is only a statistic */
+    void *p = alloc(GH_ALIGN, n, GH_TRACE_MALLOC, C_MALLOC);
     vg_alloc(p, n, 0);
     return p;
 }
@@ -355,7 +373,7 @@ GH_EXPORT void free(void *p)
         return;
     int saved = errno;
     ensure_init();
-    free_impl(p, "free", GH_TRACE_FREE, NULL, 0);
+    free_impl(p, "free", GH_TRACE_FREE, NULL, 0, C_FREE);
     errno = saved;
 }
 
@@ -363,12 +381,11 @@ GH_EXPORT void *calloc(size_t nmemb, size_t size)
 {
     size_t n;
     ensure_init();
-    G.calls.calloc++;
     if (__builtin_mul_overflow(nmemb, size, &n)) {
-        errno = ENOMEM;
-        return NULL;
+        /* Count it, and as failed, like any call that returns NULL. */
+        n = SIZE_MAX;
     }
-    void *p = alloc(GH_ALIGN, n, GH_TRACE_CALLOC);
+    void *p = alloc(GH_ALIGN, n, GH_TRACE_CALLOC, C_CALLOC);
     if (p && !is_large(n))
         memset(p, 0, n); /* fresh mappings are zero already */
     vg_alloc(p, n, 1);
@@ -378,23 +395,25 @@ GH_EXPORT void *calloc(size_t nmemb, size_t size)
 GH_EXPORT void *realloc(void *p, size_t n)
 {
     ensure_init();
-    G.calls.realloc++;
     if (!p) {
-        void *q = alloc(GH_ALIGN, n, GH_TRACE_MALLOC);
+        void *q = alloc(GH_ALIGN, n, GH_TRACE_MALLOC, C_REALLOC);
         vg_alloc(q, n, 0);
         return q;
     }
     if (n == 0) {
-        free_impl(p, "realloc", GH_TRACE_FREE, NULL, 0);
-        return NULL;
-    }
-    if (n > PTRDIFF_MAX) {
-        errno = ENOMEM;
+        free_impl(p, "realloc", GH_TRACE_FREE, NULL, 0, C_REALLOC);
         return NULL;
     }
     struct gh_large_rec *rec;
     size_t old_usable, old_req;
     enter();
+    count_call(C_REALLOC);
+    if (n > PTRDIFF_MAX) {
+        G.calls.failed++;
+        leave();
+        errno = ENOMEM;
+        return NULL;
+    }
     enum kind k = classify(p, "realloc", &rec);
     if (k == HEAP) {
         struct gh_block *b = gh_heap_block(&G.heap, p, "realloc");
@@ -452,7 +471,7 @@ GH_EXPORT void *realloc(void *p, size_t n)
         leave();
     }
     /* Move: new block, copy, free the old one. */
-    void *q = alloc(GH_ALIGN, n, 0);
+    void *q = alloc(GH_ALIGN, n, 0, C_NONE);
     if (!q)
         return NULL; /* the old block is untouched */
     vg_alloc(q, n, 0);
@@ -462,7 +481,7 @@ GH_EXPORT void *realloc(void *p, size_t n)
         copy = old_req < n ? old_req : n;
 #endif
     memcpy(q, p, copy);
-    free_impl(p, "realloc", GH_TRACE_REALLOC, q, n);
+    free_impl(p, "realloc", GH_TRACE_REALLOC, q, n, C_NONE);
     G.calls.realloc_moved++;
     return q;
 }
@@ -485,8 +504,7 @@ static inline bool pow2(size_t a)
 static void *aligned(size_t align, size_t n)
 {
     ensure_init();
-    G.calls.aligned++;
-    void *p = alloc(align, n, GH_TRACE_ALIGNED);
+    void *p = alloc(align, n, GH_TRACE_ALIGNED, C_ALIGNED);
     vg_alloc(p, n, 0);
     return p;
 }
@@ -827,6 +845,38 @@ __attribute__((constructor)) static void glassheap_start(void)
             gh_write_str(2, "'; not recording\n");
         }
     }
+}
+
+/* _exit and _Exit skip destructors: take the segment away (and write out
+ * the trace) here, then leave.  Only for the process that owns them: a
+ * vfork child (posix_spawn) shares our memory but has its own pid. */
+static void quick_exit_cleanup(void)
+{
+    long pid = (long)getpid();
+    if (G.shm.hdr && (long)G.shm.hdr->pid == pid)
+        gh_shm_close(&G.shm, /* unlink */ true);
+    if (G.trace.fd >= 0 && G.trace.pid == pid) {
+        /* Another thread may be inside the allocator: never wait for it. */
+        int expected = 0;
+        if (__atomic_compare_exchange_n(&lock_word, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+            gh_trace_close(&G.trace);
+            unlock();
+        }
+    }
+}
+
+GH_EXPORT __attribute__((noreturn)) void _exit(int status)
+{
+    quick_exit_cleanup();
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+GH_EXPORT __attribute__((noreturn)) void _Exit(int status)
+{
+    quick_exit_cleanup();
+    for (;;)
+        syscall(SYS_exit_group, status);
 }
 
 __attribute__((destructor)) static void glassheap_end(void)

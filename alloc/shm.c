@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -98,9 +99,15 @@ int gh_shm_open(struct gh_shm *s, const struct gh_config *cfg, const struct gh_h
     uint32_t map_size = (uint32_t)(sizeof(struct gh_shm_map) + GH_SHM_MAP_CAPACITY * sizeof(struct gh_shm_block));
     uint64_t total = (uint64_t)off_map + map_size;
 
-    /* An earlier image of this pid (before an exec) may have left one. */
-    shm_unlink(name);
-    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    /* Made under a temporary name and renamed into place once complete, so
+     * a reader never opens a half-made segment under the real name (and an
+     * earlier image of this pid, before an exec, is replaced at once). */
+    char tmp[64];
+    size_t nl = strlen(name);
+    memcpy(tmp, name, nl);
+    memcpy(tmp + nl, ".new", 5);
+    shm_unlink(tmp);
+    int fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return errno;
     void *m = MAP_FAILED;
@@ -109,7 +116,7 @@ int gh_shm_open(struct gh_shm *s, const struct gh_config *cfg, const struct gh_h
     if (m == MAP_FAILED) {
         int err = errno;
         close(fd);
-        shm_unlink(name);
+        shm_unlink(tmp);
         return err;
     }
     flock(fd, LOCK_SH | LOCK_NB);
@@ -151,6 +158,19 @@ int gh_shm_open(struct gh_shm *s, const struct gh_config *cfg, const struct gh_h
     hdr->proc_start_ticks = start_ticks();
     /* The magic last: a reader never sees a valid magic on a half-made header. */
     __atomic_store_n(&hdr->magic, GH_SHM_MAGIC, __ATOMIC_RELEASE);
+    char from[96], to[96];
+    size_t dl = strlen(GH_SHM_DIR);
+    memcpy(from, GH_SHM_DIR, dl);
+    memcpy(from + dl, tmp, strlen(tmp) + 1);
+    memcpy(to, GH_SHM_DIR, dl);
+    memcpy(to + dl, name, strlen(name) + 1);
+    if (rename(from, to) != 0) {
+        int err = errno;
+        munmap(m, total);
+        close(fd);
+        shm_unlink(tmp);
+        return err;
+    }
     s->hdr = hdr;
     return 0;
 }

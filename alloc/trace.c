@@ -92,6 +92,7 @@ static int start(struct gh_trace *t, bool child, const char *policy, uint64_t mm
         return err;
     }
     t->t0 = now(CLOCK_MONOTONIC);
+    t->pid = (long)getpid();
     t->fd = fd;
     return 0;
 }

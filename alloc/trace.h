@@ -21,6 +21,7 @@ struct gh_trace {
     uint32_t n;                /* records in buf */
     uint64_t t0;               /* CLOCK_MONOTONIC at the start */
     uint64_t records;          /* written so far, for the summary */
+    long pid;                  /* the process the file belongs to */
     char pattern[GH_PATH_MAX];
     struct gh_trace_record buf[GH_TRACE_BUFFER];
 };
