@@ -596,14 +596,15 @@ static void snapshot_locked(struct gh_stats_snapshot *s)
     gh_os_counts(&s->os);
 }
 
-/* Lock held: write the heap map if asked, then the counters. */
+/* Lock held: publish the counters, then write the heap map if asked (in
+ * that order: a reader woken by the map's answer finds counters as fresh). */
 static void shm_service(void)
 {
-    if (__atomic_load_n(&G.shm.map->request, __ATOMIC_RELAXED) != G.shm.map->answered)
-        gh_shm_write_map(&G.shm, &G.heap);
     struct gh_stats_snapshot s;
     snapshot_locked(&s);
     gh_shm_publish(&G.shm, &s, &G.heap);
+    if (__atomic_load_n(&G.shm.map->request, __ATOMIC_RELAXED) != G.shm.map->answered)
+        gh_shm_write_map(&G.shm, &G.heap);
 }
 
 /* Create this process's segment and publish a first snapshot. */

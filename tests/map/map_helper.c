@@ -1,0 +1,139 @@
+/* map_helper.c - the program the map_ tests look at, run with glassheap
+ * preloaded.
+ *
+ *   map_helper tick   build the fixed heap below, print "ready <pid>\n",
+ *                     then call malloc_usable_size() on a live block every
+ *                     millisecond (an allocator call that changes nothing,
+ *                     so the library answers map requests) until stdin
+ *                     reaches end of file
+ *   map_helper quiet  the same heap, then wait for end of file on stdin
+ *                     without a single allocator call (a map request is
+ *                     never answered)
+ *   map_helper regions  first put an inaccessible page right above the
+ *                     break, so that the break cannot grow and the heap is
+ *                     made of mmap regions; then 200 blocks of 2000 bytes,
+ *                     every other one freed (several regions), and tick as
+ *                     above.  Prints "unsupported" and exits 77 when the
+ *                     page cannot be placed.
+ *
+ * The heap is the same on every run of the same binary with the same
+ * library, policy and environment: a fixed list of sizes, every third block
+ * freed (holes the next requests fall into under first fit), two requests
+ * that reuse holes, and one large block (mmap path).  Output uses write(2)
+ * only: stdio would allocate a buffer and change the heap.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <malloc.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#define TICK_MS 1
+#define LARGE_BLOCK (256u * 1024u) /* above the default 128 KiB mmap threshold */
+#define PAGE 4096u
+#define REGION_BLOCKS 200
+#define REGION_BLOCK_SIZE 2000
+#define EXIT_UNSUPPORTED 77
+
+static const size_t sizes[] = { 24, 100, 200, 48, 1000, 64, 16, 300, 500,
+                                32, 2000, 80, 128, 40, 700, 256, 3000, 90 };
+#define NSIZES (sizeof sizes / sizeof sizes[0])
+
+static void say(const char *s)
+{
+    size_t n = strlen(s);
+    while (n) {
+        ssize_t w = write(STDOUT_FILENO, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            _exit(3);
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2 || (strcmp(argv[1], "tick") && strcmp(argv[1], "quiet") && strcmp(argv[1], "regions"))) {
+        say("usage: map_helper tick|quiet|regions\n");
+        return 2;
+    }
+    int tick = strcmp(argv[1], "quiet") != 0;
+    int regions = !strcmp(argv[1], "regions");
+#ifdef PR_SET_PTRACER
+    /* Let a non-root inspector read our memory under Yama ptrace_scope=1
+     * (glassheap layout probes large blocks); harmless elsewhere. */
+    prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+#endif
+
+    void *keep[REGION_BLOCKS] = { 0 };
+    if (regions) {
+        /* Before the first allocation: nothing may follow the break. */
+        uintptr_t brk0 = (uintptr_t)sbrk(0);
+        void *at = (void *)((brk0 + PAGE - 1) & ~(uintptr_t)(PAGE - 1));
+        void *m = mmap(at, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (m != at) {
+            say("unsupported\n");
+            return EXIT_UNSUPPORTED;
+        }
+        for (size_t i = 0; i < REGION_BLOCKS; i++)
+            if (!(keep[i] = malloc(REGION_BLOCK_SIZE)))
+                return 3;
+        for (size_t i = 0; i < REGION_BLOCKS; i += 2) {
+            free(keep[i]);
+            keep[i] = NULL;
+        }
+    }
+
+    void *p[NSIZES];
+    for (size_t i = 0; i < NSIZES; i++) {
+        p[i] = malloc(sizes[i]);
+        if (!p[i])
+            return 3;
+        memset(p[i], (int)i, sizes[i]);
+    }
+    for (size_t i = 1; i < NSIZES; i += 3) {
+        free(p[i]);
+        p[i] = NULL;
+    }
+    void *reuse1 = malloc(60);  /* first fit: into the hole of sizes[1] */
+    void *reuse2 = malloc(150); /* the next hole big enough */
+    void *large = malloc(LARGE_BLOCK);
+    if (!reuse1 || !reuse2 || !large)
+        return 3;
+    memset(large, 0x5a, LARGE_BLOCK);
+
+    char line[64];
+    snprintf(line, sizeof line, "ready %ld\n", (long)getpid());
+    say(line);
+
+    struct pollfd in = { .fd = STDIN_FILENO, .events = POLLIN };
+    for (;;) {
+        int r = poll(&in, 1, tick ? TICK_MS : -1);
+        if (r < 0 && errno != EINTR)
+            return 3;
+        if (r > 0) {
+            char buf[64];
+            ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+            if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+                break;
+        }
+        if (tick && malloc_usable_size(reuse1) < 60)
+            return 3;
+    }
+    for (size_t i = 0; i < NSIZES; i++)
+        free(p[i]);
+    free(reuse1);
+    free(reuse2);
+    free(large);
+    for (size_t i = 0; i < REGION_BLOCKS; i++)
+        free(keep[i]);
+    return 0;
+}
