@@ -58,6 +58,7 @@ static bool path_for(const struct gh_trace *t, bool child, char *out, size_t cap
 
 static int start(struct gh_trace *t, bool child, const char *policy, uint64_t mmap_threshold)
 {
+    long parent = child ? t->pid : 0;
     char path[GH_PATH_MAX + 32];
     t->fd = -1;
     t->n = 0;
@@ -78,6 +79,7 @@ static int start(struct gh_trace *t, bool child, const char *policy, uint64_t mm
     size_t pl = strlen(policy);
     memcpy(h.policy, policy, pl < sizeof h.policy - 1 ? pl : sizeof h.policy - 1);
     h.mmap_threshold = mmap_threshold;
+    h.forked_from = (int32_t)parent;
     int cfd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
     if (cfd >= 0) {
         ssize_t r = read(cfd, h.cmdline, sizeof h.cmdline - 1);

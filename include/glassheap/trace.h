@@ -13,7 +13,10 @@
  * reused address is a new block.
  *
  * A forked child writes its own file (the pattern's %p is its pid; a
- * pattern without %p gets ".<pid>" appended in the child).
+ * pattern without %p gets ".<pid>" appended in the child), marked with
+ * forked_from, and starting with one MALLOC record (time 0) per block it
+ * inherited, so that it replays alone.  Calls that change the heap's
+ * settings (mallopt, malloc_trim) are not recorded.
  */
 #ifndef GLASSHEAP_TRACE_H
 #define GLASSHEAP_TRACE_H
@@ -26,7 +29,8 @@
 enum gh_trace_op {
     GH_TRACE_MALLOC = 1,   /* size -> result */
     GH_TRACE_CALLOC = 2,   /* size (nmemb*size) -> result */
-    GH_TRACE_REALLOC = 3,  /* ptr, size -> result (result 0 and size 0: freed) */
+    GH_TRACE_REALLOC = 3,  /* ptr, size -> result (realloc(p, 0) is recorded as a FREE,
+                              realloc(NULL, n) as a MALLOC) */
     GH_TRACE_FREE = 4,     /* ptr */
     GH_TRACE_ALIGNED = 5,  /* align, size -> result (memalign family) */
 };
@@ -41,7 +45,10 @@ struct gh_trace_header {
     char policy[16];       /* the policy the program ran under */
     uint64_t mmap_threshold;
     char cmdline[256];     /* argv joined by spaces, maybe cut */
-    uint64_t reserved[4];
+    int32_t forked_from;   /* a forked child's trace: the parent's pid (its first
+                              records are the blocks it inherited); else 0 */
+    uint32_t reserved32;
+    uint64_t reserved[3];
 };
 
 struct gh_trace_record {
