@@ -143,12 +143,13 @@ def main():
             "",
             f"Measured {datetime.date.today().isoformat()} on {cpu}, "
             f"{os.cpu_count()} CPUs, Linux {platform.release()}, "
-            f"{context.get('library_build_type', '?')} google-benchmark; machine shared and noisy, "
-            "so compare ratios within one run only.",
+            "google-benchmark from Debian (it reports itself as a "
+            f"{context.get('library_build_type', '?')} build; the code under test is built -O2); "
+            "machine shared and noisy, so compare ratios within one run only.",
             "",
             "Command:",
             "",
-            "    " + " ".join(["python3", "bench/compare.py"] + sys.argv[1:]),
+            "    " + (os.environ.get("GH_BENCH_COMMAND") or " ".join(["python3", "bench/compare.py"] + sys.argv[1:])),
             "",
         ]
         with open(args.markdown, "w") as f:

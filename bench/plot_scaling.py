@@ -21,7 +21,7 @@ def load(path):
     for b in data["benchmarks"]:
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
             continue
-        name = b["name"].split("/")
+        name = b.get("run_name", b["name"]).split("/")
         if name[0] == "BM_Policy":
             label, n = name[1], int(name[2])
         elif name[0] == "BM_LinearFirstFit":

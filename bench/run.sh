@@ -19,7 +19,8 @@ cmake --preset release >/dev/null
 cmake --build --preset release --target glassheap bench_mix bench_scaling >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-python3 bench/compare.py --build build/release --runs "$RUNS" --markdown "$tmp/compare.md"
+GH_BENCH_COMMAND="RUNS=$RUNS bash bench/run.sh" \
+  python3 bench/compare.py --build build/release --runs "$RUNS" --markdown "$tmp/compare.md"
 build/release/bench/bench_scaling --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
   --benchmark_format=json >"$tmp/scaling.json"
 mkdir -p docs
