@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define GH_EXIT_OK 0
 #define GH_EXIT_NOTFOUND 1
@@ -23,6 +24,10 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A byte count as a person reads it: "512 B", "1.5 KiB", "12.0 MiB". */
 const char *cli_bytes(uint64_t n, char *buf, size_t cap);
+
+/* s as a JSON string literal on f (RFC 8259 escapes; bytes >= 0x80 pass
+ * through unchanged). */
+void cli_json_string(FILE *f, const char *s);
 
 /* Parse a PID argument; false (and a message) when it is not one. */
 bool cli_parse_pid(const char *s, int *pid);

@@ -815,20 +815,6 @@ static void print_table(const struct compare *cx)
 
 /* ---- JSON --------------------------------------------------------------- */
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 static void json_metric(FILE *f, const struct row *r, enum metric m, const char *key, bool integer)
 {
     double v;
@@ -856,21 +842,21 @@ static void print_json(const struct compare *cx)
     for (int i = 0; cx->cmd[i]; i++) {
         if (i)
             fputc(',', f);
-        json_str(f, cx->cmd[i]);
+        cli_json_string(f, cx->cmd[i]);
     }
     fprintf(f, "],\"runs\":%d,\"sample_interval_ms\":%d,\"reference\":", cx->runs, SAMPLE_MS);
     if (cx->ref >= 0)
-        json_str(f, cx->rows[cx->ref].name);
+        cli_json_string(f, cx->rows[cx->ref].name);
     else
         fprintf(f, "null");
     fprintf(f, ",\"all_outputs_match\":%s,\"rows\":[", all_match(cx) ? "true" : "false");
     for (int i = 0; i < cx->nrows; i++) {
         const struct row *r = &cx->rows[i];
         fprintf(f, "%s{\"name\":", i ? "," : "");
-        json_str(f, r->name);
+        cli_json_string(f, r->name);
         fprintf(f, ",\"kind\":\"%s\",\"library\":", r->kind == ROW_POLICY ? "policy" : "baseline");
         if (r->lib[0])
-            json_str(f, r->lib);
+            cli_json_string(f, r->lib);
         else
             fprintf(f, "null");
         fprintf(f, ",\"installed\":%s", r->missing ? "false" : "true");
@@ -908,7 +894,7 @@ static void print_json(const struct compare *cx)
         if (r->kind == ROW_POLICY) {
             fprintf(f, ",\"policy_ran\":");
             if (r->done > 0 && r->runs[0].have_summary)
-                json_str(f, r->runs[0].policy_ran);
+                cli_json_string(f, r->runs[0].policy_ran);
             else
                 fprintf(f, "null");
             int others = 0;

@@ -558,13 +558,13 @@ static void print_json(const struct layout *l)
 {
     FILE *f = stdout;
     fprintf(f, "{\"pid\":%d,\"exe\":", l->pid);
-    json_puts(f, l->exe);
+    cli_json_string(f, l->exe);
     fprintf(f, ",\"start_brk\":%llu,\"glassheap\":", (unsigned long long)l->start_brk);
     if (l->gh) {
         fputs("{\"policy\":", f);
-        json_puts(f, l->cfg.policy);
+        cli_json_string(f, l->cfg.policy);
         fputs(",\"map\":", f);
-        json_puts(f, l->map_note);
+        cli_json_string(f, l->map_note);
         fprintf(f, ",\"heap_start\":%llu,\"heap_end\":%llu,\"heap_bytes\":%llu,\"large_blocks\":%llu,"
                    "\"large_bytes\":%llu,\"large_found\":%u,\"regions\":[",
                 (unsigned long long)(l->hm.n ? l->hm.heap_start : 0), (unsigned long long)(l->hm.n ? l->hm.heap_end : 0),
@@ -583,12 +583,12 @@ static void print_json(const struct layout *l)
         char title[128];
         box_title(b, title, sizeof title);
         fprintf(f, "%s{\"kind\":\"%s\",\"name\":", k ? "," : "", kinds[b->kind].id);
-        json_puts(f, b->name);
+        cli_json_string(f, b->name);
         fputs(",\"label\":", f);
-        json_puts(f, title);
+        cli_json_string(f, title);
         fprintf(f, ",\"start\":%llu,\"end\":%llu,\"size\":%llu,\"perms\":", (unsigned long long)b->start,
                 (unsigned long long)b->end, (unsigned long long)(b->end - b->start));
-        json_puts(f, b->perms);
+        cli_json_string(f, b->perms);
         fprintf(f, ",\"mappings\":%d,\"mapped\":%s,\"glassheap\":%s", b->nmaps, b->unmapped ? "false" : "true",
                 b->glassheap ? "true" : "false");
         if (b->kind == R_GH_LARGE)

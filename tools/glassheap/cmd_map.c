@@ -640,9 +640,9 @@ static int print_json(const struct view *v)
     FILE *f = stdout;
     const struct heapmap *m = &v->map;
     fprintf(f, "{\"pid\":%d,\"program\":", v->pid);
-    json_puts(f, v->program);
+    cli_json_string(f, v->program);
     fputs(",\"policy\":", f);
-    json_puts(f, v->cfg.policy);
+    cli_json_string(f, v->cfg.policy);
     fprintf(f, ",\"relative\":%s,\"heap_start\":%llu,\"heap_end\":%llu,\"header_bytes\":%u,",
             v->relative ? "true" : "false", (unsigned long long)(m->n ? m->heap_start - v->base : 0),
             (unsigned long long)(m->n ? m->heap_end - v->base : 0), v->cfg.header_bytes);
@@ -992,7 +992,7 @@ static int not_answering(struct view *v, struct ghr_segment *seg, const struct o
         fprintf(stderr, "  (none readable: %s)\n", ghr_strerror((enum ghr_error)crc));
     if (o->json) {
         printf("{\"pid\":%d,\"error\":\"timeout\",\"timeout_ms\":%d,\"policy\":", v->pid, o->timeout_ms);
-        json_puts(stdout, v->cfg.policy);
+        cli_json_string(stdout, v->cfg.policy);
         fputc(',', stdout);
         json_counters(stdout, &v->ctr, &v->frag);
         fputs("}\n", stdout);

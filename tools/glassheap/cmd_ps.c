@@ -209,26 +209,6 @@ static void reap(const struct list *l, int keep)
 
 /* ---- output ----------------------------------------------------------- */
 
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"':  fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '\r': fputs("\\r", f); break;
-        default:
-            if (*p < 0x20)
-                fprintf(f, "\\u%04x", *p);
-            else
-                fputc(*p, f);
-        }
-    }
-    fputc('"', f);
-}
-
 /* A command line on one table row: control characters become '?'. */
 static void print_command(const char *s)
 {
@@ -253,9 +233,9 @@ static void print_json(const struct list *l)
             continue;
         const struct gh_shm_counters *c = &e->c;
         fprintf(f, "%s{\"pid\":%d,\"command\":", sep, e->pid);
-        json_string(f, e->cfg.cmdline);
+        cli_json_string(f, e->cfg.cmdline);
         fprintf(f, ",\"policy\":");
-        json_string(f, e->cfg.policy);
+        cli_json_string(f, e->cfg.policy);
         fprintf(f,
                 ",\"fresh\":%s,\"heap_bytes\":%" PRIu64 ",\"live_requested\":%" PRIu64
                 ",\"live_block_bytes\":%" PRIu64 ",\"live_blocks\":%" PRIu64
@@ -292,7 +272,7 @@ static void print_json(const struct list *l)
             e->status == GHR_NO_SEGMENT || e->status == GHR_NO_PROCESS)
             continue;
         fprintf(f, "%s{\"pid\":%d,\"error\":", sep, e->pid);
-        json_string(f, ghr_strerror(e->status));
+        cli_json_string(f, ghr_strerror(e->status));
         if (e->status == GHR_BAD_VERSION)
             fprintf(f, ",\"version\":%" PRIu32, e->version);
         fprintf(f, "}");

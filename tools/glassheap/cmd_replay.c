@@ -716,17 +716,16 @@ static double ops_per_s(const struct tf_trace *t, const struct result *r)
 static void print_json(const struct tf_trace *t, const char *path, uint64_t threshold, const struct result *res,
                        size_t nres)
 {
-    printf("{\"trace\":{\"file\":\"");
-    tf_json_str(stdout, path);
-    printf("\",\"format\":\"%s\",\"operations\":%zu,\"ids\":%" PRIu32 ",\"failed_calls\":%" PRIu64
+    printf("{\"trace\":{\"file\":");
+    cli_json_string(stdout, path);
+    printf(",\"format\":\"%s\",\"operations\":%zu,\"ids\":%" PRIu32 ",\"failed_calls\":%" PRIu64
            ",\"mmap_threshold\":%" PRIu64,
            tf_format_name(t), t->n, t->nids, t->failed, threshold);
     if (t->format == TF_BINARY) {
-        printf(",\"pid\":%" PRId32 ",\"policy\":\"", t->pid);
-        tf_json_str(stdout, t->policy);
-        printf("\",\"cmdline\":\"");
-        tf_json_str(stdout, t->cmdline);
-        printf("\"");
+        printf(",\"pid\":%" PRId32 ",\"policy\":", t->pid);
+        cli_json_string(stdout, t->policy);
+        printf(",\"cmdline\":");
+        cli_json_string(stdout, t->cmdline);
     }
     printf("},\"policies\":[");
     for (size_t i = 0; i < nres; i++) {

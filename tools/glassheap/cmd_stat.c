@@ -90,27 +90,6 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* A JSON string literal (RFC 8259 escapes; bytes >= 0x80 pass through). */
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"':  fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '\r': fputs("\\r", f); break;
-        default:
-            if (*p < 0x20)
-                fprintf(f, "\\u%04x", *p);
-            else
-                fputc(*p, f);
-        }
-    }
-    fputc('"', f);
-}
-
 /* "1.5 KiB (1536 B)", or "512 B" below 1 KiB. */
 static const char *bytes_exact(uint64_t n, char *buf, size_t cap)
 {
@@ -247,9 +226,9 @@ static void print_json(const struct view *v)
     FILE *f = stdout;
     const struct gh_shm_counters *c = &v->c;
     fprintf(f, "{\"pid\":%d,\"command\":", v->pid);
-    json_string(f, v->cfg.cmdline);
+    cli_json_string(f, v->cfg.cmdline);
     fprintf(f, ",\"policy\":");
-    json_string(f, v->cfg.policy);
+    cli_json_string(f, v->cfg.policy);
     fprintf(f, ",\"fresh\":%s,\"age_ns\":%" PRIu64, v->fresh ? "true" : "false", v->age_ns);
     fprintf(f, ",\"segment\":{\"version\":%" PRIu32 ",\"uid\":%" PRIu32 ",\"start_time_ns\":%" PRIu64 "}",
             v->hdr->version, v->hdr->uid, v->hdr->start_time_ns);

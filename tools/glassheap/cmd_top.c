@@ -262,21 +262,6 @@ static double elapsed_s(const struct top *t)
     return (double)(mono_ns() - t->start_ns) / NS_PER_S;
 }
 
-/* A JSON string of untrusted text (the segment's policy name). */
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
-
 static void print_line(const struct top *t, bool json)
 {
     struct ghr_frag f;
@@ -284,7 +269,7 @@ static void print_line(const struct top *t, bool json)
     const struct gh_shm_counters *c = &t->cur;
     if (json) {
         printf("{\"time_s\":%.3f,\"pid\":%d,\"policy\":", elapsed_s(t), t->pid);
-        json_str(t->cfg.policy);
+        cli_json_string(stdout, t->cfg.policy);
         printf(",\"heap_bytes\":%llu,"
                "\"live_requested\":%llu,\"live_blocks\":%llu,\"free_bytes\":%llu,"
                "\"free_blocks\":%llu,\"largest_free\":%llu,\"peak_heap_bytes\":%llu,"

@@ -263,16 +263,16 @@ int cmd_trace_stats(int argc, char **argv)
         return GH_EXIT_FAIL;
     }
     if (json) {
-        printf("{\"trace\":{\"file\":\"");
-        tf_json_str(stdout, path);
-        printf("\",\"format\":\"%s\",\"operations\":%zu,\"ids\":%" PRIu32 ",\"mmap_threshold\":%" PRIu64, tf_format_name(&t),
+        printf("{\"trace\":{\"file\":");
+        cli_json_string(stdout, path);
+        printf(",\"format\":\"%s\",\"operations\":%zu,\"ids\":%" PRIu32 ",\"mmap_threshold\":%" PRIu64, tf_format_name(&t),
                t.n, t.nids, threshold);
         if (t.format == TF_BINARY) {
-            printf(",\"pid\":%" PRId32 ",\"policy\":\"", t.pid);
-            tf_json_str(stdout, t.policy);
-            printf("\",\"cmdline\":\"");
-            tf_json_str(stdout, t.cmdline);
-            printf("\",\"threads\":%" PRIu64 ",\"duration_ns\":%" PRIu64, s.threads, s.duration_ns);
+            printf(",\"pid\":%" PRId32 ",\"policy\":", t.pid);
+            cli_json_string(stdout, t.policy);
+            printf(",\"cmdline\":");
+            cli_json_string(stdout, t.cmdline);
+            printf(",\"threads\":%" PRIu64 ",\"duration_ns\":%" PRIu64, s.threads, s.duration_ns);
         }
         printf("},\"ops\":{\"alloc\":%" PRIu64 ",\"realloc\":%" PRIu64 ",\"free\":%" PRIu64 ",\"failed\":%" PRIu64,
                s.allocs, s.reallocs, s.frees, t.failed);

@@ -46,22 +46,6 @@ static inline void xml_puts(FILE *f, const char *s)
     }
 }
 
-/* s as a JSON string, quotes included. */
-static inline void json_puts(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 /* ---- the SVG writer --------------------------------------------------- */
 
 #define SVG_FONT "DejaVu Sans, Helvetica, Arial, sans-serif"

@@ -596,20 +596,6 @@ static inline const char *tf_format_name(const struct tf_trace *t)
     return t->format == TF_BINARY ? "binary" : "rep";
 }
 
-/* JSON string body (no quotes): escapes quote, backslash, control bytes. */
-static inline void tf_json_str(FILE *out, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-}
-
 /* Parse a byte count with an optional K/M/G suffix (powers of 1024). */
 static inline bool tf_parse_bytes(const char *s, uint64_t *out)
 {
