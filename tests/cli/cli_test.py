@@ -657,6 +657,44 @@ def case_err_version(ctx):
     check(os.path.exists(path), "ps removed a segment of another version")
 
 
+def case_run(ctx):
+    """glassheap run: the program's own output and exit status, on glassheap
+    with the policy asked for (its exit summary says so), LD_PRELOAD kept."""
+    for policy in ("first", "buddy"):
+        rc, out, err = ctx.cli("run", "--policy", policy, "--stats=json", "--",
+                               "/bin/bash", "-c", 'echo "hello $1"; exit 7', "bash", "world")
+        check(rc == 7, "run: exit %d, want the program's 7 (stderr %r)" % (rc, err))
+        check(out == "hello world\n", "run: stdout %r" % out)
+        lines = [l for l in err.splitlines() if l.startswith("{")]
+        check(lines, "run --stats=json printed no summary: %r" % err)
+        summary = json.loads(lines[-1])
+        check(summary["policy"] == policy, "run: the summary says policy %r" % summary["policy"])
+    rc, out, err = ctx.cli("run", "--policy", "bogus", "--", "true")
+    check(rc == 2 and "'bogus' is not a policy" in err, "run --policy bogus: %d %r" % (rc, err))
+    rc, out, err = ctx.cli("run", "--", "/nonexistent/program")
+    check(rc == 127 and "cannot run '/nonexistent/program'" in err, "run of a missing program: %d %r" % (rc, err))
+
+
+def case_err_no_library(ctx):
+    """glassheap run with no library to be found: a copy of the command away
+    from its build tree, and a $GLASSHEAP_LIBRARY that names no file."""
+    if os.path.exists("/usr/local/lib/libglassheap.so"):
+        print("skip: an installed libglassheap.so would be found")
+        return SKIP
+    want = (r"glassheap: run: libglassheap.so not found \(set GLASSHEAP_LIBRARY, or run the glassheap "
+            r"of a build tree or an installation\)\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, "glassheap")
+        shutil.copy(ctx.a.glassheap, exe)
+        bad = dict(clean_env(), GLASSHEAP_LIBRARY=os.path.join(tmp, "no-such-libglassheap.so"))
+        for argv, env in (([exe], clean_env()), ([ctx.a.glassheap], bad)):
+            r = subprocess.run(argv + ["run", "--", "true"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, timeout=CLI_TIMEOUT_S)
+            check(r.returncode == 3, "%s run: exit %d, want 3 (stderr %r)" % (argv[0], r.returncode, r.stderr))
+            check(re.fullmatch(want, r.stderr), "%s run: stderr %r" % (argv[0], r.stderr))
+            check(r.stdout == "", "%s run: printed %r" % (argv[0], r.stdout))
+
+
 def case_usage(ctx):
     for argv, rc_want in ((["stat"], 2), (["stat", "abc"], 2), (["stat", "0"], 2), (["stat", "1", "2"], 2),
                           (["stat", "--bogus", "1"], 2), (["stat", "--timeout", "-1", "1"], 2),
@@ -678,7 +716,7 @@ CASES = {
     "stat": case_stat, "stat_no_answer": case_stat_no_answer, "ps": case_ps, "ps_stale": case_ps_stale,
     "err_no_process": case_err_no_process, "err_no_glassheap": case_err_no_glassheap,
     "err_stale": case_err_stale, "err_replaced": case_err_replaced, "err_other_user": case_err_other_user, "err_version": case_err_version,
-    "usage": case_usage,
+    "usage": case_usage, "run": case_run, "err_no_library": case_err_no_library,
 }
 
 
