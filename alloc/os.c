@@ -105,6 +105,7 @@ int gh_os_remap(void *p, size_t oldlen, size_t newlen, int may_move, void **out)
         return err;
     }
     counts.mremap_calls++;
+    counts.mremap_bytes += newlen;
     *out = q;
     return 0;
 }

@@ -27,7 +27,7 @@ struct gh_os_counts {
     uint64_t brk_calls, brk_grow_bytes, brk_shrink_bytes;
     uint64_t mmap_calls, mmap_bytes;
     uint64_t munmap_calls, munmap_bytes;
-    uint64_t mremap_calls;
+    uint64_t mremap_calls, mremap_bytes; /* bytes: the new length of each mremap */
     uint64_t madvise_calls, madvise_bytes;
 };
 

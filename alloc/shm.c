@@ -232,6 +232,7 @@ void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, cons
     c->munmap_calls = snap->os.munmap_calls;
     c->munmap_bytes = snap->os.munmap_bytes;
     c->mremap_calls = snap->os.mremap_calls;
+    c->mremap_bytes = snap->os.mremap_bytes;
     c->madvise_calls = snap->os.madvise_calls;
     c->madvise_bytes = snap->os.madvise_bytes;
     c->trims = snap->heap.trims;

@@ -101,6 +101,7 @@ static void json(struct out *o, const struct gh_stats_snapshot *s)
     kv(o, "mmap_bytes", s->os.mmap_bytes, 0);
     kv(o, "munmap_calls", s->os.munmap_calls, 0);
     kv(o, "mremap_calls", s->os.mremap_calls, 0);
+    kv(o, "mremap_bytes", s->os.mremap_bytes, 0);
     kv(o, "madvise_calls", s->os.madvise_calls, 1);
     put(o, "}}\n");
 }

@@ -120,7 +120,8 @@ struct gh_shm_counters {
     uint64_t free_hist[GH_SHM_HIST_BUCKETS];
     /* buddy: free blocks of order k (2^k bytes), like /proc/buddyinfo */
     uint64_t buddy_free[GH_SHM_ORDERS];
-    uint64_t reserved[16];
+    uint64_t mremap_bytes;     /* the new length of each mremap, summed */
+    uint64_t reserved[15];
 };
 
 enum gh_shm_block_state {

@@ -219,7 +219,8 @@ struct view {
     X(free_bytes) X(free_blocks) X(largest_free)                                   \
     X(heap_bytes) X(overhead_bytes) X(regions)                                     \
     X(large_requested) X(large_bytes) X(large_blocks)                              \
-    X(peak_requested) X(peak_block_bytes) X(peak_heap_bytes) X(peak_large_bytes)
+    X(peak_requested) X(peak_block_bytes) X(peak_heap_bytes) X(peak_large_bytes) \
+    X(mremap_bytes)
 
 static void print_json(const struct view *v)
 {
@@ -361,7 +362,7 @@ static void print_text(const struct view *v)
     printf(", shrank %s\n", bytes_exact(c->brk_shrink_bytes, b1, sizeof b1));
     line_calls_bytes("mmap", c->mmap_calls, c->mmap_bytes);
     line_calls_bytes("munmap", c->munmap_calls, c->munmap_bytes);
-    printf(LABEL "%" PRIu64 " %s\n", "mremap", c->mremap_calls, c->mremap_calls == 1 ? "call" : "calls");
+    line_calls_bytes("mremap", c->mremap_calls, c->mremap_bytes);
     line_calls_bytes("madvise", c->madvise_calls, c->madvise_bytes);
     printf(LABEL "%" PRIu64 " %s, %s\n", "trims", c->trims, c->trims == 1 ? "time" : "times",
            bytes_exact(c->trimmed_bytes, b1, sizeof b1));
