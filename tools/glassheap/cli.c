@@ -41,6 +41,16 @@ const char *cli_bytes(uint64_t n, char *buf, size_t cap)
     return buf;
 }
 
+const char *const cli_policies[CLI_NPOLICIES] = { "first", "next", "best", "worst", "buddy" };
+
+const char *cli_policy(const char *name)
+{
+    for (size_t i = 0; i < CLI_NPOLICIES; i++)
+        if (!strcmp(name, cli_policies[i]))
+            return cli_policies[i];
+    return NULL;
+}
+
 void cli_json_string(FILE *f, const char *s)
 {
     fputc('"', f);

@@ -29,6 +29,13 @@ const char *cli_bytes(uint64_t n, char *buf, size_t cap);
  * through unchanged). */
 void cli_json_string(FILE *f, const char *s);
 
+/* The placement policies, in the order every table lists them. */
+#define CLI_NPOLICIES 5
+extern const char *const cli_policies[CLI_NPOLICIES];
+
+/* name's entry in cli_policies (the same pointer), or NULL. */
+const char *cli_policy(const char *name);
+
 /* Parse a PID argument; false (and a message) when it is not one. */
 bool cli_parse_pid(const char *s, int *pid);
 

@@ -64,8 +64,6 @@
 
 extern char **environ;
 
-static const char *const all_policies[] = { "first", "next", "best", "worst", "buddy" };
-#define N_POLICIES (sizeof all_policies / sizeof all_policies[0])
 
 /* Where the known baselines live (first readable wins). */
 struct known_baseline {
@@ -212,10 +210,7 @@ static struct row *add_row(struct compare *cx, const char *name)
 static bool add_policies(struct compare *cx, char *list, const char *lib)
 {
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        const char *found = NULL;
-        for (size_t i = 0; i < N_POLICIES; i++)
-            if (!strcmp(tok, all_policies[i]))
-                found = all_policies[i];
+        const char *found = cli_policy(tok);
         if (!found) {
             cli_error("compare: '%s' is not a policy (first, next, best, worst, buddy)", tok);
             return false;
@@ -264,8 +259,8 @@ static bool add_baselines(struct compare *cx, char *list)
             cli_error("compare: baseline '%s' has no name", tok);
             return false;
         }
-        for (size_t i = 0; i < N_POLICIES; i++)
-            if (!strcmp(name, all_policies[i])) {
+        for (size_t i = 0; i < CLI_NPOLICIES; i++)
+            if (!strcmp(name, cli_policies[i])) {
                 cli_error("compare: a baseline cannot be named like the policy '%s'", name);
                 return false;
             }

@@ -53,7 +53,7 @@
 #include "os.h"
 #include "tracefile.h"
 
-#define NPOLICIES 5
+#define NPOLICIES CLI_NPOLICIES
 #define SERIES_POINTS 800u                      /* samples per policy for --svg */
 #define STEP_MAX_OPS 1000u                      /* --step is for small traces */
 #define ARENA_MAX ((size_t)1 << 40)             /* reserve (not commit) up to 1 TiB */
@@ -62,7 +62,6 @@
 #define BUDDY_MIN_MAX_ORDER 20u                 /* as alloc/malloc.c: 1 MiB chunks at least */
 #define STEP_BAR 64                             /* columns of the --step picture */
 
-static const char *const all_policies[NPOLICIES] = { "first", "next", "best", "worst", "buddy" };
 
 /* ---- the simulated front end ------------------------------------------ */
 
@@ -942,18 +941,18 @@ static bool parse_policies(const char *arg, const char **out, size_t *n)
     *n = 0;
     if (!strcmp(arg, "all")) {
         for (size_t i = 0; i < NPOLICIES; i++)
-            out[(*n)++] = all_policies[i];
+            out[(*n)++] = cli_policies[i];
         return true;
     }
     char buf[128];
     snprintf(buf, sizeof buf, "%s", arg);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         size_t k = 0;
-        while (k < NPOLICIES && strcmp(tok, all_policies[k]))
+        while (k < NPOLICIES && strcmp(tok, cli_policies[k]))
             k++;
         if (k == NPOLICIES || *n == NPOLICIES)
             return false;
-        out[(*n)++] = all_policies[k];
+        out[(*n)++] = cli_policies[k];
     }
     return *n > 0;
 }

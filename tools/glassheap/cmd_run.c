@@ -69,11 +69,7 @@ int cmd_run(int argc, char **argv)
         return GH_EXIT_USAGE;
     }
     if (policy) {
-        static const char *ok[] = { "first", "next", "best", "worst", "buddy" };
-        bool found = false;
-        for (size_t i = 0; i < 5; i++)
-            found |= !strcmp(policy, ok[i]);
-        if (!found) {
+        if (!cli_policy(policy)) {
             cli_error("run: '%s' is not a policy (first, next, best, worst, buddy)", policy);
             return GH_EXIT_USAGE;
         }
