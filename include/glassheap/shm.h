@@ -11,6 +11,10 @@
  *   counters_offset          struct gh_shm_counters  (counters_size bytes)
  *   map_offset               struct gh_shm_map, then map_capacity entries
  *                            of struct gh_shm_block  (map_size bytes)
+ *   large_offset             struct gh_shm_large, then large_capacity
+ *                            entries of struct gh_shm_large_block
+ *                            (large_size bytes; large_offset 0: a writer
+ *                            older than the list, no large blocks listed)
  *
  * A reader must check magic, version and every offset/size against the
  * file's real size before it reads anything, and must treat every value as
@@ -74,7 +78,10 @@ struct gh_shm_header {
     uint64_t start_time_ns;    /* CLOCK_REALTIME when the library started */
     uint64_t proc_start_ticks; /* field 22 of /proc/<pid>/stat: a reused pid has another */
     uint64_t exited;           /* 1 once the writer ran its exit handler */
-    uint64_t reserved[8];
+    uint32_t large_offset, large_size;       /* the large-block list; 0 0: none */
+    uint32_t large_capacity;                 /* entries after struct gh_shm_large */
+    uint32_t large_block_size;               /* sizeof(struct gh_shm_large_block) */
+    uint64_t reserved[6];
 };
 
 struct gh_shm_config {
@@ -148,5 +155,27 @@ struct gh_shm_map {
     uint64_t reserved[8];
     /* struct gh_shm_block entries[map_capacity] follow */
 };
+
+/* Large blocks (one mapping each), kept current by the call that maps or
+ * unmaps one, under `seq` (odd while the writer is inside).  The first
+ * min(count, large_capacity) entries are valid, in no particular order;
+ * total > count means the list was full and `total - count` live large
+ * blocks are not listed (their bytes are still in the counters). */
+struct gh_shm_large {
+    uint64_t seq;              /* sequence lock over what follows */
+    uint64_t count;            /* valid entries below */
+    uint64_t total;            /* live large blocks */
+    uint64_t reserved[5];
+    /* struct gh_shm_large_block entries[large_capacity] follow */
+};
+
+struct gh_shm_large_block {
+    uint64_t addr;             /* the payload the program holds */
+    uint64_t map_base;         /* its mapping */
+    uint64_t map_len;
+    uint64_t requested;        /* what the program asked for */
+};
+
+#define GH_SHM_LARGE_CAPACITY 4096u              /* large blocks listed */
 
 #endif
