@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "policy.h"
+#include "heap.h"
 
 enum kind { POLICY, SIZE, BOOL, STATS, PATH };
 
@@ -75,7 +75,7 @@ static bool parse(struct gh_config *c, enum kind k, void *field, const char *v)
 {
     switch (k) {
     case POLICY:
-        if (strcmp(v, "buddy") != 0 && !gh_policy_by_name(v))
+        if (!gh_heap_policy_exists(v))
             return false;
         return copy_str(c->policy, sizeof c->policy, v);
     case SIZE:

@@ -16,7 +16,6 @@
 
 #include "buddy.h"
 #include "error.h"
-#include "os.h"
 
 uint64_t gh_block_secret;
 
@@ -182,11 +181,9 @@ static bool grow(struct gh_heap *h, size_t need)
     size_t len;
     if (__builtin_add_overflow(need, GH_REGION_OVERHEAD + h->top_pad, &len))
         return false;
-    if (h->src->kind == GH_SOURCE_BREAK) {
-        size_t ps = gh_os_page_size();
-        if (!gh_round_up(len, ps, &len))
-            return false;
-    }
+    size_t ps = gh_source_page(h->src);
+    if (ps > GH_ALIGN && !gh_round_up(len, ps, &len))
+        return false;
     struct gh_span span;
     char *end = h->top ? region_end(h->top) : NULL;
     if (gh_source_grow(h->src, end, len, &span) != 0) {
@@ -269,9 +266,17 @@ void gh_heap_init_buddy(struct gh_heap *h, struct gh_source *src, unsigned max_o
     h->buddy.max_order = max_order;
 }
 
-bool gh_heap_init_named(struct gh_heap *h, struct gh_source *src, const char *policy, unsigned max_order)
+/* Buddy's largest block: at least 1 MiB so the break grows in large steps. */
+#define BUDDY_MIN_CHUNK_ORDER 20u
+#define BUDDY_MAX_CHUNK_ORDER 40u
+
+bool gh_heap_init_named(struct gh_heap *h, struct gh_source *src, const char *policy, size_t largest_request)
 {
     if (strcmp(policy, "buddy") == 0) {
+        unsigned max_order = BUDDY_MIN_CHUNK_ORDER;
+        while (max_order < BUDDY_MAX_CHUNK_ORDER
+               && ((size_t)1 << max_order) < largest_request + GH_HEADER_SIZE)
+            max_order++;
         gh_heap_init_buddy(h, src, max_order);
         return true;
     }
@@ -280,6 +285,36 @@ bool gh_heap_init_named(struct gh_heap *h, struct gh_source *src, const char *po
         return false;
     gh_heap_init(h, src, ops);
     return true;
+}
+
+bool gh_heap_policy_exists(const char *name)
+{
+    return strcmp(name, "buddy") == 0 || gh_policy_by_name(name) != NULL;
+}
+
+bool gh_heap_can_hold(const struct gh_heap *h, size_t align, size_t n)
+{
+    if (h->kind != GH_HEAP_BUDDY)
+        return n <= GH_MAX_REQUEST;
+    size_t need = n;
+    if (align > GH_ALIGN && __builtin_add_overflow(n, align + GH_HEADER_SIZE, &need))
+        return false;
+    return gh_buddy_order_for(h, need) != 0;
+}
+
+void gh_heap_describe(const struct gh_heap *h, struct gh_heap_desc *d)
+{
+    memset(d, 0, sizeof *d);
+    d->policy = gh_heap_policy_name(h);
+    d->regions = h->regions.count;
+    if (h->kind == GH_HEAP_BUDDY) {
+        d->min_block = (size_t)1 << GH_BUDDY_MIN_ORDER;
+        d->max_order = h->buddy.max_order;
+        for (unsigned k = 0; k < GH_HEAP_ORDERS && k < GH_BUDDY_ORDERS; k++)
+            d->order_free[k] = h->buddy.count[k];
+    } else {
+        d->min_block = GH_MIN_BLOCK;
+    }
 }
 
 const char *gh_heap_policy_name(const struct gh_heap *h)
@@ -394,10 +429,8 @@ static size_t trim_top(struct gh_heap *h, size_t pad)
     if ((size_t)(end - (char *)last) <= keep_min)
         return 0;
     uintptr_t new_end = (uintptr_t)last + keep_min;
-    if (h->src->kind == GH_SOURCE_BREAK) {
-        size_t ps = gh_os_page_size();
-        new_end = (new_end + ps - 1) & ~(uintptr_t)(ps - 1);
-    }
+    size_t ps = gh_source_page(h->src);
+    new_end = (new_end + ps - 1) & ~(uintptr_t)(ps - 1);
     if (new_end >= (uintptr_t)end)
         return 0;
     size_t release = (size_t)((uintptr_t)end - new_end);
@@ -582,12 +615,12 @@ static bool decommit_free(void *c, const struct gh_block_info *bi)
         t->release[t->nrelease++] = (struct gh_region *)bi->region;
         return true;
     }
-    size_t ps = gh_os_page_size();
+    size_t ps = gh_source_page(t->h->src);
     /* Keep the header, index node and footer; drop the pages between. */
     uintptr_t lo = ((uintptr_t)bi->addr + GH_HEADER_SIZE + GH_NODE_SIZE + ps - 1) & ~(uintptr_t)(ps - 1);
     uintptr_t hi = ((uintptr_t)bi->addr + bi->size - GH_FOOTER_SIZE) & ~(uintptr_t)(ps - 1);
-    if (t->h->src->kind == GH_SOURCE_BREAK && hi > lo)
-        gh_os_decommit((void *)lo, hi - lo);
+    if (hi > lo)
+        gh_source_decommit(t->h->src, (void *)lo, hi - lo);
     return true;
 }
 

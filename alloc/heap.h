@@ -116,9 +116,33 @@ void gh_heap_init(struct gh_heap *h, struct gh_source *src, const struct gh_poli
  * unit it takes from the source); requests that do not fit one block fail. */
 void gh_heap_init_buddy(struct gh_heap *h, struct gh_source *src, unsigned max_order);
 
-/* gh_heap_init or gh_heap_init_buddy by policy name ("first" ... "buddy");
- * max_order is used for buddy only.  false for an unknown name. */
-bool gh_heap_init_named(struct gh_heap *h, struct gh_source *src, const char *policy, unsigned max_order);
+/* A heap with the named policy (one of GLASSHEAP_POLICIES) that must serve
+ * every request up to largest_request bytes (the front end's mmap
+ * threshold).  The buddy discipline sizes its largest block from it: the
+ * smallest order >= 20 whose block holds largest_request and a header,
+ * capped at 2^40.  false for an unknown name. */
+bool gh_heap_init_named(struct gh_heap *h, struct gh_source *src, const char *policy, size_t largest_request);
+
+/* Is `name` a policy gh_heap_init_named accepts? */
+bool gh_heap_policy_exists(const char *name);
+
+/* Can gh_heap_alloc_aligned(h, align, n) ever succeed (memory permitting)?
+ * Fit heaps: yes for any n up to GH_MAX_REQUEST.  Buddy heaps: only when
+ * n, its header and the alignment slack fit the largest block.  The front
+ * end sends what a heap cannot hold to the large-block path. */
+bool gh_heap_can_hold(const struct gh_heap *h, size_t align, size_t n);
+
+/* What the segment and the tools need to know about a heap's discipline,
+ * without knowing the discipline. */
+#define GH_HEAP_ORDERS 48u
+struct gh_heap_desc {
+    const char *policy;                /* name, static */
+    size_t min_block;                  /* smallest block made, header included */
+    unsigned max_order;                /* largest block 2^max_order; 0 for fit */
+    size_t regions;                    /* regions held now */
+    uint64_t order_free[GH_HEAP_ORDERS]; /* free blocks of 2^k bytes; 0 for fit */
+};
+void gh_heap_describe(const struct gh_heap *h, struct gh_heap_desc *d);
 
 /* The policy's name. */
 const char *gh_heap_policy_name(const struct gh_heap *h);

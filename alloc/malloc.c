@@ -46,7 +46,6 @@
 #define GH_EXPORT __attribute__((visibility("default")))
 
 /* Smallest buddy chunk (2^20 = 1 MiB) taken from the break at a time. */
-#define GH_BUDDY_MIN_ORDER_CHUNK 20u
 
 /* glibc's stdio list lock (exported by libc.so.6 since 2.2.5). */
 extern void _IO_list_lock(void) __attribute__((weak));
@@ -223,12 +222,7 @@ static void init_locked(void)
         memcpy(&secret, rnd + 8, sizeof secret);
     gh_block_secret = secret;
     gh_source_init_break(&G.src);
-    /* Buddy: the largest block holds any request below the mmap threshold
-     * (and its header); at least 1 MiB so the break grows in large steps. */
-    unsigned max_order = GH_BUDDY_MIN_ORDER_CHUNK;
-    while (max_order < 40 && ((size_t)1 << max_order) < G.cfg.mmap_threshold + GH_HEADER_SIZE)
-        max_order++;
-    gh_heap_init_named(&G.heap, &G.src, G.cfg.policy, max_order);
+    gh_heap_init_named(&G.heap, &G.src, G.cfg.policy, G.cfg.mmap_threshold);
     gh_large_init(&G.large);
 #ifdef GH_HAVE_VALGRIND
     G.valgrind = RUNNING_ON_VALGRIND ? 1 : 0;
@@ -284,22 +278,18 @@ static void *alloc(size_t align, size_t n, int op, enum call c)
         leave();
         return NULL;
     }
-    if (is_large(n)) {
+    /* What the heap cannot hold (a buddy block cannot hold a large
+     * alignment slack) is mapped. */
+    if (is_large(n) || !gh_heap_can_hold(&G.heap, align, n)) {
         p = large_alloc(align, n, op, c);
     } else {
         enter();
         p = align <= GH_ALIGN ? gh_heap_alloc(&G.heap, n) : gh_heap_alloc_aligned(&G.heap, align, n);
-        bool too_big = !p && G.heap.kind == GH_HEAP_BUDDY && align > GH_ALIGN;
-        if (!too_big) {
-            count_call(c);
-            if (!p)
-                G.calls.failed++;
-            TRACE(op, NULL, p, n, talign);
-        }
+        count_call(c);
+        if (!p)
+            G.calls.failed++;
+        TRACE(op, NULL, p, n, talign);
         leave();
-        /* A buddy block cannot hold a large alignment slack: map it. */
-        if (too_big)
-            p = large_alloc(align, n, op, c);
     }
     if (!p)
         errno = ENOMEM;

@@ -128,14 +128,16 @@ int gh_shm_open(struct gh_shm *s, const struct gh_config *cfg, const struct gh_h
     s->map = (struct gh_shm_map *)((char *)m + off_map);
     s->blocks = (struct gh_shm_block *)(s->map + 1);
 
-    memcpy(c->policy, gh_heap_policy_name(h), strlen(gh_heap_policy_name(h)) + 1);
+    struct gh_heap_desc d;
+    gh_heap_describe(h, &d);
+    memcpy(c->policy, d.policy, strlen(d.policy) + 1);
     c->mmap_threshold = cfg->mmap_threshold;
     c->trim_threshold = h->trim_threshold;
     c->top_pad = h->top_pad;
-    c->buddy_max_order = h->kind == GH_HEAP_BUDDY ? h->buddy.max_order : 0;
+    c->buddy_max_order = d.max_order;
     c->alignment = GH_ALIGN;
     c->header_bytes = GH_HEADER_SIZE;
-    c->min_block = h->kind == GH_HEAP_BUDDY ? 1u << GH_BUDDY_MIN_ORDER : GH_MIN_BLOCK;
+    c->min_block = (uint32_t)d.min_block;
     size_t n = read_proc("/proc/self/cmdline", c->cmdline, sizeof c->cmdline);
     for (size_t i = 0; i + 1 < n; i++)
         if (c->cmdline[i] == '\0')
@@ -208,6 +210,8 @@ void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, cons
 {
     if (!s->hdr)
         return;
+    struct gh_heap_desc d;
+    gh_heap_describe(h, &d);
     struct gh_shm_counters *c = s->counters;
     uint64_t req = __atomic_load_n(&c->request, __ATOMIC_ACQUIRE);
     /* A reader could have left seq odd: make it even before we start. */
@@ -245,7 +249,7 @@ void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, cons
     c->largest_free = snap->largest_free;
     c->heap_bytes = snap->heap.heap_bytes;
     c->overhead_bytes = snap->heap.overhead_bytes;
-    c->regions = h->regions.count;
+    c->regions = d.regions;
     c->large_requested = snap->large_requested;
     c->large_bytes = snap->large_bytes;
     c->large_blocks = snap->large_blocks;
@@ -255,9 +259,8 @@ void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, cons
     c->peak_large_bytes = snap->large_peak_bytes;
     memcpy(c->free_hist, snap->heap.free_hist, sizeof c->free_hist);
     memset(c->buddy_free, 0, sizeof c->buddy_free);
-    if (h->kind == GH_HEAP_BUDDY)
-        for (unsigned k = 0; k < GH_SHM_ORDERS && k < GH_BUDDY_ORDERS; k++)
-            c->buddy_free[k] = h->buddy.count[k];
+    for (unsigned k = 0; k < GH_SHM_ORDERS && k < GH_HEAP_ORDERS; k++)
+        c->buddy_free[k] = d.order_free[k];
     seq_end(&c->seq);
     __atomic_store_n(&c->answered, req, __ATOMIC_RELEASE);
     s->calls = 0;

@@ -15,16 +15,29 @@
 
 void gh_source_init_break(struct gh_source *s)
 {
-    *s = (struct gh_source){ .kind = GH_SOURCE_BREAK };
+    *s = (struct gh_source){ .kind = GH_SOURCE_BREAK, .page = gh_os_page_size() };
 }
 
 void gh_source_init_arena(struct gh_source *s, void *base, size_t size)
 {
     uintptr_t b = (uintptr_t)base;
     uintptr_t a = (b + SPAN_ALIGN - 1) & ~(uintptr_t)(SPAN_ALIGN - 1);
-    *s = (struct gh_source){ .kind = GH_SOURCE_ARENA };
+    *s = (struct gh_source){ .kind = GH_SOURCE_ARENA, .page = SPAN_ALIGN };
     s->arena_base = (char *)a;
     s->arena_size = size > a - b ? (size - (a - b)) & ~(size_t)(SPAN_ALIGN - 1) : 0;
+}
+
+void gh_source_init_arena_paged(struct gh_source *s, void *base, size_t size, size_t page)
+{
+    gh_source_init_arena(s, base, size);
+    if (page > SPAN_ALIGN && (page & (page - 1)) == 0)
+        s->page = page;
+}
+
+void gh_source_decommit(struct gh_source *s, void *p, size_t len)
+{
+    if (s->kind == GH_SOURCE_BREAK && len)
+        gh_os_decommit(p, len);
 }
 
 static int grow_arena(struct gh_source *s, size_t len, struct gh_span *out)

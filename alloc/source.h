@@ -22,6 +22,7 @@ enum gh_source_kind { GH_SOURCE_BREAK, GH_SOURCE_ARENA };
 
 struct gh_source {
     enum gh_source_kind kind;
+    size_t page;  /* growth/trim unit: the OS page, or 16 for a plain arena */
     /* ARENA */
     char *arena_base;
     size_t arena_size, arena_used;
@@ -39,6 +40,21 @@ void gh_source_init_break(struct gh_source *s);
 
 /* An arena over [base, base+size); base is aligned up to 16 here. */
 void gh_source_init_arena(struct gh_source *s, void *base, size_t size);
+
+/* An arena that rounds growth and trimming to `page` (a power of two) the
+ * way the break does, so a simulation over it grows exactly as the
+ * preloaded library would. */
+void gh_source_init_arena_paged(struct gh_source *s, void *base, size_t size, size_t page);
+
+/* The unit a heap rounds growth and trimming to (see struct gh_source). */
+static inline size_t gh_source_page(const struct gh_source *s)
+{
+    return s->page;
+}
+
+/* Drop the pages of [p, p+len) (page aligned) while keeping the range
+ * reserved: madvise for the break, nothing for an arena. */
+void gh_source_decommit(struct gh_source *s, void *p, size_t len);
 
 /* At least `len` bytes (len a multiple of 16).  When `end` is not NULL and
  * the memory can continue exactly at `end` (the end of the caller's last

@@ -1,15 +1,14 @@
 /* stats.c - the exit summary, formatted without stdio or allocation.
  *
- * Definitions (DESIGN.md):
- *   internal fragmentation = 1 - live requested / live block bytes
- *   external fragmentation = 1 - largest free block / free bytes
- *   utilisation            = live requested / heap bytes
+ * The fragmentation figures come from include/glassheap/frag.h, the one
+ * place they are defined.
  */
 #include "stats.h"
 
 #include <string.h>
 
 #include "error.h"
+#include "glassheap/frag.h"
 
 struct out {
     char *buf;
@@ -33,9 +32,10 @@ static void put_u(struct out *o, uint64_t v)
     put(o, num);
 }
 
-/* A ratio a/b as a percentage with one decimal ("12.5%"); "-" when b == 0. */
-static void put_pct(struct out *o, uint64_t a, uint64_t b)
+/* A ratio as a percentage with one decimal ("12.5%"); "-" when it has no whole. */
+static void put_pct(struct out *o, struct gh_frag_ratio r)
 {
+    uint64_t a = r.part, b = r.whole;
     if (b == 0) {
         put(o, "-");
         return;
@@ -141,11 +141,11 @@ static void text(struct out *o, const struct gh_stats_snapshot *s)
     put(o, " (");
     put_u(o, s->large_bytes);
     put(o, " B mapped)\nglassheap: internal fragmentation ");
-    put_pct(o, s->heap.live_block_bytes - s->heap.live_requested, s->heap.live_block_bytes);
+    put_pct(o, gh_frag_internal(s->heap.live_requested, s->heap.live_block_bytes));
     put(o, ", external fragmentation ");
-    put_pct(o, s->heap.free_bytes - s->largest_free, s->heap.free_bytes);
+    put_pct(o, gh_frag_external(s->largest_free, s->heap.free_bytes));
     put(o, ", utilisation ");
-    put_pct(o, s->heap.live_requested, s->heap.heap_bytes);
+    put_pct(o, gh_frag_utilisation(s->heap.live_requested, s->heap.heap_bytes));
     put(o, "\nglassheap: system calls: brk ");
     put_u(o, s->os.brk_calls);
     put(o, ", mmap ");

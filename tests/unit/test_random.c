@@ -221,7 +221,7 @@ static void run(void **state)
     assert_non_null(f);
     fx_open(f, arena, policy ? policy : &gh_policy_first);
     if (!policy)
-        gh_heap_init_named(&f->h, &f->src, policy_name, BUDDY_MAX_ORDER);
+        gh_heap_init_named(&f->h, &f->src, policy_name, ((size_t)1 << BUDDY_MAX_ORDER) - GH_HEADER_SIZE);
     struct gh_heap *h = &f->h;
     nlive = 0;
     live_requested = 0;

@@ -59,7 +59,6 @@
 #define ARENA_MAX ((size_t)1 << 40)             /* reserve (not commit) up to 1 TiB */
 #define ARENA_MIN ((size_t)64 << 20)
 #define LARGE_OVERHEAD 64u                      /* record + header of a large block */
-#define BUDDY_MIN_MAX_ORDER 20u                 /* as alloc/malloc.c: 1 MiB chunks at least */
 #define STEP_BAR 64                             /* columns of the --step picture */
 
 
@@ -194,8 +193,8 @@ static void heap_alloc(struct sim *s, struct slot *sl, uint64_t n, uint32_t alig
         s->res->failures++;
         return;
     }
-    if (n >= s->threshold) {
-        large_new(s, sl, n, align);
+    if (n >= s->threshold || !gh_heap_can_hold(&s->h, align, (size_t)n)) {
+        large_new(s, sl, n, align); /* as the library: what the heap cannot hold is mapped */
         return;
     }
     if (s->fit) {
@@ -207,10 +206,6 @@ static void heap_alloc(struct sim *s, struct slot *sl, uint64_t n, uint32_t alig
     }
     void *p = align > GH_ALIGN ? gh_heap_alloc_aligned(&s->h, align, (size_t)n) : gh_heap_alloc(&s->h, (size_t)n);
     restore_pad(s);
-    if (!p && s->h.kind == GH_HEAP_BUDDY && align > GH_ALIGN) {
-        large_new(s, sl, n, align); /* as the library: a buddy block cannot hold the slack */
-        return;
-    }
     if (!p) {
         sl->where = S_FAILED;
         s->res->failures++;
@@ -341,14 +336,6 @@ static bool arena_open(struct sim *s)
     return false;
 }
 
-static unsigned buddy_max_order(uint64_t threshold)
-{
-    unsigned k = BUDDY_MIN_MAX_ORDER;
-    while (k < 40 && ((uint64_t)1 << k) < threshold + GH_HEADER_SIZE)
-        k++;
-    return k;
-}
-
 static bool sim_init(struct sim *s, const char *policy, uint64_t threshold, uint32_t nids, struct result *res)
 {
     memset(s, 0, sizeof *s);
@@ -361,8 +348,10 @@ static bool sim_init(struct sim *s, const char *policy, uint64_t threshold, uint
         return false;
     }
     gh_source_init_arena(&s->src, s->arena, s->arena_len);
-    gh_heap_init_named(&s->h, &s->src, policy, buddy_max_order(threshold));
-    s->fit = s->h.kind == GH_HEAP_FIT;
+    gh_heap_init_named(&s->h, &s->src, policy, (size_t)threshold);
+    struct gh_heap_desc d;
+    gh_heap_describe(&s->h, &d);
+    s->fit = d.max_order == 0;
     s->top_pad = s->h.top_pad;
     return true;
 }

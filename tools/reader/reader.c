@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "glassheap/frag.h"
+
 _Static_assert(GH_SHM_VERSION == 1u, "update the GHR_BAD_VERSION message");
 _Static_assert(sizeof(struct gh_shm_block) % 8 == 0, "blocks are copied by words");
 
@@ -563,11 +565,6 @@ int ghr_map(struct ghr_segment *seg, int timeout_ms, struct gh_shm_block *buf,
 
 /* ---- derived figures -------------------------------------------------- */
 
-static double ratio(uint64_t num, uint64_t den)
-{
-    return den ? (double)num / (double)den : 0.0;
-}
-
 void ghr_fragmentation(const struct gh_shm_counters *c, struct ghr_frag *out)
 {
     if (!out)
@@ -575,10 +572,10 @@ void ghr_fragmentation(const struct gh_shm_counters *c, struct ghr_frag *out)
     memset(out, 0, sizeof *out);
     if (!c)
         return;
-    out->internal = c->live_block_bytes ? 1.0 - ratio(c->live_requested, c->live_block_bytes) : 0.0;
-    out->external = c->free_bytes ? 1.0 - ratio(c->largest_free, c->free_bytes) : 0.0;
-    out->utilisation = ratio(c->live_requested, c->heap_bytes);
-    out->peak_utilisation = ratio(c->peak_requested, c->peak_heap_bytes);
+    out->internal = gh_frag_value(gh_frag_internal(c->live_requested, c->live_block_bytes));
+    out->external = gh_frag_value(gh_frag_external(c->largest_free, c->free_bytes));
+    out->utilisation = gh_frag_value(gh_frag_utilisation(c->live_requested, c->heap_bytes));
+    out->peak_utilisation = gh_frag_value(gh_frag_utilisation(c->peak_requested, c->peak_heap_bytes));
 }
 
 /* ---- the directory ---------------------------------------------------- */
