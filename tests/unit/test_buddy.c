@@ -5,18 +5,28 @@
  * halves); freeing merges with the free buddy repeatedly, back to one whole
  * chunk; the exact per-order free counts after a scripted sequence; aligned
  * payloads; in-place resize by absorbing or handing back upper buddies;
- * internal fragmentation counted in the counters; and that the buddy
- * checker catches each kind of corruption.
+ * internal fragmentation counted in the counters; that the buddy
+ * checker catches each kind of corruption; heaps of several regions (a
+ * foreign span between them on an arena, or mmap regions when the break
+ * cannot grow): walk, check and trim across them, a corrupt block in the
+ * second region reported there; and that the debug build's checker runs
+ * on buddy heaps after every operation (gh_heap_alloc stops on a corrupt
+ * header), while the plain build leaves it to gh_heap_check.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "unit_util.h"
 #include "buddy.h"
+#include "os.h"
 
 #define MAXO 10u /* 1 KiB chunks: small enough to script by hand */
 
@@ -231,6 +241,198 @@ static void test_checker(void **state)
     fx_close(&f);
 }
 
+/* Flip check bits of b's tag: its header now fails its check. */
+static void spoil(struct gh_block *b)
+{
+    b->tag ^= (uint64_t)1 << 60;
+}
+
+static size_t regions_of(const struct gh_heap *h)
+{
+    struct gh_heap_desc d;
+    gh_heap_describe(h, &d);
+    return d.regions;
+}
+
+/* Two buddy heaps share one arena source, so each one's next span starts
+ * past the other's: the span a heap gets for a new chunk does not continue
+ * its top region (as when another library moved the break).  The short
+ * span is kept as a region of pure overhead and a whole region follows. */
+static void test_regions_arena(void **state)
+{
+    (void)state;
+    struct fx f;
+    open_buddy(&f, 1 << 20);
+    struct gh_heap *a = &f.h, b;
+    gh_heap_init_buddy(&b, &f.src, MAXO);
+    const size_t chunk = (size_t)1 << MAXO, whole = chunk - GH_HEADER_SIZE;
+    char *pa[4], *pb[2];
+    pa[0] = gh_heap_alloc(a, whole);  /* a: region 1 */
+    pb[0] = gh_heap_alloc(&b, whole); /* b: its region after it */
+    pa[1] = gh_heap_alloc(a, whole);  /* a: a short span, then region 2 */
+    pb[1] = gh_heap_alloc(&b, whole);
+    pa[2] = gh_heap_alloc(a, whole);  /* a: a short span, then region 3 */
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(pa[i]);
+        FILL(pa[i], whole, 100 + (uint64_t)i);
+    }
+    assert_non_null(pb[0]);
+    assert_non_null(pb[1]);
+    assert_int_equal(a->c.regions_added, 3);
+    assert_int_equal(regions_of(a), 5); /* 3 with a chunk, 2 short spans */
+    assert_int_equal(a->c.heap_bytes, 3 * (GH_REGION_HEADER + chunk) + 2 * chunk);
+    assert_int_equal(a->c.overhead_bytes, 3 * GH_REGION_HEADER + 2 * chunk);
+    static struct walk w;
+    walk_heap(a, &w);
+    assert_int_equal(w.nregions, 3);
+    assert_int_equal(w.n, 3);
+    for (int i = 0; i < 3; i++)
+        assert_ptr_equal(w.b[i].addr, hdr(pa[i]));
+    assert_true(w.b[0].region < w.b[1].region && w.b[1].region < w.b[2].region);
+    HEAP_OK(a);
+    HEAP_OK(&b);
+
+    /* A corrupt block in the second region is found there. */
+    spoil(gh_block_of(pa[1]));
+    const char *why = NULL;
+    const void *where = NULL;
+    assert_false(gh_heap_check(a, &why, &where));
+    assert_ptr_equal(where, hdr(pa[1]));
+    assert_non_null(strstr(why, "check"));
+    spoil(gh_block_of(pa[1]));
+    HEAP_OK(a);
+
+    /* The top region (3) grows in place; trimming gives back only its free
+     * tail and leaves regions 1 and 2 as they were. */
+    pa[3] = gh_heap_alloc(a, 10);
+    assert_non_null(pa[3]);
+    assert_int_equal(a->c.regions_extended, 1);
+    gh_heap_free(a, pa[3], "free"); /* one free chunk at the top: kept */
+    uint64_t heap = a->c.heap_bytes;
+    assert_int_equal(gh_heap_trim(a, 0), chunk);
+    assert_int_equal(a->c.heap_bytes, heap - chunk);
+    assert_int_equal(a->c.trims, 1);
+    HEAP_OK(a);
+    walk_heap(a, &w);
+    assert_int_equal(w.n, 3);
+    for (int i = 0; i < 3; i++)
+        CONTENTS_OK(pa[i], whole, 100 + (uint64_t)i);
+
+    /* Whole free chunks in regions below the top stay (they are not at the
+     * break), each a free block of the largest order. */
+    gh_heap_free(a, pa[0], "free");
+    gh_heap_free(a, pa[1], "free");
+    assert_int_equal(gh_heap_free_blocks(a), 2);
+    assert_int_equal(gh_heap_largest_free(a), chunk);
+    assert_int_equal(gh_heap_trim(a, 0), 0);
+    assert_int_equal(regions_of(a), 5);
+    HEAP_OK(a);
+    /* ... and serve the next requests, lowest region first. */
+    char *again = gh_heap_alloc(a, whole);
+    assert_true(again == pa[0] || again == pa[1]);
+    HEAP_OK(a);
+    HEAP_OK(&b);
+    fx_close(&f);
+}
+
+/* The break cannot grow: every chunk comes in an mmap region of its own,
+ * released as soon as it is wholly free. */
+static void test_regions_mapped(void **state)
+{
+    (void)state;
+    enum { MAPO = 16, N = 3 };
+    const size_t whole = ((size_t)1 << MAPO) - GH_HEADER_SIZE;
+    struct gh_source src;
+    struct gh_heap h;
+    gh_source_init_break(&src);
+    gh_heap_init_buddy(&h, &src, MAPO);
+    gh_os_fail_after(GH_OS_BRK, 0);
+    char *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = gh_heap_alloc(&h, whole);
+        assert_non_null(p[i]);
+        FILL(p[i], whole, 200 + (uint64_t)i);
+    }
+    assert_int_equal(h.c.regions_added, N);
+    assert_int_equal(regions_of(&h), N);
+    assert_null(h.top); /* mapped regions are never extended */
+    static struct walk w;
+    walk_heap(&h, &w);
+    assert_int_equal(w.nregions, N);
+    assert_int_equal(w.nmapped, N);
+    HEAP_OK(&h);
+
+    /* Corrupt the block of the second region in address order. */
+    struct gh_block *second = (struct gh_block *)w.b[1].addr;
+    spoil(second);
+    const void *where = NULL;
+    assert_false(gh_heap_check(&h, NULL, &where));
+    assert_ptr_equal(where, second);
+    spoil(second);
+    HEAP_OK(&h);
+
+    /* Freeing that block unmaps its region; the others keep their data. */
+    size_t len = w.b[1].region->len;
+    uint64_t heap = h.c.heap_bytes;
+    gh_heap_free(&h, gh_block_payload(second), "free");
+    assert_int_equal(h.c.regions_released, 1);
+    assert_int_equal(regions_of(&h), N - 1);
+    assert_int_equal(h.c.heap_bytes, heap - len);
+    assert_int_equal(gh_heap_trim(&h, 0), 0); /* nothing free is left to give */
+    HEAP_OK(&h);
+    for (int i = 0; i < N; i++)
+        if (hdr(p[i]) != (void *)second) {
+            CONTENTS_OK(p[i], whole, 200 + (uint64_t)i);
+            gh_heap_free(&h, p[i], "free");
+        }
+    assert_int_equal(regions_of(&h), 0);
+    assert_int_equal(h.c.heap_bytes, 0);
+    HEAP_OK(&h);
+    gh_os_fail_reset();
+}
+
+/* In a child: spoil a live block's header, allocate once more, report
+ * what gh_heap_check says.  With GH_CHECKS the allocation itself stops
+ * the child with the checker's line. */
+static void test_debug_checker(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        struct fx f;
+        open_buddy(&f, 1 << 20);
+        char *a = gh_heap_alloc(&f.h, 10);
+        spoil(gh_block_of(a));
+        gh_heap_alloc(&f.h, 100); /* a block elsewhere in the chunk */
+        _exit(gh_heap_check(&f.h, NULL, NULL) ? 1 : 2);
+    }
+    close(fds[1]);
+    char err[512];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof err - 1 && (r = read(fds[0], err + n, sizeof err - 1 - n)) > 0)
+        n += (size_t)r;
+    err[n] = '\0';
+    close(fds[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+#ifdef GH_CHECKS
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    const char *want = "glassheap: malloc(): block header fails its check 0x";
+    if (strncmp(err, want, strlen(want)) != 0)
+        fail_msg("stderr '%s', expected '%s...'", err, want);
+#else
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 2); /* the checker sees it when asked */
+    assert_string_equal(err, "");
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +441,9 @@ int main(void)
         cmocka_unit_test(test_aligned),
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_checker),
+        cmocka_unit_test(test_regions_arena),
+        cmocka_unit_test(test_regions_mapped),
+        cmocka_unit_test(test_debug_checker),
     };
     return cmocka_run_group_tests_name("buddy", tests, NULL, NULL);
 }
