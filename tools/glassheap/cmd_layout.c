@@ -36,6 +36,8 @@
 
 #include "cli.h"
 #include "reader.h"
+#include "bytes.h"
+#include "heapmap.h"
 #include "svg.h"
 
 #define DEFAULT_TIMEOUT_MS 1000
@@ -287,11 +289,11 @@ static void read_segment(struct layout *l, int timeout_ms)
         return;
     }
     l->gh = true;
-    rc = hm_fetch(seg, l->pid, timeout_ms, l->cfg.header_bytes, &l->hm);
+    rc = hm_fetch(seg, timeout_ms, l->cfg.header_bytes, &l->hm);
     if (rc == GHR_OK) {
         l->map_note = "heap map answered";
         ghr_request_counters(seg, timeout_ms < 500 ? timeout_ms : 500);
-    } else if (rc == GHR_TIMEOUT && hm_fetch(seg, l->pid, -1, l->cfg.header_bytes, &l->hm) == GHR_OK) {
+    } else if (rc == GHR_TIMEOUT && hm_fetch(seg, -1, l->cfg.header_bytes, &l->hm) == GHR_OK) {
         l->map_note = "the process did not answer a map request: heap regions from the last map it wrote";
     } else {
         l->map_note = ghr_strerror((enum ghr_error)rc);

@@ -39,6 +39,8 @@
 
 #include "cli.h"
 #include "reader.h"
+#include "bytes.h"
+#include "heapmap.h"
 #include "svg.h"
 
 #define DEFAULT_TIMEOUT_MS 2000
@@ -1022,7 +1024,7 @@ int cmd_map(int argc, char **argv)
         goto out;
     }
     v.program = program_name(&v.cfg, prog, sizeof prog);
-    rc = hm_fetch(seg, o.pid, o.timeout_ms, v.cfg.header_bytes, &v.map);
+    rc = hm_fetch(seg, o.timeout_ms, v.cfg.header_bytes, &v.map);
     if (rc == GHR_TIMEOUT) {
         exit_code = not_answering(&v, seg, &o);
         goto out;
