@@ -47,6 +47,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
+#include "glassheap/frag.h"
+#include "summary.h"
+#include "svg.h"
 #include "reader.h"
 
 #ifndef GH_MULTIARCH
@@ -58,7 +62,6 @@
 #define MAX_ROWS 32
 #define SAMPLE_MS 10            /* how often a glassheap run is asked for counters */
 #define NAME_MAX_LEN 64
-#define SUMMARY_MAX (64 * 1024) /* the exit summary is one short line */
 #define STDERR_TAIL 600         /* bytes of a failed run's stderr shown */
 #define NS_PER_S 1000000000.0
 
@@ -123,13 +126,6 @@ static void on_interrupt(int sig)
 {
     (void)sig;
     interrupted = 1;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / NS_PER_S;
 }
 
 static void help(FILE *f)
@@ -289,18 +285,6 @@ struct sampler {
     struct gh_shm_counters last;
 };
 
-static bool file_id(int pid, dev_t *dev, ino_t *ino)
-{
-    char path[64];
-    struct stat st;
-    snprintf(path, sizeof path, GH_SHM_DIR "/glassheap.%d", pid);
-    if (stat(path, &st) != 0)
-        return false;
-    *dev = st.st_dev;
-    *ino = st.st_ino;
-    return true;
-}
-
 static void sampler_read(struct sampler *s)
 {
     struct gh_shm_counters c;
@@ -318,7 +302,7 @@ static void sampler_step(struct sampler *s)
 {
     dev_t dev;
     ino_t ino;
-    if (file_id(s->pid, &dev, &ino) && (!s->seg || dev != s->dev || ino != s->ino)) {
+    if (ghr_file_id(s->pid, &dev, &ino) && (!s->seg || dev != s->dev || ino != s->ino)) {
         struct ghr_segment *seg = NULL;
         int rc = ghr_open_pid(s->pid, &seg);
         if (rc == GHR_OK || rc == GHR_STALE) {
@@ -361,43 +345,6 @@ static void put_env(const struct row *r, const char *stats_file)
     }
 }
 
-/* Find "key": inside the object "section":{...} (NULL: anywhere). */
-static const char *json_find(const char *js, const char *section, const char *key, const char **end)
-{
-    char pat[96];
-    const char *from = js, *to = js + strlen(js);
-    if (section) {
-        snprintf(pat, sizeof pat, "\"%s\":{", section);
-        from = strstr(js, pat);
-        if (!from)
-            return NULL;
-        from += strlen(pat);
-        to = strchr(from, '}');
-        if (!to)
-            return NULL;
-    }
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(from, pat);
-    if (!p || p >= to)
-        return NULL;
-    *end = to;
-    return p + strlen(pat);
-}
-
-static bool json_num(const char *js, const char *section, const char *key, double *out)
-{
-    const char *end, *v = json_find(js, section, key, &end);
-    if (!v)
-        return false;
-    char *stop;
-    errno = 0;
-    unsigned long long n = strtoull(v, &stop, 10);
-    if (stop == v || errno)
-        return false;
-    *out = (double)n;
-    return true;
-}
-
 static char *slurp(const char *path, size_t max)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -414,8 +361,9 @@ static char *slurp(const char *path, size_t max)
     return buf;
 }
 
-/* Read the exit summary of `pid` and forget every summary file. */
-static void read_summaries(struct compare *cx, int pid, struct run *out)
+/* Read the exit summary of `pid` into *sum (zeroed when there is none)
+ * and forget every summary file. */
+static void read_summaries(struct compare *cx, int pid, struct run *out, struct gh_summary *sum)
 {
     DIR *d = opendir(cx->tmpdir);
     if (!d)
@@ -430,27 +378,21 @@ static void read_summaries(struct compare *cx, int pid, struct run *out)
         char path[PATH_MAX + 300];
         snprintf(path, sizeof path, "%s/%s", cx->tmpdir, de->d_name);
         if (!strcmp(de->d_name, mine)) {
-            char *js = slurp(path, SUMMARY_MAX);
-            const char *end, *pol;
-            if (js && json_num(js, "heap", "peak_heap_bytes", &out->peak_heap) &&
-                json_num(js, "heap", "peak_requested", &out->peak_requested) &&
-                json_num(js, "os", "brk_calls", &out->brk_calls) &&
-                json_num(js, "os", "mmap_calls", &out->mmap_calls)) {
+            if (gh_summary_read(path, sum)) {
                 out->have_summary = true;
-                if (!json_num(js, "large", "peak_bytes", &out->peak_large))
-                    out->peak_large = 0;
-                if ((pol = json_find(js, NULL, "policy", &end)) && *pol == '"')
-                    snprintf(out->policy_ran, sizeof out->policy_ran, "%.*s",
-                             (int)strcspn(pol + 1, "\""), pol + 1);
-                double freeb, largest;
+                out->peak_heap = (double)sum->peak_heap_bytes;
+                out->peak_requested = (double)sum->peak_requested;
+                out->brk_calls = (double)sum->brk_calls;
+                out->mmap_calls = (double)sum->mmap_calls;
+                out->peak_large = (double)sum->peak_large_bytes;
+                if (sum->policy[0])
+                    snprintf(out->policy_ran, sizeof out->policy_ran, "%.*s", (int)sizeof out->policy_ran - 1, sum->policy);
                 /* the figure at exit, for a run no sample describes */
-                if (json_num(js, "heap", "free_bytes", &freeb) &&
-                    json_num(js, "heap", "largest_free", &largest)) {
-                    out->ext_at_peak = freeb > 0 ? 1.0 - largest / freeb : 0.0;
+                if (sum->have_free) {
+                    out->ext_at_peak = gh_frag_value(gh_frag_external(sum->largest_free, sum->free_bytes));
                     out->have_ext = true;
                 }
             }
-            free(js);
         } else {
             out->other_summaries++;
         }
@@ -462,16 +404,14 @@ static void read_summaries(struct compare *cx, int pid, struct run *out)
 /* The samples describe the run when they are of the image that wrote the
  * summary: its final counters (published at exit, just before the summary)
  * name the same calls. */
-static void take_sample(const struct sampler *s, const char *summary, struct run *out)
+static void take_sample(const struct sampler *s, const struct gh_summary *sum, struct run *out)
 {
-    double mallocs, frees;
-    if (!s->have || !summary || !json_num(summary, "calls", "malloc", &mallocs) ||
-        !json_num(summary, "calls", "free", &frees))
+    if (!s->have || !sum->have_calls)
         return;
-    if ((double)s->last.malloc_calls != mallocs || (double)s->last.free_calls != frees)
+    if (s->last.malloc_calls != sum->malloc_calls || s->last.free_calls != sum->free_calls)
         return;
     const struct gh_shm_counters *b = &s->best;
-    out->ext_at_peak = b->free_bytes ? 1.0 - (double)b->largest_free / (double)b->free_bytes : 0.0;
+    out->ext_at_peak = gh_frag_value(gh_frag_external(b->largest_free, b->free_bytes));
     out->ext_sampled = true;
     out->have_ext = true;
 }
@@ -550,7 +490,7 @@ static bool run_once(struct compare *cx, struct row *r, int round, struct run *o
     }
     memset(out, 0, sizeof *out);
     fflush(NULL);
-    double t0 = now_s();
+    double t0 = gh_now_s();
     pid_t pid = fork();
     if (pid == 0) {
         dup2(nfd, 0);
@@ -577,16 +517,14 @@ static bool run_once(struct compare *cx, struct row *r, int round, struct run *o
         ghr_close(s.seg);
         return false;
     }
-    out->wall_s = now_s() - t0;
+    out->wall_s = gh_now_s() - t0;
     out->rss_bytes = (double)ru.ru_maxrss * 1024.0;
     if (r->kind == ROW_POLICY) {
         sampler_read(&s); /* the counters it published at exit */
-        char path[PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/%d.json", cx->tmpdir, (int)pid);
-        char *summary = slurp(path, SUMMARY_MAX);
-        read_summaries(cx, pid, out);
-        take_sample(&s, summary, out);
-        free(summary);
+        struct gh_summary sum;
+        memset(&sum, 0, sizeof sum);
+        read_summaries(cx, pid, out, &sum);
+        take_sample(&s, &sum, out);
     }
     ghr_close(s.seg);
     if (r->kind == ROW_POLICY)
@@ -904,19 +842,11 @@ static void print_json(const struct compare *cx)
 
 /* ---- SVG ---------------------------------------------------------------- */
 
-static void svg_text(FILE *f, const char *s)
+/* Text as compare's chart has always escaped it: quotes as &quot;,
+ * control characters left out. */
+static void chart_text(FILE *f, const char *s)
 {
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default:
-            if ((unsigned char)*s >= 0x20)
-                fputc(*s, f);
-        }
-    }
+    svg_escape(f, s, SIZE_MAX, SVG_ESC_QUOT | SVG_ESC_DROP_CTRL);
 }
 
 #define SVG_W 760
@@ -968,7 +898,7 @@ static bool write_svg(const struct compare *cx, const char *path)
             cmd[strlen(cmd) - 1] = '\0';
         strcat(cmd, "...");
     }
-    svg_text(f, cmd);
+    chart_text(f, cmd);
     fprintf(f, "</text>\n<text x=\"10\" y=\"36\" fill=\"#555\">%d run%s per allocator; "
                "blue: glassheap policies, orange: other allocators; red label: output differs</text>\n",
             cx->runs, cx->runs == 1 ? "" : "s");
@@ -990,7 +920,7 @@ static bool write_svg(const struct compare *cx, const char *path)
             bool differs = first_differing(r) >= 0;
             fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\"%s>", SVG_LABEL_W - 6, ry + 11,
                     differs ? " fill=\"#c00\"" : "");
-            svg_text(f, r->name);
+            chart_text(f, r->name);
             fprintf(f, "</text>\n");
             char label[48];
             if (median(r, m, &v)) {

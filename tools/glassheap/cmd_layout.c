@@ -38,6 +38,7 @@
 #include "reader.h"
 #include "bytes.h"
 #include "heapmap.h"
+#include "proc.h"
 #include "svg.h"
 
 #define DEFAULT_TIMEOUT_MS 1000
@@ -193,29 +194,6 @@ static bool read_maps(struct layout *l)
     free(line);
     fclose(f);
     return l->nmaps > 0;
-}
-
-/* Field 47 of /proc/PID/stat (start_brk); 0 when hidden or unreadable. */
-static uint64_t read_start_brk(int pid)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return 0;
-    int field = 2;
-    for (p++; *p && field < 47; p++)
-        if (*p == ' ')
-            field++;
-    return strtoull(p, NULL, 10);
 }
 
 /* ---- glassheap's own mappings ------------------------------------------ */
@@ -799,7 +777,8 @@ int cmd_layout(int argc, char **argv)
             if (l.maps[i].path[0] == '/')
                 snprintf(l.exe, sizeof l.exe, "%s", l.maps[i].path);
     l.program = base_name(l.exe);
-    l.start_brk = read_start_brk(l.pid);
+    struct gh_proc_stat st;
+    l.start_brk = gh_proc_stat_read(l.pid, &st) == 1 ? st.start_brk : 0;
     read_segment(&l, timeout_ms);
     classify(&l);
     int rc = GH_EXIT_OK;

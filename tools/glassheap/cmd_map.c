@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "reader.h"
 #include "bytes.h"
 #include "heapmap.h"
@@ -283,9 +284,7 @@ static void counters_summary(FILE *f, const struct gh_shm_config *cfg, const str
             (unsigned long long)c->realloc_calls);
     fprintf(f, "  utilisation %.1f%%, internal fragmentation %.1f%%, external fragmentation %.1f%%\n",
             pct(fr->utilisation), pct(fr->internal), pct(fr->external));
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now); /* the writer's clock too */
-    uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    uint64_t now_ns = gh_now_ns(); /* the writer's clock too */
     if (c->time_ns && c->time_ns <= now_ns)
         fprintf(f, "  (as published %.1f s ago; the library publishes every %u allocator calls)\n",
                 (double)(now_ns - c->time_ns) / 1e9, GH_SHM_PUBLISH_EVERY);

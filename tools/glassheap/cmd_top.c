@@ -42,6 +42,8 @@
 #endif
 
 #include "cli.h"
+#include "clock.h"
+#include "proc.h"
 #include "reader.h"
 
 #define TOP_DEFAULT_INTERVAL_MS 1000
@@ -76,13 +78,6 @@ struct top {
     int interval_ms;
     uint64_t start_ns;
 };
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
 
 static void help(FILE *f)
 {
@@ -126,18 +121,6 @@ static int request_wait_ms(const struct top *t)
     return w;
 }
 
-static bool segment_id(int pid, dev_t *dev, ino_t *ino)
-{
-    char path[64];
-    struct stat st;
-    snprintf(path, sizeof path, GH_SHM_DIR "/glassheap.%d", pid);
-    if (stat(path, &st) != 0)
-        return false;
-    *dev = st.st_dev;
-    *ino = st.st_ino;
-    return true;
-}
-
 /* Map an open error to the exit status and say what happened. */
 static int open_failed(int pid, int rc)
 {
@@ -157,28 +140,13 @@ static int open_failed(int pid, int rc)
     }
 }
 
-/* The process itself (not its segment) runs: /proc has it, not a zombie. */
-static bool process_alive(int pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the command name may hold anything */
-    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X' && p[2] != '\0';
-}
-
 /* A process that exec'd a program with glassheap preloaded publishes a new
  * segment file under the same name (the old one is stale): follow it. */
 static void follow_exec(struct top *t)
 {
     dev_t dev;
     ino_t ino;
-    if (!segment_id(t->pid, &dev, &ino) || (dev == t->dev && ino == t->ino))
+    if (!ghr_file_id(t->pid, &dev, &ino) || (dev == t->dev && ino == t->ino))
         return;
     struct ghr_segment *fresh = NULL;
     if (ghr_open_pid(t->pid, &fresh) == GHR_OK) {
@@ -222,7 +190,7 @@ static void sample(struct top *t, bool want_map)
     t->fresh = rc == GHR_OK;
     t->execd = false;
     if (rc == GHR_STALE || ghr_check(t->seg) == GHR_STALE) {
-        if (process_alive(t->pid))
+        if (gh_proc_alive(t->pid))
             t->execd = true; /* until its new program publishes a segment */
         else
             t->exited = true; /* its last publish, at exit, is what we read now */
@@ -259,7 +227,7 @@ static void sample(struct top *t, bool want_map)
 
 static double elapsed_s(const struct top *t)
 {
-    return (double)(mono_ns() - t->start_ns) / NS_PER_S;
+    return (double)(gh_now_ns() - t->start_ns) / NS_PER_S;
 }
 
 static void print_line(const struct top *t, bool json)
@@ -650,9 +618,9 @@ static int run_terminal(struct top *t, long iterations)
 
     bool paused = false;
     long done = 0;
-    uint64_t next = mono_ns();
+    uint64_t next = gh_now_ns();
     while (!quit_signal) {
-        uint64_t now = mono_ns();
+        uint64_t now = gh_now_ns();
         if (!paused && !t->exited && now >= next) {
             sample(t, /* map */ t->blocks != NULL);
             done++;
@@ -674,7 +642,7 @@ static int run_terminal(struct top *t, long iterations)
         if (ch == 'p' || ch == 'P') {
             paused = !paused;
             if (!paused)
-                next = mono_ns(); /* resume with a fresh sample */
+                next = gh_now_ns(); /* resume with a fresh sample */
         } else if (ch == '+' || ch == '=' || ch == '-' || ch == '_') {
             int ms = step_interval(t->interval_ms, ch == '+' || ch == '=' ? 1 : -1);
             next = next - (uint64_t)t->interval_ms * NS_PER_MS + (uint64_t)ms * NS_PER_MS;
@@ -753,7 +721,7 @@ int cmd_top(int argc, char **argv)
         return GH_EXIT_USAGE;
     }
     t->interval_ms = (int)interval;
-    segment_id(t->pid, &t->dev, &t->ino);
+    ghr_file_id(t->pid, &t->dev, &t->ino);
     int rc = ghr_open_pid(t->pid, &t->seg);
     if (rc != GHR_OK) {
         int pid = t->pid;
@@ -762,7 +730,7 @@ int cmd_top(int argc, char **argv)
         return open_failed(pid, rc);
     }
     ghr_config(t->seg, &t->cfg);
-    t->start_ns = mono_ns();
+    t->start_ns = gh_now_ns();
 
     if (!batch && !(isatty(STDOUT_FILENO) && isatty(STDIN_FILENO)))
         batch = true; /* the terminal view reads its keys from stdin */

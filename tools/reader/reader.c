@@ -363,6 +363,17 @@ int ghr_open_pid(int pid, struct ghr_segment **out)
     return rc;
 }
 
+bool ghr_file_id(int pid, dev_t *dev, ino_t *ino)
+{
+    char path[PATH_BUF];
+    struct stat st;
+    if (pid <= 0 || !seg_path(path, sizeof path, GH_SHM_DIR, pid) || stat(path, &st) != 0)
+        return false;
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    return true;
+}
+
 void ghr_close(struct ghr_segment *seg)
 {
     if (!seg)

@@ -17,8 +17,10 @@
 #ifndef GLASSHEAP_READER_H
 #define GLASSHEAP_READER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "glassheap/shm.h"
 
@@ -57,6 +59,11 @@ int ghr_open_pid(int pid, struct ghr_segment **out);
  * caller: ghr_close() whatever is non-NULL.  Owner only: a file of another
  * uid is GHR_NOT_OWNER, except for root, who may read anyone's. */
 int ghr_open_path(const char *path, int expect_pid, struct ghr_segment **out);
+
+/* The identity (device, inode) of GH_SHM_DIR/glassheap.<pid> now: a new
+ * one means a new writer (an exec'd image publishes a new file under the
+ * same name).  False when there is no such file. */
+bool ghr_file_id(int pid, dev_t *dev, ino_t *ino);
 
 /* Unmap and free; NULL is fine. */
 void ghr_close(struct ghr_segment *seg);
