@@ -600,7 +600,8 @@ static double run_value(const struct run *u, enum metric m)
     case M_WALL: return u->wall_s;
     case M_RSS: return u->rss_bytes;
     case M_HEAP: return u->peak_heap;
-    case M_UTIL: return u->peak_heap > 0 ? u->peak_requested / u->peak_heap : 0;
+    case M_UTIL:
+        return gh_frag_value(gh_frag_utilisation((uint64_t)u->peak_requested, (uint64_t)u->peak_heap));
     case M_EXT: return u->ext_at_peak;
     case M_BRK: return u->brk_calls;
     case M_MMAP: return u->mmap_calls;

@@ -1,4 +1,6 @@
-/* proc.c - /proc/PID/stat, parsed once for every tool (proc.h). */
+/* proc.c - /proc/PID/stat and /proc/PID/maps, parsed once for every tool
+ * (proc.h). */
+#define _GNU_SOURCE
 #include "proc.h"
 
 #include <errno.h>
@@ -77,4 +79,64 @@ bool gh_proc_alive(int pid)
 {
     struct gh_proc_stat st;
     return gh_proc_stat_read(pid, &st) == 1 && st.state != 'Z' && st.state != 'X';
+}
+
+bool gh_proc_maps_line(char *line, struct gh_proc_map *out, char **path)
+{
+    struct gh_proc_map m = { 0 };
+    unsigned long long s, e, off;
+    int pos = 0;
+    if (sscanf(line, "%llx-%llx %4s %llx %*s %llu %n", &s, &e, m.perms, &off, &m.inode, &pos) < 5 || e <= s ||
+        pos == 0)
+        return false;
+    char *p = line + pos;
+    p[strcspn(p, "\n")] = '\0';
+    m.start = s;
+    m.end = e;
+    m.offset = off;
+    *out = m;
+    *path = p;
+    return true;
+}
+
+bool gh_proc_maps_read(int pid, struct gh_proc_map **maps, size_t *n)
+{
+    *maps = NULL;
+    *n = 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/maps", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t cap = 0;
+    char *line = NULL;
+    size_t lcap = 0;
+    while (getline(&line, &lcap, f) > 0) {
+        struct gh_proc_map m;
+        char *p;
+        if (!gh_proc_maps_line(line, &m, &p))
+            continue;
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            struct gh_proc_map *v = realloc(*maps, nc * sizeof *v);
+            if (!v)
+                break;
+            *maps = v;
+            cap = nc;
+        }
+        m.path = strdup(p);
+        if (!m.path)
+            break;
+        (*maps)[(*n)++] = m;
+    }
+    free(line);
+    fclose(f);
+    return *n > 0;
+}
+
+void gh_proc_maps_free(struct gh_proc_map *maps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(maps[i].path);
+    free(maps);
 }
