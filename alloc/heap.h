@@ -75,6 +75,7 @@ struct gh_heap {
     };
     struct gh_tree regions;     /* BY_ADDR over struct gh_region.node */
     struct gh_region *top;      /* the region the source can extend in place */
+    /* Fit only (0 for buddy, which grows and trims by whole chunks): */
     size_t top_pad;             /* extra bytes asked for when growing */
     size_t trim_threshold;      /* give back the top when its free block exceeds this */
     bool trim_adaptive;         /* double trim_threshold when growing right after a trim */
@@ -91,12 +92,14 @@ struct gh_block_info {
     const struct gh_region *region;
 };
 
-/* Set up an empty heap over src with the given policy; no memory is taken
- * until the first allocation. */
+/* Set up an empty heap over src with the given line of the policy table
+ * (buddy's largest block is then 2^20); no memory is taken until the first
+ * allocation. */
 void gh_heap_init(struct gh_heap *h, struct gh_source *src, const struct gh_policy_ops *policy);
 
 /* A buddy heap over src whose largest block is 2^max_order bytes (also the
- * unit it takes from the source); requests that do not fit one block fail. */
+ * unit it takes from the source; clamped to [6, 47]); requests that do not
+ * fit one block fail.  (Defined by the buddy discipline, buddy.c.) */
 void gh_heap_init_buddy(struct gh_heap *h, struct gh_source *src, unsigned max_order);
 
 /* A heap with the named policy (one of GLASSHEAP_POLICIES) that must serve
@@ -106,7 +109,7 @@ void gh_heap_init_buddy(struct gh_heap *h, struct gh_source *src, unsigned max_o
  * capped at 2^40.  false for an unknown name. */
 bool gh_heap_init_named(struct gh_heap *h, struct gh_source *src, const char *policy, size_t largest_request);
 
-/* Is `name` a policy gh_heap_init_named accepts? */
+/* Is `name` a policy gh_heap_init_named accepts (gh_policy_by_name)? */
 bool gh_heap_policy_exists(const char *name);
 
 /* Can gh_heap_alloc_aligned(h, align, n) ever succeed (memory permitting)?
@@ -138,15 +141,18 @@ void *gh_heap_alloc(struct gh_heap *h, size_t n);
  * any size).  NULL when out of memory. */
 void *gh_heap_alloc_aligned(struct gh_heap *h, size_t align, size_t n);
 
-/* Free a payload this heap returned (gh_heap_owns(h, p)).  Coalesces with
- * both neighbours and trims the top when it passes trim_threshold.  Fatal on
+/* Free a payload this heap returned (gh_heap_owns(h, p)).  Fit: coalesces
+ * with both neighbours and trims the top when it passes trim_threshold;
+ * buddy: merges with its free buddy repeatedly, gives back a wholly free
+ * mapped region and a second free chunk at the top.  Fatal on
  * a double free or a header that fails its check; `fn` names the API call
  * in the message ("free", "realloc"). */
 void gh_heap_free(struct gh_heap *h, void *p, const char *fn);
 
-/* Make p's block hold n bytes without moving it: shrink (splitting off the
- * tail) or grow into a free next block or, at the top, by extending the
- * region.  true when done; false leaves the block untouched. */
+/* Make p's block hold n bytes without moving it.  Fit: shrink (splitting
+ * off the tail) or grow into a free next block or, at the top, by extending
+ * the region; buddy: hand back or absorb upper buddies.  true when done;
+ * false leaves the block untouched. */
 bool gh_heap_resize(struct gh_heap *h, void *p, size_t n, const char *fn);
 
 /* Validate the header of an owned payload the way free() does; fatal when
@@ -160,16 +166,18 @@ size_t gh_heap_usable(const struct gh_heap *h, const void *p);
 bool gh_heap_owns(const struct gh_heap *h, const void *p);
 
 /* Give memory back: shrink the top region to keep at most `pad` free bytes
- * there, release wholly free mapped regions, and decommit the whole pages
- * inside large free blocks.  Returns the bytes given back to the OS
- * (trimmed or unmapped; decommitted pages are not counted). */
+ * there (buddy: every free chunk at the top, pad ignored), release wholly
+ * free mapped regions, and (fit) decommit the whole pages inside large free
+ * blocks.  Returns the bytes given back to the OS (trimmed or unmapped;
+ * decommitted pages are not counted). */
 size_t gh_heap_trim(struct gh_heap *h, size_t pad);
 
 /* Visit every block of every region in address order, end markers
  * excluded.  Stops when fn returns false. */
 void gh_heap_walk(const struct gh_heap *h, bool (*fn)(void *ctx, const struct gh_block_info *b), void *ctx);
 
-/* Walk everything and check every invariant above.  false and *why (a
+/* Walk everything and check the region tree and every invariant of the
+ * heap's discipline (above; buddy.c).  false and *why (a
  * static string) and *where (the offending address, may be NULL) on the
  * first broken one.  why/where may be NULL. */
 bool gh_heap_check(const struct gh_heap *h, const char **why, const void **where);

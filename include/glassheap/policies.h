@@ -5,7 +5,8 @@
  * option parsers and help text, and the build (cmake/policies.cmake reads
  * the X(...) table into GH_POLICIES for the per-policy tests and checks the
  * joined forms below against it).  Adding a policy is one X(...) here, the
- * joined forms below, plus its discipline in alloc/.
+ * joined forms below, plus its line of the library's policy table in
+ * alloc/ (a gh_policy_<name> naming its discipline; see alloc/policy.h).
  *
  *   X(name)  in the order tools list and compare them
  */
