@@ -3,12 +3,16 @@
  * Owns: the choice between growing the break, falling back to an anonymous
  * mapping, and bumping an arena.  Never: touches a block or a header.
  * Invariant: every span returned is 16-byte aligned and zero or more pages.
+ * Errors: running out (ENOMEM, or the break refusing to grow) is the
+ * caller's NULL; any other mmap or munmap error means the allocator's own
+ * bookkeeping is wrong and is fatal, one line naming the call and errno.
  */
 #include "source.h"
 
 #include <errno.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "os.h"
 
 #define SPAN_ALIGN 16u
@@ -40,6 +44,20 @@ void gh_source_decommit(struct gh_source *s, void *p, size_t len)
         gh_os_decommit(p, len);
 }
 
+/* Stop on an OS error other than running out of memory:
+ * "glassheap: mmap(): errno 22 for the heap span at 0x..." */
+__attribute__((noreturn, cold)) static void os_fatal(const char *call, int err, const void *at)
+{
+    char what[64] = "errno ";
+    int n = 6 + gh_fmt_dec(what + 6, (unsigned long)err);
+    const char *rest = " for the heap span at";
+    size_t i = 0;
+    while (rest[i] && (size_t)n < sizeof what - 1)
+        what[n++] = rest[i++];
+    what[n] = '\0';
+    gh_fatal(call, what, at);
+}
+
 static int grow_arena(struct gh_source *s, size_t len, struct gh_span *out)
 {
     if (len > s->arena_size - s->arena_used)
@@ -59,8 +77,10 @@ static int grow_mapped(size_t len, struct gh_span *out)
     len = (len + ps - 1) & ~(ps - 1);
     void *p;
     int err = gh_os_map(len, &p);
-    if (err)
+    if (err == ENOMEM)
         return ENOMEM;
+    if (err)
+        os_fatal("mmap", err, NULL);
     out->base = p;
     out->len = len;
     out->mapped = true;
@@ -121,5 +141,8 @@ int gh_source_shrink(struct gh_source *s, char *end, size_t len)
 int gh_source_release(struct gh_source *s, const struct gh_span *span)
 {
     (void)s;
-    return gh_os_unmap(span->base, span->len);
+    int err = gh_os_unmap(span->base, span->len);
+    if (err)
+        os_fatal("munmap", err, span->base);
+    return 0;
 }

@@ -58,8 +58,9 @@ void gh_source_decommit(struct gh_source *s, void *p, size_t len);
 
 /* At least `len` bytes (len a multiple of 16).  When `end` is not NULL and
  * the memory can continue exactly at `end` (the end of the caller's last
- * span from this source), out->base == end.  0, or ENOMEM (nothing changed).
- * Page rounding is the caller's choice; a mapped span is page rounded here. */
+ * span from this source), out->base == end.  0, or ENOMEM (nothing changed);
+ * fatal on an mmap error other than ENOMEM.  Page rounding is the caller's
+ * choice; a mapped span is page rounded here. */
 int gh_source_grow(struct gh_source *s, char *end, size_t len, struct gh_span *out);
 
 /* Give back [end-len, end), the tail of the last span from the break or the
@@ -67,7 +68,8 @@ int gh_source_grow(struct gh_source *s, char *end, size_t len, struct gh_span *o
  * it), nothing released. */
 int gh_source_shrink(struct gh_source *s, char *end, size_t len);
 
-/* Give back a whole mapped span. 0 or errno. */
+/* Give back a whole mapped span.  0; fatal when munmap fails (the span is
+ * not one this source mapped). */
 int gh_source_release(struct gh_source *s, const struct gh_span *span);
 
 #endif
