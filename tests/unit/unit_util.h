@@ -106,6 +106,18 @@ static inline const struct gh_block_info *walk_find(const struct walk *w, const 
     return NULL;
 }
 
+/* The free block at address a must exist with this size. */
+static inline void expect_free_block(const struct gh_heap *h, const void *a, size_t size)
+{
+    static struct walk w;
+    walk_heap(h, &w);
+    const struct gh_block_info *bi = walk_find(&w, a);
+    if (!bi)
+        fail_msg("no block at %p", a);
+    assert_true(bi->free);
+    assert_int_equal(bi->size, size);
+}
+
 /* The last block of the last region (the top of an arena heap). */
 static inline const struct gh_block_info *walk_top(const struct walk *w)
 {
