@@ -133,6 +133,49 @@ static void seq_pause(int try)
         sleep_ns(SEQ_SLEEP_NS);
 }
 
+/* A region written under a sequence lock: a head of head_size bytes (a
+ * multiple of 8) at `at` whose word at seq_off is the lock, then up to
+ * `capacity` entries `stride` bytes apart, of which the head's word at
+ * count_off says how many are valid (capacity 0: a head alone). */
+struct locked {
+    const uint8_t *at;
+    size_t head_size, seq_off, count_off;
+    uint64_t capacity;
+    size_t stride, entry_size;
+};
+
+/* Copy the head into `head` and min(count, capacity, cap) entries into
+ * buf (entry_size bytes each; *k of them) from one consistent moment:
+ * retried while the lock is held or moves; GHR_BUSY after SEQ_TRIES. */
+static int locked_copy(const struct locked *l, void *head, void *buf, size_t cap, uint64_t *k)
+{
+    const uint8_t *seqp = l->at + l->seq_off;
+    for (int try = 0; try < SEQ_TRIES; try++) {
+        uint64_t s1 = load64(seqp);
+        if (!(s1 & 1)) {
+            load_words(head, l->at, l->head_size);
+            uint64_t count = 0;
+            if (l->capacity)
+                memcpy(&count, (const uint8_t *)head + l->count_off, sizeof count);
+            if (count > l->capacity)
+                count = l->capacity;
+            if (count > cap)
+                count = cap;
+            for (uint64_t i = 0; i < count; i++)
+                load_words((uint8_t *)buf + i * l->entry_size, l->at + l->head_size + i * l->stride,
+                           l->entry_size);
+            __atomic_thread_fence(__ATOMIC_ACQUIRE);
+            if (s1 == __atomic_load_n((const uint64_t *)(const void *)seqp, __ATOMIC_RELAXED)) {
+                *k = count;
+                return GHR_OK;
+            }
+        }
+        seq_pause(try);
+    }
+    *k = 0;
+    return GHR_BUSY;
+}
+
 /* pid from a name "glassheap.<digits>": no sign, no leading zero, fits int.
  * 0 when the name has another shape. */
 static int pid_from_name(const char *name)
@@ -441,26 +484,18 @@ int ghr_counters(const struct ghr_segment *seg, struct gh_shm_counters *out)
     int rc = usable(seg);
     if (rc != GHR_OK || !out)
         return rc != GHR_OK ? rc : GHR_IO;
-    const uint8_t *src = seg->base + seg->hdr.counters_offset;
     size_t n = seg->hdr.counters_size;
     if (n > sizeof *out)
         n = sizeof *out;
     n &= ~(size_t)7;     /* a partial last word is left 0 */
     memset(out, 0, sizeof *out);
-    for (int try = 0; try < SEQ_TRIES; try++) {
-        uint64_t s1 = load64(src);   /* seq is the first word */
-        if (!(s1 & 1)) {
-            load_words(out, src, n);
-            __atomic_thread_fence(__ATOMIC_ACQUIRE);
-            uint64_t s2 = __atomic_load_n((const uint64_t *)(const void *)src,
-                                          __ATOMIC_RELAXED);
-            if (s1 == s2)
-                return GHR_OK;
-        }
-        seq_pause(try);
-    }
-    memset(out, 0, sizeof *out);
-    return GHR_BUSY;
+    const struct locked l = { .at = seg->base + seg->hdr.counters_offset, .head_size = n,
+                              .seq_off = offsetof(struct gh_shm_counters, seq) };
+    uint64_t none;
+    rc = locked_copy(&l, out, NULL, 0, &none);
+    if (rc != GHR_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
 }
 
 /* Bump *request and wait until *answered reaches the new value. */
@@ -514,38 +549,25 @@ int ghr_map(struct ghr_segment *seg, int timeout_ms, struct gh_shm_block *buf,
         if (rc != GHR_OK)
             return rc;
     }
-    const uint8_t *seqp = m + offsetof(struct gh_shm_map, seq);
-    const uint8_t *entries = m + MAP_HEAD;
-    size_t stride = seg->hdr.block_size;
-    for (int try = 0; try < SEQ_TRIES; try++) {
-        uint64_t s1 = load64(seqp);
-        if (!(s1 & 1)) {
-            struct gh_shm_map head;
-            load_words(&head, m, sizeof head);
-            uint64_t k = head.nblocks;
-            if (k > seg->hdr.map_capacity)
-                k = seg->hdr.map_capacity;
-            if (k > cap)
-                k = cap;
-            for (uint64_t i = 0; i < k; i++)
-                load_words(&buf[i], entries + i * stride, sizeof buf[i]);
-            __atomic_thread_fence(__ATOMIC_ACQUIRE);
-            if (s1 == __atomic_load_n((const uint64_t *)(const void *)seqp,
-                                      __ATOMIC_RELAXED)) {
-                /* a consistent copy: now judge it */
-                for (uint64_t i = 0; i < k; i++)
-                    if (buf[i].state != GH_SHM_BLOCK_USED && buf[i].state != GH_SHM_BLOCK_FREE)
-                        return GHR_BAD_LAYOUT;
-                if (n)
-                    *n = (size_t)k;
-                if (total)
-                    *total = head.total_blocks;
-                return GHR_OK;
-            }
-        }
-        seq_pause(try);
-    }
-    return GHR_BUSY;
+    struct gh_shm_map head;
+    uint64_t k;
+    rc = locked_copy(&(struct locked){ .at = m, .head_size = MAP_HEAD,
+                                       .seq_off = offsetof(struct gh_shm_map, seq),
+                                       .count_off = offsetof(struct gh_shm_map, nblocks),
+                                       .capacity = seg->hdr.map_capacity, .stride = seg->hdr.block_size,
+                                       .entry_size = sizeof *buf },
+                     &head, buf, cap, &k);
+    if (rc != GHR_OK)
+        return rc;
+    /* a consistent copy: now judge it */
+    for (uint64_t i = 0; i < k; i++)
+        if (buf[i].state != GH_SHM_BLOCK_USED && buf[i].state != GH_SHM_BLOCK_FREE)
+            return GHR_BAD_LAYOUT;
+    if (n)
+        *n = (size_t)k;
+    if (total)
+        *total = head.total_blocks;
+    return GHR_OK;
 }
 
 int ghr_map_head(const struct ghr_segment *seg, struct gh_shm_map *out)
@@ -553,20 +575,13 @@ int ghr_map_head(const struct ghr_segment *seg, struct gh_shm_map *out)
     int rc = usable(seg);
     if (rc != GHR_OK || !out)
         return rc != GHR_OK ? rc : GHR_IO;
-    const uint8_t *m = seg->base + seg->hdr.map_offset;
-    const uint8_t *seqp = m + offsetof(struct gh_shm_map, seq);
-    for (int try = 0; try < SEQ_TRIES; try++) {
-        uint64_t s1 = load64(seqp);
-        if (!(s1 & 1)) {
-            load_words(out, m, sizeof *out);
-            __atomic_thread_fence(__ATOMIC_ACQUIRE);
-            if (s1 == __atomic_load_n((const uint64_t *)(const void *)seqp, __ATOMIC_RELAXED))
-                return GHR_OK;
-        }
-        seq_pause(try);
-    }
-    memset(out, 0, sizeof *out);
-    return GHR_BUSY;
+    uint64_t none;
+    rc = locked_copy(&(struct locked){ .at = seg->base + seg->hdr.map_offset, .head_size = MAP_HEAD,
+                                       .seq_off = offsetof(struct gh_shm_map, seq) },
+                     out, NULL, 0, &none);
+    if (rc != GHR_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
 }
 
 /* An entry that describes a mapping the reader can draw: a non-empty
@@ -595,37 +610,25 @@ int ghr_large(const struct ghr_segment *seg, struct gh_shm_large_block *buf, siz
         return GHR_OK;                 /* an older writer: no list */
     if (!buf)
         cap = 0;
-    const uint8_t *l = seg->base + seg->hdr.large_offset;
-    const uint8_t *entries = l + LARGE_HEAD;
-    size_t stride = seg->hdr.large_block_size;
-    for (int try = 0; try < SEQ_TRIES; try++) {
-        uint64_t s1 = load64(l);       /* seq is the first word */
-        if (!(s1 & 1)) {
-            struct gh_shm_large head;
-            load_words(&head, l, sizeof head);
-            uint64_t k = head.count;
-            if (k > seg->hdr.large_capacity)
-                k = seg->hdr.large_capacity;
-            if (k > cap)
-                k = cap;
-            for (uint64_t i = 0; i < k; i++)
-                load_words(&buf[i], entries + i * stride, sizeof buf[i]);
-            __atomic_thread_fence(__ATOMIC_ACQUIRE);
-            if (s1 == __atomic_load_n((const uint64_t *)(const void *)l, __ATOMIC_RELAXED)) {
-                for (uint64_t i = 0; i < k; i++)
-                    if (!large_entry_ok(&buf[i]))
-                        return GHR_BAD_LAYOUT;
-                uint64_t listed = head.count < seg->hdr.large_capacity ? head.count : seg->hdr.large_capacity;
-                if (n)
-                    *n = (size_t)k;
-                if (total)
-                    *total = head.total > listed ? head.total : listed;
-                return GHR_OK;
-            }
-        }
-        seq_pause(try);
-    }
-    return GHR_BUSY;
+    struct gh_shm_large head;
+    uint64_t k;
+    rc = locked_copy(&(struct locked){ .at = seg->base + seg->hdr.large_offset, .head_size = LARGE_HEAD,
+                                       .seq_off = offsetof(struct gh_shm_large, seq),
+                                       .count_off = offsetof(struct gh_shm_large, count),
+                                       .capacity = seg->hdr.large_capacity,
+                                       .stride = seg->hdr.large_block_size, .entry_size = sizeof *buf },
+                     &head, buf, cap, &k);
+    if (rc != GHR_OK)
+        return rc;
+    for (uint64_t i = 0; i < k; i++)
+        if (!large_entry_ok(&buf[i]))
+            return GHR_BAD_LAYOUT;
+    uint64_t listed = head.count < seg->hdr.large_capacity ? head.count : seg->hdr.large_capacity;
+    if (n)
+        *n = (size_t)k;
+    if (total)
+        *total = head.total > listed ? head.total : listed;
+    return GHR_OK;
 }
 
 /* ---- derived figures -------------------------------------------------- */
