@@ -1,6 +1,8 @@
 /* reader.c - opens, validates and reads glassheap segments (reader.h).
  *
- * Liveness asks /proc through tools/lib (proc.h); time is clock.h's.
+ * Liveness asks /proc through tools/lib (proc.h); time is clock.h's.  The
+ * directory of segments (listing, stale removal, file identity) is
+ * reader_dir.c.
  *
  * Owns: one handle per open segment (a private, validated copy of the
  * header plus the mapping of the whole file).  Never does: print, abort,
@@ -45,6 +47,7 @@
 #include "clock.h"
 #include "glassheap/frag.h"
 #include "proc.h"
+#include "reader_private.h"
 
 _Static_assert(GH_SHM_VERSION == 1u, "update the GHR_BAD_VERSION message");
 _Static_assert(sizeof(struct gh_shm_block) % 8 == 0, "blocks are copied by words");
@@ -57,9 +60,6 @@ _Static_assert(sizeof(struct gh_shm_block) % 8 == 0, "blocks are copied by words
 #define SEQ_SLEEP_NS     20000L   /* then sleep this long between tries */
 #define POLL_NS          1000000L /* 1 ms between looks at `answered` */
 #define POLL_LIVENESS    100      /* polls between two liveness checks */
-#define PATH_BUF         4096
-#define NAME_PREFIX      "glassheap."
-#define PID_DIGITS_MAX   10       /* INT_MAX has 10 digits */
 
 /* The smallest sizes this reader accepts: the fields it uses. */
 #define HEADER_MIN   offsetof(struct gh_shm_header, reserved)
@@ -68,17 +68,6 @@ _Static_assert(sizeof(struct gh_shm_block) % 8 == 0, "blocks are copied by words
 #define MAP_HEAD     sizeof(struct gh_shm_map)
 #define LARGE_HEAD   sizeof(struct gh_shm_large)
 
-struct ghr_segment {
-    uint8_t *base;              /* the whole file, MAP_SHARED, read-write */
-    size_t size;                /* the file's size when opened */
-    struct gh_shm_header hdr;   /* validated private copy */
-    uint32_t version;           /* as found in the file */
-    bool bad_version;           /* a husk: nothing mapped */
-    bool stale;                 /* found stale at open */
-    dev_t dev;
-    ino_t ino;
-    int fd;                     /* kept open to test the writer's flock */
-};
 
 const char *ghr_strerror(enum ghr_error err)
 {
@@ -174,32 +163,6 @@ static int locked_copy(const struct locked *l, void *head, void *buf, size_t cap
     }
     *k = 0;
     return GHR_BUSY;
-}
-
-/* pid from a name "glassheap.<digits>": no sign, no leading zero, fits int.
- * 0 when the name has another shape. */
-static int pid_from_name(const char *name)
-{
-    size_t plen = strlen(NAME_PREFIX);
-    if (strncmp(name, NAME_PREFIX, plen) != 0)
-        return 0;
-    const char *d = name + plen;
-    size_t len = strlen(d);
-    if (len == 0 || len > PID_DIGITS_MAX || d[0] == '0')
-        return 0;
-    long long v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (d[i] < '0' || d[i] > '9')
-            return 0;
-        v = v * 10 + (d[i] - '0');
-    }
-    return v > INT_MAX ? 0 : (int)v;
-}
-
-static bool seg_path(char *buf, size_t cap, const char *dir, int pid)
-{
-    int n = snprintf(buf, cap, "%s/" NAME_PREFIX "%d", dir, pid);
-    return n > 0 && (size_t)n < cap;
 }
 
 /* ---- liveness --------------------------------------------------------- */
@@ -398,23 +361,12 @@ int ghr_open_pid(int pid, struct ghr_segment **out)
     if (!out)
         return GHR_IO;
     *out = NULL;
-    if (pid <= 0 || !seg_path(path, sizeof path, GH_SHM_DIR, pid))
+    if (pid <= 0 || !ghr_seg_path(path, sizeof path, GH_SHM_DIR, pid))
         return GHR_NO_PROCESS;
     int rc = ghr_open_path(path, pid, out);
     if (rc == GHR_NO_SEGMENT && kill(pid, 0) != 0 && errno == ESRCH)
         return GHR_NO_PROCESS;
     return rc;
-}
-
-bool ghr_file_id(int pid, dev_t *dev, ino_t *ino)
-{
-    char path[PATH_BUF];
-    struct stat st;
-    if (pid <= 0 || !seg_path(path, sizeof path, GH_SHM_DIR, pid) || stat(path, &st) != 0)
-        return false;
-    *dev = st.st_dev;
-    *ino = st.st_ino;
-    return true;
 }
 
 void ghr_close(struct ghr_segment *seg)
@@ -644,85 +596,4 @@ void ghr_fragmentation(const struct gh_shm_counters *c, struct ghr_frag *out)
     out->external = gh_frag_value(gh_frag_external(c->largest_free, c->free_bytes));
     out->utilisation = gh_frag_value(gh_frag_utilisation(c->live_requested, c->heap_bytes));
     out->peak_utilisation = gh_frag_value(gh_frag_utilisation(c->peak_requested, c->peak_heap_bytes));
-}
-
-/* ---- the directory ---------------------------------------------------- */
-
-/* The kernel's struct linux_dirent64, read by offsets. */
-#define DIRENT_RECLEN_AT 16
-#define DIRENT_NAME_AT   19
-
-int ghr_list_dir(const char *dir,
-                 void (*fn)(void *ctx, int pid, enum ghr_error status), void *ctx)
-{
-    if (!dir || !fn)
-        return GHR_IO;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return GHR_IO;
-    /* getdents64 into a stack buffer: opendir would allocate */
-    _Alignas(8) char buf[8192];
-    for (;;) {
-        ssize_t got = getdents64(dfd, buf, sizeof buf);
-        if (got < 0) {
-            close(dfd);
-            return GHR_IO;
-        }
-        if (got == 0)
-            break;
-        for (ssize_t at = 0; at < got;) {
-            unsigned short reclen;
-            memcpy(&reclen, buf + at + DIRENT_RECLEN_AT, sizeof reclen);
-            if (reclen == 0)
-                break;
-            const char *name = buf + at + DIRENT_NAME_AT;
-            at += reclen;
-            int pid = pid_from_name(name);
-            if (pid == 0)
-                continue;
-            char path[PATH_BUF];
-            struct ghr_segment *seg = NULL;
-            int st = seg_path(path, sizeof path, dir, pid)
-                   ? ghr_open_path(path, pid, &seg) : GHR_IO;
-            ghr_close(seg);
-            fn(ctx, pid, (enum ghr_error)st);
-        }
-    }
-    close(dfd);
-    return GHR_OK;
-}
-
-int ghr_list(void (*fn)(void *ctx, int pid, enum ghr_error status), void *ctx)
-{
-    return ghr_list_dir(GH_SHM_DIR, fn, ctx);
-}
-
-int ghr_remove_stale_dir(const char *dir, int pid)
-{
-    char path[PATH_BUF];
-    if (!dir || pid <= 0 || !seg_path(path, sizeof path, dir, pid))
-        return GHR_NO_SEGMENT;
-    struct ghr_segment *seg = NULL;
-    int rc = ghr_open_path(path, pid, &seg);
-    if (rc != GHR_STALE) {
-        ghr_close(seg);
-        return rc == GHR_OK ? GHR_ALIVE : rc;
-    }
-    /* Unlink only the file judged: a new writer may have replaced it. */
-    struct stat st;
-    int gone = stat(path, &st) != 0 && errno == ENOENT;
-    bool same = !gone && st.st_dev == seg->dev && st.st_ino == seg->ino;
-    ghr_close(seg);
-    if (gone)
-        return GHR_OK;           /* someone else removed it */
-    if (!same)
-        return GHR_ALIVE;
-    if (unlink(path) != 0)
-        return errno == ENOENT ? GHR_OK : GHR_IO;
-    return GHR_OK;
-}
-
-int ghr_remove_stale(int pid)
-{
-    return ghr_remove_stale_dir(GH_SHM_DIR, pid);
 }
