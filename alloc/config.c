@@ -1,7 +1,8 @@
 /* config.c - the environment, read once (see options.def).
  *
- * Runs inside the first allocator call, before the heap exists: it uses
- * only secure_getenv (no allocation) and write(2) for warnings.
+ * Runs inside the first allocator call, before the heap exists: it reads
+ * the variables through secure_getenv (or the lookup a unit test passes to
+ * gh_config_parse), never allocates, and writes warnings with write(2).
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -11,13 +12,16 @@
 #include <string.h>
 
 #include "error.h"
+#include "glassheap/policies.h"
 #include "heap.h"
 
 enum kind { POLICY, SIZE, BOOL, STATS, PATH };
 
+/* One line: "glassheap: VAR='VALUE' is not valid (accepted: ...); using 'DEF'".
+ * A line too long for the buffer is cut, and still ends in a newline. */
 static void warn_bad(const char *var, const char *value, const char *accepted, const char *def)
 {
-    char line[512];
+    char line[GH_CONFIG_WARN_MAX + 1];
     size_t n = 0;
     const char *parts[] = { "glassheap: ", var, "='", value, "' is not valid (accepted: ", accepted,
                             "); using '", def, "'\n", NULL };
@@ -29,6 +33,8 @@ static void warn_bad(const char *var, const char *value, const char *accepted, c
         memcpy(line + n, parts[i], l);
         n += l;
     }
+    if (line[n - 1] != '\n')
+        line[n++] = '\n';
     line[n] = '\0';
     gh_write_str(2, line);
 }
@@ -101,7 +107,7 @@ static bool parse(struct gh_config *c, enum kind k, void *field, const char *v)
     return false;
 }
 
-int gh_config_load(struct gh_config *c)
+int gh_config_parse(struct gh_config *c, gh_config_lookup lookup, void *arg)
 {
     int bad = 0;
     memset(c, 0, sizeof *c);
@@ -111,7 +117,7 @@ int gh_config_load(struct gh_config *c)
 #undef GH_OPTION
 #define GH_OPTION(field, var, kind, def, accepted, help)        \
     do {                                                        \
-        const char *v = secure_getenv(var);                     \
+        const char *v = lookup(var, arg);                       \
         if (v && !parse(c, kind, &c->field, v)) {               \
             warn_bad(var, v, accepted, def);                    \
             parse(c, kind, &c->field, def);                     \
@@ -121,6 +127,17 @@ int gh_config_load(struct gh_config *c)
 #include "options.def"
 #undef GH_OPTION
     return bad;
+}
+
+static const char *env_lookup(const char *name, void *arg)
+{
+    (void)arg;
+    return secure_getenv(name);
+}
+
+int gh_config_load(struct gh_config *c)
+{
+    return gh_config_parse(c, env_lookup, NULL);
 }
 
 bool gh_config_expand_path(const char *pattern, long pid, char *out, size_t outlen)

@@ -11,11 +11,13 @@
 #include <stddef.h>
 
 #define GH_PATH_MAX 1024
+/* A warning line is at most this many bytes, its newline included. */
+#define GH_CONFIG_WARN_MAX 511
 
 enum gh_stats_mode { GH_STATS_OFF = 0, GH_STATS_TEXT = 1, GH_STATS_JSON = 2 };
 
 struct gh_config {
-    char policy[8];              /* "first" ... "buddy" */
+    char policy[8];              /* one of include/glassheap/policies.h */
     size_t mmap_threshold;
     bool shm;
     enum gh_stats_mode stats;
@@ -26,6 +28,12 @@ struct gh_config {
 /* Fill *c from the environment (secure_getenv), warning on stderr about
  * each bad value.  Returns the number of bad values. */
 int gh_config_load(struct gh_config *c);
+
+/* The value of variable name, or NULL when it is unset. */
+typedef const char *(*gh_config_lookup)(const char *name, void *arg);
+
+/* gh_config_load with the variables read through lookup(name, arg). */
+int gh_config_parse(struct gh_config *c, gh_config_lookup lookup, void *arg);
 
 /* Parse a size with an optional K/M/G suffix; false when malformed. */
 bool gh_config_parse_size(const char *s, size_t *out);

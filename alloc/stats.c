@@ -1,7 +1,8 @@
 /* stats.c - the exit summary, formatted without stdio or allocation.
  *
  * The fragmentation figures come from include/glassheap/frag.h, the one
- * place they are defined.
+ * place they are defined; the version from the generated
+ * glassheap/version.h.
  */
 #include "stats.h"
 
@@ -9,6 +10,7 @@
 
 #include "error.h"
 #include "glassheap/frag.h"
+#include "glassheap/version.h"
 
 struct out {
     char *buf;
@@ -59,7 +61,7 @@ static void kv(struct out *o, const char *key, uint64_t v, int last)
 
 static void json(struct out *o, const struct gh_stats_snapshot *s)
 {
-    put(o, "{\"glassheap\":\"0.1.0\",");
+    put(o, "{\"glassheap\":\"" GLASSHEAP_VERSION "\",");
     kv(o, "pid", (uint64_t)s->pid, 0);
     put(o, "\"policy\":\"");
     put(o, s->policy);

@@ -5,7 +5,8 @@
 #
 #   <libdir>/libglassheap.so                     the preloadable library
 #   <includedir>/glassheap.h                     public extensions
-#   <includedir>/glassheap/*.h                   (when present: shm.h, ...)
+#   <includedir>/glassheap/*.h                   shm.h, trace.h, ... and the
+#                                                generated version.h
 #   <libdir>/pkgconfig/glassheap.pc              pkg-config: -lglassheap
 #   <libdir>/cmake/glassheap/glassheapConfig.cmake, ...ConfigVersion.cmake,
 #   <libdir>/cmake/glassheap/glassheapTargets*.cmake
@@ -30,10 +31,11 @@ install(TARGETS glassheap EXPORT glassheapTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
 
-# Headers: glassheap.h and, once it exists, the glassheap/ folder (shm.h,
-# the ABI between the library and the inspector).  A directory install picks
-# up whatever headers are there at install time, without a re-configure.
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/
+# Headers: glassheap.h and the glassheap/ folder (shm.h, the ABI between
+# the library and the inspector, ...), then the generated ones
+# (glassheap/version.h).  A directory install picks up whatever headers are
+# there at install time, without a re-configure.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ ${GH_GENERATED_INCLUDE}/
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT development
   FILES_MATCHING PATTERN "*.h")
 
@@ -79,13 +81,9 @@ install(FILES ${PROJECT_BINARY_DIR}/glassheap.pc
   DESTINATION ${GH_PKGCONFIG_INSTALL_DIR} COMPONENT development)
 
 # Documentation.
-foreach(doc README.md LICENSE)
-  if(EXISTS ${PROJECT_SOURCE_DIR}/${doc})
-    install(FILES ${PROJECT_SOURCE_DIR}/${doc}
-      DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
-  endif()
-endforeach()
+install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/LICENSE
+  DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
 
-# The `glassheap` command (tools/, a later issue) installs itself from
-# tools/CMakeLists.txt with install(TARGETS ... RUNTIME DESTINATION
+# The `glassheap` command installs itself from
+# tools/glassheap/CMakeLists.txt with install(TARGETS ... RUNTIME DESTINATION
 # ${CMAKE_INSTALL_BINDIR}); nothing to do here for it.

@@ -2,9 +2,10 @@
  *
  * Everything that lists the policies expands this table: the library's
  * discipline table and GLASSHEAP_POLICY parser, the glassheap command's
- * option parsers and help text, and the build (tests/CMakeLists.txt reads
- * GLASSHEAP_POLICY_NAMES from this file for its foreach loops).  Adding a
- * policy is one X(...) here plus its discipline in alloc/.
+ * option parsers and help text, and the build (cmake/policies.cmake reads
+ * the X(...) table into GH_POLICIES for the per-policy tests and checks the
+ * joined forms below against it).  Adding a policy is one X(...) here, the
+ * joined forms below, plus its discipline in alloc/.
  *
  *   X(name)  in the order tools list and compare them
  */

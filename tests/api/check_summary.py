@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """check_summary.py FILE [--pid N] [--policy P] [--workload]
 
+The version the summary must name comes from GH_EXPECT_VERSION (CMake's
+PROJECT_VERSION, set by tests/api/CMakeLists.txt).
+
 Validates FILE as `python3 -m json.tool` does, then checks it as a
 GLASSHEAP_STATS=json exit summary against frontend-contract.md: one
 JSON object with every key the contract lists, integer values (the version
@@ -56,6 +59,10 @@ def main():
     ap.add_argument("--policy")
     ap.add_argument("--workload", action="store_true")
     a = ap.parse_args()
+    version = os.environ.get("GH_EXPECT_VERSION")
+    if not version:
+        print("FAIL: GH_EXPECT_VERSION is not set (the build's version)")
+        return 1
     # First exactly what `python3 -m json.tool FILE` does (one interpreter
     # start-up instead of two: they are slow on a loaded machine).
     argv, sys.argv = sys.argv, ["json.tool", a.file, os.devnull]
@@ -79,7 +86,7 @@ def main():
         print("FAIL:\n  " + "\n  ".join(problems))
         return 1
     c, h, l = s["calls"], s["heap"], s["large"]
-    check(s["glassheap"] == "0.1.0", f"glassheap = {s['glassheap']!r}, not '0.1.0'")
+    check(s["glassheap"] == version, f"glassheap = {s['glassheap']!r}, not {version!r}")
     if a.pid is not None:
         check(s["pid"] == a.pid, f"pid = {s['pid']}, not {a.pid}")
     if a.policy:

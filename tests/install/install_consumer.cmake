@@ -1,13 +1,15 @@
 # install_consumer.cmake - run with cmake -P (see CMakeLists.txt beside it).
 #
 # Inputs (-D): GH_BUILD_DIR, GH_CONFIG, GH_WORK_DIR, GH_CONSUMER_SOURCE,
-# GH_SOURCE_INCLUDE (the source tree's include/), GH_VERSION, GH_LIBDIR,
+# GH_SOURCE_INCLUDE (the source tree's include/), GH_GENERATED_INCLUDE (the
+# build's generated include/: glassheap/version.h), GH_VERSION, GH_LIBDIR,
 # GH_INCLUDEDIR, GH_GENERATOR, GH_MAKE_PROGRAM, GH_C_COMPILER.
 #
 # Steps, each fatal on failure:
 #   1. cmake --install GH_BUILD_DIR --prefix GH_WORK_DIR/prefix
 #   2. every piece that cmake/install.cmake promises exists, every header
-#      of the source include/ tree among them
+#      of the source and the generated include/ trees among them, and the
+#      installed version.h defines GLASSHEAP_VERSION as GH_VERSION
 #   3. consumer built with find_package(glassheap <version> REQUIRED CONFIG),
 #      run with LD_LIBRARY_PATH=<prefix>/<libdir>
 #   4. consumer built with pkg-config only (PKG_CONFIG_PATH, no
@@ -17,7 +19,8 @@
 
 cmake_minimum_required(VERSION 3.25)
 
-foreach(v GH_BUILD_DIR GH_WORK_DIR GH_CONSUMER_SOURCE GH_SOURCE_INCLUDE GH_VERSION GH_LIBDIR
+foreach(v GH_BUILD_DIR GH_WORK_DIR GH_CONSUMER_SOURCE GH_SOURCE_INCLUDE GH_GENERATED_INCLUDE
+          GH_VERSION GH_LIBDIR
           GH_INCLUDEDIR GH_GENERATOR GH_C_COMPILER)
   if(NOT DEFINED ${v} OR "${${v}}" STREQUAL "")
     message(FATAL_ERROR "install_consumer: ${v} not given")
@@ -72,18 +75,27 @@ if(NOT gh_targets_config)
   message(FATAL_ERROR "install_consumer: no per-configuration "
     "glassheapTargets-<config>.cmake in ${libdir}/cmake/glassheap")
 endif()
-# Every header of the source include/ tree is installed.
-file(GLOB_RECURSE src_headers RELATIVE ${GH_SOURCE_INCLUDE}
-  ${GH_SOURCE_INCLUDE}/*.h)
-if(NOT src_headers)
-  message(FATAL_ERROR "install_consumer: found no headers in the source include/")
-endif()
-foreach(h IN LISTS src_headers)
+# Every header of the source and the generated include/ trees is installed.
+set(all_headers)
+foreach(tree ${GH_SOURCE_INCLUDE} ${GH_GENERATED_INCLUDE})
+  file(GLOB_RECURSE headers RELATIVE ${tree} ${tree}/*.h)
+  if(NOT headers)
+    message(FATAL_ERROR "install_consumer: found no headers in ${tree}")
+  endif()
+  list(APPEND all_headers ${headers})
+endforeach()
+foreach(h IN LISTS all_headers)
   if(NOT EXISTS ${includedir}/${h})
     message(FATAL_ERROR "install_consumer: header not installed: ${includedir}/${h}")
   endif()
 endforeach()
-message(STATUS "install_consumer: installed into ${prefix}: ${src_headers}, "
+file(STRINGS ${includedir}/glassheap/version.h version_line
+  REGEX "^#define GLASSHEAP_VERSION ")
+if(NOT version_line STREQUAL "#define GLASSHEAP_VERSION \"${GH_VERSION}\"")
+  message(FATAL_ERROR "install_consumer: installed glassheap/version.h has "
+    "'${version_line}', not GLASSHEAP_VERSION \"${GH_VERSION}\"")
+endif()
+message(STATUS "install_consumer: installed into ${prefix}: ${all_headers}, "
   "libglassheap.so, glassheap.pc, CMake package")
 
 # 3 and 4. Build and run the consumer.

@@ -21,7 +21,10 @@
 #
 # Other options: --env K=V (both runs; repeatable), --timeout SECONDS (per
 # run, default 60), --python PATH (runs check_summaries.py; default
-# /usr/bin/python3).
+# /usr/bin/python3), --needs VAR=PATH (repeatable): the case needs the
+# program PATH (found by CMake into cache variable VAR); when it is not an
+# executable file the case prints why and exits 77, which CTest reports as
+# Skipped.
 # On a timeout the processes still running are dumped with gdb (every
 # thread's backtrace) before they are killed; on a crash of the preloaded run
 # the command is run once more under gdb for a backtrace (GH_PRELOAD_GDB=0
@@ -33,7 +36,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 name="" lib="" policy="" workdir="" stdin_file=/dev/null
 min_calls=1 n_summaries="" min_summaries=1 timeout_s=60
 python=/usr/bin/python3 allow_stderr="" compare_stderr=0
-compare=() envs=()
+compare=() envs=() needs=()
 
 die() { echo "run_case.sh: $*" >&2; exit 2; }
 
@@ -53,9 +56,18 @@ while (($#)); do
     --env) envs+=("$2"); shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
     --python) python=$2; shift 2 ;;
+    --needs) needs+=("$2"); shift 2 ;;
     --) shift; break ;;
     *) die "unknown option '$1'" ;;
     esac
+done
+for need in "${needs[@]}"; do
+    var=${need%%=*} path=${need#*=}
+    if [[ ! -f $path || ! -x $path ]]; then
+        echo "SKIPPED: $name needs $var, and '$path' is not an executable program" \
+            "(install it, or point -D$var=PATH at one, and re-run cmake)"
+        exit 77
+    fi
 done
 (($#)) || die "no command given"
 [[ -n $name && -n $lib && -n $policy && -n $workdir ]] ||

@@ -22,6 +22,8 @@
 #   invalid            "Invalid read of size 1" at "0 bytes after a block of
 #                      size 40 alloc'd" and at "10 bytes inside a block of
 #                      size 64 free'd" (memcheck_invalid.c's two reads).
+# When VALGRIND is not an executable program the run prints why and exits
+# 77, which CTest reports as Skipped.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 lib="" policy="" valgrind="" workdir="" python=/usr/bin/python3 timeout_s=120
@@ -40,6 +42,11 @@ while (($#)); do
     esac
 done
 [[ -n $lib && -n $policy && -n $valgrind && -n $workdir ]] || die "--lib, --policy, --valgrind, --workdir are required"
+if [[ ! -f $valgrind || ! -x $valgrind ]]; then
+    echo "SKIPPED: needs GH_VALGRIND, and '$valgrind' is not an executable program" \
+        "(install valgrind, or point -DGH_VALGRIND=PATH at one, and re-run cmake)"
+    exit 77
+fi
 [[ -f $lib ]] || die "library '$lib' does not exist"
 ((${#cases[@]})) || die "no --case given"
 ulimit -c 0

@@ -7,7 +7,7 @@
  * free blocks are exactly the ones listed (address and size), and the
  * fragmentation figures of DESIGN.md computed from the counters (by the
  * reader's ghr_fragmentation) equal the same formulas applied to the hand
- * values.  One run per policy: argv[1] = first|next|best|worst|buddy.
+ * values.  One run per policy: argv[1] names one of glassheap/policies.h.
  *
  * Hand rules (block.h, heap.h, buddy.h): a fit block for n bytes is
  * max(48, round_up(n + 16, 16)); a region costs 64 bytes (48 record + 16 end
@@ -32,6 +32,7 @@
 
 #include <cmocka.h>
 
+#include "glassheap/policies.h"
 #include "heap.h"
 #include "reader.h"
 
@@ -525,7 +526,7 @@ int main(int argc, char **argv)
         { "buddy", NULL, 0 },
     };
     if (argc != 2) {
-        fprintf(stderr, "usage: %s first|next|best|worst|buddy\n", argv[0]);
+        fprintf(stderr, "usage: %s " GLASSHEAP_POLICY_NAMES "\n", argv[0]);
         return 2;
     }
     for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++) {
