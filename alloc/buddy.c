@@ -1,10 +1,12 @@
-/* buddy.c - the binary buddy heap (see buddy.h for the buddy relation).
+/* buddy.c - the buddy discipline (gh_discipline_buddy) and its line of the
+ * policy table (gh_policy_buddy); see buddy.h for the buddy relation.
  *
  * Owns: power-of-two blocks, the per-order free lists and their bitmap,
- * splitting, merging, chunks taken from and given back to the source, and
- * the buddy checker.  Never: touches the fit policies' index.
+ * splitting, merging, which chunks are taken from and given back to the
+ * source (region.c keeps the regions), and the buddy checker.  Never:
+ * touches the fit policies' index, calls the OS except through the source.
  *
- * Invariants (gh_buddy_check): every block is 2^k bytes, k in
+ * Invariants (buddy_check, run by gh_heap_check): every block is 2^k bytes, k in
  * [GH_BUDDY_MIN_ORDER, max_order], at an offset from its region's first
  * chunk that is a multiple of 2^k; the blocks tile every chunk; every free
  * block is on the list of its order and nowhere else; bit k of `nonempty` is
@@ -16,6 +18,12 @@
 #include <string.h>
 
 #include "error.h"
+#include "heap.h"
+
+/* Buddy's largest block when sized from the largest request: at least
+ * 1 MiB so the break grows in large steps. */
+#define BUDDY_MIN_CHUNK_ORDER 20u
+#define BUDDY_MAX_CHUNK_ORDER 40u
 
 static inline size_t osize(unsigned k)
 {
@@ -29,7 +37,7 @@ static inline unsigned order_of(const struct gh_block *b)
 
 static inline char *chunk0(const struct gh_region *r)
 {
-    return (char *)r + GH_REGION_HEADER;
+    return gh_region_start(r);
 }
 
 static inline size_t nchunks(const struct gh_heap *h, const struct gh_region *r)
@@ -42,15 +50,9 @@ static inline char *chunks_end(const struct gh_heap *h, const struct gh_region *
     return chunk0(r) + (nchunks(h, r) << h->buddy.max_order);
 }
 
-static inline struct gh_region *region_of_node(struct gh_tnode *n)
+static inline struct gh_region *region_of(const struct gh_heap *h, const void *p)
 {
-    return n ? (struct gh_region *)((char *)n - offsetof(struct gh_region, node)) : NULL;
-}
-
-static struct gh_region *region_of(const struct gh_heap *h, const void *p)
-{
-    struct gh_region *r = region_of_node(gh_tree_floor(&h->regions, p));
-    return r && (const char *)p < (const char *)r + r->len ? r : NULL;
+    return gh_region_containing(h, p);
 }
 
 /* ---- free lists ------------------------------------------------------ */
@@ -93,6 +95,24 @@ static void unlink_free(struct gh_heap *h, struct gh_block *b, unsigned k)
     h->c.free_hist[k]--;
 }
 
+/* Undo unlink_free(h, b, k): b's node still holds its old neighbours,
+ * which are unchanged since, so b goes back exactly where it was. */
+static void relink(struct gh_heap *h, struct gh_block *b, unsigned k)
+{
+    struct gh_buddy *bd = &h->buddy;
+    struct gh_buddy_node *n = node_of(b);
+    if (n->prev)
+        n->prev->next = n;
+    else
+        bd->lists[k] = n;
+    if (n->next)
+        n->next->prev = n;
+    bd->nonempty |= (uint64_t)1 << k;
+    bd->count[k]++;
+    h->c.free_bytes += osize(k);
+    h->c.free_hist[k]++;
+}
+
 static struct gh_block *pop(struct gh_heap *h, unsigned k)
 {
     struct gh_block *b = gh_block_of(h->buddy.lists[k]);
@@ -107,48 +127,28 @@ static struct gh_block *pop(struct gh_heap *h, unsigned k)
 /* One more chunk: extend the top region in place, or start a region. */
 static bool grow(struct gh_heap *h)
 {
-    size_t chunk = osize(h->buddy.max_order);
-    struct gh_region *top = h->top;
+    unsigned m = h->buddy.max_order;
+    size_t chunk = osize(m);
     struct gh_span span;
-    char *end = top ? (char *)top + top->len : NULL;
-    size_t want = top ? chunk : GH_REGION_HEADER + chunk;
-    if (gh_source_grow(h->src, end, want, &span) != 0)
+    if (!gh_region_take(h, h->top ? chunk : GH_REGION_HEADER + chunk, &span))
         return false;
-    if (top && span.base == end && !span.mapped) {
-        top->len += chunk;
-        gh_tree_resized(&h->regions, &top->node);
-        h->c.heap_bytes += chunk;
-        h->c.regions_extended++;
-        push(h, (struct gh_block *)end, h->buddy.max_order);
-    } else {
-        if (span.len < GH_REGION_HEADER + chunk) {
-            /* The break moved under us and the span is too short for a
-             * region: keep it as a chunkless region (counted as overhead)
-             * and ask for a whole new region. */
-            struct gh_region *orphan = (struct gh_region *)span.base;
-            orphan->len = span.len;
-            orphan->mapped = span.mapped;
-            gh_tree_insert(&h->regions, &orphan->node);
-            h->c.heap_bytes += span.len;
-            h->c.overhead_bytes += span.len;
-            h->top = NULL;
-            if (gh_source_grow(h->src, NULL, GH_REGION_HEADER + chunk, &span) != 0)
-                return false;
-        }
-        struct gh_region *r = (struct gh_region *)span.base;
-        r->len = span.len;
-        r->mapped = span.mapped;
-        r->reserved = 0;
-        gh_tree_insert(&h->regions, &r->node);
-        h->c.heap_bytes += span.len;
-        h->c.overhead_bytes += span.len - chunk;
-        h->c.regions_added++;
-        push(h, (struct gh_block *)chunk0(r), h->buddy.max_order);
-        if (!span.mapped)
-            h->top = r;
+    if (gh_region_continues_top(h, &span)) {
+        struct gh_region *top = h->top;
+        struct gh_block *b = (struct gh_block *)gh_region_end(top);
+        gh_region_extend(h, top, chunk);
+        push(h, b, m);
+        return true;
     }
-    if (h->c.heap_bytes > h->c.peak_heap_bytes)
-        h->c.peak_heap_bytes = h->c.heap_bytes;
+    if (span.len < GH_REGION_HEADER + chunk) {
+        /* The break moved under us and the span is too short for a
+         * region: keep it as a chunkless region (counted as overhead)
+         * and ask for a whole new region. */
+        gh_region_keep_orphan(h, &span);
+        if (!gh_region_take(h, GH_REGION_HEADER + chunk, &span))
+            return false;
+    }
+    struct gh_region *r = gh_region_add(h, &span, span.len - chunk);
+    push(h, (struct gh_block *)chunk0(r), m);
     return true;
 }
 
@@ -165,7 +165,7 @@ unsigned gh_buddy_order_for(const struct gh_heap *h, size_t n)
     return k <= h->buddy.max_order ? k : 0;
 }
 
-void *gh_buddy_alloc(struct gh_heap *h, size_t align, size_t n)
+static void *buddy_alloc(struct gh_heap *h, size_t align, size_t n)
 {
     size_t need = n;
     if (align > GH_ALIGN && __builtin_add_overflow(n, align + GH_HEADER_SIZE, &need))
@@ -206,7 +206,7 @@ void *gh_buddy_alloc(struct gh_heap *h, size_t align, size_t n)
     return p;
 }
 
-struct gh_block *gh_buddy_block(struct gh_heap *h, const void *p, const char *fn)
+static struct gh_block *buddy_block(struct gh_heap *h, const void *p, const char *fn)
 {
     if ((uintptr_t)p & (GH_ALIGN - 1))
         gh_fatal(fn, "invalid pointer", p);
@@ -227,7 +227,7 @@ struct gh_block *gh_buddy_block(struct gh_heap *h, const void *p, const char *fn
     return b;
 }
 
-size_t gh_buddy_usable(const struct gh_heap *h, const void *p)
+static size_t buddy_usable(const struct gh_heap *h, const void *p)
 {
     (void)h;
     const struct gh_block *b = gh_block_of(p);
@@ -250,15 +250,14 @@ static size_t trim_top(struct gh_heap *h, bool all)
             break;
         if (!all && (!gh_block_is_free(before) || order_of(before) != m))
             break;
-        char *end = (char *)r + r->len;
-        if (end != chunks_end(h, r) || gh_source_shrink(h->src, end, chunk) != 0)
+        if (gh_region_end(r) != chunks_end(h, r))
             break;
+        /* Off its list while its node is still ours to read. */
         unlink_free(h, last, m);
-        r->len -= chunk;
-        gh_tree_resized(&h->regions, &r->node);
-        h->c.heap_bytes -= chunk;
-        h->c.trims++;
-        h->c.trimmed_bytes += chunk;
+        if (!gh_region_shrink(h, r, chunk)) {
+            relink(h, last, m);
+            break;
+        }
         given += chunk;
     }
     return given;
@@ -268,19 +267,12 @@ static size_t trim_top(struct gh_heap *h, bool all)
 static size_t release(struct gh_heap *h, struct gh_region *r, struct gh_block *b)
 {
     unlink_free(h, b, h->buddy.max_order);
-    gh_tree_remove(&h->regions, &r->node);
-    size_t len = r->len;
-    h->c.heap_bytes -= len;
-    h->c.overhead_bytes -= len - osize(h->buddy.max_order);
-    h->c.regions_released++;
-    struct gh_span span = { (char *)r, len, true };
-    gh_source_release(h->src, &span);
-    return len;
+    return gh_region_release(h, r, r->len - osize(h->buddy.max_order));
 }
 
-void gh_buddy_free(struct gh_heap *h, void *p, const char *fn)
+static void buddy_free(struct gh_heap *h, void *p, const char *fn)
 {
-    struct gh_block *b = gh_buddy_block(h, p, fn);
+    struct gh_block *b = buddy_block(h, p, fn);
     unsigned k = order_of(b), m = h->buddy.max_order;
     h->c.live_requested -= gh_block_requested(b);
     h->c.live_block_bytes -= osize(k);
@@ -311,9 +303,9 @@ void gh_buddy_free(struct gh_heap *h, void *p, const char *fn)
     }
 }
 
-bool gh_buddy_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
+static bool buddy_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
 {
-    struct gh_block *b = gh_buddy_block(h, p, fn);
+    struct gh_block *b = buddy_block(h, p, fn);
     if ((char *)p != (char *)gh_block_payload(b)) {
         h->c.resize_refused++;
         return false; /* aligned payloads do not move their proxy */
@@ -361,26 +353,26 @@ struct victim_ctx {
 };
 
 /* A mapped region whose single chunk is wholly free. */
-static bool find_victim(void *cv, struct gh_tnode *n)
+static bool find_victim(void *cv, const struct gh_region *r)
 {
     struct victim_ctx *v = cv;
-    struct gh_region *r = region_of_node(n);
     struct gh_block *first = (struct gh_block *)chunk0(r);
     if (r->mapped && nchunks(v->h, r) == 1 && gh_block_is_free(first)
         && order_of(first) == v->h->buddy.max_order) {
-        v->found = r;
+        v->found = (struct gh_region *)r;
         return false;
     }
     return true;
 }
 
-size_t gh_buddy_trim(struct gh_heap *h)
+static size_t buddy_trim(struct gh_heap *h, size_t pad)
 {
+    (void)pad; /* the unit is a whole chunk: all free chunks at the top go */
     size_t given = trim_top(h, true);
     /* Wholly free mapped regions go back too. */
     for (;;) {
         struct victim_ctx v = { h, NULL };
-        gh_tree_walk(&h->regions, find_victim, &v);
+        gh_region_walk(h, find_victim, &v);
         if (!v.found)
             break;
         given += release(h, v.found, (struct gh_block *)chunk0(v.found));
@@ -394,40 +386,25 @@ struct walk_ctx {
     void *ctx;
 };
 
-static bool walk_region(void *cv, struct gh_tnode *n)
+static bool walk_region(void *cv, const struct gh_region *r)
 {
     struct walk_ctx *w = cv;
-    const struct gh_region *r = region_of_node(n);
-    const char *end = chunks_end(w->h, r);
-    for (const char *a = chunk0(r); a < end;) {
-        const struct gh_block *b = (const struct gh_block *)a;
-        struct gh_block_info bi = {
-            .addr = b,
-            .size = gh_block_size(b),
-            .requested = gh_block_is_free(b) ? 0 : gh_block_requested(b),
-            .free = gh_block_is_free(b),
-            .region = r,
-        };
-        if (bi.size == 0 || !w->fn(w->ctx, &bi))
-            return false;
-        a += bi.size;
-    }
-    return true;
+    return gh_region_walk_blocks(r, chunk0(r), chunks_end(w->h, r), w->fn, w->ctx);
 }
 
-void gh_buddy_walk(const struct gh_heap *h, bool (*fn)(void *ctx, const struct gh_block_info *b), void *ctx)
+static void buddy_walk(const struct gh_heap *h, bool (*fn)(void *ctx, const struct gh_block_info *b), void *ctx)
 {
     struct walk_ctx w = { h, fn, ctx };
-    gh_tree_walk(&h->regions, walk_region, &w);
+    gh_region_walk(h, walk_region, &w);
 }
 
-size_t gh_buddy_largest_free(const struct gh_heap *h)
+static size_t buddy_largest_free(const struct gh_heap *h)
 {
     uint64_t ne = h->buddy.nonempty;
     return ne ? osize(63u - (unsigned)__builtin_clzll(ne)) : 0;
 }
 
-size_t gh_buddy_free_blocks(const struct gh_heap *h)
+static size_t buddy_free_blocks(const struct gh_heap *h)
 {
     size_t total = 0;
     for (unsigned k = 0; k < GH_BUDDY_ORDERS; k++)
@@ -454,12 +431,11 @@ struct check_ctx {
     uint64_t live_req, live_bytes, live_blocks, free_bytes, heap, over;
 };
 
-static bool check_region(void *cv, struct gh_tnode *n)
+static bool check_region(void *cv, const struct gh_region *r)
 {
     struct check_ctx *c = cv;
     const struct gh_heap *h = c->h;
     unsigned m = h->buddy.max_order;
-    const struct gh_region *r = region_of_node(n);
     c->heap += r->len;
     c->over += r->len - (nchunks(h, r) << m);
     const char *base = chunk0(r), *end = chunks_end(h, r);
@@ -495,13 +471,10 @@ static bool check_region(void *cv, struct gh_tnode *n)
     return true;
 }
 
-bool gh_buddy_check(const struct gh_heap *h, const char **why, const void **where)
+static bool buddy_check(const struct gh_heap *h, const char **why, const void **where)
 {
-    const char *twhy;
-    if (!gh_tree_check(&h->regions, &twhy))
-        return fail(why, where, twhy, NULL);
     struct check_ctx c = { .h = h };
-    gh_tree_walk(&h->regions, check_region, &c);
+    gh_region_walk(h, check_region, &c);
     if (c.why)
         return fail(why, where, c.why, c.where);
     const uint64_t *per_order = c.per_order;
@@ -538,3 +511,69 @@ bool gh_buddy_check(const struct gh_heap *h, const char **why, const void **wher
         return fail(why, where, "heap_bytes counter disagrees with the regions", NULL);
     return true;
 }
+
+/* ---- the discipline -------------------------------------------------- */
+
+static unsigned clamp_order(unsigned max_order)
+{
+    if (max_order < GH_BUDDY_MIN_ORDER + 1)
+        return GH_BUDDY_MIN_ORDER + 1;
+    if (max_order > GH_BUDDY_ORDERS - 1)
+        return GH_BUDDY_ORDERS - 1;
+    return max_order;
+}
+
+/* The smallest order >= BUDDY_MIN_CHUNK_ORDER whose block holds
+ * largest_request and a header, capped at BUDDY_MAX_CHUNK_ORDER. */
+static void buddy_init(struct gh_heap *h, size_t largest_request)
+{
+    unsigned max_order = BUDDY_MIN_CHUNK_ORDER;
+    while (max_order < BUDDY_MAX_CHUNK_ORDER && ((size_t)1 << max_order) < largest_request + GH_HEADER_SIZE)
+        max_order++;
+    h->buddy.max_order = clamp_order(max_order);
+}
+
+void gh_heap_init_buddy(struct gh_heap *h, struct gh_source *src, unsigned max_order)
+{
+    gh_heap_init(h, src, &gh_policy_buddy);
+    h->buddy.max_order = clamp_order(max_order);
+}
+
+static bool buddy_can_hold(const struct gh_heap *h, size_t align, size_t n)
+{
+    size_t need = n;
+    if (align > GH_ALIGN && __builtin_add_overflow(n, align + GH_HEADER_SIZE, &need))
+        return false;
+    return gh_buddy_order_for(h, need) != 0;
+}
+
+static void buddy_describe(const struct gh_heap *h, struct gh_heap_desc *d)
+{
+    d->min_block = osize(GH_BUDDY_MIN_ORDER);
+    d->max_order = h->buddy.max_order;
+    for (unsigned k = 0; k < GH_HEAP_ORDERS && k < GH_BUDDY_ORDERS; k++)
+        d->order_free[k] = h->buddy.count[k];
+}
+
+const struct gh_discipline gh_discipline_buddy = {
+    .init = buddy_init,
+    .alloc = buddy_alloc,
+    .free = buddy_free,
+    .resize = buddy_resize,
+    .block = buddy_block,
+    .usable = buddy_usable,
+    .owns = gh_region_owns,
+    .trim = buddy_trim,
+    .walk = buddy_walk,
+    .check = buddy_check,
+    .can_hold = buddy_can_hold,
+    .describe = buddy_describe,
+    .largest_free = buddy_largest_free,
+    .free_blocks = buddy_free_blocks,
+};
+
+/* No fit index: the buddy discipline keeps its own free lists. */
+const struct gh_policy_ops gh_policy_buddy = {
+    .name = "buddy",
+    .discipline = &gh_discipline_buddy,
+};

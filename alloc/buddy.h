@@ -1,6 +1,7 @@
-/* buddy.h - the binary buddy heap (internal to heap.c's dispatch).
+/* buddy.h - the buddy discipline's state and sizes (buddy.c implements
+ * gh_discipline_buddy; heap.h holds this state in struct gh_heap).
  *
- * Same heap interface, different block discipline: every block is 2^k bytes
+ * The block discipline: every block is 2^k bytes
  * (header included), k from GH_BUDDY_MIN_ORDER to max_order; a block at
  * offset off (from its region's first chunk) of order k has its buddy at
  *
@@ -21,20 +22,29 @@
 #ifndef GH_BUDDY_H
 #define GH_BUDDY_H
 
-#include "heap.h"
+#include <stddef.h>
+#include <stdint.h>
 
-void *gh_buddy_alloc(struct gh_heap *h, size_t align, size_t n);
-struct gh_block *gh_buddy_block(struct gh_heap *h, const void *p, const char *fn);
-void gh_buddy_free(struct gh_heap *h, void *p, const char *fn);
-bool gh_buddy_resize(struct gh_heap *h, void *p, size_t n, const char *fn);
-size_t gh_buddy_usable(const struct gh_heap *h, const void *p);
-size_t gh_buddy_trim(struct gh_heap *h);
-void gh_buddy_walk(const struct gh_heap *h, bool (*fn)(void *ctx, const struct gh_block_info *b), void *ctx);
-bool gh_buddy_check(const struct gh_heap *h, const char **why, const void **where);
-size_t gh_buddy_largest_free(const struct gh_heap *h);
-size_t gh_buddy_free_blocks(const struct gh_heap *h);
+/* Block sizes are powers of two from 2^GH_BUDDY_MIN_ORDER to 2^max_order;
+ * one free list per order. */
+#define GH_BUDDY_MIN_ORDER 5u   /* 32 B: header + list node */
+#define GH_BUDDY_ORDERS    48u
 
-/* Smallest order whose block holds n payload bytes; 0 when none does. */
+struct gh_buddy_node {
+    struct gh_buddy_node *next, *prev;
+};
+
+struct gh_buddy {
+    unsigned max_order;                       /* chunk = 2^max_order */
+    uint64_t nonempty;                        /* bit k: list k has blocks */
+    struct gh_buddy_node *lists[GH_BUDDY_ORDERS];
+    uint64_t count[GH_BUDDY_ORDERS];          /* free blocks per order */
+};
+
+struct gh_heap;
+
+/* Smallest order of buddy heap h whose block holds n payload bytes; 0 when
+ * none does. */
 unsigned gh_buddy_order_for(const struct gh_heap *h, size_t n);
 
 #endif

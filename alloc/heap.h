@@ -1,20 +1,24 @@
-/* heap.h - one heap instance: a source, a placement policy and counters.
+/* heap.h - one heap instance: a source, a discipline and counters.
  *
- * A heap is made of regions, each a contiguous span from its source:
+ * A heap is made of regions (region.h), each a contiguous span from its
+ * source, in an address-ordered region tree, so "does this heap own p" is
+ * O(log r).  Its policy (a line of the policy table, policy.h) names the
+ * discipline that lays blocks out in them (discipline.h):
  *
- *   [region record 48 B][block][block] ... [block][end marker 16 B]
+ *   fit (first, next, best, worst; fit.c):
+ *     [region record 48 B][block][block] ... [block][end marker 16 B]
+ *     The end marker is an in-use header of size 0: nothing coalesces
+ *     across it.  When the source extends the top region in place (the
+ *     break grew contiguously), the old end marker becomes the start of a
+ *     free block.
+ *   buddy (buddy.c): [region record 48 B][chunk 2^max][chunk 2^max]...
  *
- * The region record holds the region's length and its node in the heap's
- * region tree (address-ordered), so "does this heap own p" is O(log r).
- * The end marker is an in-use header of size 0: nothing coalesces across it.
- * When the source extends the top region in place (the break grew
- * contiguously), the old end marker becomes the start of a free block.
- *
- * Invariants (gh_heap_check): every header carries a valid check; sizes are
- * multiples of 16, at least GH_MIN_BLOCK, and tile each region exactly; a
- * free block's footer equals its header; PREV_FREE is set exactly when the
- * previous block is free; no two free blocks are adjacent; the policy's
- * index holds exactly the free blocks; the counters match the walk.
+ * Fit invariants (gh_heap_check): every header carries a valid check; sizes
+ * are multiples of 16, at least GH_MIN_BLOCK, and tile each region exactly;
+ * a free block's footer equals its header; PREV_FREE is set exactly when
+ * the previous block is free; no two free blocks are adjacent; the policy's
+ * index holds exactly the free blocks; the counters match the walk.  Buddy
+ * invariants: see buddy.c.
  *
  * Not thread-safe: the front end serialises calls.  Misuse found while
  * freeing or resizing (double free, a header that fails its check) is fatal:
@@ -28,22 +32,16 @@
 #include <stdint.h>
 
 #include "block.h"
+#include "buddy.h"
+#include "discipline.h"
 #include "policy.h"
+#include "region.h"
 #include "source.h"
 #include "tree.h"
 
-#define GH_REGION_HEADER   48u   /* struct gh_region, a multiple of 16 */
-#define GH_REGION_OVERHEAD (GH_REGION_HEADER + GH_HEADER_SIZE) /* + end marker */
 #define GH_DEFAULT_TOP_PAD        (128u * 1024u)
 #define GH_DEFAULT_TRIM_THRESHOLD (128u * 1024u)
 #define GH_MAX_TRIM_THRESHOLD     (64u * 1024u * 1024u)
-
-struct gh_region {
-    uint64_t len;          /* whole span, record and end marker included */
-    uint64_t mapped;       /* 1: from mmap, released when wholly free */
-    struct gh_tnode node;  /* in gh_heap.regions; len is the word 16 B before */
-    uint64_t reserved;
-};
 
 /* Counters kept by the heap (bytes are whole blocks unless "requested"). */
 struct gh_heap_counters {
@@ -67,29 +65,14 @@ static inline unsigned gh_size_class(size_t size)
     return 63u - (unsigned)__builtin_clzll((unsigned long long)size);
 }
 
-enum gh_heap_kind { GH_HEAP_FIT, GH_HEAP_BUDDY };
-
-/* Buddy heaps (buddy.c): block sizes are powers of two from
- * 2^GH_BUDDY_MIN_ORDER to 2^max_order; one free list per order. */
-#define GH_BUDDY_MIN_ORDER 5u   /* 32 B: header + list node */
-#define GH_BUDDY_ORDERS    48u
-
-struct gh_buddy_node {
-    struct gh_buddy_node *next, *prev;
-};
-
-struct gh_buddy {
-    unsigned max_order;                       /* chunk = 2^max_order */
-    uint64_t nonempty;                        /* bit k: list k has blocks */
-    struct gh_buddy_node *lists[GH_BUDDY_ORDERS];
-    uint64_t count[GH_BUDDY_ORDERS];          /* free blocks per order */
-};
-
 struct gh_heap {
-    enum gh_heap_kind kind;
+    const struct gh_policy_ops *entry; /* its line of the policy table */
+    const struct gh_discipline *d;     /* entry->discipline */
     struct gh_source *src;
-    struct gh_policy policy;    /* fit heaps */
-    struct gh_buddy buddy;      /* buddy heaps */
+    union {                     /* the discipline's own state */
+        struct gh_policy policy;    /* fit: the policy's free-block index */
+        struct gh_buddy buddy;      /* buddy: the per-order free lists */
+    };
     struct gh_tree regions;     /* BY_ADDR over struct gh_region.node */
     struct gh_region *top;      /* the region the source can extend in place */
     size_t top_pad;             /* extra bytes asked for when growing */

@@ -1,6 +1,6 @@
-/* policy.c - what the fit policies share: the address-ordered and the
- * size-ordered index, and the lookup of a policy by name.  Each policy's
- * decision lives in its own file (policy_first.c, policy_next.c, ...).
+/* policy.c - the policy table and what the fit policies share: the
+ * address-ordered and the size-ordered index.  Each policy's decision and
+ * index order live in its own file (policy_first.c, policy_next.c, ...).
  *
  * first and next fit index by address (tree augmented with the largest size
  * below each node); best and worst fit index by (size, address).
@@ -9,23 +9,18 @@
 
 #include <string.h>
 
-static bool uses_addr_tree(const struct gh_policy_ops *ops)
-{
-    return ops == &gh_policy_first || ops == &gh_policy_next;
-}
-
 void gh_policy_init(struct gh_policy *p, const struct gh_policy_ops *ops)
 {
     p->ops = ops;
     p->rover = NULL;
-    gh_tree_init(&p->tree, uses_addr_tree(ops) ? GH_TREE_BY_ADDR : GH_TREE_BY_SIZE);
+    gh_tree_init(&p->tree, ops->order);
 }
 
 const struct gh_policy_ops *gh_policy_by_name(const char *name)
 {
-    static const struct gh_policy_ops *const all[] = {
-        &gh_policy_first, &gh_policy_next, &gh_policy_best, &gh_policy_worst,
-    };
+#define GH_POLICY_LINE(name) &gh_policy_##name,
+    static const struct gh_policy_ops *const all[] = { GLASSHEAP_POLICIES(GH_POLICY_LINE) };
+#undef GH_POLICY_LINE
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (strcmp(all[i]->name, name) == 0)
             return all[i];

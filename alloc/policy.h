@@ -5,8 +5,13 @@
  * (block/heap do), and never changes a block header: it only reads sizes
  * through the tree and keeps its own nodes in the free blocks' payloads.
  *
- * Adding a policy is adding a file with one `const struct gh_policy_ops`
- * and a line in gh_policy_by_name().
+ * The policy table: one `const struct gh_policy_ops gh_policy_<name>` per
+ * name in GLASSHEAP_POLICIES (include/glassheap/policies.h), each naming its
+ * heap discipline and, for the fit discipline, its index order.  Adding a
+ * policy is adding a file with that one struct and its X(name) line in
+ * policies.h; gh_policy_by_name() and the externs below expand that list.
+ * The buddy line (buddy.c) has a discipline of its own and no fit index:
+ * its index operations are NULL.
  */
 #ifndef GH_POLICY_H
 #define GH_POLICY_H
@@ -14,13 +19,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "glassheap/policies.h"
+
 #include "block.h"
+#include "discipline.h"
 #include "tree.h"
 
 struct gh_policy;
 
 struct gh_policy_ops {
-    const char *name;
+    const char *name;                      /* as GLASSHEAP_POLICY spells it */
+    const struct gh_discipline *discipline; /* the heap discipline that runs it */
+    enum gh_tree_order order;              /* fit: how the free-block index sorts */
     /* Add a free block (header written, size final) to the index. */
     void (*insert)(struct gh_policy *p, struct gh_block *b);
     /* Remove a free block that is in the index. */
@@ -43,17 +53,14 @@ struct gh_policy {
     const void *rover; /* next fit: where the previous search ended */
 };
 
-extern const struct gh_policy_ops gh_policy_first;
-extern const struct gh_policy_ops gh_policy_next;
-extern const struct gh_policy_ops gh_policy_best;
-extern const struct gh_policy_ops gh_policy_worst;
+#define GH_POLICY_EXTERN(name) extern const struct gh_policy_ops gh_policy_##name;
+GLASSHEAP_POLICIES(GH_POLICY_EXTERN)
+#undef GH_POLICY_EXTERN
 
-/* Names accepted by GLASSHEAP_POLICY for the fit policies, in order. */
-#define GH_POLICY_NAMES "first|next|best|worst|buddy"
-
-/* The fit policy called `name`, or NULL (buddy is a heap kind of its own). */
+/* The table line called `name` (one of GLASSHEAP_POLICIES), or NULL. */
 const struct gh_policy_ops *gh_policy_by_name(const char *name);
 
+/* An empty index in ops->order for a fit policy. */
 void gh_policy_init(struct gh_policy *p, const struct gh_policy_ops *ops);
 
 static inline struct gh_tnode *gh_policy_node(struct gh_block *b)

@@ -13,6 +13,8 @@ static struct gh_block *best_find(struct gh_policy *p, size_t size)
 
 const struct gh_policy_ops gh_policy_best = {
     .name = "best",
+    .discipline = &gh_discipline_fit,
+    .order = GH_TREE_BY_SIZE,
     .insert = gh_policy_tree_insert,
     .remove = gh_policy_tree_remove,
     .move = gh_policy_tree_move,

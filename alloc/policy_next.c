@@ -23,6 +23,8 @@ static struct gh_block *next_find(struct gh_policy *p, size_t size)
 
 const struct gh_policy_ops gh_policy_next = {
     .name = "next",
+    .discipline = &gh_discipline_fit,
+    .order = GH_TREE_BY_ADDR,
     .insert = gh_policy_tree_insert,
     .remove = gh_policy_tree_remove,
     .move = gh_policy_tree_move,

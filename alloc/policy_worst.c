@@ -17,6 +17,8 @@ static struct gh_block *worst_find(struct gh_policy *p, size_t size)
 
 const struct gh_policy_ops gh_policy_worst = {
     .name = "worst",
+    .discipline = &gh_discipline_fit,
+    .order = GH_TREE_BY_SIZE,
     .insert = gh_policy_tree_insert,
     .remove = gh_policy_tree_remove,
     .move = gh_policy_tree_move,

@@ -23,7 +23,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # benchmark folders are configured too, so their libraries are here).
 PACKAGES=(
   cmake ninja-build make gcc g++ libc6-dev pkg-config
-  libcmocka-dev libbenchmark-dev valgrind python3 libncurses-dev
+  libcmocka-dev libbenchmark-dev valgrind python3 libncurses-dev libjansson-dev
 )
 
 step() { printf '\n==> %s\n' "$*"; }

@@ -2,8 +2,11 @@
  *
  * LLVMFuzzerTestOneInput() writes the bytes to a file and runs every reader
  * call on it: open, header, config, counters, the map (read and requested
- * with timeout 0), a counters request, the liveness check.  It asserts
- * only that nothing crashes and every call returns an error code in range.
+ * with timeout 0), the map head, the large-block list, a counters request,
+ * the liveness check.  It asserts that nothing crashes, every call returns
+ * an error code in range, and what the bounded calls hand back is bounded:
+ * no more entries than asked for, none on an error, map states and large
+ * entries that pass the reader's own rules.
  *
  * Built two ways (tests/shm/CMakeLists.txt):
  *   shm_fuzz_reader       always; its own main() mutates a valid segment
@@ -33,6 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char g_path[] = "/tmp/gh_shm_fuzz.XXXXXX";
 static int g_made;
 static unsigned g_verdicts[GHR_ERROR_MAX + 1];
+static unsigned g_large_listed, g_large_bad; /* lists read with entries; entries refused */
 
 static void cleanup(void)
 {
@@ -94,6 +98,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < n; i++)
         if (b[i].state != GH_SHM_BLOCK_USED && b[i].state != GH_SHM_BLOCK_FREE)
             abort();
+    struct gh_shm_map head;
+    check(ghr_map_head(seg, &head), "map head");
+
+    struct gh_shm_large_block lb[2 * IMG_LARGE_CAP];
+    size_t ln = 0;
+    uint64_t ltotal = 0;
+    int lrc = ghr_large(seg, lb, 2 * IMG_LARGE_CAP, &ln, &ltotal);
+    check(lrc, "large");
+    if (ln > 2 * IMG_LARGE_CAP || (lrc != GHR_OK && ln != 0) || (lrc == GHR_OK && ltotal < ln))
+        abort();
+    if (h && ln > h->large_capacity)
+        abort();
+    g_large_listed += ln > 0;
+    g_large_bad += lrc == GHR_BAD_LAYOUT;
+    for (size_t i = 0; i < ln; i++) {
+        const struct gh_shm_large_block *e = &lb[i];
+        uint64_t end = e->map_base + e->map_len;
+        if (e->map_len == 0 || end < e->map_base || e->addr < e->map_base || e->addr >= end ||
+            e->requested > end - e->addr)
+            abort();
+    }
     check(ghr_map(seg, 0, b, 2 * IMG_CAP, &n, &total), "map request");
     check(ghr_request_counters(seg, 0), "counters request");
     ghr_close(seg);
@@ -123,6 +148,8 @@ static uint64_t edge_value(uint64_t *s)
         sizeof(struct img), sizeof(struct img) - 8, sizeof(struct img) + 8,
         offsetof(struct img, cfg), offsetof(struct img, cnt), offsetof(struct img, map),
         IMG_CAP, IMG_CAP + 1, 0x7fffffff, 0x80000000u, 0xfffffff8u, 0xffffffffu,
+        offsetof(struct img, large), offsetof(struct img, lblocks), IMG_LARGE_CAP, IMG_LARGE_CAP + 1,
+        sizeof(struct gh_shm_large), sizeof(struct gh_shm_large_block),
         UINT64_MAX, (uint64_t)getpid(),
     };
     uint64_t r = xorshift(s);
@@ -135,11 +162,16 @@ struct spot { size_t off, width; };
 #define HF(f) { offsetof(struct gh_shm_header, f), sizeof(((struct gh_shm_header *)0)->f) }
 #define CF(f) { offsetof(struct img, cnt) + offsetof(struct gh_shm_counters, f), 8 }
 #define MF(f) { offsetof(struct img, map) + offsetof(struct gh_shm_map, f), 8 }
+#define LF(f) { offsetof(struct img, large) + offsetof(struct gh_shm_large, f), 8 }
+#define LE(i, f) { offsetof(struct img, lblocks[i]) + offsetof(struct gh_shm_large_block, f), 8 }
 static const struct spot SPOTS[] = {
     HF(magic), HF(version), HF(header_size), HF(total_size), HF(config_offset),
     HF(config_size), HF(counters_offset), HF(counters_size), HF(map_offset),
     HF(map_size), HF(map_capacity), HF(block_size), HF(pid), HF(uid),
     HF(proc_start_ticks), HF(exited),
+    HF(large_offset), HF(large_size), HF(large_capacity), HF(large_block_size),
+    LF(seq), LF(count), LF(count), LF(total),
+    LE(0, addr), LE(0, map_base), LE(0, map_len), LE(1, requested), LE(1, map_len),
     CF(seq), CF(request), CF(answered),
     MF(request), MF(answered), MF(seq), MF(nblocks), MF(total_blocks),
     { offsetof(struct img, blocks) + offsetof(struct gh_shm_block, state), 4 },
@@ -196,6 +228,7 @@ int main(int argc, char **argv)
         if (it % 64 != 1) {
             buf[offsetof(struct img, cnt) + offsetof(struct gh_shm_counters, seq)] &= 0xfe;
             buf[offsetof(struct img, map) + offsetof(struct gh_shm_map, seq)] &= 0xfe;
+            buf[offsetof(struct img, large) + offsetof(struct gh_shm_large, seq)] &= 0xfe;
         }
         LLVMFuzzerTestOneInput(buf, size);
     }
@@ -204,6 +237,12 @@ int main(int argc, char **argv)
     for (int i = 0; i <= GHR_ERROR_MAX; i++)
         if (g_verdicts[i])
             printf("  %6u  %s\n", g_verdicts[i], ghr_strerror((enum ghr_error)i));
+    printf("  large-block lists read with entries: %u; refused for a bad entry: %u\n", g_large_listed,
+           g_large_bad);
+    if (iterations >= DEFAULT_ITERATIONS && (g_large_listed == 0 || g_large_bad == 0)) {
+        printf("fuzz_reader: the large-block list was never read, or never refused\n");
+        return 1;
+    }
     /* A mutator that never reached a verdict tests nothing about it. */
     const int must[] = { GHR_OK, GHR_STALE, GHR_TRUNCATED, GHR_BAD_MAGIC,
                          GHR_BAD_VERSION, GHR_BAD_LAYOUT };

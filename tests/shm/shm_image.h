@@ -2,9 +2,10 @@
  *
  * A segment laid out exactly as shm.h describes it, built by hand (not by
  * the library): header, config, counters, map head and IMG_CAP map entries,
- * back to back.  Every struct of shm.h is a multiple of 8 bytes, so struct
+ * the large-block list head and IMG_LARGE_CAP entries, back to back.  Every struct of shm.h is a multiple of 8 bytes, so struct
  * img has no padding and its offsetof()s are the file offsets.  The writer
- * is this process: pid = getpid(), proc_start_ticks from /proc/self/stat.
+ * is this process: pid = getpid(), proc_start_ticks from /proc/self/stat
+ * (tools/lib's parser, the one the reader uses).
  */
 #ifndef GH_SHM_IMAGE_H
 #define GH_SHM_IMAGE_H
@@ -18,8 +19,10 @@
 #include <unistd.h>
 
 #include "glassheap/shm.h"
+#include "proc.h"
 
 #define IMG_CAP 16u
+#define IMG_LARGE_CAP 8u
 
 struct img {
     struct gh_shm_header h;
@@ -27,33 +30,20 @@ struct img {
     struct gh_shm_counters cnt;
     struct gh_shm_map map;
     struct gh_shm_block blocks[IMG_CAP];
+    struct gh_shm_large large;
+    struct gh_shm_large_block lblocks[IMG_LARGE_CAP];
 };
 
 _Static_assert(sizeof(struct img) == sizeof(struct gh_shm_header) + sizeof(struct gh_shm_config) +
                sizeof(struct gh_shm_counters) + sizeof(struct gh_shm_map) +
-               IMG_CAP * sizeof(struct gh_shm_block), "struct img must have no padding");
+               IMG_CAP * sizeof(struct gh_shm_block) + sizeof(struct gh_shm_large) +
+               IMG_LARGE_CAP * sizeof(struct gh_shm_large_block), "struct img must have no padding");
 
-/* Field 22 of /proc/self/stat, parsed after the last ')'; 0 if unreadable. */
+/* Field 22 of /proc/self/stat; 0 if unreadable. */
 static inline uint64_t img_self_start_ticks(void)
 {
-    char buf[2048];
-    int fd = open("/proc/self/stat", O_RDONLY);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return 0;
-    for (int field = 2; field < 22; field++) {   /* to the space before field 22 */
-        p = strchr(p + 1, ' ');
-        if (!p)
-            return 0;
-    }
-    return strtoull(p + 1, NULL, 10);
+    struct gh_proc_stat st;
+    return gh_proc_stat_read(0, &st) == 1 ? st.start_ticks : 0;
 }
 
 /* A valid, live segment of this process with recognisable values. */
@@ -104,6 +94,20 @@ static inline void img_init(struct img *m)
         m->blocks[i].requested = (i % 2) ? 0 : 0x80 + i;
         m->blocks[i].state = (i % 2) ? GH_SHM_BLOCK_FREE : GH_SHM_BLOCK_USED;
         m->blocks[i].region = i / 4;
+    }
+
+    h->large_offset = offsetof(struct img, large);
+    h->large_size = sizeof m->large + IMG_LARGE_CAP * sizeof m->lblocks[0];
+    h->large_capacity = IMG_LARGE_CAP;
+    h->large_block_size = sizeof m->lblocks[0];
+    m->large.seq = 4;
+    m->large.count = 2;
+    m->large.total = 3;   /* one live large block not listed */
+    for (unsigned i = 0; i < IMG_LARGE_CAP; i++) {
+        m->lblocks[i].map_base = 0x7f0000000000ull + 0x100000ull * i;
+        m->lblocks[i].map_len = 0x21000;
+        m->lblocks[i].addr = m->lblocks[i].map_base + 0x40;
+        m->lblocks[i].requested = 0x20000 + i;
     }
 }
 

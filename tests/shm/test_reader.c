@@ -34,26 +34,11 @@
 #include <time.h>
 
 #include "reader.h"
+#include "reader_fixture.h"
 #include "shm_image.h"
 
 #define OTHER_UID  65534u   /* nobody: owns the "other user" file */
 #define CHILD_UID  65533u   /* a third user the child becomes */
-
-static char g_dir[] = "/tmp/gh_shm_test.XXXXXX";
-
-static const char *tpath(const char *name)
-{
-    static char buf[256];
-    snprintf(buf, sizeof buf, "%s/%s", g_dir, name);
-    return buf;
-}
-
-static uint64_t ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* A pid that names no process: a child already reaped. */
 static int reaped_pid(void)
@@ -64,50 +49,6 @@ static int reaped_pid(void)
     assert_true(p > 0);
     assert_int_equal(waitpid(p, NULL, 0), p);
     return (int)p;
-}
-
-static void write_img(const char *name, const struct img *m, size_t size)
-{
-    assert_int_equal(img_write(tpath(name), m, size), 0);
-}
-
-/* Write m to name and open it; returns the status, *seg as open left it. */
-static int open_img(const char *name, const struct img *m, struct ghr_segment **seg)
-{
-    write_img(name, m, sizeof *m);
-    return ghr_open_path(tpath(name), 0, seg);
-}
-
-/* Open expecting `want` and no handle (every error but STALE/BAD_VERSION). */
-static void expect_open_error(const char *name, const struct img *m, size_t size, int want)
-{
-    struct ghr_segment *seg = (struct ghr_segment *)1;
-    write_img(name, m, size);
-    int rc = ghr_open_path(tpath(name), 0, &seg);
-    if (rc != want)
-        fail_msg("%s: got %d (%s), want %d (%s)", name, rc, ghr_strerror(rc), want,
-                 ghr_strerror(want));
-    assert_null(seg);
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    if (!mkdtemp(g_dir))
-        return -1;
-    return img_self_start_ticks() != 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- valid segments --------------------------------------------------- */

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
+#include "bytes.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -26,19 +28,7 @@ void cli_error(const char *fmt, ...)
 
 const char *cli_bytes(uint64_t n, char *buf, size_t cap)
 {
-    static const char *units[] = { "KiB", "MiB", "GiB", "TiB" };
-    if (n < 1024) {
-        snprintf(buf, cap, "%llu B", (unsigned long long)n);
-        return buf;
-    }
-    double v = (double)n / 1024;
-    int u = 0;
-    while (v >= 1024 && u < 3) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(buf, cap, "%.1f %s", v, units[u]);
-    return buf;
+    return human_bytes(n, buf, cap);
 }
 
 const char *const cli_policies[CLI_NPOLICIES] = { "first", "next", "best", "worst", "buddy" };

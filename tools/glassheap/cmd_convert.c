@@ -14,21 +14,21 @@
  *                   = the trace's peak live bytes, ids, operations, weight 1.
  *   rep -> binary   one record per line: `a` a malloc, `r` a realloc in
  *                   place, `f` a free; block i lives at a made-up address
- *                   (ADDR_BASE + 16 i); times 0; the library's default mmap
+ *                   (TF_ADDR_BASE + 16 i, tracefile.c); times 0; the library's default mmap
  *                   threshold in the header.
  *
  * Either way `glassheap replay` gives the same figures for IN and OUT
  * (aligned requests aside).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "tracefile.h"
-
-#define ADDR_BASE 0x10000000000ULL  /* made-up block addresses: base + 16 * id */
 
 static void help(FILE *f)
 {
@@ -45,100 +45,6 @@ static bool ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && !strcmp(s + a - b, suffix);
-}
-
-/* The peak of live requested bytes, for the rep header's first number. */
-static uint64_t peak_live(const struct tf_trace *t)
-{
-    uint64_t *size = calloc(t->nids ? t->nids : 1, sizeof *size);
-    uint64_t live = 0, peak = 0;
-    if (!size)
-        return 0;
-    for (size_t i = 0; i < t->n; i++) {
-        const struct tf_op *op = &t->ops[i];
-        live -= size[op->id];
-        size[op->id] = op->kind == TF_FREE ? 0 : op->size;
-        live += size[op->id];
-        if (live > peak)
-            peak = live;
-    }
-    free(size);
-    return peak;
-}
-
-static bool write_rep(FILE *out, const struct tf_trace *t, uint64_t *aligned)
-{
-    fprintf(out, "%" PRIu64 "\n%" PRIu32 "\n%zu\n%" PRIu64 "\n", t->format == TF_REP ? t->rep_heap : peak_live(t),
-            t->format == TF_REP && t->rep_ids > t->nids ? t->rep_ids : t->nids, t->n,
-            t->format == TF_REP ? t->rep_weight : 1);
-    for (size_t i = 0; i < t->n; i++) {
-        const struct tf_op *op = &t->ops[i];
-        switch (op->kind) {
-        case TF_ALLOC:
-            *aligned += op->align != 0;
-            fprintf(out, "a %" PRIu32 " %" PRIu64 "\n", op->id, op->size);
-            break;
-        case TF_REALLOC:
-            fprintf(out, "r %" PRIu32 " %" PRIu64 "\n", op->id, op->size);
-            break;
-        default:
-            fprintf(out, "f %" PRIu32 "\n", op->id);
-            break;
-        }
-    }
-    return !ferror(out);
-}
-
-static bool write_binary(FILE *out, const struct tf_trace *t, const char *in)
-{
-    struct gh_trace_header h;
-    memset(&h, 0, sizeof h);
-    h.magic = GH_TRACE_MAGIC;
-    h.version = GH_TRACE_VERSION;
-    h.header_size = sizeof h;
-    h.record_size = sizeof(struct gh_trace_record);
-    h.mmap_threshold = t->mmap_threshold ? t->mmap_threshold : TF_DEFAULT_MMAP_THRESHOLD;
-    if (t->format == TF_BINARY) {
-        h.pid = t->pid;
-        h.start_ns = t->start_ns;
-        memcpy(h.policy, t->policy, strnlen(t->policy, sizeof h.policy - 1));
-        memcpy(h.cmdline, t->cmdline, strnlen(t->cmdline, sizeof h.cmdline - 1));
-    } else {
-        snprintf(h.cmdline, sizeof h.cmdline, "converted from %s", in);
-    }
-    if (fwrite(&h, sizeof h, 1, out) != 1)
-        return false;
-    for (size_t i = 0; i < t->n; i++) {
-        const struct tf_op *op = &t->ops[i];
-        struct gh_trace_record r;
-        memset(&r, 0, sizeof r);
-        uint64_t addr = ADDR_BASE + 16 * (uint64_t)op->id;
-        r.time_ns = op->time_ns;
-        r.tid = op->tid;
-        r.size = op->size;
-        switch (op->kind) {
-        case TF_ALLOC:
-            r.op = op->call == GH_TRACE_CALLOC || op->call == GH_TRACE_ALIGNED ? op->call : GH_TRACE_MALLOC;
-            if (op->align) {
-                r.op = GH_TRACE_ALIGNED;
-                r.align = op->align;
-            }
-            r.result = addr;
-            break;
-        case TF_REALLOC:
-            r.op = GH_TRACE_REALLOC;
-            r.ptr = r.result = addr;
-            break;
-        default:
-            r.op = GH_TRACE_FREE;
-            r.ptr = addr;
-            r.size = 0;
-            break;
-        }
-        if (fwrite(&r, sizeof r, 1, out) != 1)
-            return false;
-    }
-    return true;
 }
 
 int cmd_convert(int argc, char **argv)
@@ -196,7 +102,7 @@ int cmd_convert(int argc, char **argv)
         return GH_EXIT_FAIL;
     }
     uint64_t aligned = 0;
-    bool ok = rep ? write_rep(out, &t, &aligned) : write_binary(out, &t, in);
+    bool ok = rep ? tf_write_rep(out, &t, &aligned) : tf_write_binary(out, &t, in);
     if (out == stdout)
         ok = fflush(out) == 0 && ok;
     else

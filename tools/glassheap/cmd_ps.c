@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "reader.h"
 
 #define DEFAULT_TIMEOUT_MS 200
@@ -107,13 +108,6 @@ static int by_pid(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Open every live entry and ask it for counters (without waiting). */
 static void ask_all(struct list *l)
 {
@@ -148,7 +142,7 @@ static void ask_all(struct list *l)
  * the deadline passed; then close them. */
 static void gather(struct list *l, int timeout_ms)
 {
-    uint64_t deadline = monotonic_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t deadline = gh_now_ns() + (uint64_t)timeout_ms * 1000000u;
     for (;;) {
         int waiting = 0;
         for (size_t i = 0; i < l->n; i++) {
@@ -161,7 +155,7 @@ static void gather(struct list *l, int timeout_ms)
             else
                 waiting = 1;
         }
-        if (!waiting || monotonic_ns() >= deadline)
+        if (!waiting || gh_now_ns() >= deadline)
             break;
         struct timespec ts = { 0, POLL_NS };
         nanosleep(&ts, NULL);

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "reader.h"
 
 #define DEFAULT_TIMEOUT_MS 1000
@@ -81,13 +82,6 @@ static void proc_comm(int pid, char *buf, size_t cap)
     }
     buf[n] = '\0';
     buf[strcspn(buf, "\n")] = '\0';
-}
-
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* "1.5 KiB (1536 B)", or "512 B" below 1 KiB. */
@@ -473,7 +467,7 @@ int cmd_stat(int argc, char **argv)
         ghr_close(seg);
         return status;
     }
-    uint64_t now = monotonic_ns();
+    uint64_t now = gh_now_ns();
     v.age_ns = now > v.c.time_ns ? now - v.c.time_ns : 0;
     v.hdr = ghr_header(seg);
     ghr_fragmentation(&v.c, &v.frag);

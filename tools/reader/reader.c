@@ -1,5 +1,7 @@
 /* reader.c - opens, validates and reads glassheap segments (reader.h).
  *
+ * Liveness asks /proc through tools/lib (proc.h); time is clock.h's.
+ *
  * Owns: one handle per open segment (a private, validated copy of the
  * header plus the mapping of the whole file).  Never does: print, abort,
  * allocate anything but the handle, follow a symbolic link at the last path
@@ -12,7 +14,10 @@
  *   the three do not overlap, counters and map start 8-aligned;
  *   counters_size >= end of `answered`; map_size >= sizeof(struct gh_shm_map)
  *   + map_capacity * block_size; block_size >= sizeof(struct gh_shm_block)
- *   and a multiple of 8; pid > 0.
+ *   and a multiple of 8; pid > 0; the large-block list, when the header
+ *   names one, lies inside too, apart from the other three, 8-aligned, with
+ *   large_size >= sizeof(struct gh_shm_large) + large_capacity *
+ *   large_block_size and large_block_size >= its struct, a multiple of 8.
  * So every 64-bit word the reader loads atomically is aligned and inside the
  * file, and every copy is bounded by min(the reader's struct, the size the
  * header gives).
@@ -37,7 +42,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "glassheap/frag.h"
+#include "proc.h"
 
 _Static_assert(GH_SHM_VERSION == 1u, "update the GHR_BAD_VERSION message");
 _Static_assert(sizeof(struct gh_shm_block) % 8 == 0, "blocks are copied by words");
@@ -50,8 +57,6 @@ _Static_assert(sizeof(struct gh_shm_block) % 8 == 0, "blocks are copied by words
 #define SEQ_SLEEP_NS     20000L   /* then sleep this long between tries */
 #define POLL_NS          1000000L /* 1 ms between looks at `answered` */
 #define POLL_LIVENESS    100      /* polls between two liveness checks */
-#define STAT_START_FIELD 22       /* starttime in /proc/<pid>/stat */
-#define STAT_BUF         2048     /* longer than any /proc/<pid>/stat line */
 #define PATH_BUF         4096
 #define NAME_PREFIX      "glassheap."
 #define PID_DIGITS_MAX   10       /* INT_MAX has 10 digits */
@@ -61,6 +66,7 @@ _Static_assert(sizeof(struct gh_shm_block) % 8 == 0, "blocks are copied by words
 #define CONFIG_MIN   sizeof(((struct gh_shm_config *)0)->policy)
 #define COUNTERS_MIN (offsetof(struct gh_shm_counters, answered) + sizeof(uint64_t))
 #define MAP_HEAD     sizeof(struct gh_shm_map)
+#define LARGE_HEAD   sizeof(struct gh_shm_large)
 
 struct ghr_segment {
     uint8_t *base;              /* the whole file, MAP_SHARED, read-write */
@@ -100,13 +106,6 @@ static void sleep_ns(long ns)
 {
     struct timespec ts = { 0, ns };
     nanosleep(&ts, NULL);
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Copy n bytes (n a multiple of 8) from 8-aligned shared memory, one relaxed
@@ -162,52 +161,6 @@ static bool seg_path(char *buf, size_t cap, const char *dir, int pid)
 
 /* ---- liveness --------------------------------------------------------- */
 
-/* Field 22 (starttime) and the state of /proc/<pid>/stat.  The command name
- * (field 2) may hold spaces and ')', so parsing starts after the last ')'.
- * Returns 1 when read, 0 when the process is gone, -1 when /proc could not
- * tell (not mounted, unreadable, unparsable). */
-static int proc_stat(int pid, uint64_t *ticks, char *state)
-{
-    char path[64], buf[STAT_BUF];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return (errno == ENOENT || errno == ESRCH) ? 0 : -1;
-    ssize_t len = read(fd, buf, sizeof buf - 1);
-    int saved = errno;
-    close(fd);
-    if (len < 0)
-        return saved == ESRCH ? 0 : -1;
-    buf[len] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return -1;
-    p++;
-    /* after ')': " S ppid ..." - field 3 is the state */
-    int field = 2;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            break;
-        field++;
-        if (field == 3)
-            *state = *p;
-        if (field == STAT_START_FIELD) {
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(p, &end, 10);
-            if (end == p || errno)
-                return -1;
-            *ticks = v;
-            return 1;
-        }
-        while (*p && *p != ' ')
-            p++;
-    }
-    return -1;
-}
-
 /* The writer holds a shared flock on the segment while it lives; it is
  * gone when it exits, is killed, or execs (the descriptor is close-on-exec)
  * even when the pid and start time stay the same.  Taking the lock
@@ -230,16 +183,15 @@ static int liveness(int pid, uint64_t start_ticks, uint64_t exited, int fd)
         return GHR_STALE;
     if (kill(pid, 0) != 0 && errno == ESRCH)
         return GHR_STALE;          /* EPERM: alive, another user's */
-    uint64_t ticks = 0;
-    char state = '?';
-    int r = proc_stat(pid, &ticks, &state);
+    struct gh_proc_stat st;
+    int r = gh_proc_stat_read(pid, &st);
     if (r == 0)
         return GHR_STALE;
     if (r < 0)
         return GHR_OK;             /* cannot prove it stale */
-    if (state == 'Z' || state == 'X')
+    if (st.state == 'Z' || st.state == 'X')
         return GHR_STALE;          /* died without its exit handler */
-    return ticks == start_ticks ? GHR_OK : GHR_STALE;
+    return st.start_ticks == start_ticks ? GHR_OK : GHR_STALE;
 }
 
 /* ---- open ------------------------------------------------------------- */
@@ -252,6 +204,28 @@ static bool region_ok(uint64_t off, uint64_t size, uint64_t lo, uint64_t hi)
 static bool disjoint(uint64_t a, uint64_t asz, uint64_t b, uint64_t bsz)
 {
     return a + asz <= b || b + bsz <= a;   /* all < 2^33: no overflow */
+}
+
+/* The large-block list, when the header names one (large_offset 0 and
+ * large_size 0: a writer older than the list).  Called after the three
+ * older regions passed, with lo..hi the file's checked bounds. */
+static int validate_large(const struct gh_shm_header *h)
+{
+    if (h->large_offset == 0 && h->large_size == 0)
+        return GHR_OK;
+    uint64_t lo = h->header_size, hi = h->total_size;
+    if (!region_ok(h->large_offset, h->large_size, lo, hi))
+        return GHR_BAD_LAYOUT;
+    if (!disjoint(h->large_offset, h->large_size, h->config_offset, h->config_size) ||
+        !disjoint(h->large_offset, h->large_size, h->counters_offset, h->counters_size) ||
+        !disjoint(h->large_offset, h->large_size, h->map_offset, h->map_size))
+        return GHR_BAD_LAYOUT;
+    if (h->large_offset % 8 || h->large_block_size % 8 ||
+        h->large_block_size < sizeof(struct gh_shm_large_block) || h->large_size < LARGE_HEAD)
+        return GHR_BAD_LAYOUT;
+    if ((uint64_t)h->large_capacity * h->large_block_size > h->large_size - LARGE_HEAD)
+        return GHR_BAD_LAYOUT;
+    return GHR_OK;
 }
 
 /* Checks of the private header copy against the mapped size. */
@@ -282,7 +256,7 @@ static int validate(const struct gh_shm_header *h, size_t fsize)
         return GHR_BAD_LAYOUT;
     if (h->pid <= 0)
         return GHR_BAD_LAYOUT;   /* kill(0 or -1, ...) means a group */
-    return GHR_OK;
+    return validate_large(h);
 }
 
 static int open_errno(int e)
@@ -389,6 +363,17 @@ int ghr_open_pid(int pid, struct ghr_segment **out)
     return rc;
 }
 
+bool ghr_file_id(int pid, dev_t *dev, ino_t *ino)
+{
+    char path[PATH_BUF];
+    struct stat st;
+    if (pid <= 0 || !seg_path(path, sizeof path, GH_SHM_DIR, pid) || stat(path, &st) != 0)
+        return false;
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    return true;
+}
+
 void ghr_close(struct ghr_segment *seg)
 {
     if (!seg)
@@ -485,7 +470,7 @@ static int ask_and_wait(const struct ghr_segment *seg, uint8_t *request,
     if (seg->stale || exited_now(seg))
         return GHR_STALE;
     uint64_t want = __atomic_add_fetch((uint64_t *)(void *)request, 1, __ATOMIC_ACQ_REL);
-    uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t deadline = gh_now_ns() + (uint64_t)timeout_ms * 1000000u;
     for (unsigned polls = 0;; polls++) {
         if (load64(answered) >= want)
             return GHR_OK;
@@ -493,7 +478,7 @@ static int ask_and_wait(const struct ghr_segment *seg, uint8_t *request,
             return GHR_STALE;
         if (polls % POLL_LIVENESS == POLL_LIVENESS - 1 && ghr_check(seg) != GHR_OK)
             return GHR_STALE;
-        if (now_ns() >= deadline)
+        if (gh_now_ns() >= deadline)
             return GHR_TIMEOUT;
         sleep_ns(POLL_NS);
     }
@@ -555,6 +540,86 @@ int ghr_map(struct ghr_segment *seg, int timeout_ms, struct gh_shm_block *buf,
                     *n = (size_t)k;
                 if (total)
                     *total = head.total_blocks;
+                return GHR_OK;
+            }
+        }
+        seq_pause(try);
+    }
+    return GHR_BUSY;
+}
+
+int ghr_map_head(const struct ghr_segment *seg, struct gh_shm_map *out)
+{
+    int rc = usable(seg);
+    if (rc != GHR_OK || !out)
+        return rc != GHR_OK ? rc : GHR_IO;
+    const uint8_t *m = seg->base + seg->hdr.map_offset;
+    const uint8_t *seqp = m + offsetof(struct gh_shm_map, seq);
+    for (int try = 0; try < SEQ_TRIES; try++) {
+        uint64_t s1 = load64(seqp);
+        if (!(s1 & 1)) {
+            load_words(out, m, sizeof *out);
+            __atomic_thread_fence(__ATOMIC_ACQUIRE);
+            if (s1 == __atomic_load_n((const uint64_t *)(const void *)seqp, __ATOMIC_RELAXED))
+                return GHR_OK;
+        }
+        seq_pause(try);
+    }
+    memset(out, 0, sizeof *out);
+    return GHR_BUSY;
+}
+
+/* An entry that describes a mapping the reader can draw: a non-empty
+ * mapping that does not wrap, the payload inside it, the request inside
+ * what follows the payload. */
+static bool large_entry_ok(const struct gh_shm_large_block *b)
+{
+    if (b->map_len == 0 || b->map_base + b->map_len < b->map_base)
+        return false;
+    if (b->addr < b->map_base || b->addr >= b->map_base + b->map_len)
+        return false;
+    return b->requested <= b->map_base + b->map_len - b->addr;
+}
+
+int ghr_large(const struct ghr_segment *seg, struct gh_shm_large_block *buf, size_t cap, size_t *n,
+              uint64_t *total)
+{
+    if (n)
+        *n = 0;
+    if (total)
+        *total = 0;
+    int rc = usable(seg);
+    if (rc != GHR_OK)
+        return rc;
+    if (seg->hdr.large_offset == 0)
+        return GHR_OK;                 /* an older writer: no list */
+    if (!buf)
+        cap = 0;
+    const uint8_t *l = seg->base + seg->hdr.large_offset;
+    const uint8_t *entries = l + LARGE_HEAD;
+    size_t stride = seg->hdr.large_block_size;
+    for (int try = 0; try < SEQ_TRIES; try++) {
+        uint64_t s1 = load64(l);       /* seq is the first word */
+        if (!(s1 & 1)) {
+            struct gh_shm_large head;
+            load_words(&head, l, sizeof head);
+            uint64_t k = head.count;
+            if (k > seg->hdr.large_capacity)
+                k = seg->hdr.large_capacity;
+            if (k > cap)
+                k = cap;
+            for (uint64_t i = 0; i < k; i++)
+                load_words(&buf[i], entries + i * stride, sizeof buf[i]);
+            __atomic_thread_fence(__ATOMIC_ACQUIRE);
+            if (s1 == __atomic_load_n((const uint64_t *)(const void *)l, __ATOMIC_RELAXED)) {
+                for (uint64_t i = 0; i < k; i++)
+                    if (!large_entry_ok(&buf[i]))
+                        return GHR_BAD_LAYOUT;
+                uint64_t listed = head.count < seg->hdr.large_capacity ? head.count : seg->hdr.large_capacity;
+                if (n)
+                    *n = (size_t)k;
+                if (total)
+                    *total = head.total > listed ? head.total : listed;
                 return GHR_OK;
             }
         }

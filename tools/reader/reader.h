@@ -17,8 +17,10 @@
 #ifndef GLASSHEAP_READER_H
 #define GLASSHEAP_READER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "glassheap/shm.h"
 
@@ -57,6 +59,11 @@ int ghr_open_pid(int pid, struct ghr_segment **out);
  * caller: ghr_close() whatever is non-NULL.  Owner only: a file of another
  * uid is GHR_NOT_OWNER, except for root, who may read anyone's. */
 int ghr_open_path(const char *path, int expect_pid, struct ghr_segment **out);
+
+/* The identity (device, inode) of GH_SHM_DIR/glassheap.<pid> now: a new
+ * one means a new writer (an exec'd image publishes a new file under the
+ * same name).  False when there is no such file. */
+bool ghr_file_id(int pid, dev_t *dev, ino_t *ino);
 
 /* Unmap and free; NULL is fine. */
 void ghr_close(struct ghr_segment *seg);
@@ -97,6 +104,26 @@ int ghr_request_counters(struct ghr_segment *seg, int timeout_ms);
  * n and total may be NULL; buf may be NULL when cap is 0. */
 int ghr_map(struct ghr_segment *seg, int timeout_ms, struct gh_shm_block *buf,
             size_t cap, size_t *n, uint64_t *total);
+
+/* Copy the map's head (struct gh_shm_map, no entries) under its sequence
+ * lock, asking nothing: heap_start and heap_end of the last map written,
+ * untrusted (a caller checks them against the blocks).  GHR_BUSY as
+ * ghr_counters(). */
+int ghr_map_head(const struct ghr_segment *seg, struct gh_shm_map *out);
+
+/* Copy the large-block list (shm.h's struct gh_shm_large) under its
+ * sequence lock: min(count, large_capacity, cap) entries into buf (*n of
+ * them); *total = the live large blocks, never less than the entries the
+ * segment lists (> *n: some not listed).  A writer older than the list
+ * (header large_offset 0) gives GHR_OK, *n = 0, *total = 0.  An entry
+ * whose mapping is empty or wraps, whose payload lies outside its mapping
+ * or whose request outruns it is GHR_BAD_LAYOUT.  Open has checked the
+ * list's place: inside the file, apart from the other regions, 8-aligned,
+ * large_block_size >= sizeof(struct gh_shm_large_block), and capacity *
+ * large_block_size within large_size.  n and total may be NULL; buf may
+ * be NULL when cap is 0. */
+int ghr_large(const struct ghr_segment *seg, struct gh_shm_large_block *buf, size_t cap, size_t *n,
+              uint64_t *total);
 
 /* Fragmentation, exactly shm.h's formulas (DESIGN.md, "Fragmentation,
  * defined once"); a figure whose denominator is 0 is 0.  Not clamped: the

@@ -1,84 +1,18 @@
-/* tracefile.h - allocation traces in memory: what `replay`, `trace-stats`
- * and `convert` share, header-only (the CLI compiles main.c, cli.c and
- * cmd_*.c only, so everything here is `static inline`).
- *
- * Two formats on disk, one list of operations in memory:
- *
- *   binary   include/glassheap/trace.h (GLASSHEAP_TRACE, `glassheap
- *            record`): a header, then 48-byte records whose addresses name
- *            blocks;
- *   rep      the CS:APP malloc-lab text format: four header numbers
- *            (suggested heap size, number of ids, number of operations,
- *            weight), then one operation a line: `a ID SIZE`, `f ID`,
- *            `r ID SIZE`.
- *
- * In memory a block is a small integer id from allocation to free; a
- * realloc keeps its block's id (moved or not).  Binary addresses become ids
- * as they are read, freed ids being reused (last freed, first reused) so
- * that ids stay below the peak number of live blocks.
- *
- * Invariant of a loaded trace (tf_load checks it; the replay relies on it):
- * every TF_ALLOC names an id that is not live, every TF_FREE and TF_REALLOC
- * one that is.  A file that breaks it is a bad trace: the loader stops at
- * the offending line or record and says so; it never hands on a trace that
- * would free an unknown block.  Calls that failed in the recorded program
- * (result 0) are counted and left out.
+/* tracefile.c - loading traces (binary and malloc-lab text) into one list
+ * of operations, and writing such a list back in either format; the
+ * formats and the invariant of a loaded trace are tracefile.h's banner.
+ * Never prints: every failure is a status and a message for the caller.
  */
-#ifndef GH_CLI_TRACEFILE_H
-#define GH_CLI_TRACEFILE_H
+#include "tracefile.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <glassheap/trace.h>
-
-#define TF_DEFAULT_MMAP_THRESHOLD (128u * 1024u)  /* the library's default */
-#define TF_MAX_SIZE ((uint64_t)1 << 47)          /* larger requests are not sizes */
-#define TF_MAX_IDS  ((uint64_t)1 << 31)
-
-enum tf_kind { TF_ALLOC = 1, TF_FREE = 2, TF_REALLOC = 3 };
-enum tf_format { TF_BINARY = 1, TF_REP = 2 };
-
-/* Why tf_load failed: the file is not there (exit 1) or not a good trace
- * (exit 3). */
-enum tf_status { TF_OK = 0, TF_NOFILE = 1, TF_BAD = 3 };
-
-struct tf_op {
-    uint64_t size;     /* bytes asked for (TF_ALLOC, TF_REALLOC) */
-    uint64_t time_ns;  /* binary: since the recording began; rep: 0 */
-    uint32_t id;
-    uint32_t align;    /* > 16 for memalign-family calls, else 0 */
-    uint32_t tid;      /* the calling thread (binary), else 0 */
-    uint8_t kind;      /* enum tf_kind */
-    uint8_t call;      /* the recorded call (enum gh_trace_op); 0 for rep */
-    uint16_t pad;      /* keeps the record 32 bytes */
-};
-
-struct tf_trace {
-    struct tf_op *ops;
-    size_t n, cap;
-    uint32_t nids;            /* ids run from 0 to nids - 1 */
-    enum tf_format format;
-    uint64_t failed;          /* recorded calls that failed (not in ops) */
-    uint64_t mmap_threshold;  /* binary: the recording's; rep: the default */
-    /* binary header */
-    int32_t pid;
-    uint64_t start_ns;
-    char policy[17];
-    char cmdline[257];
-    /* rep header */
-    uint64_t rep_heap, rep_weight;
-    uint32_t rep_ids;         /* the header's number of ids (nids: those used) */
-};
-
 /* ---- growing arrays --------------------------------------------------- */
 
-static inline bool tf_push(struct tf_trace *t, const struct tf_op *op)
+bool tf_push(struct tf_trace *t, const struct tf_op *op)
 {
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 4096;
@@ -92,7 +26,7 @@ static inline bool tf_push(struct tf_trace *t, const struct tf_op *op)
     return true;
 }
 
-static inline void tf_free(struct tf_trace *t)
+void tf_free(struct tf_trace *t)
 {
     free(t->ops);
     memset(t, 0, sizeof *t);
@@ -106,7 +40,7 @@ struct tf_addrmap {
     size_t cap, n;   /* cap a power of two */
 };
 
-static inline size_t tf_hash(uint64_t k, size_t mask)
+static size_t tf_hash(uint64_t k, size_t mask)
 {
     k ^= k >> 33;
     k *= 0xff51afd7ed558ccdULL;
@@ -114,7 +48,7 @@ static inline size_t tf_hash(uint64_t k, size_t mask)
     return (size_t)k & mask;
 }
 
-static inline bool tf_map_grow(struct tf_addrmap *m)
+static bool tf_map_grow(struct tf_addrmap *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 1024;
     uint64_t *keys = calloc(cap, sizeof *keys);
@@ -142,7 +76,7 @@ static inline bool tf_map_grow(struct tf_addrmap *m)
 }
 
 /* The slot of key k, or of the empty slot where it would go. */
-static inline size_t tf_map_slot(const struct tf_addrmap *m, uint64_t k)
+static size_t tf_map_slot(const struct tf_addrmap *m, uint64_t k)
 {
     size_t j = tf_hash(k, m->cap - 1);
     while (m->keys[j] && m->keys[j] != k)
@@ -150,7 +84,7 @@ static inline size_t tf_map_slot(const struct tf_addrmap *m, uint64_t k)
     return j;
 }
 
-static inline bool tf_map_get(const struct tf_addrmap *m, uint64_t k, uint32_t *v)
+static bool tf_map_get(const struct tf_addrmap *m, uint64_t k, uint32_t *v)
 {
     if (!m->cap)
         return false;
@@ -162,7 +96,7 @@ static inline bool tf_map_get(const struct tf_addrmap *m, uint64_t k, uint32_t *
 }
 
 /* k must not be present. */
-static inline bool tf_map_put(struct tf_addrmap *m, uint64_t k, uint32_t v)
+static bool tf_map_put(struct tf_addrmap *m, uint64_t k, uint32_t v)
 {
     if ((m->n + 1) * 2 > m->cap && !tf_map_grow(m))
         return false;
@@ -173,7 +107,7 @@ static inline bool tf_map_put(struct tf_addrmap *m, uint64_t k, uint32_t v)
     return true;
 }
 
-static inline void tf_map_del(struct tf_addrmap *m, uint64_t k)
+static void tf_map_del(struct tf_addrmap *m, uint64_t k)
 {
     if (!m->cap)
         return;
@@ -195,7 +129,7 @@ static inline void tf_map_del(struct tf_addrmap *m, uint64_t k)
     }
 }
 
-static inline void tf_map_free(struct tf_addrmap *m)
+static void tf_map_free(struct tf_addrmap *m)
 {
     free(m->keys);
     free(m->vals);
@@ -210,7 +144,7 @@ struct tf_ids {
     uint32_t next;
 };
 
-static inline bool tf_id_take(struct tf_ids *ids, uint32_t *id)
+static bool tf_id_take(struct tf_ids *ids, uint32_t *id)
 {
     if (ids->nfree) {
         *id = ids->free_ids[--ids->nfree];
@@ -222,7 +156,7 @@ static inline bool tf_id_take(struct tf_ids *ids, uint32_t *id)
     return true;
 }
 
-static inline bool tf_id_give(struct tf_ids *ids, uint32_t id)
+static bool tf_id_give(struct tf_ids *ids, uint32_t id)
 {
     if (ids->nfree == ids->cap) {
         size_t cap = ids->cap ? ids->cap * 2 : 1024;
@@ -238,7 +172,7 @@ static inline bool tf_id_give(struct tf_ids *ids, uint32_t id)
 
 /* ---- the binary format ------------------------------------------------ */
 
-static inline void tf_copy_str(char *dst, size_t cap, const char *src, size_t srclen)
+static void tf_copy_str(char *dst, size_t cap, const char *src, size_t srclen)
 {
     size_t l = strnlen(src, srclen);
     if (l > cap - 1)
@@ -249,7 +183,7 @@ static inline void tf_copy_str(char *dst, size_t cap, const char *src, size_t sr
 
 #define TF_ERR(...) (snprintf(err, errcap, __VA_ARGS__), TF_BAD)
 
-static inline int tf_load_binary(FILE *f, const char *path, struct tf_trace *t, char *err, size_t errcap)
+static int tf_load_binary(FILE *f, const char *path, struct tf_trace *t, char *err, size_t errcap)
 {
     struct gh_trace_header h;
     if (fread(&h, sizeof h, 1, f) != 1)
@@ -399,7 +333,7 @@ out:
 
 /* Parse an unsigned decimal number at *s (leading blanks skipped); false
  * when there is none or it overflows. */
-static inline bool tf_parse_u64(const char **s, uint64_t *out)
+bool tf_parse_u64(const char **s, uint64_t *out)
 {
     const char *p = *s;
     while (*p == ' ' || *p == '\t')
@@ -417,14 +351,14 @@ static inline bool tf_parse_u64(const char **s, uint64_t *out)
     return true;
 }
 
-static inline bool tf_blank(const char *s)
+static bool tf_blank(const char *s)
 {
     while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
         s++;
     return *s == '\0';
 }
 
-static inline int tf_load_rep(FILE *f, const char *path, struct tf_trace *t, char *err, size_t errcap)
+static int tf_load_rep(FILE *f, const char *path, struct tf_trace *t, char *err, size_t errcap)
 {
     static const char *const names[4] = { "suggested heap size", "number of ids", "number of operations", "weight" };
     uint64_t hdr[4] = { 0 };
@@ -559,7 +493,7 @@ out:
 /* Load FILE (binary or rep, told apart by the binary magic) into t.
  * TF_OK; TF_NOFILE (cannot open) or TF_BAD (not a good trace), with a
  * message in err naming the line or record. */
-static inline int tf_load(const char *path, struct tf_trace *t, char *err, size_t errcap)
+int tf_load(const char *path, struct tf_trace *t, char *err, size_t errcap)
 {
     memset(t, 0, sizeof *t);
     FILE *f = fopen(path, "rb");
@@ -591,13 +525,13 @@ static inline int tf_load(const char *path, struct tf_trace *t, char *err, size_
 }
 
 /* The format's name as the tools print it: "binary" or "rep". */
-static inline const char *tf_format_name(const struct tf_trace *t)
+const char *tf_format_name(const struct tf_trace *t)
 {
     return t->format == TF_BINARY ? "binary" : "rep";
 }
 
 /* Parse a byte count with an optional K/M/G suffix (powers of 1024). */
-static inline bool tf_parse_bytes(const char *s, uint64_t *out)
+bool tf_parse_bytes(const char *s, uint64_t *out)
 {
     const char *p = s;
     uint64_t v;
@@ -616,4 +550,98 @@ static inline bool tf_parse_bytes(const char *s, uint64_t *out)
     return true;
 }
 
-#endif
+/* ---- writing ---------------------------------------------------------- */
+
+/* The peak of live requested bytes, for the rep header's first number. */
+uint64_t tf_peak_live(const struct tf_trace *t)
+{
+    uint64_t *size = calloc(t->nids ? t->nids : 1, sizeof *size);
+    uint64_t live = 0, peak = 0;
+    if (!size)
+        return 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const struct tf_op *op = &t->ops[i];
+        live -= size[op->id];
+        size[op->id] = op->kind == TF_FREE ? 0 : op->size;
+        live += size[op->id];
+        if (live > peak)
+            peak = live;
+    }
+    free(size);
+    return peak;
+}
+
+bool tf_write_rep(FILE *out, const struct tf_trace *t, uint64_t *aligned)
+{
+    fprintf(out, "%" PRIu64 "\n%" PRIu32 "\n%zu\n%" PRIu64 "\n", t->format == TF_REP ? t->rep_heap : tf_peak_live(t),
+            t->format == TF_REP && t->rep_ids > t->nids ? t->rep_ids : t->nids, t->n,
+            t->format == TF_REP ? t->rep_weight : 1);
+    for (size_t i = 0; i < t->n; i++) {
+        const struct tf_op *op = &t->ops[i];
+        switch (op->kind) {
+        case TF_ALLOC:
+            *aligned += op->align != 0;
+            fprintf(out, "a %" PRIu32 " %" PRIu64 "\n", op->id, op->size);
+            break;
+        case TF_REALLOC:
+            fprintf(out, "r %" PRIu32 " %" PRIu64 "\n", op->id, op->size);
+            break;
+        default:
+            fprintf(out, "f %" PRIu32 "\n", op->id);
+            break;
+        }
+    }
+    return !ferror(out);
+}
+
+bool tf_write_binary(FILE *out, const struct tf_trace *t, const char *in)
+{
+    struct gh_trace_header h;
+    memset(&h, 0, sizeof h);
+    h.magic = GH_TRACE_MAGIC;
+    h.version = GH_TRACE_VERSION;
+    h.header_size = sizeof h;
+    h.record_size = sizeof(struct gh_trace_record);
+    h.mmap_threshold = t->mmap_threshold ? t->mmap_threshold : TF_DEFAULT_MMAP_THRESHOLD;
+    if (t->format == TF_BINARY) {
+        h.pid = t->pid;
+        h.start_ns = t->start_ns;
+        memcpy(h.policy, t->policy, strnlen(t->policy, sizeof h.policy - 1));
+        memcpy(h.cmdline, t->cmdline, strnlen(t->cmdline, sizeof h.cmdline - 1));
+    } else {
+        snprintf(h.cmdline, sizeof h.cmdline, "converted from %s", in);
+    }
+    if (fwrite(&h, sizeof h, 1, out) != 1)
+        return false;
+    for (size_t i = 0; i < t->n; i++) {
+        const struct tf_op *op = &t->ops[i];
+        struct gh_trace_record r;
+        memset(&r, 0, sizeof r);
+        uint64_t addr = TF_ADDR_BASE + 16 * (uint64_t)op->id;
+        r.time_ns = op->time_ns;
+        r.tid = op->tid;
+        r.size = op->size;
+        switch (op->kind) {
+        case TF_ALLOC:
+            r.op = op->call == GH_TRACE_CALLOC || op->call == GH_TRACE_ALIGNED ? op->call : GH_TRACE_MALLOC;
+            if (op->align) {
+                r.op = GH_TRACE_ALIGNED;
+                r.align = op->align;
+            }
+            r.result = addr;
+            break;
+        case TF_REALLOC:
+            r.op = GH_TRACE_REALLOC;
+            r.ptr = r.result = addr;
+            break;
+        default:
+            r.op = GH_TRACE_FREE;
+            r.ptr = addr;
+            r.size = 0;
+            break;
+        }
+        if (fwrite(&r, sizeof r, 1, out) != 1)
+            return false;
+    }
+    return true;
+}

@@ -1,0 +1,640 @@
+/* fit.c - the fit discipline: boundary-tag blocks (block.h) in regions,
+ * placed by a policy's free-block index (policy.h).
+ *
+ * Owns: split, coalesce, the end markers, growing and trimming the fit
+ * regions' blocks, in-place resize, decommitting large free blocks, and
+ * the fit checker.  Never: chooses a free block (the policy does), keeps
+ * the region tree (region.c), or calls the OS except through the source.
+ *
+ * Every free block is in the policy's index and nowhere else; every change
+ * to a free block goes index_remove -> rewrite -> index_insert, so the
+ * index never holds a stale size.  free_bytes is kept by those two
+ * functions, live_* by carve() and fit_free().
+ */
+#include "heap.h"
+
+#include <string.h>
+
+#include "error.h"
+
+/* ---- regions --------------------------------------------------------- */
+
+static inline struct gh_block *region_first(const struct gh_region *r)
+{
+    return (struct gh_block *)gh_region_start(r);
+}
+
+static inline struct gh_block *region_marker(const struct gh_region *r)
+{
+    return (struct gh_block *)((char *)r + r->len - GH_HEADER_SIZE);
+}
+
+
+/* Write the size-0 in-use header that closes a region. */
+static void set_marker(struct gh_block *m, bool prev_free)
+{
+    gh_block_set(m, prev_free ? GH_FLAG_PREV_FREE : 0, 0);
+}
+
+/* ---- the index and the counters -------------------------------------- */
+
+static void index_insert(struct gh_heap *h, struct gh_block *b)
+{
+    h->policy.ops->insert(&h->policy, b);
+    h->c.free_bytes += gh_block_size(b);
+    h->c.free_hist[gh_size_class(gh_block_size(b))]++;
+}
+
+static void index_remove(struct gh_heap *h, struct gh_block *b)
+{
+    h->policy.ops->remove(&h->policy, b);
+    h->c.free_bytes -= gh_block_size(b);
+    h->c.free_hist[gh_size_class(gh_block_size(b))]--;
+}
+
+/* free block `old` (indexed with old_size) becomes free block nb, which
+ * sorts where old did (see gh_policy_ops.move). */
+static void index_move(struct gh_heap *h, struct gh_block *old, size_t old_size, struct gh_block *nb)
+{
+    h->policy.ops->move(&h->policy, old, old_size, nb);
+    h->c.free_bytes += gh_block_size(nb);
+    h->c.free_bytes -= old_size;
+    h->c.free_hist[gh_size_class(old_size)]--;
+    h->c.free_hist[gh_size_class(gh_block_size(nb))]++;
+}
+
+/* Write [b, b+size) as one free block: header, footer, next's PREV_FREE.
+ * The block before b must not be free.  Does not index it. */
+static void write_free(struct gh_block *b, size_t size)
+{
+    gh_block_set(b, (uint64_t)size | GH_FLAG_FREE, 0);
+    gh_block_mark_free(b);
+}
+
+/* write_free and index it. */
+static void make_free(struct gh_heap *h, struct gh_block *b, size_t size)
+{
+    write_free(b, size);
+    index_insert(h, b);
+}
+
+static inline void note_peaks(struct gh_heap *h)
+{
+    if (h->c.live_requested > h->c.peak_requested)
+        h->c.peak_requested = h->c.live_requested;
+    if (h->c.live_block_bytes > h->c.peak_block_bytes)
+        h->c.peak_block_bytes = h->c.live_block_bytes;
+}
+
+/* b is a free block, size(b) >= size, in the index when `indexed`.  Use
+ * its first `size` bytes for a live block holding `requested` bytes; the
+ * tail stays free (taking b's place in the index) when it is at least a
+ * minimum block, otherwise it stays in the block (internal fragmentation,
+ * counted). */
+static void carve(struct gh_heap *h, struct gh_block *b, size_t size, size_t requested, bool indexed)
+{
+    size_t have = gh_block_size(b);
+    uint64_t keep = b->size_flags & GH_FLAG_PREV_FREE;
+    if (have - size >= GH_MIN_BLOCK) {
+        struct gh_block *rest = (struct gh_block *)((char *)b + size);
+        /* rest's successor already has PREV_FREE set (b was free). */
+        gh_block_set(rest, (uint64_t)(have - size) | GH_FLAG_FREE, 0);
+        *gh_block_footer(rest) = rest->size_flags;
+        if (indexed)
+            index_move(h, b, have, rest);
+        else
+            index_insert(h, rest);
+    } else {
+        size = have;
+        if (indexed)
+            index_remove(h, b);
+        gh_block_next(b)->size_flags &= ~GH_FLAG_PREV_FREE;
+    }
+    gh_block_set(b, (uint64_t)size | keep, requested);
+    h->c.live_requested += requested;
+    h->c.live_block_bytes += size;
+    h->c.live_blocks++;
+    note_peaks(h);
+}
+
+/* ---- growing --------------------------------------------------------- */
+
+/* Extend region r in place by the span just after it. */
+static void extend_region(struct gh_heap *h, struct gh_region *r, size_t len)
+{
+    struct gh_block *old_marker = region_marker(r);
+    bool prev_free = gh_block_prev_free(old_marker);
+    gh_region_extend(h, r, len);
+    set_marker(region_marker(r), false);
+    if (prev_free) {
+        /* The free block at the top grows in place. */
+        struct gh_block *prev = gh_block_prev(old_marker);
+        size_t old_size = gh_block_size(prev);
+        write_free(prev, old_size + len);
+        index_move(h, prev, old_size, prev);
+    } else {
+        make_free(h, old_marker, len);
+    }
+}
+
+/* Start a new region over a fresh span (the top unless mapped). */
+static struct gh_region *new_region(struct gh_heap *h, const struct gh_span *span)
+{
+    struct gh_region *r = gh_region_add(h, span, GH_REGION_OVERHEAD);
+    set_marker(region_marker(r), false);
+    make_free(h, region_first(r), span->len - GH_REGION_OVERHEAD);
+    return r;
+}
+
+/* Get memory for a free block of at least `need` bytes.  false: ENOMEM. */
+static bool grow(struct gh_heap *h, size_t need)
+{
+    size_t len;
+    if (__builtin_add_overflow(need, GH_REGION_OVERHEAD + h->top_pad, &len))
+        return false;
+    size_t ps = gh_source_page(h->src);
+    if (ps > GH_ALIGN && !gh_round_up(len, ps, &len))
+        return false;
+    struct gh_span span;
+    if (!gh_region_take(h, len, &span)) {
+        /* Without the pad the request may still fit. */
+        len = need + GH_REGION_OVERHEAD;
+        if (h->top_pad == 0 || !gh_region_take(h, len, &span))
+            return false;
+    }
+    if (h->c.trims > h->trims_at_last_grow && h->trim_adaptive
+        && h->trim_threshold < GH_MAX_TRIM_THRESHOLD) {
+        /* Growing again after giving memory back: the program cycles
+         * through a working set larger than the threshold.  Raise it so
+         * the next cycle keeps its memory instead of faulting it in anew. */
+        h->trim_threshold *= 2;
+    }
+    h->trims_at_last_grow = h->c.trims;
+    if (gh_region_continues_top(h, &span))
+        extend_region(h, h->top, span.len);
+    else
+        new_region(h, &span);
+    return true;
+}
+
+/* Find a free block of `size` bytes through the policy, growing once.
+ * The block stays in the index. */
+static struct gh_block *find_or_grow(struct gh_heap *h, size_t size)
+{
+    struct gh_block *b = h->policy.ops->find(&h->policy, size);
+    if (!b && grow(h, size))
+        b = h->policy.ops->find(&h->policy, size);
+    /* A program that wrote past its block may have hit this free block's
+     * header: stop here rather than carve with a forged size. */
+    if (b && (!gh_block_valid(b) || !gh_block_is_free(b) || gh_block_size(b) < size))
+        gh_fatal("malloc", "corrupted header of block", gh_block_payload(b));
+    return b;
+}
+
+/* ---- public operations ----------------------------------------------- */
+
+static void fit_init(struct gh_heap *h, size_t largest_request)
+{
+    (void)largest_request; /* any request up to GH_MAX_REQUEST */
+    gh_policy_init(&h->policy, h->entry);
+    h->top_pad = GH_DEFAULT_TOP_PAD;
+    h->trim_threshold = GH_DEFAULT_TRIM_THRESHOLD;
+    h->trim_adaptive = true;
+}
+
+static bool fit_can_hold(const struct gh_heap *h, size_t align, size_t n)
+{
+    (void)h;
+    (void)align; /* the slack comes from the same unbounded regions */
+    return n <= GH_MAX_REQUEST;
+}
+
+static void fit_describe(const struct gh_heap *h, struct gh_heap_desc *d)
+{
+    (void)h;
+    d->min_block = GH_MIN_BLOCK;
+}
+
+static void *fit_alloc_plain(struct gh_heap *h, size_t n)
+{
+    size_t size = gh_block_size_for(n);
+    struct gh_block *b = size ? find_or_grow(h, size) : NULL;
+    if (!b) {
+        h->c.failures++;
+        return NULL;
+    }
+    carve(h, b, size, n, /* indexed */ true);
+    h->c.allocs++;
+    return gh_block_payload(b);
+}
+
+static void *fit_alloc(struct gh_heap *h, size_t align, size_t n)
+{
+    if (align <= GH_ALIGN)
+        return fit_alloc_plain(h, n);
+    size_t size = gh_block_size_for(n), need;
+    if (!size || __builtin_add_overflow(size, align + GH_MIN_BLOCK, &need)) {
+        h->c.failures++;
+        return NULL;
+    }
+    struct gh_block *b = find_or_grow(h, need);
+    if (!b) {
+        h->c.failures++;
+        return NULL;
+    }
+    uintptr_t p = ((uintptr_t)gh_block_payload(b) + align - 1) & ~(uintptr_t)(align - 1);
+    size_t gap = p - GH_HEADER_SIZE - (uintptr_t)b;
+    while (gap != 0 && gap < GH_MIN_BLOCK) {
+        p += align;
+        gap += align;
+    }
+    bool indexed = true;
+    if (gap) {
+        /* The front stays a free block of its own (b's predecessor is in
+         * use, b being free); the aligned rest is carved out of the index. */
+        size_t total = gh_block_size(b);
+        struct gh_block *nb = (struct gh_block *)(p - GH_HEADER_SIZE);
+        gh_block_set(b, (uint64_t)gap | GH_FLAG_FREE | (b->size_flags & GH_FLAG_PREV_FREE), 0);
+        *gh_block_footer(b) = b->size_flags;
+        index_move(h, b, total, b);
+        gh_block_set(nb, (uint64_t)(total - gap) | GH_FLAG_FREE | GH_FLAG_PREV_FREE, 0);
+        b = nb;
+        indexed = false;
+    }
+    carve(h, b, size, n, indexed);
+    h->c.allocs++;
+    return (void *)p;
+}
+
+static struct gh_block *fit_block(struct gh_heap *h, const void *p, const char *fn)
+{
+    (void)h;
+    if ((uintptr_t)p & (GH_ALIGN - 1))
+        gh_fatal(fn, "invalid pointer", p);
+    struct gh_block *b = gh_block_of(p);
+    if (!gh_block_valid(b) || (b->size_flags & GH_FLAG_MMAPPED) || gh_block_size(b) < GH_MIN_BLOCK)
+        gh_fatal(fn, "corrupted header of block", p);
+    if (gh_block_is_free(b))
+        gh_fatal(fn, "double free of", p);
+    return b;
+}
+
+/* The block after b, checked: a corrupt neighbour is reported, not used. */
+static struct gh_block *checked_next(struct gh_block *b, const char *fn)
+{
+    struct gh_block *next = gh_block_next(b);
+    if (!gh_block_valid(next))
+        gh_fatal(fn, "corrupted header of block", gh_block_payload(next));
+    return next;
+}
+
+/* The free block before b (PREV_FREE set), checked against b's footer. */
+static struct gh_block *checked_prev(struct gh_block *b, const char *fn)
+{
+    struct gh_block *prev = gh_block_prev(b);
+    if (!gh_block_valid(prev) || !gh_block_is_free(prev) || gh_block_next(prev) != b)
+        gh_fatal(fn, "corrupted header of block", gh_block_payload(b));
+    return prev;
+}
+
+/* Give back the free tail of the top region beyond `pad` bytes. */
+static size_t trim_top(struct gh_heap *h, size_t pad)
+{
+    struct gh_region *r = h->top;
+    if (!r)
+        return 0;
+    struct gh_block *marker = region_marker(r);
+    if (!gh_block_prev_free(marker))
+        return 0;
+    struct gh_block *last = gh_block_prev(marker);
+    size_t keep_min;
+    if (__builtin_add_overflow(pad, GH_MIN_BLOCK + GH_HEADER_SIZE, &keep_min)
+        || !gh_round_up(keep_min, GH_ALIGN, &keep_min))
+        return 0;
+    char *end = gh_region_end(r);
+    if ((size_t)(end - (char *)last) <= keep_min)
+        return 0;
+    uintptr_t new_end = (uintptr_t)last + keep_min;
+    size_t ps = gh_source_page(h->src);
+    new_end = (new_end + ps - 1) & ~(uintptr_t)(ps - 1);
+    if (new_end >= (uintptr_t)end)
+        return 0;
+    size_t release = (size_t)((uintptr_t)end - new_end);
+    if (!gh_region_shrink(h, r, release))
+        return 0;
+    size_t old_size = gh_block_size(last);
+    gh_block_set(last, (uint64_t)(old_size - release) | GH_FLAG_FREE, 0);
+    set_marker(region_marker(r), true);
+    *gh_block_footer(last) = last->size_flags;
+    index_move(h, last, old_size, last);
+    return release;
+}
+
+/* Unmap a mapped region whose only block is the free block b. */
+static size_t release_region(struct gh_heap *h, struct gh_region *r, struct gh_block *b)
+{
+    index_remove(h, b);
+    return gh_region_release(h, r, GH_REGION_OVERHEAD);
+}
+
+/* Is b (free) the whole of its region's block space?  Then its region.
+ * The region comes from the region tree, never from bytes in front of b
+ * (those may be a caller's data). */
+static struct gh_region *sole_block_region(const struct gh_heap *h, struct gh_block *b)
+{
+    struct gh_region *r = gh_region_containing(h, b);
+    if (r && region_first(r) == b && gh_block_next(b) == region_marker(r))
+        return r;
+    return NULL;
+}
+
+/* Free b (validated, in use); returns the coalesced free block. */
+static struct gh_block *free_block(struct gh_heap *h, struct gh_block *b, const char *fn)
+{
+    size_t size = gh_block_size(b);
+    h->c.live_requested -= gh_block_requested(b);
+    h->c.live_block_bytes -= size;
+    h->c.live_blocks--;
+    /* Mark it free first: a second free of a merged-away header still
+     * reads as a double free. */
+    b->size_flags |= GH_FLAG_FREE;
+    struct gh_block *next = checked_next(b, fn);
+    struct gh_block *prev = gh_block_prev_free(b) ? checked_prev(b, fn) : NULL;
+    size_t next_size = gh_block_is_free(next) ? gh_block_size(next) : 0;
+    if (prev) {
+        /* Merge into the free block before: it keeps its address. */
+        size_t prev_size = gh_block_size(prev);
+        if (next_size)
+            index_remove(h, next);
+        write_free(prev, prev_size + size + next_size);
+        index_move(h, prev, prev_size, prev);
+        return prev;
+    }
+    write_free(b, size + next_size);
+    if (next_size)
+        index_move(h, next, next_size, b); /* b takes next's place */
+    else
+        index_insert(h, b);
+    return b;
+}
+
+static void fit_free(struct gh_heap *h, void *p, const char *fn)
+{
+    struct gh_block *b = free_block(h, fit_block(h, p, fn), fn);
+    h->c.frees++;
+    size_t size = gh_block_size(b);
+    if (gh_block_size(gh_block_next(b)) == 0) {
+        /* b is the last block of its region. */
+        struct gh_region *r;
+        if (h->top && gh_block_next(b) == region_marker(h->top)) {
+            if (size >= h->trim_threshold + h->top_pad)
+                trim_top(h, h->top_pad);
+        } else if ((r = sole_block_region(h, b)) && r->mapped) {
+            release_region(h, r, b);
+        }
+    }
+}
+
+static bool fit_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
+{
+    struct gh_block *b = fit_block(h, p, fn);
+    size_t want = gh_block_size_for(n);
+    if (!want) {
+        h->c.resize_refused++;
+        return false;
+    }
+    size_t have = gh_block_size(b);
+    struct gh_block *next = checked_next(b, fn);
+    if (want > have && gh_block_size(next) == 0 && h->top && next == region_marker(h->top)) {
+        /* At the top: extend the region, then take from the new tail. */
+        if (grow(h, want - have))
+            next = checked_next(b, fn);
+    }
+    size_t next_size = gh_block_is_free(next) ? gh_block_size(next) : 0;
+    size_t total = have + next_size;
+    if (want > total) {
+        h->c.resize_refused++;
+        return false;
+    }
+    size_t size = want;
+    /* Growing, the new tail's header would land on next's index node:
+     * take next out of the index first. */
+    bool next_indexed = next_size != 0;
+    if (next_indexed && want > have) {
+        index_remove(h, next);
+        next_indexed = false;
+    }
+    if (total - want >= GH_MIN_BLOCK && (next_size || have - want >= GH_MIN_BLOCK)) {
+        /* The tail [b+want, b+total) is free: it takes next's place in the
+         * index, or it is a new free block. */
+        struct gh_block *tail = (struct gh_block *)((char *)b + want);
+        write_free(tail, total - want);
+        if (next_indexed)
+            index_move(h, next, next_size, tail);
+        else
+            index_insert(h, tail);
+    } else if (next_size) {
+        /* Take all of next (what is left would be below a minimum block). */
+        if (next_indexed)
+            index_remove(h, next);
+        size = total;
+        gh_block_next_of_size(b, total)->size_flags &= ~GH_FLAG_PREV_FREE;
+    } else {
+        size = have; /* shrinking by less than a minimum block: keep it */
+    }
+    h->c.live_requested += n;
+    h->c.live_requested -= gh_block_requested(b);
+    h->c.live_block_bytes += size;
+    h->c.live_block_bytes -= have;
+    gh_block_set(b, (uint64_t)size | (b->size_flags & GH_FLAG_PREV_FREE), n);
+    h->c.resize_in_place++;
+    note_peaks(h);
+    return true;
+}
+
+static size_t fit_usable(const struct gh_heap *h, const void *p)
+{
+    (void)h;
+    return gh_block_size(gh_block_of(p)) - GH_HEADER_SIZE;
+}
+
+struct trim_ctx {
+    struct gh_heap *h;
+    struct gh_region *release[64];
+    int nrelease;
+};
+
+static bool decommit_free(void *c, const struct gh_block_info *bi)
+{
+    struct trim_ctx *t = c;
+    if (!bi->free)
+        return true;
+    if (bi->region->mapped && t->nrelease < 64
+        && bi->size + GH_REGION_OVERHEAD == bi->region->len && bi->region != t->h->top) {
+        t->release[t->nrelease++] = (struct gh_region *)bi->region;
+        return true;
+    }
+    size_t ps = gh_source_page(t->h->src);
+    /* Keep the header, index node and footer; drop the pages between. */
+    uintptr_t lo = ((uintptr_t)bi->addr + GH_HEADER_SIZE + GH_NODE_SIZE + ps - 1) & ~(uintptr_t)(ps - 1);
+    uintptr_t hi = ((uintptr_t)bi->addr + bi->size - GH_FOOTER_SIZE) & ~(uintptr_t)(ps - 1);
+    if (hi > lo)
+        gh_source_decommit(t->h->src, (void *)lo, hi - lo);
+    return true;
+}
+
+static void fit_walk(const struct gh_heap *h, bool (*fn)(void *ctx, const struct gh_block_info *b), void *ctx);
+
+static size_t fit_trim(struct gh_heap *h, size_t pad)
+{
+    size_t given = trim_top(h, pad);
+    struct trim_ctx t = { .h = h };
+    fit_walk(h, decommit_free, &t);
+    for (int i = 0; i < t.nrelease; i++)
+        given += release_region(h, t.release[i], region_first(t.release[i]));
+    return given;
+}
+
+struct walk_ctx {
+    bool (*fn)(void *, const struct gh_block_info *);
+    void *ctx;
+};
+
+static bool walk_region(void *c, const struct gh_region *r)
+{
+    struct walk_ctx *w = c;
+    return gh_region_walk_blocks(r, (const char *)region_first(r), (const char *)region_marker(r), w->fn, w->ctx);
+}
+
+static void fit_walk(const struct gh_heap *h, bool (*fn)(void *ctx, const struct gh_block_info *b), void *ctx)
+{
+    struct walk_ctx w = { fn, ctx };
+    gh_region_walk(h, walk_region, &w);
+}
+
+static size_t fit_largest_free(const struct gh_heap *h)
+{
+    return gh_policy_largest(&h->policy);
+}
+
+static size_t fit_free_blocks(const struct gh_heap *h)
+{
+    return gh_policy_count(&h->policy);
+}
+
+/* ---- the checker ----------------------------------------------------- */
+
+struct check_ctx {
+    const struct gh_heap *h;
+    const char *why;
+    const void *where;
+    uint64_t live_req, live_bytes, live_blocks, free_bytes, free_blocks, heap_bytes, regions;
+    uint64_t hist[64];
+};
+
+static bool fail(struct check_ctx *c, const char *why, const void *where)
+{
+    c->why = why;
+    c->where = where;
+    return false;
+}
+
+static bool check_region(void *cv, const struct gh_region *r)
+{
+    struct check_ctx *c = cv;
+    if (r->len % GH_ALIGN || r->len < GH_REGION_OVERHEAD + GH_MIN_BLOCK)
+        return fail(c, "region length is not a whole number of blocks", r);
+    c->regions++;
+    c->heap_bytes += r->len;
+    const struct gh_block *m = region_marker(r);
+    const struct gh_block *b = region_first(r);
+    bool prev_free = false;
+    while (b != m) {
+        if (b > m)
+            return fail(c, "block runs past the end of its region", b);
+        if (!gh_block_valid(b))
+            return fail(c, "block header fails its check", b);
+        size_t size = gh_block_size(b);
+        if (size < GH_MIN_BLOCK || size % GH_ALIGN || (b->size_flags & GH_FLAG_MMAPPED))
+            return fail(c, "block size is not a valid block size", b);
+        if ((const char *)b + size > (const char *)m)
+            return fail(c, "block runs past the end of its region", b);
+        if (gh_block_prev_free(b) != prev_free)
+            return fail(c, "PREV_FREE flag disagrees with the previous block", b);
+        if (gh_block_is_free(b)) {
+            if (prev_free)
+                return fail(c, "two adjacent free blocks", b);
+            if (*gh_block_footer(b) != b->size_flags)
+                return fail(c, "free block footer differs from its header", b);
+            if (!gh_policy_contains(&c->h->policy, b))
+                return fail(c, "free block missing from the index", b);
+            c->free_blocks++;
+            c->free_bytes += size;
+            c->hist[gh_size_class(size)]++;
+        } else {
+            if (gh_block_requested(b) > size - GH_HEADER_SIZE)
+                return fail(c, "requested size larger than the block", b);
+            c->live_blocks++;
+            c->live_bytes += size;
+            c->live_req += gh_block_requested(b);
+        }
+        prev_free = gh_block_is_free(b);
+        b = (const struct gh_block *)((const char *)b + size);
+    }
+    if (!gh_block_valid(m) || gh_block_size(m) != 0 || gh_block_is_free(m))
+        return fail(c, "region end marker is damaged", m);
+    if (gh_block_prev_free(m) != prev_free)
+        return fail(c, "PREV_FREE flag disagrees with the previous block", m);
+    return true;
+}
+
+static bool fit_check(const struct gh_heap *h, const char **why, const void **where)
+{
+    struct check_ctx c = { .h = h };
+    const char *twhy = NULL;
+    bool ok = true;
+    if (!h->policy.ops->check(&h->policy, &twhy)) {
+        c.why = twhy;
+        ok = false;
+    } else {
+        gh_region_walk(h, check_region, &c);
+        if (c.why)
+            ok = false;
+        else if (c.free_blocks != gh_policy_count(&h->policy))
+            ok = !!fail(&c, "the index holds blocks that are not free blocks of the heap", NULL);
+        else if (c.live_req != h->c.live_requested || c.live_bytes != h->c.live_block_bytes
+                 || c.live_blocks != h->c.live_blocks)
+            ok = !!fail(&c, "live counters disagree with the blocks", NULL);
+        else if (c.free_bytes != h->c.free_bytes)
+            ok = !!fail(&c, "free_bytes counter disagrees with the blocks", NULL);
+        else if (memcmp(c.hist, h->c.free_hist, sizeof c.hist) != 0)
+            ok = !!fail(&c, "free-block size histogram disagrees with the blocks", NULL);
+        else if (c.heap_bytes != h->c.heap_bytes
+                 || c.regions * GH_REGION_OVERHEAD != h->c.overhead_bytes)
+            ok = !!fail(&c, "heap_bytes counter disagrees with the regions", NULL);
+    }
+    if (!ok) {
+        if (why)
+            *why = c.why;
+        if (where)
+            *where = c.where;
+    }
+    return ok;
+}
+
+const struct gh_discipline gh_discipline_fit = {
+    .init = fit_init,
+    .alloc = fit_alloc,
+    .free = fit_free,
+    .resize = fit_resize,
+    .block = fit_block,
+    .usable = fit_usable,
+    .owns = gh_region_owns,
+    .trim = fit_trim,
+    .walk = fit_walk,
+    .check = fit_check,
+    .can_hold = fit_can_hold,
+    .describe = fit_describe,
+    .largest_free = fit_largest_free,
+    .free_blocks = fit_free_blocks,
+};
