@@ -1,7 +1,8 @@
 /* large.c - blocks with a mapping of their own.
  *
  * Owns: the mapping layout of a large block and the registry of live ones.
- * Never: places anything in the heap.  Invariant: a record sits exactly
+ * Never: places anything in the heap, or calls the OS except through the
+ * mapper it is given (mapper.h).  Invariant: a record sits exactly
  * GH_LARGE_OVERHEAD bytes before its payload, the header's size word is the
  * bytes from header to mapping end with GH_FLAG_MMAPPED, and its check is
  * valid; the registry holds exactly the live large blocks.
@@ -32,7 +33,7 @@ static void *setup(char *base, size_t len, char *p, size_t n)
     return p;
 }
 
-void *gh_large_map(size_t align, size_t n)
+void *gh_large_map(const struct gh_mapper *mp, size_t align, size_t n)
 {
     size_t ps = gh_os_page_size();
     if (align < GH_ALIGN)
@@ -45,7 +46,7 @@ void *gh_large_map(size_t align, size_t n)
     if (__builtin_add_overflow(want, slack, &len) || !gh_round_up(len, ps, &len))
         return NULL;
     void *m;
-    if (gh_os_map(len, &m) != 0)
+    if (mp->map(mp->ctx, len, &m) != 0)
         return NULL;
     char *base = m;
     char *p = (char *)(((uintptr_t)base + GH_LARGE_OVERHEAD + align - 1) & ~(uintptr_t)(align - 1));
@@ -54,12 +55,12 @@ void *gh_large_map(size_t align, size_t n)
         char *front = (char *)((uintptr_t)(p - GH_LARGE_OVERHEAD) & ~(uintptr_t)(ps - 1));
         char *end = (char *)(((uintptr_t)p + n + ps - 1) & ~(uintptr_t)(ps - 1));
         if (front > base) {
-            gh_os_unmap(base, (size_t)(front - base));
+            mp->unmap(mp->ctx, base, (size_t)(front - base));
             len -= (size_t)(front - base);
             base = front;
         }
         if (end < base + len) {
-            gh_os_unmap(end, (size_t)(base + len - end));
+            mp->unmap(mp->ctx, end, (size_t)(base + len - end));
             len = (size_t)(end - base);
         }
     }
@@ -110,12 +111,12 @@ bool gh_large_recently_freed(const struct gh_large *l, const void *p)
     return false;
 }
 
-void gh_large_unmap(void *base, size_t len)
+void gh_large_unmap(const struct gh_mapper *mp, void *base, size_t len)
 {
-    gh_os_unmap(base, len);
+    mp->unmap(mp->ctx, base, len);
 }
 
-void *gh_large_remap(void *p, size_t n)
+void *gh_large_remap(const struct gh_mapper *mp, void *p, size_t n)
 {
     struct gh_large_rec *r = gh_large_rec_of(p);
     char *base = (char *)(uintptr_t)r->map_base;
@@ -125,7 +126,7 @@ void *gh_large_remap(void *p, size_t n)
     if (n > GH_MAX_REQUEST || __builtin_add_overflow(n, off, &len) || !gh_round_up(len, ps, &len))
         return NULL;
     void *m;
-    if (gh_os_remap(base, r->map_len, len, 1, &m) != 0)
+    if (mp->remap(mp->ctx, base, r->map_len, len, &m) != 0)
         return NULL;
     return setup(m, len, (char *)m + off, n);
 }

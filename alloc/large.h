@@ -8,9 +8,12 @@
  *   map_base ... [record 48 B][header 16 B][payload ...........] map_end
  *                                          ^ p (aligned as asked)
  *
- * The registry is not thread-safe: the front end holds its lock around
- * register/lookup/unregister; the mmap/munmap/mremap calls themselves are
- * made outside the lock (gh_large_map / gh_large_unmap).
+ * The mappings come from a mapper (mapper.h: the real one over os.c, or a
+ * counted one for replay and tests); this file never calls the OS itself.
+ *
+ * The registry is not thread-safe: the front end (front.c) holds its lock
+ * around register/lookup/unregister; the mapper calls themselves are made
+ * outside the lock (gh_large_map / gh_large_unmap / gh_large_remap).
  */
 #ifndef GH_LARGE_H
 #define GH_LARGE_H
@@ -20,6 +23,7 @@
 #include <stdint.h>
 
 #include "block.h"
+#include "mapper.h"
 #include "tree.h"
 
 #define GH_LARGE_RECORD 48u
@@ -42,9 +46,10 @@ struct gh_large {
 
 void gh_large_init(struct gh_large *l);
 
-/* Map a block for n bytes aligned to align (power of two >= 16); fills the
- * record and header.  Called WITHOUT the lock.  NULL on ENOMEM. */
-void *gh_large_map(size_t align, size_t n);
+/* Map a block for n bytes aligned to align (a power of two) through m;
+ * fills the record and header.  Called WITHOUT the lock.  NULL on ENOMEM
+ * (also when n or its mapping would pass GH_MAX_REQUEST). */
+void *gh_large_map(const struct gh_mapper *m, size_t align, size_t n);
 
 /* Registry operations (lock held). */
 void gh_large_register(struct gh_large *l, void *p);
@@ -58,11 +63,11 @@ void gh_large_unregister(struct gh_large *l, struct gh_large_rec *r, const void 
 bool gh_large_recently_freed(const struct gh_large *l, const void *p);
 
 /* Unmap what gh_large_unregister returned.  Called WITHOUT the lock. */
-void gh_large_unmap(void *base, size_t len);
+void gh_large_unmap(const struct gh_mapper *m, void *base, size_t len);
 
 /* Resize the mapping of p (already unregistered) to hold n bytes; returns
  * the new payload or NULL (mapping unchanged).  Called WITHOUT the lock. */
-void *gh_large_remap(void *p, size_t n);
+void *gh_large_remap(const struct gh_mapper *m, void *p, size_t n);
 
 static inline struct gh_large_rec *gh_large_rec_of(const void *p)
 {

@@ -1,13 +1,16 @@
 /* malloc.c - the front end: the C allocator API glassheap exports.
  *
  * Owns: initialisation (first call or constructor, whichever comes first),
- * the configuration in force, the one lock, fork handlers, the split between
- * the heap and the large-block path, errno, and the valgrind client
- * requests.  Contains no placement logic.
+ * the configuration in force, the one lock, fork handlers, errno, the API
+ * call counters, tracing, and the valgrind client requests.  Contains no
+ * placement logic and no decisions: which heap and large-block operations
+ * a call makes is the front end's (front.h), run here step by step with the
+ * lock around the steps that need it.
  *
  * Locking: one lock serialises the heap and the large-block registry.  It is
  * never held across a call that could allocate or take another library's
- * lock; mmap/munmap/mremap for large blocks happen outside it.
+ * lock; the mapper calls for large blocks (mmap/munmap/mremap) happen
+ * outside it.
  *
  * fork: the prepare handler takes glibc's stdio list lock and THEN ours, so
  * a thread that holds the stdio lock and calls malloc can always finish
@@ -32,8 +35,8 @@
 #include "config.h"
 #include "error.h"
 #include "glassheap.h"
+#include "front.h"
 #include "heap.h"
-#include "large.h"
 #include "os.h"
 #include "shm.h"
 #include "stats.h"
@@ -44,8 +47,6 @@
 #endif
 
 #define GH_EXPORT __attribute__((visibility("default")))
-
-/* Smallest buddy chunk (2^20 = 1 MiB) taken from the break at a time. */
 
 /* glibc's stdio list lock (exported by libc.so.6 since 2.2.5). */
 extern void _IO_list_lock(void) __attribute__((weak));
@@ -112,7 +113,7 @@ static struct {
     struct gh_config cfg;
     struct gh_source src;
     struct gh_heap heap;
-    struct gh_large large;
+    struct gh_front front;    /* the decisions, and the large-block registry */
     struct gh_calls calls;
     struct gh_shm shm;        /* the published segment (shm.hdr NULL: none) */
     struct gh_trace trace;    /* GLASSHEAP_TRACE (trace.fd -1: off) */
@@ -223,7 +224,7 @@ static void init_locked(void)
     gh_block_secret = secret;
     gh_source_init_break(&G.src);
     gh_heap_init_named(&G.heap, &G.src, G.cfg.policy, G.cfg.mmap_threshold);
-    gh_large_init(&G.large);
+    gh_front_init(&G.front, &G.heap, &gh_mapper_os, G.cfg.mmap_threshold);
 #ifdef GH_HAVE_VALGRIND
     G.valgrind = RUNNING_ON_VALGRIND ? 1 : 0;
 #endif
@@ -244,17 +245,17 @@ static inline void ensure_init(void)
 
 static inline bool is_large(size_t n)
 {
-    return n >= G.cfg.mmap_threshold;
+    return gh_front_is_large(&G.front, n);
 }
 
 /* A large block: map outside the lock, then register under it. */
 static void *large_alloc(size_t align, size_t n, int op, enum call c)
 {
-    void *p = gh_large_map(align, n);
+    void *p = gh_front_large_map(&G.front, align, n);
     enter();
     count_call(c);
     if (p)
-        gh_large_register(&G.large, p);
+        gh_front_large_add(&G.front, p, /* fresh */ true);
     else
         G.calls.failed++;
     TRACE(op, NULL, p, n, align > GH_ALIGN ? (uint32_t)align : 0);
@@ -267,9 +268,10 @@ static void *large_alloc(size_t align, size_t n, int op, enum call c)
  * block of a moving realloc, recorded when the old one is freed). */
 static void *alloc(size_t align, size_t n, int op, enum call c)
 {
-    void *p;
+    void *p = NULL;
     uint32_t talign = align > GH_ALIGN ? (uint32_t)align : 0;
-    if (__builtin_expect(n > PTRDIFF_MAX, 0)) {
+    switch (gh_front_path(&G.front, align, n)) {
+    case GH_PATH_NONE:
         errno = ENOMEM;
         enter();
         count_call(c);
@@ -277,74 +279,46 @@ static void *alloc(size_t align, size_t n, int op, enum call c)
         TRACE(op, NULL, NULL, n, talign);
         leave();
         return NULL;
-    }
-    /* What the heap cannot hold (a buddy block cannot hold a large
-     * alignment slack) is mapped. */
-    if (is_large(n) || !gh_heap_can_hold(&G.heap, align, n)) {
+    case GH_PATH_LARGE:
         p = large_alloc(align, n, op, c);
-    } else {
+        break;
+    case GH_PATH_HEAP:
         enter();
-        p = align <= GH_ALIGN ? gh_heap_alloc(&G.heap, n) : gh_heap_alloc_aligned(&G.heap, align, n);
+        p = gh_front_heap_alloc(&G.front, align, n);
         count_call(c);
         if (!p)
             G.calls.failed++;
         TRACE(op, NULL, p, n, talign);
         leave();
+        break;
     }
     if (!p)
         errno = ENOMEM;
     return p;
 }
 
-/* What p is, found under the lock: a heap block, a large block, or fatal. */
-enum kind { HEAP, LARGE };
-
-static enum kind classify(const void *p, const char *fn, struct gh_large_rec **rec)
-{
-    if (gh_heap_owns(&G.heap, p))
-        return HEAP;
-    if ((*rec = gh_large_find(&G.large, p)))
-        return LARGE;
-    if (gh_large_recently_freed(&G.large, p))
-        gh_fatal(fn, "double free of", p);
-    gh_fatal(fn, "invalid pointer", p);
-}
-
 /* Free p.  The trace records op: GH_TRACE_FREE, or GH_TRACE_REALLOC from p
  * to `moved_to` (n bytes) when this ends a moving realloc. */
 static void free_impl(void *p, const char *fn, int op, void *moved_to, size_t n, enum call c)
 {
-    struct gh_large_rec *rec;
-    void *base = NULL;
-    size_t len = 0, usable = 0;
+    struct gh_front_unmap u;
+    size_t usable = 0;
     enter();
     count_call(c);
     TRACE(op, p, moved_to, n, 0);
-    if (classify(p, fn, &rec) == HEAP) {
-        if (G.valgrind)
-            usable = gh_heap_usable(&G.heap, p);
-        gh_heap_free(&G.heap, p, fn);
-    } else {
-        gh_large_unregister(&G.large, rec, p, fn, &base, &len);
-    }
+    gh_front_release(&G.front, p, fn, &u, G.valgrind ? &usable : NULL);
     leave();
-    if (!base)
+    if (!u.base)
         vg_free(p, usable);
     else
         vg_free(p, 0); /* the mapping goes away */
-    if (base)
-        gh_large_unmap(base, len);
+    gh_front_unmap(&G.front, &u);
 }
 
 /* Usable size of a live block p (lock held); fatal for a foreign pointer. */
 static size_t usable_locked(const void *p, const char *fn)
 {
-    struct gh_large_rec *rec;
-    if (classify(p, fn, &rec) == HEAP) {
-        gh_heap_block(&G.heap, p, fn);
-        return gh_heap_usable(&G.heap, p);
-    }
-    return gh_large_usable(p);
+    return gh_front_usable(&G.front, p, fn);
 }
 
 /* ---- the exported API ------------------------------------------------ */
@@ -394,81 +368,69 @@ GH_EXPORT void *realloc(void *p, size_t n)
         free_impl(p, "realloc", GH_TRACE_FREE, NULL, 0, C_REALLOC);
         return NULL;
     }
-    struct gh_large_rec *rec;
-    size_t old_usable, old_req;
+    struct gh_realloc r;
     enter();
     count_call(C_REALLOC);
-    if (n > PTRDIFF_MAX) {
+    switch (gh_front_realloc_begin(&G.front, p, n, "realloc", &r)) {
+    case GH_REALLOC_FAILED:
         G.calls.failed++;
         leave();
         errno = ENOMEM;
         return NULL;
-    }
-    enum kind k = classify(p, "realloc", &rec);
-    if (k == HEAP) {
-        struct gh_block *b = gh_heap_block(&G.heap, p, "realloc");
-        old_req = gh_block_requested(b);
-        old_usable = gh_heap_usable(&G.heap, p);
-        if (!is_large(n) && gh_heap_resize(&G.heap, p, n, "realloc")) {
-            G.calls.realloc_in_place++;
-            TRACE(GH_TRACE_REALLOC, p, p, n, 0);
-            leave();
+    case GH_REALLOC_IN_PLACE:
+        G.calls.realloc_in_place++;
+        TRACE(GH_TRACE_REALLOC, p, p, n, 0);
+        leave();
 #ifdef GH_HAVE_VALGRIND
-            if (G.valgrind) {
-                VALGRIND_RESIZEINPLACE_BLOCK(p, old_req, n, 0);
+        if (G.valgrind) {
+            VALGRIND_RESIZEINPLACE_BLOCK(p, r.old_requested, n, 0);
+            vg_fence(p, n);
+        }
+#endif
+        return p;
+    case GH_REALLOC_REMAP: {
+        /* Stays a large block: remapped (may move), outside the lock. */
+        leave();
+        void *q = gh_front_large_remap(&G.front, p, n);
+        enter();
+        gh_front_large_add(&G.front, q ? q : p, /* fresh */ false);
+        if (q)
+            G.calls.realloc_moved += q != p;
+        else
+            G.calls.failed++;
+        TRACE(GH_TRACE_REALLOC, p, q ? q : p, q ? n : r.old_requested, 0);
+        leave();
+        if (!q) {
+            errno = ENOMEM;
+            return NULL;
+        }
+#ifdef GH_HAVE_VALGRIND
+        if (G.valgrind) {
+            if (q == p) {
+                VALGRIND_RESIZEINPLACE_BLOCK(p, r.old_requested, n, 0);
+            } else {
+                VALGRIND_FREELIKE_BLOCK(p, 0);
+                vg_alloc(q, n, 0);
+            }
+            if (q == p)
                 vg_fence(p, n);
-            }
-#endif
-            return p;
         }
-        leave();
-    } else {
-        old_req = gh_large_requested(p);
-        old_usable = gh_large_usable(p);
-        if (is_large(n) || n >= old_usable / 2) {
-            /* Stay a large block: mremap (may move), outside the lock. */
-            void *base;
-            size_t len;
-            gh_large_unregister(&G.large, rec, p, "realloc", &base, &len);
-            leave();
-            void *q = gh_large_remap(p, n);
-            enter();
-            gh_large_register(&G.large, q ? q : p);
-            if (q)
-                G.calls.realloc_moved += q != p;
-            else
-                G.calls.failed++;
-            TRACE(GH_TRACE_REALLOC, p, q ? q : p, q ? n : old_req, 0);
-            leave();
-            if (!q) {
-                errno = ENOMEM;
-                return NULL;
-            }
-#ifdef GH_HAVE_VALGRIND
-            if (G.valgrind) {
-                if (q == p) {
-                    VALGRIND_RESIZEINPLACE_BLOCK(p, old_req, n, 0);
-                } else {
-                    VALGRIND_FREELIKE_BLOCK(p, 0);
-                    vg_alloc(q, n, 0);
-                }
-                if (q == p)
-                    vg_fence(p, n);
-            }
 #endif
-            return q;
-        }
+        return q;
+    }
+    case GH_REALLOC_MOVE:
         leave();
+        break;
     }
     /* Move: new block, copy, free the old one. */
     void *q = alloc(GH_ALIGN, n, 0, C_NONE);
     if (!q)
         return NULL; /* the old block is untouched */
     vg_alloc(q, n, 0);
-    size_t copy = old_usable < n ? old_usable : n;
+    size_t copy = gh_front_copy_len(&r, n);
 #ifdef GH_HAVE_VALGRIND
-    if (G.valgrind && copy > old_req)
-        copy = old_req < n ? old_req : n;
+    if (G.valgrind && copy > r.old_requested)
+        copy = r.old_requested < n ? r.old_requested : n;
 #endif
     memcpy(q, p, copy);
     free_impl(p, "realloc", GH_TRACE_REALLOC, q, n, C_NONE);
@@ -574,15 +536,15 @@ static void snapshot_locked(struct gh_stats_snapshot *s)
     memset(s, 0, sizeof *s);
     s->pid = (long)getpid();
     s->policy = gh_heap_policy_name(&G.heap);
-    s->mmap_threshold = G.cfg.mmap_threshold;
+    s->mmap_threshold = G.front.mmap_threshold;
     s->calls = G.calls;
     s->heap = G.heap.c;
     s->free_blocks = gh_heap_free_blocks(&G.heap);
     s->largest_free = gh_heap_largest_free(&G.heap);
-    s->large_blocks = G.large.live_blocks;
-    s->large_bytes = G.large.live_bytes;
-    s->large_requested = G.large.live_requested;
-    s->large_peak_bytes = G.large.peak_bytes;
+    s->large_blocks = G.front.large.live_blocks;
+    s->large_bytes = G.front.large.live_bytes;
+    s->large_requested = G.front.large.live_requested;
+    s->large_peak_bytes = G.front.large.peak_bytes;
     gh_os_counts(&s->os);
 }
 
@@ -663,8 +625,8 @@ GH_EXPORT int mallopt(int param, int value)
     case M_MMAP_THRESHOLD:
         if (value < 0)
             ok = 0;
-        else
-            G.cfg.mmap_threshold = (size_t)value;
+        else /* the front end decides by it; the segment and trace show it */
+            G.cfg.mmap_threshold = G.front.mmap_threshold = (size_t)value;
         break;
     case M_TRIM_THRESHOLD:
         if (value < 0)
@@ -723,7 +685,7 @@ GH_EXPORT int glassheap_check(void)
     const void *where = NULL;
     ensure_init();
     enter();
-    bool ok = gh_heap_check(&G.heap, &why, &where) && gh_tree_check(&G.large.tree, &why);
+    bool ok = gh_heap_check(&G.heap, &why, &where) && gh_tree_check(&G.front.large.tree, &why);
     leave();
     if (!ok) {
         char hex[24];
@@ -789,7 +751,7 @@ static void trace_inherited(void)
 {
     enter();
     gh_heap_walk(&G.heap, trace_heap_block, NULL);
-    gh_tree_walk(&G.large.tree, trace_large_block, NULL);
+    gh_tree_walk(&G.front.large.tree, trace_large_block, NULL);
     leave();
 }
 

@@ -1,0 +1,194 @@
+/* front.c - the front end's decisions (front.h).
+ *
+ * Owns: the split between the heap and the large-block path (the mmap
+ * threshold, what a heap cannot hold), the realloc rule (in place, remap,
+ * or move), the large-block registry of one process, and the order of the
+ * steps of each API call for callers without a lock.  Never: takes a lock,
+ * sets errno, traces or counts API calls (malloc.c), places a block
+ * (heap.h), or lays out a mapping (large.c).
+ */
+#include "front.h"
+
+#include <string.h>
+
+#include "error.h"
+
+void gh_front_init(struct gh_front *f, struct gh_heap *h, const struct gh_mapper *m, size_t mmap_threshold)
+{
+    memset(f, 0, sizeof *f);
+    f->heap = h;
+    f->mapper = m;
+    f->mmap_threshold = mmap_threshold;
+    gh_large_init(&f->large);
+}
+
+/* ---- the steps ---------------------------------------------------------- */
+
+enum gh_front_path gh_front_path(const struct gh_front *f, size_t align, size_t n)
+{
+    if (__builtin_expect(n > PTRDIFF_MAX, 0))
+        return GH_PATH_NONE;
+    /* What the heap cannot hold (a buddy block cannot hold a large
+     * alignment slack) is mapped. */
+    if (gh_front_is_large(f, n) || !gh_heap_can_hold(f->heap, align, n))
+        return GH_PATH_LARGE;
+    return GH_PATH_HEAP;
+}
+
+void *gh_front_heap_alloc(struct gh_front *f, size_t align, size_t n)
+{
+    return align <= GH_ALIGN ? gh_heap_alloc(f->heap, n) : gh_heap_alloc_aligned(f->heap, align, n);
+}
+
+void *gh_front_large_map(const struct gh_front *f, size_t align, size_t n)
+{
+    return gh_large_map(f->mapper, align, n);
+}
+
+void gh_front_large_add(struct gh_front *f, void *p, bool fresh)
+{
+    gh_large_register(&f->large, p);
+    f->large_mapped += fresh;
+}
+
+enum gh_front_kind gh_front_find(const struct gh_front *f, const void *p, const char *fn,
+                                 struct gh_large_rec **rec)
+{
+    if (gh_heap_owns(f->heap, p))
+        return GH_FRONT_HEAP;
+    if ((*rec = gh_large_find(&f->large, p)))
+        return GH_FRONT_LARGE;
+    if (gh_large_recently_freed(&f->large, p))
+        gh_fatal(fn, "double free of", p);
+    gh_fatal(fn, "invalid pointer", p);
+}
+
+void gh_front_release(struct gh_front *f, void *p, const char *fn, struct gh_front_unmap *u, size_t *usable)
+{
+    struct gh_large_rec *rec;
+    u->base = NULL;
+    u->len = 0;
+    if (gh_front_find(f, p, fn, &rec) == GH_FRONT_HEAP) {
+        if (usable)
+            *usable = gh_heap_usable(f->heap, p);
+        gh_heap_free(f->heap, p, fn);
+    } else {
+        gh_large_unregister(&f->large, rec, p, fn, &u->base, &u->len);
+    }
+}
+
+void gh_front_unmap(const struct gh_front *f, const struct gh_front_unmap *u)
+{
+    if (u->base)
+        gh_large_unmap(f->mapper, u->base, u->len);
+}
+
+size_t gh_front_usable(struct gh_front *f, const void *p, const char *fn)
+{
+    struct gh_large_rec *rec;
+    if (gh_front_find(f, p, fn, &rec) == GH_FRONT_HEAP) {
+        gh_heap_block(f->heap, p, fn);
+        return gh_heap_usable(f->heap, p);
+    }
+    return gh_large_usable(p);
+}
+
+enum gh_realloc_step gh_front_realloc_begin(struct gh_front *f, void *p, size_t n, const char *fn,
+                                            struct gh_realloc *r)
+{
+    if (n > PTRDIFF_MAX)
+        return GH_REALLOC_FAILED;
+    struct gh_large_rec *rec;
+    if (gh_front_find(f, p, fn, &rec) == GH_FRONT_HEAP) {
+        struct gh_block *b = gh_heap_block(f->heap, p, fn);
+        r->old_requested = gh_block_requested(b);
+        r->old_usable = gh_heap_usable(f->heap, p);
+        if (!gh_front_is_large(f, n) && gh_heap_resize(f->heap, p, n, fn))
+            return GH_REALLOC_IN_PLACE;
+        return GH_REALLOC_MOVE;
+    }
+    r->old_requested = gh_large_requested(p);
+    r->old_usable = gh_large_usable(p);
+    if (gh_front_is_large(f, n) || n >= r->old_usable / 2) {
+        /* Stay a large block: remapped (it may move), outside the lock. */
+        void *base;
+        size_t len;
+        gh_large_unregister(&f->large, rec, p, fn, &base, &len);
+        return GH_REALLOC_REMAP;
+    }
+    return GH_REALLOC_MOVE;
+}
+
+void *gh_front_large_remap(const struct gh_front *f, void *p, size_t n)
+{
+    return gh_large_remap(f->mapper, p, n);
+}
+
+/* ---- the whole calls ---------------------------------------------------- */
+
+static void observe(const struct gh_front *f)
+{
+    if (f->observe)
+        f->observe(f->observe_ctx);
+}
+
+void *gh_front_malloc(struct gh_front *f, size_t align, size_t n)
+{
+    void *p = NULL;
+    switch (gh_front_path(f, align, n)) {
+    case GH_PATH_NONE:
+        return NULL;
+    case GH_PATH_HEAP:
+        p = gh_front_heap_alloc(f, align, n);
+        break;
+    case GH_PATH_LARGE:
+        p = gh_front_large_map(f, align, n);
+        if (p)
+            gh_front_large_add(f, p, /* fresh */ true);
+        break;
+    }
+    if (p)
+        observe(f);
+    return p;
+}
+
+void gh_front_free(struct gh_front *f, void *p)
+{
+    struct gh_front_unmap u;
+    gh_front_release(f, p, "free", &u, NULL);
+    gh_front_unmap(f, &u);
+}
+
+void *gh_front_realloc(struct gh_front *f, void *p, size_t n, bool *moved)
+{
+    struct gh_realloc r;
+    bool dummy;
+    if (!moved)
+        moved = &dummy;
+    *moved = false;
+    switch (gh_front_realloc_begin(f, p, n, "realloc", &r)) {
+    case GH_REALLOC_FAILED:
+        return NULL;
+    case GH_REALLOC_IN_PLACE:
+        observe(f);
+        return p;
+    case GH_REALLOC_REMAP: {
+        void *q = gh_front_large_remap(f, p, n);
+        gh_front_large_add(f, q ? q : p, /* fresh */ false);
+        if (!q)
+            return NULL;
+        *moved = q != p;
+        observe(f);
+        return q;
+    }
+    case GH_REALLOC_MOVE:
+        break;
+    }
+    void *q = gh_front_malloc(f, GH_ALIGN, n);
+    if (!q)
+        return NULL; /* the old block is untouched */
+    memcpy(q, p, gh_front_copy_len(&r, n));
+    gh_front_free(f, p);
+    *moved = true;
+    return q;
+}

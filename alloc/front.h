@@ -1,0 +1,147 @@
+/* front.h - the front end's decisions: which operations an API call makes.
+ *
+ * One place turns malloc, free, calloc, realloc, the aligned calls and
+ * malloc_usable_size into heap operations (heap.h) and large-block
+ * operations (large.h over a mapper, mapper.h):
+ *   - a request of mmap_threshold bytes or more, or one the heap cannot
+ *     hold (gh_heap_can_hold: a buddy heap's largest block is too small for
+ *     it and its alignment slack), gets a mapping of its own;
+ *   - realloc of a heap block resizes it in place when the new size is
+ *     below the threshold and the heap can; a large block stays large
+ *     (remapped, it may move) while the new size is at or above the
+ *     threshold or at least half its usable bytes; anything else moves
+ *     (new block, copy, free the old one);
+ *   - a pointer that is neither a heap block nor a live large block is
+ *     fatal ("double free" when it was freed recently).
+ * The heap's own growth and trimming follow its source (a paged arena
+ * grows and trims exactly as the break does: source.h).
+ *
+ * Two ways in.  The steps (gh_front_path ... gh_front_large_add) are what
+ * malloc.c calls, each marked "lock held" or "no lock": the caller holds
+ * its lock around the first kind and makes the mapper calls outside it.
+ * The whole calls (gh_front_malloc, gh_front_free, gh_front_realloc) run
+ * the same steps in the same order for a caller with no lock and no other
+ * thread (glassheap replay, tests).
+ *
+ * Not thread-safe; never allocates through libc; errno is the caller's.
+ */
+#ifndef GH_FRONT_H
+#define GH_FRONT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heap.h"
+#include "large.h"
+#include "mapper.h"
+
+struct gh_front {
+    struct gh_heap *heap;
+    const struct gh_mapper *mapper;
+    struct gh_large large;       /* the registry of live large blocks */
+    size_t mmap_threshold;       /* requests this large are mapped apart */
+    uint64_t large_mapped;       /* large blocks mapped so far (not remaps) */
+    /* Whole calls only: called after each step that can set a peak (a
+     * block placed, resized or remapped), before the rest of the call.
+     * NULL: none. */
+    void (*observe)(void *ctx);
+    void *observe_ctx;
+};
+
+/* A front end over heap h (already set up) and mapper m. */
+void gh_front_init(struct gh_front *f, struct gh_heap *h, const struct gh_mapper *m, size_t mmap_threshold);
+
+/* Is a request of n bytes at or above the mmap threshold?  (calloc need
+ * not clear such a block: a fresh mapping reads as zero.) */
+static inline bool gh_front_is_large(const struct gh_front *f, size_t n)
+{
+    return n >= f->mmap_threshold;
+}
+
+/* ---- the steps ---------------------------------------------------------- */
+
+enum gh_front_path {
+    GH_PATH_NONE,   /* no block can hold it (n > PTRDIFF_MAX): fail, ENOMEM */
+    GH_PATH_HEAP,   /* gh_front_heap_alloc, lock held */
+    GH_PATH_LARGE,  /* gh_front_large_map, no lock; then gh_front_large_add */
+};
+
+/* Where a request of n bytes aligned to align (a power of two) goes. */
+enum gh_front_path gh_front_path(const struct gh_front *f, size_t align, size_t n);
+
+/* Lock held: a heap block (GH_PATH_HEAP); NULL when out of memory. */
+void *gh_front_heap_alloc(struct gh_front *f, size_t align, size_t n);
+
+/* No lock: map a large block (GH_PATH_LARGE); NULL when out of memory. */
+void *gh_front_large_map(const struct gh_front *f, size_t align, size_t n);
+
+/* Lock held: register the large block p (fresh: newly mapped, counted in
+ * large_mapped; not fresh: back after a remap). */
+void gh_front_large_add(struct gh_front *f, void *p, bool fresh);
+
+enum gh_front_kind { GH_FRONT_HEAP, GH_FRONT_LARGE };
+
+/* Lock held: what p is.  Fatal (named after fn) when it is neither a heap
+ * block nor a live large block; *rec is p's record when large. */
+enum gh_front_kind gh_front_find(const struct gh_front *f, const void *p, const char *fn,
+                                 struct gh_large_rec **rec);
+
+/* A mapping to give back once the lock is dropped (base NULL: none). */
+struct gh_front_unmap {
+    void *base;
+    size_t len;
+};
+
+/* Lock held: free p (fatal on misuse, named after fn).  A large block is
+ * taken out of the registry and *u says what to unmap; a heap block is
+ * freed at once, and *usable (when not NULL) gets its usable bytes first. */
+void gh_front_release(struct gh_front *f, void *p, const char *fn, struct gh_front_unmap *u, size_t *usable);
+
+/* No lock: unmap what gh_front_release left (nothing when u->base NULL). */
+void gh_front_unmap(const struct gh_front *f, const struct gh_front_unmap *u);
+
+/* Lock held: usable bytes of the live block p (fatal when p is not one). */
+size_t gh_front_usable(struct gh_front *f, const void *p, const char *fn);
+
+enum gh_realloc_step {
+    GH_REALLOC_FAILED,   /* n > PTRDIFF_MAX: nothing changed, ENOMEM */
+    GH_REALLOC_IN_PLACE, /* done: the heap block now holds n bytes */
+    GH_REALLOC_REMAP,    /* p left the registry: gh_front_large_remap (no
+                          * lock), then gh_front_large_add(result or p) */
+    GH_REALLOC_MOVE,     /* allocate n bytes, copy, free p */
+};
+
+struct gh_realloc {
+    size_t old_requested;  /* what p was asked for */
+    size_t old_usable;     /* and can hold */
+};
+
+/* Lock held: the first step of realloc(p, n) for a live p and n > 0. */
+enum gh_realloc_step gh_front_realloc_begin(struct gh_front *f, void *p, size_t n, const char *fn,
+                                            struct gh_realloc *r);
+
+/* No lock: resize the mapping of the large block p (out of the registry)
+ * to hold n bytes; the new payload, or NULL (p unchanged). */
+void *gh_front_large_remap(const struct gh_front *f, void *p, size_t n);
+
+/* Bytes a moving realloc copies to its new block of n bytes. */
+static inline size_t gh_front_copy_len(const struct gh_realloc *r, size_t n)
+{
+    return r->old_usable < n ? r->old_usable : n;
+}
+
+/* ---- the whole calls (no lock, one thread) ------------------------------ */
+
+/* malloc (align GH_ALIGN) or an aligned request: NULL when it failed. */
+void *gh_front_malloc(struct gh_front *f, size_t align, size_t n);
+
+/* free(p) for a live p. */
+void gh_front_free(struct gh_front *f, void *p);
+
+/* realloc(p, n) for a live p (the API's p == NULL and n == 0 cases are the
+ * caller's): the block now holding n bytes, or NULL with p untouched.
+ * *moved (may be NULL) tells whether it left p. */
+void *gh_front_realloc(struct gh_front *f, void *p, size_t n, bool *moved);
+
+#endif
