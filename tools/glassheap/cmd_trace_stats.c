@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "trace_args.h"
 #include "tracefile.h"
 
 #define NBUCKETS 49   /* 0, then [2^k, 2^(k+1)) for k = 0..47 */
@@ -212,50 +213,16 @@ static void help(FILE *f)
 
 int cmd_trace_stats(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "json", no_argument, NULL, 'j' },
-        { "mmap-threshold", required_argument, NULL, 't' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    bool json = false, have_threshold = false;
-    uint64_t threshold = 0;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            json = true;
-            break;
-        case 't':
-            if (!tf_parse_bytes(optarg, &threshold) || threshold == 0) {
-                cli_error("trace-stats: --mmap-threshold takes a byte count (e.g. 128K), not '%s'", optarg);
-                return GH_EXIT_USAGE;
-            }
-            have_threshold = true;
-            break;
-        case 'h':
-            help(stdout);
-            return GH_EXIT_OK;
-        default:
-            help(stderr);
-            return GH_EXIT_USAGE;
-        }
-    }
-    if (optind + 1 != argc) {
-        cli_error("trace-stats: give one trace file (glassheap trace-stats FILE [--json])");
-        return GH_EXIT_USAGE;
-    }
-    const char *path = argv[optind];
+    struct trace_args a;
+    int rc = trace_args_parse(argc, argv, "trace-stats", NULL, help, &a);
+    if (rc >= 0)
+        return rc;
     struct tf_trace t;
-    char err[512];
-    int rc = tf_load(path, &t, err, sizeof err);
-    if (rc != TF_OK) {
-        cli_error("%s", err);
-        return rc == TF_NOFILE ? GH_EXIT_NOTFOUND : GH_EXIT_FAIL;
-    }
-    if (!have_threshold)
-        threshold = t.mmap_threshold ? t.mmap_threshold : TF_DEFAULT_MMAP_THRESHOLD;
+    if ((rc = trace_args_load(&a, &t)) >= 0)
+        return rc;
+    const char *path = a.path;
+    uint64_t threshold = a.threshold;
+    bool json = a.json;
     struct stats s;
     if (!compute(&t, threshold, &s)) {
         cli_error("trace-stats: out of memory");

@@ -1,0 +1,224 @@
+/* replay_sim.c - glassheap replay's simulated process (replay.h).
+ *
+ * Owns: one policy's heap over a private arena, the library's front end
+ * over it with a counted mapper, the trace's ids as slots, and the figures
+ * taken along the way: peak live and peak heap (and what was there at those
+ * moments, for Johnstone & Wilson's #2 and #3 and the fragmentation at peak
+ * live), the sums behind #1, the series for --svg, the large blocks.
+ * Never: decides how an operation is served (alloc/front.c does, as in
+ * the preloaded library) or prints anything but --step.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "clock.h"
+#include "os.h"
+#include "replay.h"
+
+#define ARENA_MAX ((size_t)1 << 40)   /* reserve (not commit) up to 1 TiB */
+#define ARENA_MIN ((size_t)64 << 20)
+
+static struct snapshot take_snapshot(const struct gh_heap *h)
+{
+    struct snapshot sn = {
+        .heap_bytes = h->c.heap_bytes,
+        .live_requested = h->c.live_requested,
+        .live_block_bytes = h->c.live_block_bytes,
+        .live_blocks = h->c.live_blocks,
+        .free_bytes = h->c.free_bytes,
+        .free_blocks = gh_heap_free_blocks(h),
+        .largest_free = gh_heap_largest_free(h),
+    };
+    return sn;
+}
+
+/* After each operation, and inside one after every step that can set a
+ * peak: note the moments of peak live (J&W #3, the fragmentation at peak)
+ * and of peak heap (#2). */
+static void observe(struct sim *s)
+{
+    const struct gh_heap_counters *k = &s->h.c;
+    struct result *r = s->res;
+    if (k->peak_requested > s->peak_req_seen) {
+        s->peak_req_seen = k->peak_requested;
+        r->heap_at_peak_live = k->heap_bytes;
+        r->at_peak = take_snapshot(&s->h);
+    }
+    if (k->peak_heap_bytes > s->peak_heap_seen) {
+        s->peak_heap_seen = k->peak_heap_bytes;
+        r->live_at_peak_heap = k->live_requested;
+    } else if (k->heap_bytes == s->peak_heap_seen && k->live_requested > r->live_at_peak_heap) {
+        r->live_at_peak_heap = k->live_requested;
+    }
+}
+
+/* The front end's hook: a block was placed, resized or remapped (the old
+ * block of a moving realloc is still live here). */
+static void on_step(void *ctx)
+{
+    struct sim *s = ctx;
+    observe(s);
+    const struct gh_large *l = &s->front.large;
+    if (l->live_requested > s->res->large_peak_req)
+        s->res->large_peak_req = l->live_requested;
+    uint64_t total = s->h.c.live_requested + l->live_requested;
+    if (total > s->res->peak_total_req)
+        s->res->peak_total_req = total;
+}
+
+static void slot_alloc(struct sim *s, struct slot *sl, uint64_t n, uint32_t align)
+{
+    void *p = n > (uint64_t)PTRDIFF_MAX ? NULL
+                                         : gh_front_malloc(&s->front, align > GH_ALIGN ? align : GH_ALIGN, (size_t)n);
+    if (!p) {
+        sl->state = S_FAILED;
+        s->res->failures++;
+        return;
+    }
+    sl->state = S_LIVE;
+    sl->p = p;
+}
+
+static void slot_free(struct sim *s, struct slot *sl)
+{
+    if (sl->state == S_LIVE)
+        gh_front_free(&s->front, sl->p);
+    memset(sl, 0, sizeof *sl);
+}
+
+static void slot_realloc(struct sim *s, struct slot *sl, uint64_t n)
+{
+    if (sl->state != S_LIVE) {
+        slot_alloc(s, sl, n, 0);
+        return;
+    }
+    void *q = n > (uint64_t)PTRDIFF_MAX ? NULL : gh_front_realloc(&s->front, sl->p, (size_t)n, NULL);
+    if (!q) {
+        s->res->failures++; /* the old block stays, as realloc leaves it on failure */
+        return;
+    }
+    sl->p = q;
+}
+
+void sim_apply(struct sim *s, const struct tf_op *op)
+{
+    /* tracefile.h guarantees the id is live or not as the operation needs */
+    struct slot *sl = &s->slots[op->id];
+    if (op->kind == TF_ALLOC)
+        slot_alloc(s, sl, op->size, op->align);
+    else if (op->kind == TF_REALLOC)
+        slot_realloc(s, sl, op->size);
+    else
+        slot_free(s, sl);
+}
+
+uint64_t sim_offset(const struct sim *s, const void *p)
+{
+    return (uint64_t)((const char *)p - s->arena);
+}
+
+bool sim_in_heap(const struct sim *s, const struct slot *sl)
+{
+    return sl->state == S_LIVE && gh_heap_owns(&s->h, sl->p);
+}
+
+/* ---- the arena ---------------------------------------------------------- */
+
+static bool arena_open(struct sim *s)
+{
+    for (size_t len = ARENA_MAX; len >= ARENA_MIN; len /= 2) {
+        void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m != MAP_FAILED) {
+            s->arena = m;
+            s->arena_len = len;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool sim_init(struct sim *s, const char *policy, uint64_t threshold, uint32_t nids, struct result *res)
+{
+    memset(s, 0, sizeof *s);
+    s->res = res;
+    s->nids = nids;
+    s->slots = calloc(nids ? nids : 1, sizeof *s->slots);
+    if (!s->slots || !arena_open(s)) {
+        free(s->slots);
+        return false;
+    }
+    /* Page by page like the break, which starts on a page as the arena does. */
+    gh_source_init_arena_paged(&s->src, s->arena, s->arena_len, gh_os_page_size());
+    gh_heap_init_named(&s->h, &s->src, policy, (size_t)threshold);
+    gh_mapper_counted(&s->mapper, &s->mapped);
+    gh_front_init(&s->front, &s->h, &s->mapper, (size_t)threshold);
+    s->front.observe = on_step;
+    s->front.observe_ctx = s;
+    return true;
+}
+
+void sim_end(struct sim *s)
+{
+    for (uint32_t i = 0; i < s->nids; i++)
+        slot_free(s, &s->slots[i]); /* the large blocks' mappings go back */
+    munmap(s->arena, s->arena_len);
+    free(s->slots);
+}
+
+/* ---- one policy ----------------------------------------------------------- */
+
+bool replay_policy(const struct tf_trace *t, const char *policy, uint64_t threshold, FILE *step_out,
+                   struct html_page *html, struct result *res)
+{
+    struct sim s;
+    memset(res, 0, sizeof *res);
+    res->policy = policy;
+    if (!sim_init(&s, policy, threshold, t->nids, res))
+        return false;
+    res->npoints = t->n < REPLAY_SERIES_POINTS ? t->n : REPLAY_SERIES_POINTS;
+    res->series_heap = calloc(res->npoints, sizeof *res->series_heap);
+    res->series_live = calloc(res->npoints, sizeof *res->series_live);
+    if (!res->series_heap || !res->series_live) {
+        sim_end(&s);
+        return false;
+    }
+    if (step_out)
+        fprintf(step_out, "== policy %s: %zu operations ==\n", policy, t->n);
+    double t0 = gh_now_s();
+    for (size_t i = 0; i < t->n; i++) {
+        const struct tf_op *op = &t->ops[i];
+        sim_apply(&s, op);
+        observe(&s);
+        uint64_t heap = s.h.c.heap_bytes, live = s.h.c.live_requested;
+        res->sum_heap += heap;
+        res->sum_live += live;
+        size_t bucket = (size_t)((uint64_t)i * res->npoints / t->n);
+        if (heap > res->series_heap[bucket])
+            res->series_heap[bucket] = heap;
+        if (live > res->series_live[bucket])
+            res->series_live[bucket] = live;
+        if (step_out)
+            step_print(step_out, &s, i, t->n, op);
+        if (html) {
+            fprintf(html->out, "<g class='step' data-step='%zu' style='display:none'>", i + 1);
+            html_step(html->out, &s, html->span, policy, 40.0, op);
+            fputs("</g>\n", html->out);
+        }
+    }
+    res->seconds = gh_now_s() - t0;
+    res->c = s.h.c;
+    res->large_blocks = s.front.large_mapped;
+    res->large_peak_bytes = s.front.large.peak_bytes;
+    if (step_out)
+        fputc('\n', step_out);
+    sim_end(&s);
+    return true;
+}
+
+void result_free(struct result *r)
+{
+    free(r->series_heap);
+    free(r->series_live);
+}
