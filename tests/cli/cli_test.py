@@ -710,6 +710,9 @@ def case_usage(ctx):
     rc, out, err = ctx.cli("--help")
     check(rc == 0 and re.search(r"^  ps\s", out, re.M) and re.search(r"^  stat\s", out, re.M),
           "glassheap --help does not list ps and stat: %r" % out)
+    rc, out, err = ctx.cli("--version")
+    check(rc == 0 and out == "glassheap %s\n" % ctx.a.project_version and err == "",
+          "glassheap --version: exit %d, %r, want the project's version %s" % (rc, out, ctx.a.project_version))
 
 
 CASES = {
@@ -726,6 +729,7 @@ def main():
     ap.add_argument("--library", required=True)
     ap.add_argument("--helper", required=True)
     ap.add_argument("--shm-h", required=True)
+    ap.add_argument("--project-version", required=True)
     ap.add_argument("case", choices=sorted(CASES))
     ap.add_argument("params", nargs="*")
     a = ap.parse_args()
