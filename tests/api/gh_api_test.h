@@ -178,6 +178,15 @@ static inline const char *gh_t_env_policy(void)
     return p && *p ? p : "best";
 }
 
+/* True when CTest says the library was built with GLASSHEAP_CHECKS
+ * (GH_T_CHECKED=1): its checker walks the whole heap after every operation,
+ * so a workload of k blocks costs k^2 and a test may run a smaller one. */
+static inline int gh_t_checked(void)
+{
+    const char *c = getenv("GH_T_CHECKED");
+    return c && strcmp(c, "1") == 0;
+}
+
 #ifdef __cplusplus
 }
 #endif
