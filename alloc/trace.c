@@ -69,17 +69,7 @@ static int start(struct gh_trace *t, bool child, const char *policy, uint64_t mm
     if (fd < 0)
         return errno;
     struct gh_trace_header h;
-    memset(&h, 0, sizeof h);
-    h.magic = GH_TRACE_MAGIC;
-    h.version = GH_TRACE_VERSION;
-    h.header_size = sizeof h;
-    h.record_size = sizeof(struct gh_trace_record);
-    h.pid = (int32_t)getpid();
-    h.start_ns = now(CLOCK_REALTIME);
-    size_t pl = strlen(policy);
-    memcpy(h.policy, policy, pl < sizeof h.policy - 1 ? pl : sizeof h.policy - 1);
-    h.mmap_threshold = mmap_threshold;
-    h.forked_from = (int32_t)parent;
+    gh_trace_header_init(&h, (int32_t)getpid(), now(CLOCK_REALTIME), policy, mmap_threshold, (int32_t)parent);
     int cfd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
     if (cfd >= 0) {
         ssize_t r = read(cfd, h.cmdline, sizeof h.cmdline - 1);

@@ -18,6 +18,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import statistics
 import shutil
 import subprocess
@@ -25,8 +26,23 @@ import sys
 import tempfile
 
 BENCHES = ["BM_FixedSmall", "BM_RandomMix", "BM_ProducerConsumer", "BM_Fragmentation"]
-POLICIES = ["first", "next", "best", "worst", "buddy"]
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
+
+
+def policies(build):
+    """The policies, in their order: the build's policies.txt (CMake's
+    GH_POLICIES_FILE), or, without one, the GLASSHEAP_POLICIES(X) table of
+    include/glassheap/policies.h (the one place they are named)."""
+    listed = os.path.join(build, "policies.txt")
+    if os.path.exists(listed):
+        with open(listed) as f:
+            return [line.strip() for line in f if line.strip()]
+    header = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "include", "glassheap", "policies.h")
+    with open(header) as f:
+        m = re.search(r"#define\s+GLASSHEAP_POLICIES\(X\)\s+([^\n]*)", f.read())
+    if not m:
+        sys.exit(f"compare.py: {header}: no GLASSHEAP_POLICIES(X) table")
+    return re.findall(r"X\((\w+)\)", m.group(1))
 
 
 def allocators(build, extras, tracedir):
@@ -38,7 +54,7 @@ def allocators(build, extras, tracedir):
             out.append((name, {"LD_PRELOAD": path}))
         else:
             print(f"compare.py: {path} not found, {name} skipped", file=sys.stderr)
-    for p in POLICIES:
+    for p in policies(build):
         out.append((f"glassheap-{p}", {"LD_PRELOAD": lib, "GLASSHEAP_POLICY": p}))
     if extras:
         # What publishing the segment and recording a trace cost: best fit

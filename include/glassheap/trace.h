@@ -17,11 +17,16 @@
  * forked_from, and starting with one MALLOC record (time 0) per block it
  * inherited, so that it replays alone.  Calls that change the heap's
  * settings (mallopt, malloc_trim) are not recorded.
+ *
+ * Every writer (the library's alloc/trace.c, the tools' tracefile.c)
+ * starts its header with gh_trace_header_init below.
  */
 #ifndef GLASSHEAP_TRACE_H
 #define GLASSHEAP_TRACE_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define GH_TRACE_MAGIC   0x3143415254484847ULL /* "GHHTRAC1" */
 #define GH_TRACE_VERSION 1u
@@ -61,5 +66,25 @@ struct gh_trace_record {
     uint8_t op;            /* enum gh_trace_op */
     uint8_t pad[7];
 };
+
+/* A header as every writer starts it: all zero but the format's identity
+ * (magic, version, header_size, record_size) and the fields given; policy
+ * (NULL: none) cut to fit, NUL-terminated.  cmdline is left empty for the
+ * writer to fill.  Allocates nothing (the library calls it). */
+static inline void gh_trace_header_init(struct gh_trace_header *h, int32_t pid, uint64_t start_ns,
+                                        const char *policy, uint64_t mmap_threshold, int32_t forked_from)
+{
+    memset(h, 0, sizeof *h);
+    h->magic = GH_TRACE_MAGIC;
+    h->version = GH_TRACE_VERSION;
+    h->header_size = sizeof *h;
+    h->record_size = sizeof(struct gh_trace_record);
+    h->pid = pid;
+    h->start_ns = start_ns;
+    for (size_t i = 0; policy && policy[i] && i < sizeof h->policy - 1; i++)
+        h->policy[i] = policy[i];
+    h->mmap_threshold = mmap_threshold;
+    h->forked_from = forked_from;
+}
 
 #endif

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <glassheap/version.h>
+
 #include "bytes.h"
 #include "clock.h"
 #include "heapmap.h"
@@ -328,7 +330,7 @@ static void test_trace_round_trip(void **state)
 
 /* The shape alloc/stats.c writes. */
 static const char SUMMARY[] =
-    "{\"glassheap\":\"0.1.0\",\"pid\":77,\"policy\":\"best\",\"mmap_threshold\":131072,"
+    "{\"glassheap\":\"" GLASSHEAP_VERSION "\",\"pid\":77,\"policy\":\"best\",\"mmap_threshold\":131072,"
     "\"calls\":{\"malloc\":10,\"calloc\":0,\"realloc\":2,\"free\":9,\"aligned\":0,\"failed\":0,"
     "\"realloc_in_place\":1,\"realloc_moved\":1},"
     "\"heap\":{\"live_requested\":5,\"live_block_bytes\":32,\"live_blocks\":1,\"free_bytes\":400,"

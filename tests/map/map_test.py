@@ -555,6 +555,58 @@ def case_layout_list(args):
     check("2 found in the maps" in text, "text: %r" % text[:400])
 
 
+def map_image(args, count, total):
+    """map, map --relative, map --json and map --svg of a map_image segment."""
+    p = subprocess.Popen([args.map_image, str(count), str(total)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE)
+    try:
+        line = p.stdout.readline().decode()
+        m = re.fullmatch(r"ready (\d+)\n", line)
+        check(m, "map_image said %r" % line)
+        pid = int(m.group(1))
+        _, text, _ = run(args, "map", pid, "--color=never", "--width", "64")
+        _, rel, _ = run(args, "map", pid, "--relative", "--color=never", "--width", "64")
+        _, js, _ = run(args, "map", pid, "--json")
+        svg = os.path.join(args.work, "large%d.svg" % count)
+        run(args, "map", pid, "--svg", svg)
+    finally:
+        p.stdin.close()
+        p.wait(10)
+    with open(svg) as f:
+        picture = f.read()
+    if args.xmllint:
+        r = subprocess.run([args.xmllint, "--noout", svg], capture_output=True, timeout=CMD_TIMEOUT)
+        check(r.returncode == 0, "xmllint: %s" % r.stderr.decode())
+    return text, rel, json.loads(js), picture
+
+
+def case_large(args):
+    """The large blocks a segment lists, in every output; none: no trace."""
+    text, rel, js, svg = map_image(args, 3, 5)
+    blocks = [(0x7f0000000040 + 0x100000 * i, 0x21000, 0x20000 + i) for i in range(3)]
+    check("large blocks (mmap, outside the heap): 3, 396.0 KiB mapped" in text,
+          "text: %r" % text)
+    for addr, length, req in blocks:
+        want = "0x%012x  %10d bytes, %10d requested" % (addr, length, req)
+        check(want in text, "text lacks %r: %r" % (want, text))
+        check(want not in rel and "%10d bytes, %10d requested" % (length, req) in rel,
+              "--relative: %r" % rel)
+    check(rel.count("(mmap)") == 3, "--relative: %r" % rel)
+    check("note: 2 more live large blocks are not listed" in text, "text: %r" % text)
+    got = [(b["addr"], b["map_len"], b["requested"]) for b in js.get("large", [])]
+    check(got == blocks, "JSON large: %r" % js.get("large"))
+    check(all(b["map_base"] == b["addr"] - 0x40 for b in js["large"]), "JSON map_base: %r" % js["large"])
+    check(js.get("large_total") == 5, "JSON large_total: %r" % js.get("large_total"))
+    check(js["nblocks"] == 4 and len(js["blocks"]) == 4, "JSON blocks: %r" % js["blocks"])
+    check("Large blocks (mmap, outside the heap): 3" in svg and svg.count("large block at 0x7f") == 3,
+          "SVG lacks the large strip")
+
+    text, rel, js, svg = map_image(args, 0, 0)
+    check("large" not in text and "large" not in rel, "no large blocks, yet: %r" % text)
+    check("large" not in js and "large_total" not in js, "no large blocks, yet JSON: %r" % js)
+    check("Large blocks" not in svg, "no large blocks, yet the SVG has a strip")
+
+
 CASES = {
     "terminal": case_terminal,
     "svg": case_svg,
@@ -564,6 +616,7 @@ CASES = {
     "regions": case_regions,
     "errors": case_errors,
     "layout_list": case_layout_list,
+    "large": case_large,
 }
 
 
@@ -573,6 +626,7 @@ def main():
     ap.add_argument("--library", required=True)
     ap.add_argument("--helper", required=True)
     ap.add_argument("--image", required=True)
+    ap.add_argument("--map-image", dest="map_image", required=True)
     ap.add_argument("--golden", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--xmllint", default="")

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """compare_driver.py - drives `glassheap compare` on small real programs.
 
-    compare_driver.py CASE --glassheap EXE --library LIB
+    compare_driver.py CASE --glassheap EXE --library LIB --policies-file FILE
+
+FILE: the build's policies, one a line (CMake's GH_POLICIES_FILE).
 
 CASE:
   policies  python3 (PYTHONMALLOC=malloc, so every object goes through
@@ -26,7 +28,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 TIMEOUT = 120
-POLICIES = ["first", "next", "best", "worst", "buddy"]
+POLICIES = []  # the build's policies, one a line in --policies-file (GH_POLICIES_FILE)
 BASELINES = ["glibc", "jemalloc", "mimalloc"]
 PYTHON = "/usr/bin/python3"
 # ~100k small objects through malloc: a heap of several MiB
@@ -208,7 +210,10 @@ def main():
     ap.add_argument("case")
     ap.add_argument("--glassheap", required=True)
     ap.add_argument("--library", required=True)
+    ap.add_argument("--policies-file", required=True)
     a = ap.parse_args()
+    with open(a.policies_file) as f:
+        POLICIES.extend(line.strip() for line in f if line.strip())
     fn = globals().get("case_" + a.case)
     if not fn:
         print("no case %r" % a.case)

@@ -30,6 +30,8 @@
 
 #include <cmocka.h>
 
+#include <glassheap/policies.h>
+
 #include "unit_util.h"
 
 #define MAX_LIVE    5000
@@ -262,7 +264,7 @@ static void run(void **state)
 int main(int argc, char **argv)
 {
     if (argc != 2 || !(policy = gh_policy_by_name(argv[1]))) {
-        fprintf(stderr, "usage: %s first|next|best|worst|buddy\n", argv[0]);
+        fprintf(stderr, "usage: %s " GLASSHEAP_POLICY_NAMES "\n", argv[0]);
         return 2;
     }
     policy_name = argv[1];

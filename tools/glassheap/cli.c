@@ -31,7 +31,8 @@ const char *cli_bytes(uint64_t n, char *buf, size_t cap)
     return human_bytes(n, buf, cap);
 }
 
-const char *const cli_policies[CLI_NPOLICIES] = { "first", "next", "best", "worst", "buddy" };
+#define CLI_POLICY_NAME(name) #name,
+const char *const cli_policies[CLI_NPOLICIES] = { GLASSHEAP_POLICIES(CLI_POLICY_NAME) };
 
 const char *cli_policy(const char *name)
 {

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <glassheap/policies.h>
+
 #define GH_EXIT_OK 0
 #define GH_EXIT_NOTFOUND 1
 #define GH_EXIT_USAGE 2
@@ -29,9 +31,13 @@ const char *cli_bytes(uint64_t n, char *buf, size_t cap);
  * through unchanged). */
 void cli_json_string(FILE *f, const char *s);
 
-/* The placement policies, in the order every table lists them. */
-#define CLI_NPOLICIES 5
+/* The placement policies, in the order every table lists them: the
+ * GLASSHEAP_POLICIES(X) table of <glassheap/policies.h>. */
+#define CLI_NPOLICIES GLASSHEAP_POLICY_COUNT
 extern const char *const cli_policies[CLI_NPOLICIES];
+/* The names joined by commas, "first,next,...": a --policies default. */
+#define CLI_POLICY_COMMA(name) "," #name
+#define CLI_POLICIES_CSV (GLASSHEAP_POLICIES(CLI_POLICY_COMMA) + 1)
 
 /* name's entry in cli_policies (the same pointer), or NULL. */
 const char *cli_policy(const char *name);

@@ -97,7 +97,7 @@ static void help(FILE *f)
             "             baselines): 'same', or 'DIFFERS'\n"
             "Figures other than wall are medians too.  Heap figures come from glassheap's exit\n"
             "summary of the process compare started (an exec keeps it); baselines have none.\n\n"
-            "  --policies LIST   glassheap policies (default first,next,best,worst,buddy;\n"
+            "  --policies LIST   glassheap policies (default %s;\n"
             "                    '' for none)\n"
             "  --baselines LIST  other allocators: glibc (no preload), jemalloc, mimalloc,\n"
             "                    tcmalloc, NAME=LIBRARY or a library path (default\n"
@@ -110,7 +110,7 @@ static void help(FILE *f)
             "fails.  LD_PRELOAD and GLASSHEAP_* are set per allocator (GLASSHEAP_MMAP_THRESHOLD\n"
             "is passed on).  Exit status: 0 every run ran and matched the reference; 2 usage;\n"
             "3 some run's output differed, or compare could not run CMD.\n",
-            SAMPLE_MS, DEFAULT_RUNS);
+            SAMPLE_MS, CLI_POLICIES_CSV, DEFAULT_RUNS);
 }
 
 /* ---- the allocators ---------------------------------------------------- */
@@ -153,7 +153,7 @@ static bool add_policies(struct compare *cx, char *list, const char *lib)
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         const char *found = cli_policy(tok);
         if (!found) {
-            cli_error("compare: '%s' is not a policy (first, next, best, worst, buddy)", tok);
+            cli_error("compare: '%s' is not a policy (" GLASSHEAP_POLICY_LIST ")", tok);
             return false;
         }
         struct row *r = add_row(cx, found);
@@ -272,7 +272,8 @@ int cmd_compare(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    char policies[256] = "first,next,best,worst,buddy", baselines[4096] = "glibc,jemalloc,mimalloc";
+    char policies[256], baselines[4096] = "glibc,jemalloc,mimalloc";
+    snprintf(policies, sizeof policies, "%s", CLI_POLICIES_CSV);
     const char *svg = NULL;
     bool json = false;
     long runs = DEFAULT_RUNS;

@@ -21,6 +21,10 @@
  *     with the policy and the fragmentation figures;
  *   - as JSON (--json): the block list and the figures.
  *
+ * Each output also shows the large blocks the segment lists (mmap blocks,
+ * outside the heap), when it lists any: a short list after the terminal
+ * map, a strip under the SVG's rows, "large" in the JSON.
+ *
  * This file: the options and the command.  The view (pieces, rows,
  * labels) is map_model.c, the terminal and JSON map_text.c, the SVG
  * map_svg.c.  Owns only presentation: the data comes from the reader
@@ -66,7 +70,8 @@ static void help(FILE *f)
             "--svg FILE    write an SVG picture instead ('-': stdout): blocks to scale,\n"
             "              addresses, sizes, a legend, policy and fragmentation figures\n"
             "--json        print the block list and the figures as one JSON object\n"
-            "--relative    show addresses as offsets from the heap's start\n"
+            "--relative    show heap addresses as offsets from the heap's start (large\n"
+            "              blocks, outside the heap, are then listed without addresses)\n"
             "--color WHEN  colour the terminal map: auto (when stdout is a terminal),\n"
             "              always, never\n"
             "--timeout MS  how long to wait for the process to answer (default %d);\n"
@@ -247,6 +252,14 @@ int cmd_map(int argc, char **argv)
         goto out;
     }
     ghr_fragmentation(&v.ctr, &v.frag);
+    rc = map_fetch_large(&v, seg);
+    if (rc != GHR_OK) {
+        /* the heap map stands without them */
+        cli_error("map: process %d: large-block list: %s; large blocks not shown", o.pid,
+                  ghr_strerror((enum ghr_error)rc));
+        v.nlarge = 0;
+        v.large_total = 0;
+    }
     v.base = v.relative && v.map.n ? v.map.heap_start : 0;
     if (!map_build_pieces(&v)) {
         cli_error("map: out of memory");
@@ -260,6 +273,7 @@ int cmd_map(int argc, char **argv)
     else if (exit_code == GH_EXIT_OK && !o.svg)
         exit_code = map_draw_terminal(&v, &o);
 out:
+    free(v.large);
     free(v.pieces);
     hm_free(&v.map);
     ghr_close(seg);

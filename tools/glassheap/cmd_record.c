@@ -30,7 +30,7 @@
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: glassheap record [-o FILE] [--policy first|next|best|worst|buddy]\n"
+            "usage: glassheap record [-o FILE] [--policy " GLASSHEAP_POLICY_NAMES "]\n"
             "                        [--mmap-threshold BYTES] [--stats[=text|json]] [--stats-file FILE]\n"
             "                        -- CMD [ARGS...]\n\n"
             "Runs CMD on glassheap and records every allocation call to FILE (default\n"

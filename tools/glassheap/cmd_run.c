@@ -21,7 +21,7 @@
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: glassheap run [--policy first|next|best|worst|buddy] [--stats[=text|json]]\n"
+            "usage: glassheap run [--policy " GLASSHEAP_POLICY_NAMES "] [--stats[=text|json]]\n"
             "                     [--stats-file FILE] [--mmap-threshold BYTES] -- CMD [ARGS...]\n\n"
             "Runs CMD with glassheap as its allocator (LD_PRELOAD), with the given policy.\n"
             "--stats prints glassheap's summary when CMD exits (to stderr, or --stats-file;\n"
@@ -67,7 +67,7 @@ int cmd_run(int argc, char **argv)
     }
     if (policy) {
         if (!cli_policy(policy)) {
-            cli_error("run: '%s' is not a policy (first, next, best, worst, buddy)", policy);
+            cli_error("run: '%s' is not a policy (" GLASSHEAP_POLICY_LIST ")", policy);
             return GH_EXIT_USAGE;
         }
         setenv("GLASSHEAP_POLICY", policy, 1);

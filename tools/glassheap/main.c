@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <glassheap/version.h>
+
 #include "cli.h"
 
 struct subcommand {
@@ -42,7 +44,7 @@ int main(int argc, char **argv)
         return GH_EXIT_OK;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("glassheap 0.1.0\n");
+        printf("glassheap %s\n", GLASSHEAP_VERSION);
         return GH_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)

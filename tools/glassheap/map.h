@@ -1,6 +1,6 @@
 /* map.h - what `glassheap map`'s files share: the view of one heap (the
- * segment's heap map cut into pieces of one kind, map_model.c), the rows
- * it is drawn in, and the outputs: terminal and JSON (map_text.c), SVG
+ * segment's heap map cut into pieces of one kind and the large blocks the
+ * segment lists, map_model.c), the rows it is drawn in, and the outputs: terminal and JSON (map_text.c), SVG
  * (map_svg.c), for the options and the command (cmd_map.c).
  */
 #ifndef GH_CLI_MAP_H
@@ -17,6 +17,7 @@
 #define DEFAULT_WIDTH      64
 #define DEFAULT_ROWS       40      /* lines the auto cell size aims for */
 #define MIN_CELL           16u     /* the allocator's alignment */
+#define MAP_LARGE_SHOWN    16u     /* large blocks listed one by one; the rest: "+N more" */
 
 enum kind { K_NONE, K_USED, K_WASTE, K_FREE, K_KINDS };
 
@@ -38,7 +39,13 @@ struct view {
     struct piece *pieces;
     size_t npieces;
     bool relative;
-    uint64_t base; /* subtracted from every address shown */
+    uint64_t base; /* subtracted from every heap address shown */
+    /* the segment's large-block list, by address (outside the heap: shown
+     * with absolute addresses, none under --relative); nlarge 0: none */
+    struct gh_shm_large_block *large;
+    size_t nlarge;
+    uint64_t large_total; /* live large blocks, >= nlarge */
+    uint64_t large_bytes; /* the listed blocks' mappings */
 };
 
 struct options {
@@ -85,6 +92,9 @@ void map_each_row(const struct view *v, const struct rows *g, row_fn fn, void *c
 enum kind map_dominant(const struct view *v, size_t *p, uint64_t lo, uint64_t hi);
 /* heap_end - heap_start, 0 for an empty map. */
 uint64_t map_heap_span(const struct view *v);
+/* Read the segment's large-block list into v (sorted by address); a
+ * GHR_* code.  A writer without the list leaves v->nlarge 0. */
+int map_fetch_large(struct view *v, const struct ghr_segment *seg);
 
 /* ---- outputs: a GH_EXIT_* status ---- */
 

@@ -1,6 +1,7 @@
 /* map_model.c - the view `glassheap map` draws (map.h): the heap map cut
  * into pieces of one kind (requested bytes, header and padding, free, not
- * heap), the rows they are drawn in, and the labels every output shares.
+ * heap), the rows they are drawn in, the segment's large-block list, and
+ * the labels every output shares.
  * The fragmentation figures are ghr_fragmentation()'s (DESIGN.md's).
  */
 #define _GNU_SOURCE
@@ -204,3 +205,33 @@ uint64_t map_heap_span(const struct view *v)
     return v->map.n ? v->map.heap_end - v->map.heap_start : 0;
 }
 
+
+/* ---- large blocks ------------------------------------------------------ */
+
+static int cmp_large(const void *a, const void *b)
+{
+    const struct gh_shm_large_block *x = a, *y = b;
+    return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+int map_fetch_large(struct view *v, const struct ghr_segment *seg)
+{
+    const struct gh_shm_header *h = ghr_header(seg);
+    if (!h || h->large_offset == 0)
+        return GHR_OK;
+    size_t cap = h->large_capacity, n = 0;
+    v->large = calloc(cap ? cap : 1, sizeof *v->large);
+    if (!v->large)
+        return GHR_IO;
+    uint64_t total = 0;
+    int rc = ghr_large(seg, v->large, cap, &n, &total);
+    if (rc != GHR_OK)
+        return rc;
+    qsort(v->large, n, sizeof *v->large, cmp_large);
+    v->nlarge = n;
+    v->large_total = total;
+    v->large_bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        v->large_bytes += v->large[i].map_len;
+    return GHR_OK;
+}

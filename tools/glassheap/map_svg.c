@@ -1,7 +1,8 @@
 /* map_svg.c - `glassheap map --svg`: a handout picture: wrapped rows of a
  * fixed number of bytes, blocks to scale, address labels at both ends of
  * each row, block sizes on the blocks wide enough to hold them, a legend,
- * and a caption with the policy and the fragmentation figures.
+ * a strip of the large blocks the segment lists (when it lists any), and
+ * a caption with the policy and the fragmentation figures.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -238,6 +239,47 @@ static void svg_legend(FILE *f, double y, bool regions)
     }
 }
 
+#define SVG_LARGE_H (18.0 + SVG_BAND_H + SVG_ROW_GAP) /* label, band, gap */
+
+/* The large blocks in one band of SVG_BW, each to scale against the
+ * listed total: its requested bytes as used, the rest of its mapping as
+ * overhead; past MAP_LARGE_SHOWN one box for the rest. */
+static void svg_large(FILE *f, const struct view *v, double y)
+{
+    char b[32], tip[160], ad[32];
+    svg_text(f, SVG_X0, y + 12, "start", 12, false, "#111111", "Large blocks (mmap, outside the heap): %zu, %s mapped",
+             v->nlarge, cli_bytes(v->large_bytes, b, sizeof b));
+    y += 18;
+    svg_rect(f, SVG_X0, y, SVG_BW, SVG_BAND_H, svg_fill[K_NONE], "#bbbbbb", NULL);
+    double x = SVG_X0, whole = v->large_bytes ? (double)v->large_bytes : 1.0;
+    for (size_t i = 0; i < v->nlarge; i++) {
+        const struct gh_shm_large_block *l = &v->large[i];
+        if (i == MAP_LARGE_SHOWN) {
+            uint64_t rest = 0;
+            for (size_t j = i; j < v->nlarge; j++)
+                rest += v->large[j].map_len;
+            snprintf(tip, sizeof tip, "%zu more large blocks: %llu bytes", v->nlarge - i, (unsigned long long)rest);
+            svg_rect(f, x, y, SVG_X0 + SVG_BW - x, SVG_BAND_H, svg_fill[K_WASTE], SVG_OUTLINE, tip);
+            break;
+        }
+        double w = SVG_BW * (double)l->map_len / whole;
+        double wr = l->map_len ? w * (double)l->requested / (double)l->map_len : 0;
+        svg_rect(f, x, y, w, SVG_BAND_H, svg_fill[K_WASTE], NULL, NULL);
+        svg_rect(f, x, y, wr, SVG_BAND_H, svg_fill[K_USED], NULL, NULL);
+        if (v->relative)
+            snprintf(ad, sizeof ad, "(mmap)");
+        else
+            snprintf(ad, sizeof ad, "0x%012llx", (unsigned long long)l->addr);
+        snprintf(tip, sizeof tip, "large block at %s: %llu bytes mapped, %llu requested", ad,
+                 (unsigned long long)l->map_len, (unsigned long long)l->requested);
+        svg_rect(f, x, y, w, SVG_BAND_H, "none", SVG_OUTLINE, tip);
+        short_bytes(l->map_len, b, sizeof b);
+        if (svg_text_width(b, 9, false) + 4 <= w)
+            svg_text(f, x + w / 2, y + SVG_BAND_H / 2 + 3.5, "middle", 9, false, "#ffffff", "%s", b);
+        x += w;
+    }
+}
+
 int map_write_svg(const struct view *v, const struct options *o)
 {
     uint64_t target = o->rows ? (uint64_t)o->rows : SVG_DEFAULT_ROWS;
@@ -254,7 +296,9 @@ int map_write_svg(const struct view *v, const struct options *o)
     }
     s.limit = 0;
     svg_lines(&s);
-    double rows_end = s.y;
+    double rows_end = s.y, large_y = rows_end;
+    if (v->nlarge)
+        rows_end += SVG_LARGE_H;
 
     FILE *f = stdout;
     if (strcmp(o->svg, "-")) {
@@ -277,6 +321,8 @@ int map_write_svg(const struct view *v, const struct options *o)
         svg_text(f, SVG_X0, SVG_TOP + 16, "start", 12, false, "#555555", "(the heap is empty)");
     s.out = f;
     svg_lines(&s);
+    if (v->nlarge)
+        svg_large(f, v, large_y);
     double y = rows_end + 22;
     svg_text(f, SVG_X0, y, "start", 12, false, "#111111",
              "Policy %s. Heap: %s in %zu region%s; %llu blocks: %llu used, %llu free.", v->cfg.policy,

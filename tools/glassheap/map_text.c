@@ -1,7 +1,8 @@
 /* map_text.c - `glassheap map` in the terminal (one row per address
  * range of --width cells of --cell bytes, a cell showing what fills most of
- * it, identical rows folded, colour on a terminal) and as JSON (--json:
- * the block list and the figures).
+ * it, identical rows folded, colour on a terminal; then the large blocks
+ * the segment lists, if any) and as JSON (--json: the block list, the
+ * large blocks and the figures).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -132,6 +133,32 @@ static bool term_row(void *ctx, uint64_t row, uint64_t gap)
     return !t->limit || t->lines <= t->limit;
 }
 
+/* The large blocks after the map: a count, then one line each (at most
+ * MAP_LARGE_SHOWN, the rest "+N more").  Nothing when none are listed. */
+static void print_large(const struct view *v)
+{
+    if (!v->nlarge)
+        return;
+    char a[32], b[32];
+    printf("\nlarge blocks (mmap, outside the heap): %zu, %s mapped\n", v->nlarge,
+           cli_bytes(v->large_bytes, b, sizeof b));
+    size_t shown = v->nlarge < MAP_LARGE_SHOWN ? v->nlarge : MAP_LARGE_SHOWN;
+    for (size_t i = 0; i < shown; i++) {
+        const struct gh_shm_large_block *l = &v->large[i];
+        if (v->relative)
+            snprintf(a, sizeof a, "(mmap)");
+        else
+            snprintf(a, sizeof a, "0x%012llx", (unsigned long long)l->addr);
+        printf("%14s  %10llu bytes, %10llu requested\n", a, (unsigned long long)l->map_len,
+               (unsigned long long)l->requested);
+    }
+    if (v->nlarge > shown)
+        printf("%14s  +%zu more\n", "", v->nlarge - shown);
+    if (v->large_total > v->nlarge)
+        printf("note: %llu more live large blocks are not listed (the segment's list is full)\n",
+               (unsigned long long)(v->large_total - v->nlarge));
+}
+
 /* Lines the map takes with this cell size (stops counting past limit). */
 static uint64_t term_lines(struct term *t)
 {
@@ -215,6 +242,7 @@ int map_draw_terminal(const struct view *v, const struct options *o)
         t.out = stdout;
         term_lines(&t);
     }
+    print_large(v);
     free(t.line);
     free(t.prev);
     return fflush(stdout) == 0 ? GH_EXIT_OK : GH_EXIT_FAIL;
@@ -267,6 +295,17 @@ int map_print_json(const struct view *v)
                 b->region);
     }
     fputs("],", f);
+    if (v->nlarge) {
+        /* addresses absolute: large blocks lie outside the heap */
+        fputs("\"large\":[", f);
+        for (size_t i = 0; i < v->nlarge; i++) {
+            const struct gh_shm_large_block *l = &v->large[i];
+            fprintf(f, "%s{\"addr\":%llu,\"map_base\":%llu,\"map_len\":%llu,\"requested\":%llu}", i ? "," : "",
+                    (unsigned long long)l->addr, (unsigned long long)l->map_base,
+                    (unsigned long long)l->map_len, (unsigned long long)l->requested);
+        }
+        fprintf(f, "],\"large_total\":%llu,", (unsigned long long)v->large_total);
+    }
     map_json_counters(f, &v->ctr, &v->frag);
     fputs("}\n", f);
     return fflush(f) == 0 ? GH_EXIT_OK : GH_EXIT_FAIL;

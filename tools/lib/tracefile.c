@@ -598,20 +598,13 @@ bool tf_write_rep(FILE *out, const struct tf_trace *t, uint64_t *aligned)
 bool tf_write_binary(FILE *out, const struct tf_trace *t, const char *in)
 {
     struct gh_trace_header h;
-    memset(&h, 0, sizeof h);
-    h.magic = GH_TRACE_MAGIC;
-    h.version = GH_TRACE_VERSION;
-    h.header_size = sizeof h;
-    h.record_size = sizeof(struct gh_trace_record);
-    h.mmap_threshold = t->mmap_threshold ? t->mmap_threshold : TF_DEFAULT_MMAP_THRESHOLD;
-    if (t->format == TF_BINARY) {
-        h.pid = t->pid;
-        h.start_ns = t->start_ns;
-        memcpy(h.policy, t->policy, strnlen(t->policy, sizeof h.policy - 1));
+    bool binary = t->format == TF_BINARY;
+    gh_trace_header_init(&h, binary ? t->pid : 0, binary ? t->start_ns : 0, binary ? t->policy : NULL,
+                         t->mmap_threshold ? t->mmap_threshold : TF_DEFAULT_MMAP_THRESHOLD, 0);
+    if (binary)
         memcpy(h.cmdline, t->cmdline, strnlen(t->cmdline, sizeof h.cmdline - 1));
-    } else {
+    else
         snprintf(h.cmdline, sizeof h.cmdline, "converted from %s", in);
-    }
     if (fwrite(&h, sizeof h, 1, out) != 1)
         return false;
     for (size_t i = 0; i < t->n; i++) {
