@@ -11,9 +11,10 @@
  * The mappings come from a mapper (mapper.h: the real one over os.c, or a
  * counted one for replay and tests); this file never calls the OS itself.
  *
- * The registry is not thread-safe: the front end (front.c) holds its lock
- * around register/lookup/unregister; the mapper calls themselves are made
- * outside the lock (gh_large_map / gh_large_unmap / gh_large_remap).
+ * The registry is not thread-safe: its user (front.c's steps, run by
+ * malloc.c) holds the allocator lock around register/lookup/unregister; the
+ * mapper calls themselves are made outside the lock (gh_large_map /
+ * gh_large_unmap / gh_large_remap).
  */
 #ifndef GH_LARGE_H
 #define GH_LARGE_H

@@ -162,7 +162,8 @@ bool sim_init(struct sim *s, const char *policy, uint64_t threshold, uint32_t ni
 void sim_end(struct sim *s)
 {
     for (uint32_t i = 0; i < s->nids; i++)
-        slot_free(s, &s->slots[i]); /* the large blocks' mappings go back */
+        if (s->slots[i].state == S_LIVE && !sim_in_heap(s, &s->slots[i]))
+            slot_free(s, &s->slots[i]); /* the large blocks' mappings go back (the arena goes whole) */
     munmap(s->arena, s->arena_len);
     free(s->slots);
 }

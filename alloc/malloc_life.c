@@ -1,0 +1,193 @@
+/* malloc_life.c - the process around the allocator: state, start, fork, exit.
+ *
+ * Owns: the process state G and the lock word, initialisation (first call
+ * or constructor, whichever comes first), the segment's creation, the
+ * trace's opening and a forked child's inherited blocks, the fork handlers,
+ * _exit/_Exit, and the destructor (trace, segment, exit summary).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "exports.h"
+
+/* glibc's stdio list lock (exported by libc.so.6 since 2.2.5). */
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+extern void _IO_list_resetlock(void) __attribute__((weak));
+
+int gh_lock_word;
+
+struct gh_exports_state gh_exports = { .stats_fd = -1, .trace = { .fd = -1 } };
+
+/* Called with the lock held, before anything else touches the heap. */
+void gh_exports_init_locked(void)
+{
+    gh_config_load(&G.cfg);
+    const unsigned char *rnd = (const unsigned char *)getauxval(AT_RANDOM);
+    uint64_t secret = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&G;
+    if (rnd)
+        memcpy(&secret, rnd + 8, sizeof secret);
+    gh_block_secret = secret;
+    gh_source_init_break(&G.src);
+    gh_heap_init_named(&G.heap, &G.src, G.cfg.policy, G.cfg.mmap_threshold);
+    gh_front_init(&G.front, &G.heap, &gh_mapper_os, G.cfg.mmap_threshold);
+#ifdef GH_HAVE_VALGRIND
+    G.valgrind = RUNNING_ON_VALGRIND ? 1 : 0;
+#endif
+    __atomic_store_n(&G.ready, 1, __ATOMIC_RELEASE);
+}
+
+/* Create this process's segment and publish a first snapshot. */
+static void shm_start(void)
+{
+    if (!G.cfg.shm)
+        return;
+    struct gh_shm fresh;
+    if (gh_shm_open(&fresh, &G.cfg, &G.heap) != 0)
+        return; /* no segment: the program runs on, unobserved */
+    enter();
+    G.shm = fresh;
+    gh_exports_shm_service();
+    leave();
+}
+
+/* ---- process life: constructor, fork, exit --------------------------- */
+
+static bool trace_heap_block(void *ctx, const struct gh_block_info *b)
+{
+    (void)ctx;
+    if (!b->free)
+        TRACE(GH_TRACE_MALLOC, NULL, (char *)b->addr + GH_HEADER_SIZE, b->requested, 0);
+    return true;
+}
+
+static bool trace_large_block(void *ctx, struct gh_tnode *n)
+{
+    (void)ctx;
+    const char *p = (const char *)n - offsetof(struct gh_large_rec, node) + GH_LARGE_OVERHEAD;
+    TRACE(GH_TRACE_MALLOC, NULL, p, gh_large_requested(p), 0);
+    return true;
+}
+
+/* A forked child's trace starts with the blocks it inherited, as mallocs at
+ * time 0, so that it replays on its own.  (An aligned heap block is
+ * recorded at its block's payload: the walk does not know the alignment.) */
+static void trace_inherited(void)
+{
+    enter();
+    gh_heap_walk(&G.heap, trace_heap_block, NULL);
+    gh_tree_walk(&G.front.large.tree, trace_large_block, NULL);
+    leave();
+}
+
+static void fork_prepare(void)
+{
+    if (_IO_list_lock)
+        _IO_list_lock();
+    lock();
+    gh_trace_flush(&G.trace); /* the parent's records, before the child copies them */
+}
+
+static void fork_parent(void)
+{
+    unlock();
+    if (_IO_list_unlock)
+        _IO_list_unlock();
+}
+
+static void fork_child(void)
+{
+    gh_lock_word = 0;
+    if (_IO_list_resetlock)
+        _IO_list_resetlock();
+    /* The mapping is the parent's: leave it to the parent, make our own. */
+    gh_shm_close(&G.shm, /* unlink */ false);
+    shm_start();
+    gh_trace_forked(&G.trace, gh_heap_policy_name(&G.heap), G.cfg.mmap_threshold);
+    if (G.trace.fd >= 0)
+        trace_inherited();
+}
+
+__attribute__((constructor)) static void glassheap_start(void)
+{
+    ensure_init();
+    if (G.cfg.stats != GH_STATS_OFF && G.cfg.stats_file[0] == '\0')
+        G.stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    shm_start();
+    if (G.cfg.trace[0]) {
+        int err = gh_trace_open(&G.trace, G.cfg.trace, gh_heap_policy_name(&G.heap), G.cfg.mmap_threshold);
+        if (err) {
+            gh_write_str(2, "glassheap: GLASSHEAP_TRACE: cannot open '");
+            gh_write_str(2, G.cfg.trace);
+            gh_write_str(2, "'; not recording\n");
+        }
+    }
+}
+
+/* _exit and _Exit skip destructors: take the segment away (and write out
+ * the trace) here, then leave.  Only for the process that owns them: a
+ * vfork child (posix_spawn) shares our memory but has its own pid. */
+static void quick_exit_cleanup(void)
+{
+    long pid = (long)getpid();
+    if (G.shm.hdr && (long)G.shm.hdr->pid == pid)
+        gh_shm_close(&G.shm, /* unlink */ true);
+    if (G.trace.fd >= 0 && G.trace.pid == pid) {
+        /* Another thread may be inside the allocator: never wait for it. */
+        int expected = 0;
+        if (__atomic_compare_exchange_n(&gh_lock_word, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+            gh_trace_close(&G.trace);
+            unlock();
+        }
+    }
+}
+
+GH_EXPORT __attribute__((noreturn)) void _exit(int status)
+{
+    quick_exit_cleanup();
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+GH_EXPORT __attribute__((noreturn)) void _Exit(int status)
+{
+    quick_exit_cleanup();
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+__attribute__((destructor)) static void glassheap_end(void)
+{
+    enter();
+    gh_trace_close(&G.trace);
+    leave();
+    if (G.shm.hdr) {
+        enter();
+        gh_exports_shm_service();
+        struct gh_shm s = G.shm;
+        G.shm.hdr = NULL; /* no more publishing */
+        leave();
+        gh_shm_close(&s, /* unlink */ true);
+    }
+    if (G.cfg.stats == GH_STATS_OFF)
+        return;
+    if (G.cfg.stats_file[0]) {
+        char path[GH_PATH_MAX + 32];
+        if (!gh_config_expand_path(G.cfg.stats_file, (long)getpid(), path, sizeof path))
+            return;
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return;
+        gh_exports_write_summary(fd, G.cfg.stats);
+        close(fd);
+    } else if (G.stats_fd >= 0) {
+        gh_exports_write_summary(G.stats_fd, G.cfg.stats);
+    }
+}
