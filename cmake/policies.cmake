@@ -3,7 +3,6 @@
 #
 # Sets, for every directory below the top level:
 #   GH_POLICIES        the names, in the header's order (a CMake list)
-#   GH_FIT_POLICIES    the same without buddy (the boundary-tag disciplines)
 #   GH_POLICY_NAMES    "first|next|..." as the header's GLASSHEAP_POLICY_NAMES
 #   GH_POLICY_DEFAULT  GLASSHEAP_POLICY_DEFAULT
 #   GH_POLICIES_FILE   <build>/policies.txt: one name a line, for scripts
@@ -56,8 +55,6 @@ if(NOT GH_POLICY_DEFAULT IN_LIST GH_POLICIES)
     "is not in the GLASSHEAP_POLICIES(X) table")
 endif()
 set(GH_POLICY_NAMES "${gh_names}")
-set(GH_FIT_POLICIES ${GH_POLICIES})
-list(REMOVE_ITEM GH_FIT_POLICIES buddy)
 
 set(GH_POLICIES_FILE ${PROJECT_BINARY_DIR}/policies.txt)
 list(JOIN GH_POLICIES "\n" gh_lines)

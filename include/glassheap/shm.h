@@ -96,11 +96,9 @@ struct gh_shm_config {
     uint64_t reserved[8];
 };
 
-/* Everything counted; fragmentation figures are derived by the reader:
- *   internal = 1 - live_requested / live_block_bytes
- *   external = 1 - largest_free / free_bytes
- *   utilisation = live_requested / heap_bytes; peak: peak_requested / peak_heap_bytes
- * All of them concern the heap (break and regions); large mmap blocks are
+/* Everything counted; the fragmentation figures (internal, external,
+ * utilisation and its peak) are derived from these by glassheap/frag.h,
+ * the one place their formulas live.  All of them concern the heap (break and regions); large mmap blocks are
  * counted apart (large_*). */
 struct gh_shm_counters {
     uint64_t seq;              /* sequence lock: odd while being written */

@@ -528,6 +528,33 @@ def case_errors(args):
         check(out.startswith("usage: glassheap %s PID" % sub), out)
 
 
+def case_layout_list(args):
+    """Large blocks from the segment's list, checked against /proc/PID/maps."""
+    p = subprocess.Popen([args.image], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        line = p.stdout.readline().decode()
+        m = re.fullmatch(r"ready (\d+) ([0-9a-f]+) ([0-9a-f]+) ([0-9a-f]+) ([0-9a-f]+) ([0-9a-f]+)\n", line)
+        check(m, "layout_image said %r" % line)
+        pid = int(m.group(1))
+        listed = [(int(m.group(2), 16), int(m.group(3), 16)), (int(m.group(4), 16), int(m.group(5), 16))]
+        bogus = int(m.group(6), 16)
+        _, out, _ = run(args, "layout", pid, "--json", "--timeout", "0")
+        _, text, _ = run(args, "layout", pid, "--timeout", "0")
+    finally:
+        p.stdin.close()
+        p.wait(10)
+    js = json.loads(out)
+    gh = js["glassheap"]
+    check(gh is not None and gh["large_found"] == 2, "large_found: %r" % gh)
+    large = [r for r in js["regions"] if r["kind"] == "glassheap-large"]
+    check(sum(r["blocks"] for r in large) == 2, "large boxes: %r" % large)
+    for base, length in listed:
+        check(any(r["start"] <= base and base + length <= r["end"] and r["glassheap"] for r in large),
+              "listed block %#x+%#x not drawn: %r" % (base, length, large))
+    check(not any(r["start"] <= bogus < r["end"] for r in js["regions"]), "the unmapped entry was drawn")
+    check("2 found in the maps" in text, "text: %r" % text[:400])
+
+
 CASES = {
     "terminal": case_terminal,
     "svg": case_svg,
@@ -536,6 +563,7 @@ CASES = {
     "layout": case_layout,
     "regions": case_regions,
     "errors": case_errors,
+    "layout_list": case_layout_list,
 }
 
 
@@ -544,6 +572,7 @@ def main():
     ap.add_argument("--glassheap", required=True)
     ap.add_argument("--library", required=True)
     ap.add_argument("--helper", required=True)
+    ap.add_argument("--image", required=True)
     ap.add_argument("--golden", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--xmllint", default="")

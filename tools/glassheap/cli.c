@@ -61,12 +61,21 @@ void cli_json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-bool cli_parse_pid(const char *s, int *pid)
+bool cli_parse_long(const char *s, long lo, long hi, long *out)
 {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || *s == '\0' || *end != '\0' || v <= 0 || v > INT_MAX) {
+    if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cli_parse_pid(const char *s, int *pid)
+{
+    long v;
+    if (!cli_parse_long(s, 1, INT_MAX, &v)) {
         cli_error("'%s' is not a process id", s);
         return false;
     }

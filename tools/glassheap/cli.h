@@ -36,6 +36,18 @@ extern const char *const cli_policies[CLI_NPOLICIES];
 /* name's entry in cli_policies (the same pointer), or NULL. */
 const char *cli_policy(const char *name);
 
+/* s as a decimal integer in [lo, hi]: the whole string, no overflow;
+ * false (no message) otherwise. */
+bool cli_parse_long(const char *s, long lo, long hi, long *out);
+
+/* The options `run` takes and `record` passes on to it (struct option
+ * entries, for a table of <getopt.h>). */
+#define CLI_RUN_OPTIONS                                    \
+    { "policy", required_argument, NULL, 'p' },            \
+    { "stats", optional_argument, NULL, 's' },             \
+    { "stats-file", required_argument, NULL, 'f' },        \
+    { "mmap-threshold", required_argument, NULL, 't' }
+
 /* Parse a PID argument; false (and a message) when it is not one. */
 bool cli_parse_pid(const char *s, int *pid);
 

@@ -279,7 +279,6 @@ int cmd_compare(int argc, char **argv)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+p:b:n:js:h", opts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'p':
             snprintf(policies, sizeof policies, "%s", optarg);
@@ -288,9 +287,7 @@ int cmd_compare(int argc, char **argv)
             snprintf(baselines, sizeof baselines, "%s", optarg);
             break;
         case 'n':
-            errno = 0;
-            runs = strtol(optarg, &end, 10);
-            if (errno || *end || runs < 1 || runs > MAX_RUNS) {
+            if (!cli_parse_long(optarg, 1, MAX_RUNS, &runs)) {
                 cli_error("compare: --runs takes a count from 1 to %d, not '%s'", MAX_RUNS, optarg);
                 return GH_EXIT_USAGE;
             }

@@ -67,10 +67,8 @@ int cmd_layout(int argc, char **argv)
             json = true;
             break;
         case 't': {
-            char *end;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || *optarg == '\0' || *end || v < 0 || v > INT_MAX / 2) {
+            long v;
+            if (!cli_parse_long(optarg, 0, INT_MAX / 2, &v)) {
                 cli_error("layout: --timeout takes milliseconds, not '%s'", optarg);
                 return GH_EXIT_USAGE;
             }

@@ -76,17 +76,6 @@ static void help(FILE *f)
             DEFAULT_WIDTH, DEFAULT_ROWS, DEFAULT_TIMEOUT_MS);
 }
 
-static bool parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* 0 ok, else an exit code. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -115,28 +104,28 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->svg = optarg;
             break;
         case 'w':
-            if (!parse_int(optarg, 8, MAX_WIDTH, &v)) {
+            if (!cli_parse_long(optarg, 8, MAX_WIDTH, &v)) {
                 cli_error("map: --width takes a number of cells from 8 to %d, not '%s'", MAX_WIDTH, optarg);
                 return GH_EXIT_USAGE;
             }
             o->width = (int)v;
             break;
         case 'c':
-            if (!parse_int(optarg, MIN_CELL, 1L << 30, &v) || (v & (v - 1))) {
+            if (!cli_parse_long(optarg, MIN_CELL, 1L << 30, &v) || (v & (v - 1))) {
                 cli_error("map: --cell takes a power of two from %u bytes, not '%s'", MIN_CELL, optarg);
                 return GH_EXIT_USAGE;
             }
             o->cell = (uint64_t)v;
             break;
         case 'r':
-            if (!parse_int(optarg, 1, 100000, &v)) {
+            if (!cli_parse_long(optarg, 1, 100000, &v)) {
                 cli_error("map: --rows takes a positive number, not '%s'", optarg);
                 return GH_EXIT_USAGE;
             }
             o->rows = (int)v;
             break;
         case 't':
-            if (!parse_int(optarg, 0, INT_MAX / 2, &v)) {
+            if (!cli_parse_long(optarg, 0, INT_MAX / 2, &v)) {
                 cli_error("map: --timeout takes milliseconds, not '%s'", optarg);
                 return GH_EXIT_USAGE;
             }

@@ -345,10 +345,8 @@ int cmd_ps(int argc, char **argv)
             keep = 1;
             break;
         case 't': {
-            char *end;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || *optarg == '\0' || *end != '\0' || v < 0 || v > MAX_TIMEOUT_MS) {
+            long v;
+            if (!cli_parse_long(optarg, 0, MAX_TIMEOUT_MS, &v)) {
                 cli_error("ps: --timeout takes milliseconds from 0 to %d, not '%s'",
                           MAX_TIMEOUT_MS, optarg);
                 return GH_EXIT_USAGE;

@@ -32,10 +32,7 @@ static void help(FILE *f)
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "policy", required_argument, NULL, 'p' },
-        { "stats", optional_argument, NULL, 's' },
-        { "stats-file", required_argument, NULL, 'f' },
-        { "mmap-threshold", required_argument, NULL, 't' },
+        CLI_RUN_OPTIONS,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };

@@ -399,10 +399,8 @@ static void print_text(const struct view *v)
 
 static int parse_timeout(const char *s, int *ms)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *s == '\0' || *end != '\0' || v < 0 || v > MAX_TIMEOUT_MS) {
+    long v;
+    if (!cli_parse_long(s, 0, MAX_TIMEOUT_MS, &v)) {
         cli_error("stat: --timeout takes milliseconds from 0 to %d, not '%s'", MAX_TIMEOUT_MS, s);
         return 0;
     }

@@ -292,21 +292,16 @@ int cmd_top(int argc, char **argv)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "i:n:bjh", opts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'i':
-            errno = 0;
-            interval = strtol(optarg, &end, 10);
-            if (errno || *end || interval < TOP_MIN_INTERVAL_MS || interval > TOP_MAX_INTERVAL_MS) {
+            if (!cli_parse_long(optarg, TOP_MIN_INTERVAL_MS, TOP_MAX_INTERVAL_MS, &interval)) {
                 cli_error("top: --interval takes milliseconds from %d to %d, not '%s'",
                           TOP_MIN_INTERVAL_MS, TOP_MAX_INTERVAL_MS, optarg);
                 return GH_EXIT_USAGE;
             }
             break;
         case 'n':
-            errno = 0;
-            iterations = strtol(optarg, &end, 10);
-            if (errno || *end || iterations < 1) {
+            if (!cli_parse_long(optarg, 1, LONG_MAX, &iterations)) {
                 cli_error("top: --iterations takes a positive count, not '%s'", optarg);
                 return GH_EXIT_USAGE;
             }

@@ -5,8 +5,10 @@
  * it; the kernel's [vvar]/[vdso]/[vsyscall]), and, when the process runs
  * glassheap, what its segment adds: glassheap's own segment, its heap
  * regions (a heap map) and its large blocks (the segment's large-block
- * list).  Nothing here trusts what it reads: /proc lines that do not parse
- * are skipped, and the segment's figures only label mappings that exist.
+ * list; for a writer that publishes none, a bounded probe of /proc/PID/mem
+ * for its records, to go once every writer lists them).  Nothing here
+ * trusts what it reads: /proc lines that do not parse are skipped, and the
+ * segment's figures only label mappings that exist.
  */
 #define _GNU_SOURCE
 #include <errno.h>

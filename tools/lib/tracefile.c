@@ -1,7 +1,8 @@
 /* tracefile.c - loading traces (binary and malloc-lab text) into one list
  * of operations, and writing such a list back in either format; the
  * formats and the invariant of a loaded trace are tracefile.h's banner.
- * Never prints: every failure is a status and a message for the caller.
+ * Every failure is a status and a message for the caller; the one line it
+ * prints (stderr) warns of bytes after the last whole record.
  */
 #include "tracefile.h"
 

@@ -1,6 +1,8 @@
 /* reader.c - opens, validates and reads glassheap segments (reader.h).
  *
- * Liveness asks /proc through tools/lib (proc.h); time is clock.h's.
+ * Liveness asks /proc through tools/lib (proc.h); time is clock.h's.  The
+ * directory of segments (listing, stale removal, file identity) is
+ * reader_dir.c.
  *
  * Owns: one handle per open segment (a private, validated copy of the
  * header plus the mapping of the whole file).  Never does: print, abort,
@@ -45,6 +47,7 @@
 #include "clock.h"
 #include "glassheap/frag.h"
 #include "proc.h"
+#include "reader_private.h"
 
 _Static_assert(GH_SHM_VERSION == 1u, "update the GHR_BAD_VERSION message");
 _Static_assert(sizeof(struct gh_shm_block) % 8 == 0, "blocks are copied by words");
@@ -57,9 +60,6 @@ _Static_assert(sizeof(struct gh_shm_block) % 8 == 0, "blocks are copied by words
 #define SEQ_SLEEP_NS     20000L   /* then sleep this long between tries */
 #define POLL_NS          1000000L /* 1 ms between looks at `answered` */
 #define POLL_LIVENESS    100      /* polls between two liveness checks */
-#define PATH_BUF         4096
-#define NAME_PREFIX      "glassheap."
-#define PID_DIGITS_MAX   10       /* INT_MAX has 10 digits */
 
 /* The smallest sizes this reader accepts: the fields it uses. */
 #define HEADER_MIN   offsetof(struct gh_shm_header, reserved)
@@ -68,17 +68,6 @@ _Static_assert(sizeof(struct gh_shm_block) % 8 == 0, "blocks are copied by words
 #define MAP_HEAD     sizeof(struct gh_shm_map)
 #define LARGE_HEAD   sizeof(struct gh_shm_large)
 
-struct ghr_segment {
-    uint8_t *base;              /* the whole file, MAP_SHARED, read-write */
-    size_t size;                /* the file's size when opened */
-    struct gh_shm_header hdr;   /* validated private copy */
-    uint32_t version;           /* as found in the file */
-    bool bad_version;           /* a husk: nothing mapped */
-    bool stale;                 /* found stale at open */
-    dev_t dev;
-    ino_t ino;
-    int fd;                     /* kept open to test the writer's flock */
-};
 
 const char *ghr_strerror(enum ghr_error err)
 {
@@ -133,30 +122,47 @@ static void seq_pause(int try)
         sleep_ns(SEQ_SLEEP_NS);
 }
 
-/* pid from a name "glassheap.<digits>": no sign, no leading zero, fits int.
- * 0 when the name has another shape. */
-static int pid_from_name(const char *name)
-{
-    size_t plen = strlen(NAME_PREFIX);
-    if (strncmp(name, NAME_PREFIX, plen) != 0)
-        return 0;
-    const char *d = name + plen;
-    size_t len = strlen(d);
-    if (len == 0 || len > PID_DIGITS_MAX || d[0] == '0')
-        return 0;
-    long long v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (d[i] < '0' || d[i] > '9')
-            return 0;
-        v = v * 10 + (d[i] - '0');
-    }
-    return v > INT_MAX ? 0 : (int)v;
-}
+/* A region written under a sequence lock: a head of head_size bytes (a
+ * multiple of 8) at `at` whose word at seq_off is the lock, then up to
+ * `capacity` entries `stride` bytes apart, of which the head's word at
+ * count_off says how many are valid (capacity 0: a head alone). */
+struct locked {
+    const uint8_t *at;
+    size_t head_size, seq_off, count_off;
+    uint64_t capacity;
+    size_t stride, entry_size;
+};
 
-static bool seg_path(char *buf, size_t cap, const char *dir, int pid)
+/* Copy the head into `head` and min(count, capacity, cap) entries into
+ * buf (entry_size bytes each; *k of them) from one consistent moment:
+ * retried while the lock is held or moves; GHR_BUSY after SEQ_TRIES. */
+static int locked_copy(const struct locked *l, void *head, void *buf, size_t cap, uint64_t *k)
 {
-    int n = snprintf(buf, cap, "%s/" NAME_PREFIX "%d", dir, pid);
-    return n > 0 && (size_t)n < cap;
+    const uint8_t *seqp = l->at + l->seq_off;
+    for (int try = 0; try < SEQ_TRIES; try++) {
+        uint64_t s1 = load64(seqp);
+        if (!(s1 & 1)) {
+            load_words(head, l->at, l->head_size);
+            uint64_t count = 0;
+            if (l->capacity)
+                memcpy(&count, (const uint8_t *)head + l->count_off, sizeof count);
+            if (count > l->capacity)
+                count = l->capacity;
+            if (count > cap)
+                count = cap;
+            for (uint64_t i = 0; i < count; i++)
+                load_words((uint8_t *)buf + i * l->entry_size, l->at + l->head_size + i * l->stride,
+                           l->entry_size);
+            __atomic_thread_fence(__ATOMIC_ACQUIRE);
+            if (s1 == __atomic_load_n((const uint64_t *)(const void *)seqp, __ATOMIC_RELAXED)) {
+                *k = count;
+                return GHR_OK;
+            }
+        }
+        seq_pause(try);
+    }
+    *k = 0;
+    return GHR_BUSY;
 }
 
 /* ---- liveness --------------------------------------------------------- */
@@ -355,23 +361,12 @@ int ghr_open_pid(int pid, struct ghr_segment **out)
     if (!out)
         return GHR_IO;
     *out = NULL;
-    if (pid <= 0 || !seg_path(path, sizeof path, GH_SHM_DIR, pid))
+    if (pid <= 0 || !ghr_seg_path(path, sizeof path, GH_SHM_DIR, pid))
         return GHR_NO_PROCESS;
     int rc = ghr_open_path(path, pid, out);
     if (rc == GHR_NO_SEGMENT && kill(pid, 0) != 0 && errno == ESRCH)
         return GHR_NO_PROCESS;
     return rc;
-}
-
-bool ghr_file_id(int pid, dev_t *dev, ino_t *ino)
-{
-    char path[PATH_BUF];
-    struct stat st;
-    if (pid <= 0 || !seg_path(path, sizeof path, GH_SHM_DIR, pid) || stat(path, &st) != 0)
-        return false;
-    *dev = st.st_dev;
-    *ino = st.st_ino;
-    return true;
 }
 
 void ghr_close(struct ghr_segment *seg)
@@ -441,26 +436,18 @@ int ghr_counters(const struct ghr_segment *seg, struct gh_shm_counters *out)
     int rc = usable(seg);
     if (rc != GHR_OK || !out)
         return rc != GHR_OK ? rc : GHR_IO;
-    const uint8_t *src = seg->base + seg->hdr.counters_offset;
     size_t n = seg->hdr.counters_size;
     if (n > sizeof *out)
         n = sizeof *out;
     n &= ~(size_t)7;     /* a partial last word is left 0 */
     memset(out, 0, sizeof *out);
-    for (int try = 0; try < SEQ_TRIES; try++) {
-        uint64_t s1 = load64(src);   /* seq is the first word */
-        if (!(s1 & 1)) {
-            load_words(out, src, n);
-            __atomic_thread_fence(__ATOMIC_ACQUIRE);
-            uint64_t s2 = __atomic_load_n((const uint64_t *)(const void *)src,
-                                          __ATOMIC_RELAXED);
-            if (s1 == s2)
-                return GHR_OK;
-        }
-        seq_pause(try);
-    }
-    memset(out, 0, sizeof *out);
-    return GHR_BUSY;
+    const struct locked l = { .at = seg->base + seg->hdr.counters_offset, .head_size = n,
+                              .seq_off = offsetof(struct gh_shm_counters, seq) };
+    uint64_t none;
+    rc = locked_copy(&l, out, NULL, 0, &none);
+    if (rc != GHR_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
 }
 
 /* Bump *request and wait until *answered reaches the new value. */
@@ -514,38 +501,25 @@ int ghr_map(struct ghr_segment *seg, int timeout_ms, struct gh_shm_block *buf,
         if (rc != GHR_OK)
             return rc;
     }
-    const uint8_t *seqp = m + offsetof(struct gh_shm_map, seq);
-    const uint8_t *entries = m + MAP_HEAD;
-    size_t stride = seg->hdr.block_size;
-    for (int try = 0; try < SEQ_TRIES; try++) {
-        uint64_t s1 = load64(seqp);
-        if (!(s1 & 1)) {
-            struct gh_shm_map head;
-            load_words(&head, m, sizeof head);
-            uint64_t k = head.nblocks;
-            if (k > seg->hdr.map_capacity)
-                k = seg->hdr.map_capacity;
-            if (k > cap)
-                k = cap;
-            for (uint64_t i = 0; i < k; i++)
-                load_words(&buf[i], entries + i * stride, sizeof buf[i]);
-            __atomic_thread_fence(__ATOMIC_ACQUIRE);
-            if (s1 == __atomic_load_n((const uint64_t *)(const void *)seqp,
-                                      __ATOMIC_RELAXED)) {
-                /* a consistent copy: now judge it */
-                for (uint64_t i = 0; i < k; i++)
-                    if (buf[i].state != GH_SHM_BLOCK_USED && buf[i].state != GH_SHM_BLOCK_FREE)
-                        return GHR_BAD_LAYOUT;
-                if (n)
-                    *n = (size_t)k;
-                if (total)
-                    *total = head.total_blocks;
-                return GHR_OK;
-            }
-        }
-        seq_pause(try);
-    }
-    return GHR_BUSY;
+    struct gh_shm_map head;
+    uint64_t k;
+    rc = locked_copy(&(struct locked){ .at = m, .head_size = MAP_HEAD,
+                                       .seq_off = offsetof(struct gh_shm_map, seq),
+                                       .count_off = offsetof(struct gh_shm_map, nblocks),
+                                       .capacity = seg->hdr.map_capacity, .stride = seg->hdr.block_size,
+                                       .entry_size = sizeof *buf },
+                     &head, buf, cap, &k);
+    if (rc != GHR_OK)
+        return rc;
+    /* a consistent copy: now judge it */
+    for (uint64_t i = 0; i < k; i++)
+        if (buf[i].state != GH_SHM_BLOCK_USED && buf[i].state != GH_SHM_BLOCK_FREE)
+            return GHR_BAD_LAYOUT;
+    if (n)
+        *n = (size_t)k;
+    if (total)
+        *total = head.total_blocks;
+    return GHR_OK;
 }
 
 int ghr_map_head(const struct ghr_segment *seg, struct gh_shm_map *out)
@@ -553,20 +527,13 @@ int ghr_map_head(const struct ghr_segment *seg, struct gh_shm_map *out)
     int rc = usable(seg);
     if (rc != GHR_OK || !out)
         return rc != GHR_OK ? rc : GHR_IO;
-    const uint8_t *m = seg->base + seg->hdr.map_offset;
-    const uint8_t *seqp = m + offsetof(struct gh_shm_map, seq);
-    for (int try = 0; try < SEQ_TRIES; try++) {
-        uint64_t s1 = load64(seqp);
-        if (!(s1 & 1)) {
-            load_words(out, m, sizeof *out);
-            __atomic_thread_fence(__ATOMIC_ACQUIRE);
-            if (s1 == __atomic_load_n((const uint64_t *)(const void *)seqp, __ATOMIC_RELAXED))
-                return GHR_OK;
-        }
-        seq_pause(try);
-    }
-    memset(out, 0, sizeof *out);
-    return GHR_BUSY;
+    uint64_t none;
+    rc = locked_copy(&(struct locked){ .at = seg->base + seg->hdr.map_offset, .head_size = MAP_HEAD,
+                                       .seq_off = offsetof(struct gh_shm_map, seq) },
+                     out, NULL, 0, &none);
+    if (rc != GHR_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
 }
 
 /* An entry that describes a mapping the reader can draw: a non-empty
@@ -595,37 +562,25 @@ int ghr_large(const struct ghr_segment *seg, struct gh_shm_large_block *buf, siz
         return GHR_OK;                 /* an older writer: no list */
     if (!buf)
         cap = 0;
-    const uint8_t *l = seg->base + seg->hdr.large_offset;
-    const uint8_t *entries = l + LARGE_HEAD;
-    size_t stride = seg->hdr.large_block_size;
-    for (int try = 0; try < SEQ_TRIES; try++) {
-        uint64_t s1 = load64(l);       /* seq is the first word */
-        if (!(s1 & 1)) {
-            struct gh_shm_large head;
-            load_words(&head, l, sizeof head);
-            uint64_t k = head.count;
-            if (k > seg->hdr.large_capacity)
-                k = seg->hdr.large_capacity;
-            if (k > cap)
-                k = cap;
-            for (uint64_t i = 0; i < k; i++)
-                load_words(&buf[i], entries + i * stride, sizeof buf[i]);
-            __atomic_thread_fence(__ATOMIC_ACQUIRE);
-            if (s1 == __atomic_load_n((const uint64_t *)(const void *)l, __ATOMIC_RELAXED)) {
-                for (uint64_t i = 0; i < k; i++)
-                    if (!large_entry_ok(&buf[i]))
-                        return GHR_BAD_LAYOUT;
-                uint64_t listed = head.count < seg->hdr.large_capacity ? head.count : seg->hdr.large_capacity;
-                if (n)
-                    *n = (size_t)k;
-                if (total)
-                    *total = head.total > listed ? head.total : listed;
-                return GHR_OK;
-            }
-        }
-        seq_pause(try);
-    }
-    return GHR_BUSY;
+    struct gh_shm_large head;
+    uint64_t k;
+    rc = locked_copy(&(struct locked){ .at = seg->base + seg->hdr.large_offset, .head_size = LARGE_HEAD,
+                                       .seq_off = offsetof(struct gh_shm_large, seq),
+                                       .count_off = offsetof(struct gh_shm_large, count),
+                                       .capacity = seg->hdr.large_capacity,
+                                       .stride = seg->hdr.large_block_size, .entry_size = sizeof *buf },
+                     &head, buf, cap, &k);
+    if (rc != GHR_OK)
+        return rc;
+    for (uint64_t i = 0; i < k; i++)
+        if (!large_entry_ok(&buf[i]))
+            return GHR_BAD_LAYOUT;
+    uint64_t listed = head.count < seg->hdr.large_capacity ? head.count : seg->hdr.large_capacity;
+    if (n)
+        *n = (size_t)k;
+    if (total)
+        *total = head.total > listed ? head.total : listed;
+    return GHR_OK;
 }
 
 /* ---- derived figures -------------------------------------------------- */
@@ -641,85 +596,4 @@ void ghr_fragmentation(const struct gh_shm_counters *c, struct ghr_frag *out)
     out->external = gh_frag_value(gh_frag_external(c->largest_free, c->free_bytes));
     out->utilisation = gh_frag_value(gh_frag_utilisation(c->live_requested, c->heap_bytes));
     out->peak_utilisation = gh_frag_value(gh_frag_utilisation(c->peak_requested, c->peak_heap_bytes));
-}
-
-/* ---- the directory ---------------------------------------------------- */
-
-/* The kernel's struct linux_dirent64, read by offsets. */
-#define DIRENT_RECLEN_AT 16
-#define DIRENT_NAME_AT   19
-
-int ghr_list_dir(const char *dir,
-                 void (*fn)(void *ctx, int pid, enum ghr_error status), void *ctx)
-{
-    if (!dir || !fn)
-        return GHR_IO;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return GHR_IO;
-    /* getdents64 into a stack buffer: opendir would allocate */
-    _Alignas(8) char buf[8192];
-    for (;;) {
-        ssize_t got = getdents64(dfd, buf, sizeof buf);
-        if (got < 0) {
-            close(dfd);
-            return GHR_IO;
-        }
-        if (got == 0)
-            break;
-        for (ssize_t at = 0; at < got;) {
-            unsigned short reclen;
-            memcpy(&reclen, buf + at + DIRENT_RECLEN_AT, sizeof reclen);
-            if (reclen == 0)
-                break;
-            const char *name = buf + at + DIRENT_NAME_AT;
-            at += reclen;
-            int pid = pid_from_name(name);
-            if (pid == 0)
-                continue;
-            char path[PATH_BUF];
-            struct ghr_segment *seg = NULL;
-            int st = seg_path(path, sizeof path, dir, pid)
-                   ? ghr_open_path(path, pid, &seg) : GHR_IO;
-            ghr_close(seg);
-            fn(ctx, pid, (enum ghr_error)st);
-        }
-    }
-    close(dfd);
-    return GHR_OK;
-}
-
-int ghr_list(void (*fn)(void *ctx, int pid, enum ghr_error status), void *ctx)
-{
-    return ghr_list_dir(GH_SHM_DIR, fn, ctx);
-}
-
-int ghr_remove_stale_dir(const char *dir, int pid)
-{
-    char path[PATH_BUF];
-    if (!dir || pid <= 0 || !seg_path(path, sizeof path, dir, pid))
-        return GHR_NO_SEGMENT;
-    struct ghr_segment *seg = NULL;
-    int rc = ghr_open_path(path, pid, &seg);
-    if (rc != GHR_STALE) {
-        ghr_close(seg);
-        return rc == GHR_OK ? GHR_ALIVE : rc;
-    }
-    /* Unlink only the file judged: a new writer may have replaced it. */
-    struct stat st;
-    int gone = stat(path, &st) != 0 && errno == ENOENT;
-    bool same = !gone && st.st_dev == seg->dev && st.st_ino == seg->ino;
-    ghr_close(seg);
-    if (gone)
-        return GHR_OK;           /* someone else removed it */
-    if (!same)
-        return GHR_ALIVE;
-    if (unlink(path) != 0)
-        return errno == ENOENT ? GHR_OK : GHR_IO;
-    return GHR_OK;
-}
-
-int ghr_remove_stale(int pid)
-{
-    return ghr_remove_stale_dir(GH_SHM_DIR, pid);
 }

@@ -125,14 +125,14 @@ int ghr_map_head(const struct ghr_segment *seg, struct gh_shm_map *out);
 int ghr_large(const struct ghr_segment *seg, struct gh_shm_large_block *buf, size_t cap, size_t *n,
               uint64_t *total);
 
-/* Fragmentation, exactly shm.h's formulas (DESIGN.md, "Fragmentation,
- * defined once"); a figure whose denominator is 0 is 0.  Not clamped: the
- * counters are untrusted and a figure outside [0, 1] says so. */
+/* Fragmentation as glassheap/frag.h defines it (DESIGN.md,
+ * "Fragmentation, defined once"): a figure whose whole is 0 is 0, and the
+ * untrusted counters are clamped so that every figure lies in [0, 1]. */
 struct ghr_frag {
-    double internal;         /* 1 - live_requested / live_block_bytes */
-    double external;         /* 1 - largest_free / free_bytes */
-    double utilisation;      /* live_requested / heap_bytes */
-    double peak_utilisation; /* peak_requested / peak_heap_bytes */
+    double internal;         /* gh_frag_internal */
+    double external;         /* gh_frag_external */
+    double utilisation;      /* gh_frag_utilisation, now */
+    double peak_utilisation; /* gh_frag_utilisation of the peaks */
 };
 void ghr_fragmentation(const struct gh_shm_counters *c, struct ghr_frag *out);
 

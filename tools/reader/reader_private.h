@@ -1,0 +1,32 @@
+/* reader_private.h - what reader.c and reader_dir.c share inside the
+ * reader library (never installed, never included by a tool).
+ */
+#ifndef GLASSHEAP_READER_PRIVATE_H
+#define GLASSHEAP_READER_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "reader.h"
+
+#define PATH_BUF         4096
+#define NAME_PREFIX      "glassheap."
+
+struct ghr_segment {
+    uint8_t *base;              /* the whole file, MAP_SHARED, read-write */
+    size_t size;                /* the file's size when opened */
+    struct gh_shm_header hdr;   /* validated private copy */
+    uint32_t version;           /* as found in the file */
+    bool bad_version;           /* a husk: nothing mapped */
+    bool stale;                 /* found stale at open */
+    dev_t dev;
+    ino_t ino;
+    int fd;                     /* kept open to test the writer's flock */
+};
+
+/* dir "/" NAME_PREFIX pid into buf; false when it does not fit. */
+bool ghr_seg_path(char *buf, size_t cap, const char *dir, int pid);
+
+#endif
