@@ -29,7 +29,6 @@ static inline struct gh_block *region_marker(const struct gh_region *r)
     return (struct gh_block *)((char *)r + r->len - GH_HEADER_SIZE);
 }
 
-
 /* Write the size-0 in-use header that closes a region. */
 static void set_marker(struct gh_block *m, bool prev_free)
 {
