@@ -8,11 +8,12 @@
  *
  * Errors: running out is ENOMEM, returned (the caller's NULL + errno).  Any
  * other error of a call that gets or drops memory for the heap or a large
- * block - sbrk, mmap, mremap, madvise - means glassheap's own arguments
- * are wrong and is fatal here: one line via gh_fatal naming the call and
+ * block - sbrk, mmap, madvise - means glassheap's own arguments are
+ * wrong and is fatal here: one line via gh_fatal naming the call and
  * errno, e.g. "glassheap: mmap(): errno 22 for a mapping of length 0x1000".
  * munmap errors are returned: the caller names the span (source.c makes
- * them fatal).  The segment calls (gh_os_shm_*) are never fatal: the
+ * them fatal).  mremap errors are returned too: the kernel answers EINVAL
+ * for a length past its limits, which is running out for realloc.  The segment calls (gh_os_shm_*) are never fatal: the
  * segment is optional and its caller warns and runs on.
  *
  * Counters: one per call kind, added to with relaxed atomics, since the
@@ -74,7 +75,7 @@ int gh_os_map(size_t len, void **out);
 int gh_os_unmap(void *p, size_t len);
 
 /* Resize a mapping with mremap; may move it when may_move is nonzero.
- * On success *out is the (possibly new) address.  0, or ENOMEM. */
+ * On success *out is the (possibly new) address.  0, or errno (never fatal). */
 int gh_os_remap(void *p, size_t oldlen, size_t newlen, int may_move, void **out);
 
 /* Tell the kernel the pages of [p, p+len) may be dropped (MADV_DONTNEED);

@@ -198,9 +198,7 @@ static void test_list_follows_registry(void **state)
     assert_int_equal(ghr_large(seg, v, 16, &n, &total), GHR_OK);
     assert_int_equal(n, 4);
     assert_int_equal(total, 4);
-    expect_listed(f, v, n);
-    for (size_t i = 0; i < n; i++)
-        assert_true(v[i].addr != (uintptr_t)f->blocks[1] || f->blocks[1] == NULL);
+    expect_listed(f, v, n); /* the freed block's slot is NULL: an entry for it fails */
 
     /* a reader's buffer smaller than the list: what fits, the whole total */
     assert_int_equal(ghr_large(seg, v, 2, &n, &total), GHR_OK);
