@@ -1,4 +1,4 @@
-/* error.c - the one way glassheap reports a fatal misuse. */
+/* error.c - the one way glassheap reports a fatal misuse or a failed system call. */
 #include "error.h"
 
 #include <errno.h>
@@ -70,4 +70,15 @@ void gh_fatal(const char *fn, const char *what, const void *addr)
     line[n] = '\0';
     gh_write_str(2, line);
     abort();
+}
+
+void gh_fatal_errno(const char *call, int err, const char *what, const void *addr)
+{
+    char line[96] = "errno ";
+    size_t n = 6 + (size_t)gh_fmt_dec(line + 6, (unsigned long)err);
+    line[n++] = ' ';
+    for (size_t i = 0; what[i] && n < sizeof line - 1; i++)
+        line[n++] = what[i];
+    line[n] = '\0';
+    gh_fatal(call, line, addr);
 }

@@ -9,6 +9,12 @@
 
 __attribute__((noreturn, cold)) void gh_fatal(const char *fn, const char *what, const void *addr);
 
+/* A system call that failed in a way that is not running out:
+ *   glassheap: <call>(): errno <err> <what> 0x<addr>
+ * e.g. "glassheap: mmap(): errno 22 for a mapping of length 0x1000". */
+__attribute__((noreturn, cold)) void gh_fatal_errno(const char *call, int err, const char *what,
+                                                    const void *addr);
+
 /* Write a NUL-terminated string to fd with write(2), retrying on EINTR. */
 void gh_write_str(int fd, const char *s);
 

@@ -49,7 +49,7 @@ static void shm_start(void)
     if (!G.cfg.shm)
         return;
     struct gh_shm fresh;
-    if (gh_shm_open(&fresh, &G.cfg, &G.heap) != 0)
+    if (gh_shm_open_large(&fresh, &G.cfg, &G.heap, &G.front.large) != 0)
         return; /* no segment: the program runs on, unobserved */
     enter();
     G.shm = fresh;

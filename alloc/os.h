@@ -1,13 +1,33 @@
 /* os.h - the only door to the operating system.
  *
- * Every brk/sbrk/mmap/munmap/mremap/madvise call glassheap makes goes through
- * these functions (only os.c includes <sys/mman.h>).  They return 0 or an
- * errno value; they never allocate, never print and never take a lock, so
- * they are safe to call with the allocator lock held.
+ * Every brk/sbrk/mmap/munmap/mremap/madvise call glassheap makes, and every
+ * shm_open/ftruncate/mmap/munmap/shm_unlink of the segment, goes through
+ * these functions (only os.c includes <sys/mman.h>).  They never allocate
+ * and never take a lock, so they are safe to call with the allocator lock
+ * held and without it (the large-block path maps and unmaps outside it).
+ *
+ * Errors: running out is ENOMEM, returned (the caller's NULL + errno).  Any
+ * other error of a call that gets or drops memory for the heap or a large
+ * block - sbrk, mmap, madvise - means glassheap's own arguments are
+ * wrong and is fatal here: one line via gh_fatal naming the call and
+ * errno, e.g. "glassheap: mmap(): errno 22 for a mapping of length 0x1000".
+ * munmap errors are returned: the caller names the span (source.c makes
+ * them fatal).  mremap errors are returned too: the kernel answers EINVAL
+ * for a length past its limits, which is running out for realloc.  The segment calls (gh_os_shm_*) are never fatal: the
+ * segment is optional and its caller warns and runs on.
+ *
+ * Counters: one per call kind, added to with relaxed atomics, since the
+ * large-block calls run outside the heap lock.  A snapshot reads each word
+ * on its own (words may be from slightly different moments).  The
+ * segment's own MAP_SHARED mapping is counted apart (shm_*), not in
+ * mmap_calls/munmap_calls, so those stay what the program's allocations
+ * caused and the segment's counters keep their layout and meaning.
  *
  * Test hooks: gh_os_fail_after() makes the next calls of one kind fail with
- * ENOMEM, so unit tests can exercise "the break cannot grow" and "address
- * space exhausted" without touching real limits.
+ * ENOMEM (or, with gh_os_fail_errno(), another errno), so unit tests can
+ * exercise "the break cannot grow", "address space exhausted" and a fatal
+ * error without touching real limits.  The hooks are plain variables: set
+ * them from a single thread.
  */
 #ifndef GH_OS_H
 #define GH_OS_H
@@ -19,6 +39,8 @@
 enum gh_os_call {
     GH_OS_BRK = 0,  /* growing the break (shrinking never fails on demand) */
     GH_OS_MAP = 1,  /* new anonymous mappings and mremap growth */
+    GH_OS_SHM = 2,  /* creating the segment (shm_open) */
+    GH_OS_DECOMMIT = 3, /* madvise */
     GH_OS_NCALLS
 };
 
@@ -29,6 +51,9 @@ struct gh_os_counts {
     uint64_t munmap_calls, munmap_bytes;
     uint64_t mremap_calls, mremap_bytes; /* bytes: the new length of each mremap */
     uint64_t madvise_calls, madvise_bytes;
+    /* the segment: shm_open+ftruncate (one create), its mmap and munmap,
+     * shm_unlink (of the temporary or the real name) */
+    uint64_t shm_creates, shm_maps, shm_map_bytes, shm_unmaps, shm_unlinks;
 };
 
 /* Page size, read once (sysconf does not allocate). */
@@ -46,24 +71,41 @@ int gh_os_sbrk(intptr_t incr, void **old_brk);
  * the page size), zero-filled.  0, or ENOMEM. */
 int gh_os_map(size_t len, void **out);
 
-/* Unmap [p, p+len); p and len page aligned.  0 or errno. */
+/* Unmap [p, p+len); p and len page aligned.  0 or errno (not fatal). */
 int gh_os_unmap(void *p, size_t len);
 
 /* Resize a mapping with mremap; may move it when may_move is nonzero.
- * On success *out is the (possibly new) address.  0, or ENOMEM. */
+ * On success *out is the (possibly new) address.  0, or errno (never fatal). */
 int gh_os_remap(void *p, size_t oldlen, size_t newlen, int may_move, void **out);
 
 /* Tell the kernel the pages of [p, p+len) may be dropped (MADV_DONTNEED);
- * they read back as zero.  Page-aligned range.  0 or errno. */
+ * they read back as zero.  Page-aligned range.  0, or ENOMEM (part of the
+ * range is not mapped). */
 int gh_os_decommit(void *p, size_t len);
+
+/* The segment: create the POSIX shared memory object `name` (O_EXCL, mode
+ * 0600, close-on-exec), size it to `size` bytes and map it shared
+ * read/write.  0 with *fd and *addr set, or errno with nothing left open
+ * (the object is unlinked again).  Never fatal. */
+int gh_os_shm_create(const char *name, size_t size, int *fd, void **addr);
+
+/* Unmap the segment's mapping.  0 or errno.  Never fatal. */
+int gh_os_shm_unmap(void *addr, size_t size);
+
+/* Remove the name `name` (the mapping and open fds stay valid).  0 or
+ * errno (ENOENT when there was none).  Never fatal. */
+int gh_os_shm_unlink(const char *name);
 
 /* Test hook: after `after` more successful calls of kind `call`, every call
  * of that kind fails with ENOMEM until gh_os_fail_reset().  after < 0 turns
  * the hook off for that kind. */
 void gh_os_fail_after(enum gh_os_call call, long after);
+/* The same, failing with `err` instead of ENOMEM (a non-ENOMEM error of a
+ * memory call then takes the fatal path, as a real one would). */
+void gh_os_fail_errno(enum gh_os_call call, long after, int err);
 void gh_os_fail_reset(void);
 
-/* Snapshot of the call counters (not locked: called with the heap lock). */
+/* Snapshot of the call counters. */
 void gh_os_counts(struct gh_os_counts *out);
 
 #endif

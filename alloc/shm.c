@@ -1,9 +1,13 @@
 /* shm.c - the writer side of the segment.
  *
- * Owns: creating, filling, publishing into and removing the segment.
- * Never: blocks the program on a reader, allocates, or trusts the segment's
- * request words for anything but "is there a request".  A reader may
- * scribble on the whole mapping; the writer only ever writes into it.
+ * Owns: creating, filling, publishing into and removing the segment, and
+ * the large-block list in it (written from the front end's registry with
+ * the counters and with every heap map).  Never: blocks the program on a
+ * reader, allocates, calls the OS for memory or the segment itself (that is
+ * os.c's gh_os_shm_*), or trusts the segment's request words for anything
+ * but "is there a request".  A reader may scribble on the whole mapping;
+ * the writer only ever writes into it.  A failure to make the segment is
+ * returned, never fatal: the program runs on without one.
  *
  * Sequence lock (writer): seq += 1 (odd), release fence, write the fields,
  * release fence, seq += 1 (even).  Readers copy and retry (reader.c).
@@ -17,12 +21,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "large.h"
+#include "os.h"
 
 static uint64_t now_ns(clockid_t clk)
 {
@@ -89,6 +94,12 @@ static uint32_t round8(size_t n)
 
 int gh_shm_open(struct gh_shm *s, const struct gh_config *cfg, const struct gh_heap *h)
 {
+    return gh_shm_open_large(s, cfg, h, NULL);
+}
+
+int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struct gh_heap *h,
+                      const struct gh_large *large)
+{
     memset(s, 0, sizeof *s);
     s->fd = -1;
     char name[64];
@@ -97,7 +108,11 @@ int gh_shm_open(struct gh_shm *s, const struct gh_config *cfg, const struct gh_h
     uint32_t off_counters = off_config + round8(sizeof(struct gh_shm_config));
     uint32_t off_map = off_counters + round8(sizeof(struct gh_shm_counters));
     uint32_t map_size = (uint32_t)(sizeof(struct gh_shm_map) + GH_SHM_MAP_CAPACITY * sizeof(struct gh_shm_block));
-    uint64_t total = (uint64_t)off_map + map_size;
+    uint32_t off_large = large ? off_map + round8(map_size) : 0;
+    uint32_t large_size = large ? (uint32_t)(sizeof(struct gh_shm_large)
+                                             + GH_SHM_LARGE_CAPACITY * sizeof(struct gh_shm_large_block))
+                                : 0;
+    uint64_t total = large ? (uint64_t)off_large + large_size : (uint64_t)off_map + map_size;
 
     /* Made under a temporary name and renamed into place once complete, so
      * a reader never opens a half-made segment under the real name (and an
@@ -106,19 +121,12 @@ int gh_shm_open(struct gh_shm *s, const struct gh_config *cfg, const struct gh_h
     size_t nl = strlen(name);
     memcpy(tmp, name, nl);
     memcpy(tmp + nl, ".new", 5);
-    shm_unlink(tmp);
-    int fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return errno;
-    void *m = MAP_FAILED;
-    if (ftruncate(fd, (off_t)total) == 0)
-        m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) {
-        int err = errno;
-        close(fd);
-        shm_unlink(tmp);
+    gh_os_shm_unlink(tmp);
+    int fd;
+    void *m;
+    int err = gh_os_shm_create(tmp, (size_t)total, &fd, &m);
+    if (err)
         return err;
-    }
     flock(fd, LOCK_SH | LOCK_NB);
     s->fd = fd;
     s->size = total;
@@ -127,6 +135,11 @@ int gh_shm_open(struct gh_shm *s, const struct gh_config *cfg, const struct gh_h
     s->counters = (struct gh_shm_counters *)((char *)m + off_counters);
     s->map = (struct gh_shm_map *)((char *)m + off_map);
     s->blocks = (struct gh_shm_block *)(s->map + 1);
+    if (large) {
+        s->large = large;
+        s->large_list = (struct gh_shm_large *)((char *)m + off_large);
+        s->large_blocks = (struct gh_shm_large_block *)(s->large_list + 1);
+    }
 
     struct gh_heap_desc d;
     gh_heap_describe(h, &d);
@@ -154,6 +167,10 @@ int gh_shm_open(struct gh_shm *s, const struct gh_config *cfg, const struct gh_h
     hdr->map_size = map_size;
     hdr->map_capacity = GH_SHM_MAP_CAPACITY;
     hdr->block_size = sizeof(struct gh_shm_block);
+    hdr->large_offset = off_large;
+    hdr->large_size = large_size;
+    hdr->large_capacity = large ? GH_SHM_LARGE_CAPACITY : 0;
+    hdr->large_block_size = large ? sizeof(struct gh_shm_large_block) : 0;
     hdr->pid = (int32_t)getpid();
     hdr->uid = (uint32_t)getuid();
     hdr->start_time_ns = now_ns(CLOCK_REALTIME);
@@ -167,10 +184,10 @@ int gh_shm_open(struct gh_shm *s, const struct gh_config *cfg, const struct gh_h
     memcpy(to, GH_SHM_DIR, dl);
     memcpy(to + dl, name, strlen(name) + 1);
     if (rename(from, to) != 0) {
-        int err = errno;
-        munmap(m, total);
+        err = errno;
+        gh_os_shm_unmap(m, (size_t)total);
         close(fd);
-        shm_unlink(tmp);
+        gh_os_shm_unlink(tmp);
         return err;
     }
     s->hdr = hdr;
@@ -185,9 +202,9 @@ void gh_shm_close(struct gh_shm *s, bool unlink_it)
         __atomic_store_n(&s->hdr->exited, 1, __ATOMIC_RELEASE);
         char name[64];
         segment_name(name, sizeof name, (long)s->hdr->pid);
-        shm_unlink(name);
+        gh_os_shm_unlink(name);
     }
-    munmap(s->hdr, s->size);
+    gh_os_shm_unmap(s->hdr, (size_t)s->size);
     if (s->fd >= 0)
         close(s->fd);
     s->hdr = NULL;
@@ -262,6 +279,7 @@ void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, cons
     for (unsigned k = 0; k < GH_SHM_ORDERS && k < GH_HEAP_ORDERS; k++)
         c->buddy_free[k] = d.order_free[k];
     seq_end(&c->seq);
+    gh_shm_write_large(s);
     __atomic_store_n(&c->answered, req, __ATOMIC_RELEASE);
     s->calls = 0;
 }
@@ -316,5 +334,44 @@ void gh_shm_write_map(struct gh_shm *s, const struct gh_heap *h)
     map->heap_end = m.hi;
     map->time_ns = now_ns(CLOCK_MONOTONIC);
     seq_end(&map->seq);
+    gh_shm_write_large(s);
     __atomic_store_n(&map->answered, req, __ATOMIC_RELEASE);
+}
+
+struct large_ctx {
+    struct gh_shm *s;
+    uint64_t n, total;
+};
+
+/* One registry record: listed while there is room, counted always. */
+static bool large_one(void *cv, struct gh_tnode *node)
+{
+    struct large_ctx *k = cv;
+    const struct gh_large_rec *r =
+        (const struct gh_large_rec *)((const char *)node - offsetof(struct gh_large_rec, node));
+    const char *p = (const char *)r + GH_LARGE_OVERHEAD;
+    k->total++;
+    if (k->n < GH_SHM_LARGE_CAPACITY) {
+        struct gh_shm_large_block *e = &k->s->large_blocks[k->n++];
+        e->addr = (uint64_t)(uintptr_t)p;
+        e->map_base = r->map_base;
+        e->map_len = r->map_len;
+        e->requested = gh_large_requested(p);
+    }
+    return true;
+}
+
+void gh_shm_write_large(struct gh_shm *s)
+{
+    if (!s->hdr || !s->large)
+        return;
+    struct gh_shm_large *list = s->large_list;
+    if (list->seq & 1)
+        list->seq++;
+    seq_begin(&list->seq);
+    struct large_ctx k = { .s = s };
+    gh_tree_walk(&s->large->tree, large_one, &k);
+    list->count = k.n;
+    list->total = k.total;
+    seq_end(&list->seq);
 }

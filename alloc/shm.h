@@ -1,10 +1,12 @@
-/* shm.h - publishing counters and the heap map into the segment
- * (layout: include/glassheap/shm.h).
+/* shm.h - publishing counters, the heap map and the large-block list into
+ * the segment (layout: include/glassheap/shm.h).
  *
- * The front end creates the segment at start-up (outside its lock), calls
- * gh_shm_tick() with its lock held at the end of every allocator call, and
- * gh_shm_close() at exit.  Nothing here allocates; the segment is a
- * MAP_SHARED mapping of /dev/shm/glassheap.<pid>.
+ * The front end creates the segment at start-up (outside its lock) with
+ * gh_shm_open_large(), calls gh_shm_publish() (and gh_shm_write_map() when
+ * a map is asked for) with its lock held every GH_SHM_PUBLISH_EVERY calls
+ * or when gh_shm_requested(), and gh_shm_close() at exit.  Nothing here
+ * allocates; the segment is a MAP_SHARED mapping of
+ * /dev/shm/glassheap.<pid>, made and removed through os.c.
  */
 #ifndef GH_SHM_H
 #define GH_SHM_H
@@ -17,11 +19,16 @@
 #include "heap.h"
 #include "stats.h"
 
+struct gh_large;
+
 struct gh_shm {
     struct gh_shm_header *hdr;     /* NULL: no segment */
     struct gh_shm_counters *counters;
     struct gh_shm_map *map;
     struct gh_shm_block *blocks;
+    const struct gh_large *large;  /* the registry listed; NULL: no list */
+    struct gh_shm_large *large_list;
+    struct gh_shm_large_block *large_blocks;
     uint64_t size;
     int fd;                        /* held open with a shared flock: readers
                                       see the lock vanish when we exit or exec */
@@ -33,15 +40,30 @@ struct gh_shm {
  * on failure s->hdr stays NULL and the program runs on without one. */
 int gh_shm_open(struct gh_shm *s, const struct gh_config *cfg, const struct gh_heap *h);
 
+/* The same with a large-block list: the segment gets GH_SHM_LARGE_CAPACITY
+ * entries, filled from `large` (read with the allocator lock held, by
+ * gh_shm_publish, gh_shm_write_map and gh_shm_write_large).  gh_shm_open
+ * is this with large NULL: the header names no list (large_offset 0), as
+ * a writer older than the list did. */
+int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struct gh_heap *h,
+                      const struct gh_large *large);
+
 /* Unlink and unmap (at exit, or in a forked child before making its own);
- * `final` publishes nothing itself: call gh_shm_publish first. */
+ * it publishes nothing itself: call gh_shm_publish first. */
 void gh_shm_close(struct gh_shm *s, bool unlink_it);
 
-/* Write a snapshot under the sequence lock. */
+/* Write a snapshot under the sequence lock, then the large-block list. */
 void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, const struct gh_heap *h);
 
-/* Write the heap map under its sequence lock (allocator lock held). */
+/* Write the heap map under its sequence lock (allocator lock held); the
+ * large-block list is written with it. */
 void gh_shm_write_map(struct gh_shm *s, const struct gh_heap *h);
+
+/* Write the large-block list under its sequence lock (allocator lock held):
+ * up to GH_SHM_LARGE_CAPACITY live blocks, total = all of them.  Nothing
+ * without a list.  gh_shm_publish and gh_shm_write_map call it; a front end
+ * may also call it after each large map/unmap to keep it current. */
+void gh_shm_write_large(struct gh_shm *s);
 
 /* A reader is waiting for counters or a map? */
 static inline bool gh_shm_requested(const struct gh_shm *s)

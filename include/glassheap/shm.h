@@ -154,8 +154,9 @@ struct gh_shm_map {
     /* struct gh_shm_block entries[map_capacity] follow */
 };
 
-/* Large blocks (one mapping each), kept current by the call that maps or
- * unmaps one, under `seq` (odd while the writer is inside).  The first
+/* Large blocks (one mapping each), written under `seq` (odd while the
+ * writer is inside) with every publish of the counters and every heap map,
+ * so a reader that asked for either sees the list of that moment.  The first
  * min(count, large_capacity) entries are valid, in no particular order;
  * total > count means the list was full and `total - count` live large
  * blocks are not listed (their bytes are still in the counters). */

@@ -15,6 +15,8 @@
  *                     every other one freed (several regions), and tick as
  *                     above.  Prints "unsupported" and exits 77 when the
  *                     page cannot be placed.
+ *   map_helper large  the fixed heap, then EXTRA_LARGE more large blocks of
+ *                     1 MiB each (each its own mapping), and tick as above.
  *
  * The heap is the same on every run of the same binary with the same
  * library, policy and environment: a fixed list of sizes, every third block
@@ -40,6 +42,8 @@
 #define REGION_BLOCKS 200
 #define REGION_BLOCK_SIZE 2000
 #define EXIT_UNSUPPORTED 77
+#define EXTRA_LARGE 3
+#define EXTRA_LARGE_SIZE (1024u * 1024u)
 
 static const size_t sizes[] = { 24, 100, 200, 48, 1000, 64, 16, 300, 500,
                                 32, 2000, 80, 128, 40, 700, 256, 3000, 90 };
@@ -61,8 +65,9 @@ static void say(const char *s)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2 || (strcmp(argv[1], "tick") && strcmp(argv[1], "quiet") && strcmp(argv[1], "regions"))) {
-        say("usage: map_helper tick|quiet|regions\n");
+    if (argc != 2 || (strcmp(argv[1], "tick") && strcmp(argv[1], "quiet") && strcmp(argv[1], "regions")
+                      && strcmp(argv[1], "large"))) {
+        say("usage: map_helper tick|quiet|regions|large\n");
         return 2;
     }
     int tick = strcmp(argv[1], "quiet") != 0;
@@ -109,6 +114,13 @@ int main(int argc, char **argv)
     if (!reuse1 || !reuse2 || !large)
         return 3;
     memset(large, 0x5a, LARGE_BLOCK);
+    void *extra[EXTRA_LARGE] = { 0 };
+    if (!strcmp(argv[1], "large"))
+        for (size_t i = 0; i < EXTRA_LARGE; i++) {
+            if (!(extra[i] = malloc(EXTRA_LARGE_SIZE)))
+                return 3;
+            memset(extra[i], 0x33, EXTRA_LARGE_SIZE);
+        }
 
     char line[64];
     snprintf(line, sizeof line, "ready %ld\n", (long)getpid());
@@ -133,6 +145,8 @@ int main(int argc, char **argv)
     free(reuse1);
     free(reuse2);
     free(large);
+    for (size_t i = 0; i < EXTRA_LARGE; i++)
+        free(extra[i]);
     for (size_t i = 0; i < REGION_BLOCKS; i++)
         free(keep[i]);
     return 0;

@@ -27,6 +27,7 @@ SKIP = 77
 SHM_DIR = "/dev/shm"
 CMD_TIMEOUT = 30
 LARGE_BLOCK = 256 * 1024  # map_helper.c
+EXTRA_LARGE = 1024 * 1024  # map_helper.c, EXTRA_LARGE_SIZE
 
 
 class Failure(Exception):
@@ -554,6 +555,24 @@ def case_layout_list(args):
     check(not any(r["start"] <= bogus < r["end"] for r in js["regions"]), "the unmapped entry was drawn")
     check("2 found in the maps" in text, "text: %r" % text[:400])
 
+def case_large_live(args):
+    """map_helper large (the fixed heap's 256 KiB block and three of 1 MiB):
+    layout finds and draws all four, map's counters count them."""
+    with Helper(args, "large") as h:
+        _, out, _ = run(args, "layout", h.pid, "--json")
+        _, mout, _ = run(args, "map", h.pid, "--json")
+        maps = read_maps(h.pid)
+    js = json.loads(out)
+    gh = js["glassheap"]
+    check(gh["large_blocks"] == 4 and gh["large_found"] == 4, "large blocks: %r" % gh)
+    large = [r for r in js["regions"] if r["kind"] == "glassheap-large"]
+    check(sum(r["blocks"] for r in large) == 4 and all(r["glassheap"] for r in large), "large boxes: %r" % large)
+    check(sum(r["size"] for r in large) >= 3 * EXTRA_LARGE + LARGE_BLOCK, "large bytes drawn: %r" % large)
+    for r in large:
+        check(any(m[0] <= r["start"] and r["end"] <= m[1] for m in maps), "large box outside a mapping: %r" % r)
+    c = json.loads(mout)["counters"]
+    check(c["large_blocks"] == 4 and c["large_bytes"] >= 3 * EXTRA_LARGE + LARGE_BLOCK, "map counters: %r" % c)
+
 
 def map_image(args, count, total):
     """map, map --relative, map --json and map --svg of a map_image segment."""
@@ -617,6 +636,7 @@ CASES = {
     "errors": case_errors,
     "layout_list": case_layout_list,
     "large": case_large,
+    "large_live": case_large_live,
 }
 
 
