@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "large.h"
+#include "mapper.h"
 #include "os.h"
 #include "reader.h"
 #include "shm.h"
@@ -62,7 +63,7 @@ static void drop_block(struct fx *f, size_t i)
     struct gh_large_rec *r = gh_large_find(&f->large, f->blocks[i]);
     assert_non_null(r);
     gh_large_unregister(&f->large, r, f->blocks[i], "free", &base, &len);
-    gh_large_unmap(base, len);
+    gh_large_unmap(&gh_mapper_os, base, len);
     f->blocks[i] = NULL;
 }
 
@@ -85,7 +86,7 @@ static void add_blocks(struct fx *f, size_t n)
     for (size_t k = 0; k < n; k++) {
         size_t i = f->nblocks;
         size_t want = i < 64 ? 200000 + 1000 * i : 100;
-        void *p = gh_large_map(i % 7 == 6 ? 4096 : 16, want);
+        void *p = gh_large_map(&gh_mapper_os, i % 7 == 6 ? 4096 : 16, want);
         assert_non_null(p);
         gh_large_register(&f->large, p);
         f->blocks[f->nblocks++] = p;
