@@ -5,8 +5,7 @@
  * it; the kernel's [vvar]/[vdso]/[vsyscall]), and, when the process runs
  * glassheap, what its segment adds: glassheap's own segment, its heap
  * regions (a heap map) and its large blocks (the segment's large-block
- * list; for a writer that publishes none, a bounded probe of /proc/PID/mem
- * for its records, to go once every writer lists them).  Nothing here
+ * list: nothing is read from the process's memory).  Nothing here
  * trusts what it reads: /proc lines that do not parse are skipped, and the
  * segment's figures only label mappings that exist.
  */
@@ -24,8 +23,6 @@
 #include "reader.h"
 
 #define STACK_GUARD_GAP    (256u * PAGE) /* the kernel's default stack_guard_gap */
-#define LARGE_RECORD       48u           /* an older writer's large-block record */
-#define PROBE_BUDGET       4096u         /* pages read looking for large blocks */
 
 const struct rkind_info kinds[R_KINDS] = {
     [R_TEXT] = { "text", "text", "#4e79a7" },
@@ -124,54 +121,6 @@ static bool listed_large_blocks(struct layout *l, const struct ghr_segment *seg)
     return ok;
 }
 
-/* A writer older than the segment's large-block list: its large block's
- * mapping starts at a page holding its record (map_len, map_base, ...),
- * 16-aligned, with map_base equal to the page's address.  Returns the
- * mapping's length, or 0.  Goes with probe_large_blocks once every writer
- * lists its large blocks. */
-static uint64_t probe_large(int memfd, uint64_t at, uint64_t limit)
-{
-    uint64_t page[PAGE / sizeof(uint64_t)];
-    if (pread(memfd, page, sizeof page, (off_t)at) != (ssize_t)sizeof page)
-        return 0;
-    for (size_t i = 0; i + 1 < PAGE / sizeof(uint64_t) - LARGE_RECORD / sizeof(uint64_t); i += 2) {
-        uint64_t len = page[i], base = page[i + 1];
-        if (base == at && len >= PAGE && len % PAGE == 0 && len <= limit - at)
-            return len;
-    }
-    return 0;
-}
-
-/* Without a list: look for large blocks in the anonymous read-write
- * mappings through /proc/PID/mem, when the inspector may read it. */
-static void probe_large_blocks(struct layout *l)
-{
-    if (!l->ctr.large_blocks)
-        return;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/mem", l->pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    unsigned budget = PROBE_BUDGET;
-    for (size_t i = 0; i < l->nmaps && budget && l->large_found < l->ctr.large_blocks; i++) {
-        const struct gh_proc_map *m = &l->maps[i];
-        if (m->path[0] || strcmp(m->perms, "rw-p"))
-            continue;
-        for (uint64_t at = m->start; at < m->end && budget; budget--) {
-            uint64_t len = probe_large(fd, at, m->end);
-            if (!len) {
-                at += PAGE;
-                continue;
-            }
-            add_mark(l, at, at + len, R_GH_LARGE);
-            l->large_found++;
-            at += len;
-        }
-    }
-    close(fd);
-}
-
 static void read_segment(struct layout *l, int timeout_ms)
 {
     struct ghr_segment *seg = NULL;
@@ -200,8 +149,7 @@ static void read_segment(struct layout *l, int timeout_ms)
     ghr_counters(seg, &l->ctr);
     for (size_t r = 0; r < l->hm.nregions; r++)
         add_mark(l, l->hm.regions[r].start, l->hm.regions[r].end, R_GH_REGION);
-    if (!listed_large_blocks(l, seg))
-        probe_large_blocks(l);
+    listed_large_blocks(l, seg);
     ghr_close(seg);
 }
 
