@@ -44,20 +44,6 @@ void gh_source_decommit(struct gh_source *s, void *p, size_t len)
         gh_os_decommit(p, len);
 }
 
-/* Stop on an OS error other than running out of memory:
- * "glassheap: mmap(): errno 22 for the heap span at 0x..." */
-__attribute__((noreturn, cold)) static void os_fatal(const char *call, int err, const void *at)
-{
-    char what[64] = "errno ";
-    int n = 6 + gh_fmt_dec(what + 6, (unsigned long)err);
-    const char *rest = " for the heap span at";
-    size_t i = 0;
-    while (rest[i] && (size_t)n < sizeof what - 1)
-        what[n++] = rest[i++];
-    what[n] = '\0';
-    gh_fatal(call, what, at);
-}
-
 static int grow_arena(struct gh_source *s, size_t len, struct gh_span *out)
 {
     if (len > s->arena_size - s->arena_used)
@@ -80,7 +66,7 @@ static int grow_mapped(size_t len, struct gh_span *out)
     if (err == ENOMEM)
         return ENOMEM;
     if (err)
-        os_fatal("mmap", err, NULL);
+        gh_fatal_errno("mmap", err, "for the heap span at", NULL);
     out->base = p;
     out->len = len;
     out->mapped = true;
@@ -143,6 +129,6 @@ int gh_source_release(struct gh_source *s, const struct gh_span *span)
     (void)s;
     int err = gh_os_unmap(span->base, span->len);
     if (err)
-        os_fatal("munmap", err, span->base);
+        gh_fatal_errno("munmap", err, "for the heap span at", span->base);
     return 0;
 }
