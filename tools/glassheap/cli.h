@@ -37,7 +37,7 @@ void cli_json_string(FILE *f, const char *s);
 extern const char *const cli_policies[CLI_NPOLICIES];
 /* The names joined by commas, "first,next,...": a --policies default. */
 #define CLI_POLICY_COMMA(name) "," #name
-#define CLI_POLICIES_CSV (GLASSHEAP_POLICIES(CLI_POLICY_COMMA) + 1)
+#define CLI_POLICIES_CSV (&GLASSHEAP_POLICIES(CLI_POLICY_COMMA)[1])
 
 /* name's entry in cli_policies (the same pointer), or NULL. */
 const char *cli_policy(const char *name);
