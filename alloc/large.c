@@ -83,8 +83,8 @@ struct gh_large_rec *gh_large_find(const struct gh_large *l, const void *p)
     struct gh_tnode *n = gh_tree_floor(&l->tree, p);
     if (!n)
         return NULL;
-    struct gh_large_rec *r = (struct gh_large_rec *)((char *)n - offsetof(struct gh_large_rec, node));
-    return (const char *)r + GH_LARGE_OVERHEAD == (const char *)p ? r : NULL;
+    struct gh_large_rec *r = gh_large_rec_of_node(n);
+    return gh_large_payload(r) == p ? r : NULL;
 }
 
 void gh_large_unregister(struct gh_large *l, struct gh_large_rec *r, const void *p, const char *fn,

@@ -75,6 +75,18 @@ static inline struct gh_large_rec *gh_large_rec_of(const void *p)
     return (struct gh_large_rec *)((char *)p - GH_LARGE_OVERHEAD);
 }
 
+/* The record whose registry node is n, and the payload it describes (for
+ * walks over the registry's tree). */
+static inline struct gh_large_rec *gh_large_rec_of_node(const struct gh_tnode *n)
+{
+    return (struct gh_large_rec *)((char *)n - offsetof(struct gh_large_rec, node));
+}
+
+static inline void *gh_large_payload(const struct gh_large_rec *r)
+{
+    return (char *)r + GH_LARGE_OVERHEAD;
+}
+
 /* Usable bytes of a large block: up to the end of its mapping. */
 static inline size_t gh_large_usable(const void *p)
 {

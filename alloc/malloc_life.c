@@ -70,7 +70,7 @@ static bool trace_heap_block(void *ctx, const struct gh_block_info *b)
 static bool trace_large_block(void *ctx, struct gh_tnode *n)
 {
     (void)ctx;
-    const char *p = (const char *)n - offsetof(struct gh_large_rec, node) + GH_LARGE_OVERHEAD;
+    const char *p = gh_large_payload(gh_large_rec_of_node(n));
     TRACE(GH_TRACE_MALLOC, NULL, p, gh_large_requested(p), 0);
     return true;
 }

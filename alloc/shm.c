@@ -347,9 +347,8 @@ struct large_ctx {
 static bool large_one(void *cv, struct gh_tnode *node)
 {
     struct large_ctx *k = cv;
-    const struct gh_large_rec *r =
-        (const struct gh_large_rec *)((const char *)node - offsetof(struct gh_large_rec, node));
-    const char *p = (const char *)r + GH_LARGE_OVERHEAD;
+    const struct gh_large_rec *r = gh_large_rec_of_node(node);
+    const char *p = gh_large_payload(r);
     k->total++;
     if (k->n < GH_SHM_LARGE_CAPACITY) {
         struct gh_shm_large_block *e = &k->s->large_blocks[k->n++];
