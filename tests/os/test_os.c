@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "os.h"
+#include "../child_stderr.h"
 
 static int reset(void **state)
 {
@@ -138,30 +139,15 @@ static void test_unmap_error_returned(void **state)
 
 /* Run fn in a child with stderr on a pipe; the child must abort and write
  * exactly `want`. */
+static void run_fn(void *fn)
+{
+    (*(void (**)(void))fn)(); /* returns only when not fatal: exit 0 */
+}
+
 static void expect_fatal(void (*fn)(void), const char *want)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        signal(SIGABRT, SIG_DFL);
-        fn();
-        _exit(0); /* not fatal: the parent sees exit 0 */
-    }
-    close(fds[1]);
     char got[512];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof got - 1 && (r = read(fds[0], got + n, sizeof got - 1 - n)) > 0)
-        n += (size_t)r;
-    got[n] = '\0';
-    close(fds[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
+    int st = gh_t_child(run_fn, &fn, got, sizeof got);
     assert_true(WIFSIGNALED(st));
     assert_int_equal(WTERMSIG(st), SIGABRT);
     assert_string_equal(got, want);

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "unit_util.h"
+#include "../child_stderr.h"
 #include "buddy.h"
 #include "os.h"
 
@@ -394,33 +395,22 @@ static void test_regions_mapped(void **state)
 /* In a child: spoil a live block's header, allocate once more, report
  * what gh_heap_check says.  With GH_CHECKS the allocation itself stops
  * the child with the checker's line. */
+static void spoil_and_allocate(void *arg)
+{
+    (void)arg;
+    struct fx f;
+    open_buddy(&f, 1 << 20);
+    char *a = gh_heap_alloc(&f.h, 10);
+    spoil(gh_block_of(a));
+    gh_heap_alloc(&f.h, 100); /* a block elsewhere in the chunk */
+    _exit(gh_heap_check(&f.h, NULL, NULL) ? 1 : 2);
+}
+
 static void test_debug_checker(void **state)
 {
     (void)state;
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        struct fx f;
-        open_buddy(&f, 1 << 20);
-        char *a = gh_heap_alloc(&f.h, 10);
-        spoil(gh_block_of(a));
-        gh_heap_alloc(&f.h, 100); /* a block elsewhere in the chunk */
-        _exit(gh_heap_check(&f.h, NULL, NULL) ? 1 : 2);
-    }
-    close(fds[1]);
     char err[512];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof err - 1 && (r = read(fds[0], err + n, sizeof err - 1 - n)) > 0)
-        n += (size_t)r;
-    err[n] = '\0';
-    close(fds[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
+    int st = gh_t_child(spoil_and_allocate, NULL, err, sizeof err);
 #ifdef GH_CHECKS
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
     const char *want = "glassheap: malloc(): block header fails its check 0x";

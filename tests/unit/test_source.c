@@ -22,6 +22,7 @@
 
 #include "os.h"
 #include "unit_util.h"
+#include "../child_stderr.h"
 
 static void test_out_of_memory_is_enomem(void **state)
 {
@@ -37,6 +38,13 @@ static void test_out_of_memory_is_enomem(void **state)
     gh_os_fail_reset();
 }
 
+static void release_span(void *span)
+{
+    struct gh_source src;
+    gh_source_init_break(&src);
+    gh_source_release(&src, span);
+}
+
 /* Run gh_source_release on a span starting one byte into a mapping, in a
  * child; its stderr and status come back. */
 static void test_munmap_error_is_fatal(void **state)
@@ -45,29 +53,9 @@ static void test_munmap_error_is_fatal(void **state)
     size_t ps = (size_t)sysconf(_SC_PAGESIZE);
     char *page = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(page != MAP_FAILED);
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        struct gh_source src;
-        gh_source_init_break(&src);
-        struct gh_span span = { page + 1, ps, true }; /* not page aligned: EINVAL */
-        gh_source_release(&src, &span);
-        _exit(0);
-    }
-    close(fds[1]);
+    struct gh_span span = { page + 1, ps, true }; /* not page aligned: EINVAL */
     char err[256];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof err - 1 && (r = read(fds[0], err + n, sizeof err - 1 - n)) > 0)
-        n += (size_t)r;
-    err[n] = '\0';
-    close(fds[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
+    int st = gh_t_child(release_span, &span, err, sizeof err);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
     char want[128];
     snprintf(want, sizeof want, "glassheap: munmap(): errno %d for the heap span at %p\n", EINVAL, (void *)(page + 1));
