@@ -23,6 +23,7 @@ struct gh_config {
     enum gh_stats_mode stats;
     char stats_file[GH_PATH_MAX]; /* "" when unset */
     char trace[GH_PATH_MAX];
+    bool harden;                 /* GLASSHEAP_HARDEN=1: harden.h */
 };
 
 /* Fill *c from the environment (secure_getenv), warning on stderr about

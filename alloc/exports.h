@@ -1,5 +1,5 @@
 /* exports.h - what the exports' files share (malloc.c, malloc_info.c,
- * malloc_life.c; nothing else includes it).
+ * malloc_life.c, malloc_sized.c; nothing else includes it).
  *
  * The exports are the C allocator API glassheap exports, split by concern:
  *   malloc.c       malloc, free, calloc, realloc, the aligned calls,
@@ -8,7 +8,9 @@
  *   malloc_info.c  mallinfo, mallopt, malloc_stats, the glassheap_*
  *                  extensions, and publishing the segment;
  *   malloc_life.c  the process state, initialisation, the constructor, fork
- *                  handlers, _exit and the destructor (exit summary, trace).
+ *                  handlers, _exit and the destructor (exit summary, trace);
+ *   malloc_sized.c free_sized, free_aligned_sized and the sized C++
+ *                  operator delete, checked in hardened mode (harden.h).
  * This header holds the one lock, the process state G, the API call
  * counters, tracing and the critical-section helpers.  Which heap and
  * large-block operations a call makes is the front end's (front.h), run

@@ -3,7 +3,8 @@
  * Owns: the split between the heap and the large-block path (the mmap
  * threshold, what a heap cannot hold), the realloc rule (in place, remap,
  * or move), the large-block registry of one process, and the order of the
- * steps of each API call for callers without a lock.  Never: takes a lock,
+ * steps of each API call for callers without a lock.  With f->harden set
+ * each step hands over to harden.h at its first line.  Never: takes a lock,
  * sets errno, traces or counts API calls (malloc.c), places a block
  * (heap.h), or lays out a mapping (large.c).
  */
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "harden.h"
 
 void gh_front_init(struct gh_front *f, struct gh_heap *h, const struct gh_mapper *m, size_t mmap_threshold)
 {
@@ -37,11 +39,15 @@ enum gh_front_path gh_front_path(const struct gh_front *f, size_t align, size_t 
 
 void *gh_front_heap_alloc(struct gh_front *f, size_t align, size_t n)
 {
+    if (__builtin_expect(f->harden, 0))
+        return gh_harden_heap_alloc(f, align, n);
     return align <= GH_ALIGN ? gh_heap_alloc(f->heap, n) : gh_heap_alloc_aligned(f->heap, align, n);
 }
 
 void *gh_front_large_map(const struct gh_front *f, size_t align, size_t n)
 {
+    if (__builtin_expect(f->harden, 0))
+        return gh_harden_large_map(f, align, n);
     return gh_large_map(f->mapper, align, n);
 }
 
@@ -65,6 +71,10 @@ enum gh_front_kind gh_front_find(const struct gh_front *f, const void *p, const 
 
 void gh_front_release(struct gh_front *f, void *p, const char *fn, struct gh_front_unmap *u, size_t *usable)
 {
+    if (__builtin_expect(f->harden, 0)) {
+        gh_harden_release(f, p, fn, u, usable);
+        return;
+    }
     struct gh_large_rec *rec;
     u->base = NULL;
     u->len = 0;
@@ -85,6 +95,8 @@ void gh_front_unmap(const struct gh_front *f, const struct gh_front_unmap *u)
 
 size_t gh_front_usable(struct gh_front *f, const void *p, const char *fn)
 {
+    if (__builtin_expect(f->harden, 0))
+        return gh_harden_usable(f, p, fn);
     struct gh_large_rec *rec;
     if (gh_front_find(f, p, fn, &rec) == GH_FRONT_HEAP) {
         gh_heap_block(f->heap, p, fn);
@@ -96,6 +108,8 @@ size_t gh_front_usable(struct gh_front *f, const void *p, const char *fn)
 enum gh_realloc_step gh_front_realloc_begin(struct gh_front *f, void *p, size_t n, const char *fn,
                                             struct gh_realloc *r)
 {
+    if (__builtin_expect(f->harden, 0))
+        return gh_harden_realloc_begin(f, p, n, fn, r);
     if (n > PTRDIFF_MAX)
         return GH_REALLOC_FAILED;
     struct gh_large_rec *rec;

@@ -42,6 +42,7 @@ struct gh_front {
     struct gh_large large;       /* the registry of live large blocks */
     size_t mmap_threshold;       /* requests this large are mapped apart */
     uint64_t large_mapped;       /* large blocks mapped so far (not remaps) */
+    bool harden;                 /* GLASSHEAP_HARDEN: the steps go to harden.h */
     /* Whole calls only: called after each step that can set a peak (a
      * block placed, resized or remapped), before the rest of the call.
      * NULL: none. */

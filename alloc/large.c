@@ -21,9 +21,9 @@ void gh_large_init(struct gh_large *l)
     gh_tree_init(&l->tree, GH_TREE_BY_ADDR);
 }
 
-/* Write the record and the header of a block at p in [base, base+len). */
-static void *setup(char *base, size_t len, char *p, size_t n)
+void *gh_large_setup(void *map_base, size_t len, void *payload, size_t n)
 {
+    char *base = map_base, *p = payload;
     struct gh_large_rec *r = gh_large_rec_of(p);
     r->map_len = len;
     r->map_base = (uint64_t)(uintptr_t)base;
@@ -64,7 +64,7 @@ void *gh_large_map(const struct gh_mapper *mp, size_t align, size_t n)
             len = (size_t)(end - base);
         }
     }
-    return setup(base, len, p, n);
+    return gh_large_setup(base, len, p, n);
 }
 
 void gh_large_register(struct gh_large *l, void *p)
@@ -128,5 +128,5 @@ void *gh_large_remap(const struct gh_mapper *mp, void *p, size_t n)
     void *m;
     if (mp->remap(mp->ctx, base, r->map_len, len, &m) != 0)
         return NULL;
-    return setup(m, len, (char *)m + off, n);
+    return gh_large_setup(m, len, (char *)m + off, n);
 }

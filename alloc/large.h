@@ -52,6 +52,11 @@ void gh_large_init(struct gh_large *l);
  * (also when n or its mapping would pass GH_MAX_REQUEST). */
 void *gh_large_map(const struct gh_mapper *m, size_t align, size_t n);
 
+/* Write the record and the header of a block of n bytes at payload inside
+ * the mapping [map_base, map_base+len) (room for the record in front of
+ * it is the caller's; harden.c lays out its guarded blocks with it). */
+void *gh_large_setup(void *map_base, size_t len, void *payload, size_t n);
+
 /* Registry operations (lock held). */
 void gh_large_register(struct gh_large *l, void *p);
 /* The record of p when p is a live large block; NULL otherwise. */

@@ -17,6 +17,7 @@
 
 #include "error.h"
 #include "exports.h"
+#include "harden.h"
 #include "os.h"
 
 static size_t usable_locked(const void *p, const char *fn);
@@ -347,6 +348,7 @@ GH_EXPORT int malloc_trim(size_t pad)
 {
     ensure_init();
     enter();
+    gh_harden_flush(&G.front, "malloc_trim");
     size_t given = gh_heap_trim(&G.heap, pad);
     leave();
     return given > 0;

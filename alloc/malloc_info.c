@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "exports.h"
+#include "harden.h"
 #include "glassheap.h"
 #include "os.h"
 
@@ -31,6 +32,7 @@ static void snapshot_locked(struct gh_stats_snapshot *s)
     s->large_bytes = G.front.large.live_bytes;
     s->large_requested = G.front.large.live_requested;
     s->large_peak_bytes = G.front.large.peak_bytes;
+    gh_harden_account(&s->harden, &s->heap);
     gh_os_counts(&s->os);
 }
 

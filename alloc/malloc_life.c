@@ -15,6 +15,7 @@
 
 #include "error.h"
 #include "exports.h"
+#include "harden.h"
 
 /* glibc's stdio list lock (exported by libc.so.6 since 2.2.5). */
 extern void _IO_list_lock(void) __attribute__((weak));
@@ -37,6 +38,7 @@ void gh_exports_init_locked(void)
     gh_source_init_break(&G.src);
     gh_heap_init_named(&G.heap, &G.src, G.cfg.policy, G.cfg.mmap_threshold);
     gh_front_init(&G.front, &G.heap, &gh_mapper_os, G.cfg.mmap_threshold);
+    gh_harden_init(&G.front, G.cfg.harden);
 #ifdef GH_HAVE_VALGRIND
     G.valgrind = RUNNING_ON_VALGRIND ? 1 : 0;
 #endif
@@ -166,6 +168,7 @@ GH_EXPORT __attribute__((noreturn)) void _Exit(int status)
 __attribute__((destructor)) static void glassheap_end(void)
 {
     enter();
+    gh_harden_verify(&G.front, "exit"); /* kept: the summary counts them */
     gh_trace_close(&G.trace);
     leave();
     if (G.shm.hdr) {

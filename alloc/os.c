@@ -1,6 +1,6 @@
 /* os.c - system calls, one place.
  *
- * Owns: brk/sbrk, mmap, munmap, mremap, madvise, the segment's
+ * Owns: brk/sbrk, mmap, munmap, mremap, madvise, mprotect, the segment's
  * shm_open/ftruncate/mmap/munmap/shm_unlink, their counters, and the fatal
  * line for an error that is not running out (os.h says which calls).
  * Never: decides placement, allocates, or locks.  The counters are added
@@ -148,6 +148,17 @@ int gh_os_decommit(void *p, size_t len)
         return memory_error("madvise", err, "for the range at", p);
     COUNT(madvise_calls, 1);
     COUNT(madvise_bytes, len);
+    return 0;
+}
+
+int gh_os_protect(void *p, size_t len, enum gh_os_access access)
+{
+    int saved = errno;
+    int prot = access == GH_OS_READ_WRITE ? PROT_READ | PROT_WRITE : PROT_NONE;
+    if (mprotect(p, len, prot) != 0)
+        return memory_error("mprotect", failure(saved), "for the range at", p);
+    COUNT(mprotect_calls, 1);
+    COUNT(mprotect_bytes, len);
     return 0;
 }
 

@@ -1,6 +1,6 @@
 /* os.h - the only door to the operating system.
  *
- * Every brk/sbrk/mmap/munmap/mremap/madvise call glassheap makes, and every
+ * Every brk/sbrk/mmap/munmap/mremap/madvise/mprotect call glassheap makes, and every
  * shm_open/ftruncate/mmap/munmap/shm_unlink of the segment, goes through
  * these functions (only os.c includes <sys/mman.h>).  They never allocate
  * and never take a lock, so they are safe to call with the allocator lock
@@ -54,6 +54,7 @@ struct gh_os_counts {
     /* the segment: shm_open+ftruncate (one create), its mmap and munmap,
      * shm_unlink (of the temporary or the real name) */
     uint64_t shm_creates, shm_maps, shm_map_bytes, shm_unmaps, shm_unlinks;
+    uint64_t mprotect_calls, mprotect_bytes; /* gh_os_protect (GLASSHEAP_HARDEN) */
 };
 
 /* Page size, read once (sysconf does not allocate). */
@@ -82,6 +83,14 @@ int gh_os_remap(void *p, size_t oldlen, size_t newlen, int may_move, void **out)
  * they read back as zero.  Page-aligned range.  0, or ENOMEM (part of the
  * range is not mapped). */
 int gh_os_decommit(void *p, size_t len);
+
+/* Access to a page-aligned range [p, p+len) of a glassheap mapping, for
+ * GLASSHEAP_HARDEN's guard pages and zero-size region (harden.c). */
+enum gh_os_access { GH_OS_NO_ACCESS, GH_OS_READ_WRITE };
+
+/* mprotect [p, p+len) to `access`.  0, or ENOMEM (the kernel could not
+ * split the mapping); any other error is fatal, like mmap's. */
+int gh_os_protect(void *p, size_t len, enum gh_os_access access);
 
 /* The segment: create the POSIX shared memory object `name` (O_EXCL, mode
  * 0600, close-on-exec), size it to `size` bytes and map it shared

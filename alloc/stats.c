@@ -1,5 +1,9 @@
 /* stats.c - the exit summary, formatted without stdio or allocation.
  *
+ * In hardened mode the heap's live figures are the program's (harden.h's
+ * gh_harden_account): quarantined blocks are their own term, so
+ * live + quarantined + free + overhead = heap still holds.
+ *
  * The fragmentation figures come from include/glassheap/frag.h, the one
  * place they are defined; the version from the generated
  * glassheap/version.h.
@@ -104,7 +108,15 @@ static void json(struct out *o, const struct gh_stats_snapshot *s)
     kv(o, "munmap_calls", s->os.munmap_calls, 0);
     kv(o, "mremap_calls", s->os.mremap_calls, 0);
     kv(o, "mremap_bytes", s->os.mremap_bytes, 0);
-    kv(o, "madvise_calls", s->os.madvise_calls, 1);
+    kv(o, "madvise_calls", s->os.madvise_calls, 0);
+    kv(o, "mprotect_calls", s->os.mprotect_calls, 1);
+    put(o, "},\"harden\":{");
+    kv(o, "on", s->harden.on, 0);
+    kv(o, "quarantined_blocks", s->harden.quarantined_blocks, 0);
+    kv(o, "quarantined_bytes", s->harden.quarantined_bytes, 0);
+    kv(o, "quarantined_requested", s->harden.quarantined_requested, 0);
+    kv(o, "canary_bytes", s->harden.canary_bytes, 0);
+    kv(o, "zero_blocks", s->harden.zero_blocks, 1);
     put(o, "}}\n");
 }
 
@@ -138,7 +150,19 @@ static void text(struct out *o, const struct gh_stats_snapshot *s)
     put_u(o, s->heap.free_bytes);
     put(o, " B in ");
     put_u(o, s->free_blocks);
-    put(o, " blocks\nglassheap: large blocks ");
+    put(o, " blocks\n");
+    if (s->harden.on) {
+        put(o, "glassheap: hardened: quarantined ");
+        put_u(o, s->harden.quarantined_bytes);
+        put(o, " B in ");
+        put_u(o, s->harden.quarantined_blocks);
+        put(o, " blocks, canaries ");
+        put_u(o, s->harden.canary_bytes);
+        put(o, " B, zero-size blocks ");
+        put_u(o, s->harden.zero_blocks);
+        put(o, "\n");
+    }
+    put(o, "glassheap: large blocks ");
     put_u(o, s->large_blocks);
     put(o, " (");
     put_u(o, s->large_bytes);

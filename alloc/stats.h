@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "harden.h"
 #include "heap.h"
 #include "large.h"
 #include "os.h"
@@ -31,6 +32,9 @@ struct gh_stats_snapshot {
     uint64_t free_blocks, largest_free;
     uint64_t large_blocks, large_bytes, large_requested, large_peak_bytes;
     struct gh_os_counts os;
+    /* GLASSHEAP_HARDEN (all 0 when off); heap's live_* then exclude the
+     * quarantined blocks: live + quarantined + free + overhead = heap. */
+    struct gh_harden_counts harden;
 };
 
 /* Format s as text (a few lines, each starting "glassheap: ") or as one JSON

@@ -57,6 +57,10 @@ static struct gh_stats_snapshot sample(void)
     s.os.mremap_calls = 407;
     s.os.mremap_bytes = 408;
     s.os.madvise_calls = 409;
+    s.os.mprotect_calls = 410;
+    s.harden = (struct gh_harden_counts){ .on = 0, .quarantined_blocks = 501, .quarantined_bytes = 502,
+                                          .quarantined_requested = 503, .canary_bytes = 504,
+                                          .zero_blocks = 505 };
     return s;
 }
 
@@ -71,7 +75,9 @@ static const char sample_json[] =
     "\"large\":{\"live_blocks\":301,\"live_bytes\":302,\"live_requested\":303,\"peak_bytes\":304},"
     "\"os\":{\"brk_calls\":401,\"brk_grow_bytes\":402,\"brk_shrink_bytes\":403,\"mmap_calls\":404,"
     "\"mmap_bytes\":405,\"munmap_calls\":406,\"mremap_calls\":407,\"mremap_bytes\":408,"
-    "\"madvise_calls\":409}}\n";
+    "\"madvise_calls\":409,\"mprotect_calls\":410},"
+    "\"harden\":{\"on\":0,\"quarantined_blocks\":501,\"quarantined_bytes\":502,"
+    "\"quarantined_requested\":503,\"canary_bytes\":504,\"zero_blocks\":505}}\n";
 
 /* internal (1000 - 875) / 1000 = 12.5%, external (3000 - 1000) / 3000 =
  * 66.67% -> 66.7%, utilisation 875 / 8000 = 10.94% -> 10.9%. */
@@ -82,6 +88,25 @@ static const char sample_text[] =
     "glassheap: large blocks 301 (302 B mapped)\n"
     "glassheap: internal fragmentation 12.5%, external fragmentation 66.7%, utilisation 10.9%\n"
     "glassheap: system calls: brk 401, mmap 404, munmap 406, mremap 407\n";
+
+/* The hardened mode's line, only when it is on (the JSON object is always
+ * there, "on" telling which). */
+static void test_text_hardened(void **state)
+{
+    (void)state;
+    struct gh_stats_snapshot s = sample();
+    s.harden.on = 1;
+    char buf[4096];
+    gh_stats_format(buf, sizeof buf, GH_STATS_TEXT, &s);
+    const char *line = strstr(buf, "glassheap: hardened: ");
+    assert_non_null(line);
+    assert_memory_equal(line, "glassheap: hardened: quarantined 502 B in 501 blocks, canaries 504 B, "
+                              "zero-size blocks 505\nglassheap: large blocks",
+                        strlen("glassheap: hardened: quarantined 502 B in 501 blocks, canaries 504 B, "
+                               "zero-size blocks 505\nglassheap: large blocks"));
+    gh_stats_format(buf, sizeof buf, GH_STATS_JSON, &s);
+    assert_non_null(strstr(buf, "\"harden\":{\"on\":1,"));
+}
 
 static void test_json(void **state)
 {
@@ -183,6 +208,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_text),
+        cmocka_unit_test(test_text_hardened),
         cmocka_unit_test(test_fragmentation_figures),
         cmocka_unit_test(test_capacity),
     };
