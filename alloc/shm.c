@@ -274,6 +274,12 @@ void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, cons
     c->peak_block_bytes = snap->heap.peak_block_bytes;
     c->peak_heap_bytes = snap->heap.peak_heap_bytes;
     c->peak_large_bytes = snap->large_peak_bytes;
+    c->harden_on = snap->harden.on;
+    c->quarantined_blocks = snap->harden.quarantined_blocks;
+    c->quarantined_bytes = snap->harden.quarantined_bytes;
+    c->quarantined_requested = snap->harden.quarantined_requested;
+    c->canary_bytes = snap->harden.canary_bytes;
+    c->zero_blocks = snap->harden.zero_blocks;
     memcpy(c->free_hist, snap->heap.free_hist, sizeof c->free_hist);
     memset(c->buddy_free, 0, sizeof c->buddy_free);
     for (unsigned k = 0; k < GH_SHM_ORDERS && k < GH_HEAP_ORDERS; k++)

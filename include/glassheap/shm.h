@@ -126,7 +126,18 @@ struct gh_shm_counters {
     /* buddy: free blocks of order k (2^k bytes), like /proc/buddyinfo */
     uint64_t buddy_free[GH_SHM_ORDERS];
     uint64_t mremap_bytes;     /* the new length of each mremap, summed */
-    uint64_t reserved[15];
+    /* GLASSHEAP_HARDEN (appended in reserved words: a writer without them
+     * leaves 0, i.e. "off").  With harden_on, live_* above exclude the
+     * quarantined blocks, a term of their own:
+     * live_block_bytes + quarantined_bytes + free_bytes + overhead_bytes
+     * = heap_bytes. */
+    uint64_t harden_on;              /* 1: the process runs GLASSHEAP_HARDEN=1 */
+    uint64_t quarantined_blocks;     /* freed heap blocks held back from reuse */
+    uint64_t quarantined_bytes;      /* their whole blocks, headers included */
+    uint64_t quarantined_requested;  /* what they had been asked for */
+    uint64_t canary_bytes;           /* canary bytes in live blocks, heap and large */
+    uint64_t zero_blocks;            /* live malloc(0) pointers (no-access region) */
+    uint64_t reserved[9];
 };
 
 enum gh_shm_block_state {

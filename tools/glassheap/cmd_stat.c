@@ -214,7 +214,9 @@ struct view {
     X(heap_bytes) X(overhead_bytes) X(regions)                                     \
     X(large_requested) X(large_bytes) X(large_blocks)                              \
     X(peak_requested) X(peak_block_bytes) X(peak_heap_bytes) X(peak_large_bytes) \
-    X(mremap_bytes)
+    X(mremap_bytes)                                                                \
+    X(harden_on) X(quarantined_blocks) X(quarantined_bytes)                        \
+    X(quarantined_requested) X(canary_bytes) X(zero_blocks)
 
 static void print_json(const struct view *v)
 {
@@ -332,6 +334,15 @@ static void print_text(const struct view *v)
     line_count("free blocks", c->free_blocks);
     line_bytes("largest free", c->largest_free);
     line_bytes("overhead", c->overhead_bytes);
+
+    if (c->harden_on) {
+        printf("hardened (GLASSHEAP_HARDEN=1; live excludes the quarantine)\n");
+        line_bytes("quarantined", c->quarantined_bytes);
+        line_count("quarantined blocks", c->quarantined_blocks);
+        line_bytes("quarantined req.", c->quarantined_requested);
+        line_bytes("canary bytes", c->canary_bytes);
+        line_count("zero-size blocks", c->zero_blocks);
+    }
 
     printf("large blocks (own mmap, at or above the threshold)\n");
     line_bytes("requested", c->large_requested);
