@@ -4,9 +4,11 @@
 as a ratio to glibc, and peak RSS.  Two more columns measure glassheap's
 own features: best-noshm is best fit with GLASSHEAP_SHM=0 (no segment; the
 default publishes one), best-trace is best fit recording GLASSHEAP_TRACE.
+--harden measures the hardened mode instead: every policy with and without
+GLASSHEAP_HARDEN=1 in the same rounds, and their ratios.
 
     python3 bench/compare.py --build build/release [--runs 3] [--min-time 0.5]
-                             [--markdown bench/RESULTS.md]
+                             [--markdown bench/RESULTS.md] [--harden]
 
 Each (benchmark, allocator) pair runs in its own process so peak RSS
 (that process's VmHWM, which bench_mix prints) belongs to that benchmark
@@ -44,6 +46,18 @@ def policies(build):
     if not m:
         sys.exit(f"compare.py: {header}: no GLASSHEAP_POLICIES(X) table")
     return re.findall(r"X\((\w+)\)", m.group(1))
+
+
+def harden_allocators(build):
+    """--harden: glibc (the ratios' base), then every policy in the default
+    and in the hardened mode (GLASSHEAP_HARDEN=1), side by side."""
+    lib = os.path.join(build, "libglassheap.so")
+    out = [("glibc", {})]
+    for p in policies(build):
+        env = {"LD_PRELOAD": lib, "GLASSHEAP_POLICY": p}
+        out.append((f"glassheap-{p}", env))
+        out.append((f"{p}-harden", dict(env, GLASSHEAP_HARDEN="1")))
+    return out
 
 
 def allocators(build, extras, tracedir):
@@ -107,12 +121,15 @@ def main():
     ap.add_argument("--markdown", help="also write the tables to this Markdown file")
     ap.add_argument("--no-extras", action="store_true",
                     help="leave out the best-noshm and best-trace columns (cost of the segment and of tracing)")
+    ap.add_argument("--harden", action="store_true",
+                    help="instead: every policy in the default and the hardened mode (GLASSHEAP_HARDEN=1), "
+                         "and a table of hardened / default ratios")
     args = ap.parse_args()
     binary = os.path.join(args.build, "bench", "bench_mix")
     if not os.path.exists(binary):
         sys.exit(f"compare.py: {binary} not found: build the bench_mix target first")
     tracedir = tempfile.mkdtemp(prefix="gh-bench-trace.")
-    allocs = allocators(args.build, not args.no_extras, tracedir)
+    allocs = harden_allocators(args.build) if args.harden else allocators(args.build, not args.no_extras, tracedir)
     times = {(b, a): [] for b in BENCHES for a, _ in allocs}
     context = None
     for r in range(args.runs):
@@ -142,6 +159,18 @@ def main():
         base = rss[(b, "glibc")]
         cells = [f"{rss[(b, n)] / 1024:.1f} ({rss[(b, n)] / base:.2f}x)" for n in names]
         lines.append(f"| {b} | " + " | ".join(cells) + " |")
+    if args.harden:
+        lines.append("")
+        lines.append("Hardened / default, same policy, same run (targets: time <= 2x, peak RSS <= 1.3x)\n")
+        pols = [n[len("glassheap-"):] for n in names if n.startswith("glassheap-")]
+        lines.append("| benchmark | " + " | ".join(f"{p} time | {p} RSS" for p in pols) + " |")
+        lines.append("|---" * (2 * len(pols) + 1) + "|")
+        for b in BENCHES:
+            cells = []
+            for p in pols:
+                cells.append(f"{med[(b, p + '-harden')] / med[(b, 'glassheap-' + p)]:.2f}x")
+                cells.append(f"{rss[(b, p + '-harden')] / rss[(b, 'glassheap-' + p)]:.2f}x")
+            lines.append(f"| {b} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     print(table)
     if args.markdown:
@@ -157,7 +186,7 @@ def main():
         header = [
             "# glassheap benchmarks",
             "",
-            "## bench_mix under each allocator",
+            "## bench_mix, default and hardened (GLASSHEAP_HARDEN=1)" if args.harden else "## bench_mix under each allocator",
             "",
             f"Measured {datetime.date.today().isoformat()} on {cpu}, "
             f"{os.cpu_count()} CPUs, Linux {platform.release()}, "

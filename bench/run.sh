@@ -2,6 +2,9 @@
 # bench/run.sh - every benchmark, one command.
 #
 #   bash bench/run.sh            # RUNS=5 interleaved rounds by default
+#   bash bench/run.sh harden     # the hardened mode's cost only: every
+#                                # policy with and without GLASSHEAP_HARDEN=1,
+#                                # side by side, into bench/HARDEN.md
 #
 # Builds the release preset, then
 #   1. bench_mix under glibc, jemalloc, mimalloc and every glassheap policy
@@ -17,6 +20,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RUNS=${RUNS:-5}
 cmake --preset release >/dev/null
 cmake --build --preset release --target glassheap bench_mix bench_scaling >/dev/null
+if [ "${1:-}" = harden ]; then
+  GH_BENCH_COMMAND="RUNS=$RUNS bash bench/run.sh harden" \
+    python3 bench/compare.py --build build/release --runs "$RUNS" --harden --markdown bench/HARDEN.md
+  echo "bench/run.sh: wrote bench/HARDEN.md"
+  exit 0
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 GH_BENCH_COMMAND="RUNS=$RUNS bash bench/run.sh" \
