@@ -8,7 +8,8 @@
  * (large.c's gh_large_setup), or calls the OS except os.c's gh_os_map,
  * gh_os_protect and the mapper.  Invariants: a heap block's header holds
  * its requested size + 1; a quarantined block is in the ring and in the
- * set, holds only GH_HARDEN_FREE_BYTE in its usable bytes, and is a live
+ * set, holds only GH_HARDEN_FREE_BYTE in its requested and canary bytes
+ * (and so does every freed byte a program wrote), and is a live
  * block to the heap; the counts match the ring and the live blocks.
  */
 #include "harden.h"
@@ -31,7 +32,7 @@ _Static_assert(GH_HARDEN_QUARANTINE_BLOCKS * 4 <= SET_SIZE, "the set stays a qua
 
 struct qent {
     void *p;
-    size_t usable;     /* bytes filled with the pattern */
+    size_t usable;     /* bytes filled with the pattern: requested + canary */
     size_t block;      /* the whole block, as the heap counts it */
     size_t requested;  /* what the program had asked for */
 };
@@ -356,15 +357,18 @@ void gh_harden_release(struct gh_front *f, void *p, const char *fn, struct gh_fr
     struct gh_block *b;
     size_t use, n = heap_requested(f, p, fn, &b, &use);
     check_canary(p, n, use, fn);
-    H.c.canary_bytes -= canary_len(use, n);
+    size_t filled = n + canary_len(use, n);
+    H.c.canary_bytes -= filled - n;
     if (usable)
         *usable = use;
-    memset(p, GH_HARDEN_FREE_BYTE, use);
+    /* What the program wrote and the canary; the bytes above were filled
+     * when their last owner freed them (or were never handed out). */
+    memset(p, GH_HARDEN_FREE_BYTE, filled);
     size_t block = gh_block_size(b);
     if (block > GH_HARDEN_QUARANTINE_BLOCK_MAX)
         gh_heap_free(f->heap, p, fn);
     else
-        quarantine(f, p, use, block, n, fn);
+        quarantine(f, p, filled, block, n, fn);
 }
 
 size_t gh_harden_usable(struct gh_front *f, const void *p, const char *fn)
@@ -409,14 +413,19 @@ enum gh_realloc_step gh_harden_realloc_begin(struct gh_front *f, void *p, size_t
     check_canary(p, old, use, fn);
     r->old_requested = r->old_usable = old;
     if (!gh_front_is_large(f, n) && gh_heap_resize(f->heap, p, n + 1, fn)) {
-        H.c.canary_bytes -= canary_len(use, old);
-        H.c.canary_bytes += arm(p, n, gh_heap_usable(f->heap, p));
+        size_t was = old + canary_len(use, old);
+        H.c.canary_bytes -= was - old;
+        size_t now = n + arm(p, n, gh_heap_usable(f->heap, p));
+        H.c.canary_bytes += now - n;
+        if (now < was) /* shrunk: what the program wrote there goes */
+            memset((char *)p + now, GH_HARDEN_FREE_BYTE, was - now);
         return GH_REALLOC_IN_PLACE;
     }
     return GH_REALLOC_MOVE;
 }
 
-void gh_harden_check_size(struct gh_front *f, const void *p, size_t size, size_t align, const char *fn)
+void gh_harden_check_size(struct gh_front *f, const void *p, size_t size, size_t align, bool rounded,
+                          const char *fn)
 {
     if (!H.on)
         return;
@@ -433,10 +442,11 @@ void gh_harden_check_size(struct gh_front *f, const void *p, size_t size, size_t
         n = gh_large_requested(p);
     else
         return; /* not a block of ours: the free says so */
-    size_t rounded;
     bool ok = size == n;
-    if (align > 1)
-        ok = (ok || (gh_round_up(size, align, &rounded) && rounded == n)) && ((uintptr_t)p & (align - 1)) == 0;
+    if (align > 1) {
+        size_t up;
+        ok = (ok || (rounded && gh_round_up(size, align, &up) && up == n)) && ((uintptr_t)p & (align - 1)) == 0;
+    }
     if (!ok)
         gh_fatal(fn, "wrong size for block", p);
 }

@@ -8,9 +8,11 @@
  *     ("overflow past the end of block").  A heap block is asked of the
  *     heap for n + 1 bytes, so its header holds n + 1 and there is always
  *     room for at least one canary byte;
- *   - free pattern: a freed heap block is filled with GH_HARDEN_FREE_BYTE,
- *     so a read after free finds no stale data, and checked when it leaves
- *     the quarantine ("write after free of block");
+ *   - free pattern: a freed heap block's requested and canary bytes are
+ *     filled with GH_HARDEN_FREE_BYTE (so are the bytes an in-place
+ *     realloc cuts off), so a read after free finds no stale data, and
+ *     checked, all of them, when it leaves the quarantine ("write after
+ *     free of block");
  *   - quarantine: freed heap blocks wait in a FIFO of at most
  *     GH_HARDEN_QUARANTINE_BLOCKS blocks and GH_HARDEN_QUARANTINE_BYTES
  *     bytes before the heap gets them back (delayed reuse); a second free
@@ -91,10 +93,12 @@ enum gh_realloc_step gh_harden_realloc_begin(struct gh_front *f, void *p, size_t
                                              struct gh_realloc *r);
 
 /* Lock held: fatal ("wrong size for block", named after fn) unless size is
- * p's requested size (align > 1: or that size rounded up to align, as an
- * aligned operator new asks for, and p aligned to it).  A pointer that is
- * not a live block is left to the free that follows.  No-op when off. */
-void gh_harden_check_size(struct gh_front *f, const void *p, size_t size, size_t align, const char *fn);
+ * p's requested size (or, with `rounded`, that size rounded up to align:
+ * what libstdc++'s aligned operator new asks aligned_alloc for) and, with
+ * align > 1, p is aligned to align.  A pointer that is not a live block is
+ * left to the free that follows.  No-op when off. */
+void gh_harden_check_size(struct gh_front *f, const void *p, size_t size, size_t align, bool rounded,
+                          const char *fn);
 
 /* Lock held: check every quarantined block and give it back to the heap
  * (malloc_trim).  No-op when off. */

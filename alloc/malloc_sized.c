@@ -10,6 +10,7 @@
  * without one.  In the default mode the check is one predictable branch.
  */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -17,12 +18,12 @@
 #include "harden.h"
 
 /* Lock held around the check, which is fatal on a mismatch. */
-static void check(void *p, size_t size, size_t align, const char *fn)
+static void check(void *p, size_t size, size_t align, bool rounded, const char *fn)
 {
     if (__builtin_expect(!G.front.harden, 1) || !p)
         return;
     enter();
-    gh_harden_check_size(&G.front, p, size, align, fn);
+    gh_harden_check_size(&G.front, p, size, align, rounded, fn);
     leave();
 }
 
@@ -32,14 +33,14 @@ GH_EXPORT void free_aligned_sized(void *p, size_t align, size_t size);
 GH_EXPORT void free_sized(void *p, size_t size)
 {
     ensure_init();
-    check(p, size, 0, "free_sized");
+    check(p, size, 0, false, "free_sized");
     free(p);
 }
 
 GH_EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
 {
     ensure_init();
-    check(p, size, align, "free_aligned_sized");
+    check(p, size, align, false, "free_aligned_sized");
     free(p);
 }
 
@@ -60,7 +61,7 @@ GH_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t size, size_t align);
 GH_EXPORT void _ZdlPvm(void *p, size_t size)
 {
     ensure_init();
-    check(p, size, 0, "operator delete");
+    check(p, size, 0, false, "operator delete");
     if (_ZdlPv)
         _ZdlPv(p);
     else
@@ -70,7 +71,7 @@ GH_EXPORT void _ZdlPvm(void *p, size_t size)
 GH_EXPORT void _ZdaPvm(void *p, size_t size)
 {
     ensure_init();
-    check(p, size, 0, "operator delete[]");
+    check(p, size, 0, false, "operator delete[]");
     if (_ZdaPv)
         _ZdaPv(p);
     else
@@ -80,7 +81,7 @@ GH_EXPORT void _ZdaPvm(void *p, size_t size)
 GH_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t size, size_t align)
 {
     ensure_init();
-    check(p, size, align, "operator delete");
+    check(p, size, align, true, "operator delete");
     if (_ZdlPvSt11align_val_t)
         _ZdlPvSt11align_val_t(p, align);
     else
@@ -90,7 +91,7 @@ GH_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t size, size_t align)
 GH_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t size, size_t align)
 {
     ensure_init();
-    check(p, size, align, "operator delete[]");
+    check(p, size, align, true, "operator delete[]");
     if (_ZdaPvSt11align_val_t)
         _ZdaPvSt11align_val_t(p, align);
     else

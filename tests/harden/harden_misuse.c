@@ -25,6 +25,7 @@
 #include "gh_api_test.h"
 
 void free_sized(void *p, size_t size);
+void free_aligned_sized(void *p, size_t align, size_t size);
 
 #define SMALL 64
 #define LARGE (256 * 1024)
@@ -197,25 +198,26 @@ int main(int argc, char **argv)
     } else if (!strcmp(c, "overflow_small_1")) {
         unsigned char *p = fenced(SMALL);
         announce(p);
-        p[SMALL] = 0x41;
+        p[SMALL] ^= 0x41; /* surely a change (a chosen byte matches a canary byte 1 time in 128) */
         free(p);
     } else if (!strcmp(c, "overflow_small_8")) {
         unsigned char *p = fenced(SMALL);
         announce(p);
-        memset(p + SMALL, 0x41, 8);
+        for (int i = 0; i < 8; i++)
+            p[SMALL + i] ^= 0x41;
         free(p);
     } else if (!strcmp(c, "overflow_large_1")) {
         /* 256 KiB + 1: right-aligned at its guard page, 15 bytes of canary. */
         unsigned char *p = large(LARGE + 1);
         announce(p);
-        ((volatile unsigned char *)p)[LARGE + 1] = 0x41;
+        ((volatile unsigned char *)p)[LARGE + 1] ^= 0x41;
         free(p);
     } else if (!strcmp(c, "overflow_large_8")) {
         /* 256 KiB: a multiple of 16, so the payload ends at the guard page. */
         unsigned char *p = large(LARGE);
         announce(p);
         for (int i = 0; i < 8; i++)
-            ((volatile unsigned char *)p)[LARGE + i] = 0x41;
+            ((volatile unsigned char *)p)[LARGE + i] ^= 0x41;
         free(p);
     } else if (!strcmp(c, "zero_read")) {
         unsigned char *p = malloc(zero);
@@ -231,6 +233,62 @@ int main(int argc, char **argv)
         unsigned char *p = fenced(SMALL);
         announce(p);
         free_sized(p, SMALL / 2);
+    } else if (!strcmp(c, "free_aligned_sized_mismatch")) {
+        unsigned char *p = aligned_alloc(64, 128);
+        if (!p)
+            GH_T_FAIL("aligned_alloc failed");
+        free_aligned_sized(p, 64, 128); /* the right size: no complaint */
+        p = aligned_alloc(64, 128);
+        announce(p);
+        free_aligned_sized(p, 64, 120); /* 128 rounded to 64 too, but not 128 */
+    } else if (!strcmp(c, "realloc_overflow")) {
+        unsigned char *p = fenced(SMALL);
+        announce(p);
+        p[SMALL] ^= 0x41;
+        sink = realloc(p, 4 * SMALL);
+    } else if (!strcmp(c, "realloc_freed")) {
+        unsigned char *p = fenced(SMALL);
+        free(p);
+        announce(p);
+        sink = realloc(p, 4 * SMALL);
+    } else if (!strcmp(c, "usable_size_freed")) {
+        unsigned char *p = fenced(SMALL);
+        free(p);
+        announce(p);
+        sink = (void *)(uintptr_t)malloc_usable_size(p);
+    } else if (!strcmp(c, "double_free_zero")) {
+        unsigned char *p = malloc(zero);
+        free(p);
+        announce(p);
+        free(p);
+    } else if (!strcmp(c, "realloc_shrink_stale")) {
+        /* Shrunk (in place or moved), then freed: none of the 200 bytes
+         * the program wrote may still be there. */
+        unsigned char *p = fenced(200);
+        unsigned char *q = realloc(p, 40);
+        if (!q)
+            GH_T_FAIL("realloc failed");
+        free(q);
+        announce(p);
+        int stale = 0;
+        for (int i = 0; i < 200; i++)
+            stale += ((volatile unsigned char *)p)[i] == 0x3C;
+        printf(stale ? "stale data: %d of the freed bytes\n" : "no stale data\n", stale);
+        return 0;
+    } else if (!strcmp(c, "write_after_free_trim")) {
+        unsigned char *p = fenced(SMALL);
+        free(p);
+        announce(p);
+        p[8] = 0x41;
+        malloc_trim(0); /* empties the quarantine: checked then */
+    } else if (!strcmp(c, "write_after_free_exit")) {
+        unsigned char *p = fenced(SMALL);
+        free(p);
+        announce(p);
+        p[8] = 0x41;
+        printf("exiting\n");
+        fflush(stdout);
+        return 0; /* checked at exit, before the summary */
     } else if (!strcmp(c, "impossibly_large")) {
         announce(NULL);
         errno = 0;
