@@ -412,13 +412,12 @@ enum gh_realloc_step gh_harden_realloc_begin(struct gh_front *f, void *p, size_t
     size_t use, old = heap_requested(f, p, fn, &b, &use);
     check_canary(p, old, use, fn);
     r->old_requested = r->old_usable = old;
-    if (!gh_front_is_large(f, n) && gh_heap_resize(f->heap, p, n + 1, fn)) {
-        size_t was = old + canary_len(use, old);
-        H.c.canary_bytes -= was - old;
-        size_t now = n + arm(p, n, gh_heap_usable(f->heap, p));
-        H.c.canary_bytes += now - n;
-        if (now < was) /* shrunk: what the program wrote there goes */
-            memset((char *)p + now, GH_HARDEN_FREE_BYTE, was - now);
+    /* Grown in place only: a shrink moves, so the bytes it gives up are
+     * freed (filled, quarantined) with the old block, not split off to the
+     * heap with the program's data in them. */
+    if (n >= old && !gh_front_is_large(f, n) && gh_heap_resize(f->heap, p, n + 1, fn)) {
+        H.c.canary_bytes -= canary_len(use, old);
+        H.c.canary_bytes += arm(p, n, gh_heap_usable(f->heap, p));
         return GH_REALLOC_IN_PLACE;
     }
     return GH_REALLOC_MOVE;
@@ -464,4 +463,5 @@ void gh_harden_account(struct gh_harden_counts *out, struct gh_heap_counters *he
     heap->live_block_bytes -= out->quarantined_bytes < heap->live_block_bytes ? out->quarantined_bytes
                                                                                 : heap->live_block_bytes;
     heap->live_blocks -= out->quarantined_blocks < heap->live_blocks ? out->quarantined_blocks : heap->live_blocks;
+    heap->live_blocks += out->zero_blocks; /* live, of 0 bytes, outside the heap */
 }

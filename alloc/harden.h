@@ -9,8 +9,8 @@
  *     heap for n + 1 bytes, so its header holds n + 1 and there is always
  *     room for at least one canary byte;
  *   - free pattern: a freed heap block's requested and canary bytes are
- *     filled with GH_HARDEN_FREE_BYTE (so are the bytes an in-place
- *     realloc cuts off), so a read after free finds no stale data, and
+ *     filled with GH_HARDEN_FREE_BYTE (a shrinking realloc moves, so its
+ *     old block is freed whole), so a read after free finds no stale data, and
  *     checked, all of them, when it leaves the quarantine ("write after
  *     free of block");
  *   - quarantine: freed heap blocks wait in a FIFO of at most
@@ -28,7 +28,8 @@
  *   - the sized frees (free_sized, free_aligned_sized, sized operator
  *     delete) must pass the requested size ("wrong size for block");
  *   - realloc of a large block always moves (no mremap: the guard page
- *     stays at the end of every mapping).
+ *     stays at the end of every mapping), and so does a shrinking realloc
+ *     of a heap block; a growing one may stay in place.
  *
  * Locking: everything runs under the allocator lock except
  * gh_harden_large_map (no lock; its only shared state is an atomic
@@ -111,7 +112,8 @@ void gh_harden_verify(struct gh_front *f, const char *fn);
 /* Lock held: the counts, and the heap's counters made the program's view:
  * quarantined blocks leave live_blocks/live_block_bytes/live_requested
  * (they are a term of their own: live + quarantined + free + overhead =
- * heap), and the one reserve byte per heap block leaves live_requested. */
+ * heap), the one reserve byte per heap block leaves live_requested, and
+ * the live zero-size blocks join live_blocks (with 0 bytes). */
 void gh_harden_account(struct gh_harden_counts *out, struct gh_heap_counters *heap);
 
 #endif
