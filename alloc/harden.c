@@ -238,21 +238,22 @@ static void *zero_take(void)
     return NULL; /* full: malloc(0) takes a heap block */
 }
 
-/* Slot of a live zero-size block p (fatal when p is not one). */
-static size_t zero_slot(const void *p, const char *fn)
+/* Slot of a live zero-size block p (fatal when p is not one: `dead` says
+ * what a freed one is). */
+static size_t zero_slot(const void *p, const char *fn, const char *dead)
 {
     size_t off = (size_t)((const char *)p - H.zero);
     if (off % ZERO_SLOT)
         gh_fatal(fn, "invalid pointer", p);
     size_t i = off / ZERO_SLOT;
     if (!(H.zero_live[i / 64] & ((uint64_t)1 << (i % 64))))
-        gh_fatal(fn, "double free of", p);
+        gh_fatal(fn, dead, p);
     return i;
 }
 
 static void zero_release(const void *p, const char *fn)
 {
-    size_t i = zero_slot(p, fn);
+    size_t i = zero_slot(p, fn, "double free of");
     H.zero_live[i / 64] &= ~((uint64_t)1 << (i % 64));
     H.c.zero_blocks--;
 }
@@ -374,7 +375,7 @@ void gh_harden_release(struct gh_front *f, void *p, const char *fn, struct gh_fr
 size_t gh_harden_usable(struct gh_front *f, const void *p, const char *fn)
 {
     if (zero_owns(p)) {
-        zero_slot(p, fn);
+        zero_slot(p, fn, "pointer to a freed block");
         return 0;
     }
     if (set_has(p))
@@ -394,7 +395,7 @@ enum gh_realloc_step gh_harden_realloc_begin(struct gh_front *f, void *p, size_t
         return GH_REALLOC_FAILED;
     r->old_requested = r->old_usable = 0;
     if (zero_owns(p)) {
-        zero_slot(p, fn);
+        zero_slot(p, fn, "double free of");
         return GH_REALLOC_MOVE;
     }
     if (set_has(p))

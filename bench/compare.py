@@ -198,6 +198,7 @@ def main():
             "",
             "    " + (os.environ.get("GH_BENCH_COMMAND") or " ".join(["python3", "bench/compare.py"] + sys.argv[1:])),
             "",
+            "",
         ]
         with open(args.markdown, "w") as f:
             f.write("\n".join(header) + table + "\n")
