@@ -2,8 +2,17 @@
  *
  * Owns: the process state G and the lock word, initialisation (first call
  * or constructor, whichever comes first), the segment's creation, the
- * trace's opening and a forked child's inherited blocks, the fork handlers,
- * _exit/_Exit, and the destructor (trace, segment, exit summary).
+ * trace's opening and a forked child's inherited blocks, the summary file,
+ * the fork handlers, _exit/_Exit, and the destructor (trace, segment, exit
+ * summary).
+ *
+ * The summary file (GLASSHEAP_STATS_FILE) is opened in the constructor
+ * through gh_os_open_private(), so a path that cannot be used is said at
+ * once (one line) and the summary goes to stderr instead; the descriptor
+ * is kept for the exit.  A forked child drops its parent's and opens its
+ * own file at its exit; a process that leaves by _exit writes no summary
+ * and takes back the empty file it created.  When the program closed the descriptor, the exit
+ * opens the path again by the same rule.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -15,6 +24,7 @@
 
 #include "error.h"
 #include "exports.h"
+#include "os.h"
 
 /* glibc's stdio list lock (exported by libc.so.6 since 2.2.5). */
 extern void _IO_list_lock(void) __attribute__((weak));
@@ -41,6 +51,46 @@ void gh_exports_init_locked(void)
     G.valgrind = RUNNING_ON_VALGRIND ? 1 : 0;
 #endif
     __atomic_store_n(&G.ready, 1, __ATOMIC_RELEASE);
+}
+
+/* ---- the summary file ------------------------------------------------ */
+
+static struct gh_os_file stats_file = { .fd = -1 };
+static long stats_file_pid; /* the process stats_file was opened for */
+static char stats_path[GH_PATH_MAX + 32];
+
+/* Open this process's summary file: true when it can be used; otherwise
+ * one line said why. */
+static bool stats_file_open(void)
+{
+    char *path = stats_path;
+    long pid = (long)getpid();
+    if (!gh_config_expand_path(G.cfg.stats_file, pid, path, sizeof stats_path)) {
+        gh_os_warn_unusable("GLASSHEAP_STATS_FILE", G.cfg.stats_file, ENAMETOOLONG,
+                            "the summary goes to stderr");
+        return false;
+    }
+    int err = gh_os_open_private(path, &stats_file);
+    if (err) {
+        gh_os_warn_unusable("GLASSHEAP_STATS_FILE", path, err, "the summary goes to stderr");
+        return false;
+    }
+    stats_file_pid = pid;
+    return true;
+}
+
+/* At exit: the descriptor the summary goes to.  The file opened at the
+ * start when it is still ours, else the path opened again (a forked child;
+ * a program that closed our descriptor); stderr when it cannot be used. */
+static int stats_file_for_exit(void)
+{
+    if (stats_file_pid == (long)getpid() && gh_os_file_ours(&stats_file) &&
+        gh_os_file_restart(&stats_file) == 0)
+        return stats_file.fd;
+    stats_file.fd = -1; /* not ours any more: never close it */
+    if (stats_file_open())
+        return stats_file.fd;
+    return G.stats_fd >= 0 ? G.stats_fd : 2;
 }
 
 /* Create this process's segment and publish a first snapshot. */
@@ -108,6 +158,7 @@ static void fork_child(void)
         _IO_list_resetlock();
     /* The mapping is the parent's: leave it to the parent, make our own. */
     gh_shm_close(&G.shm, /* unlink */ false);
+    gh_os_file_close(&stats_file); /* the parent's; ours is opened at our exit */
     shm_start();
     gh_trace_forked(&G.trace, gh_heap_policy_name(&G.heap), G.cfg.mmap_threshold);
     if (G.trace.fd >= 0)
@@ -117,18 +168,12 @@ static void fork_child(void)
 __attribute__((constructor)) static void glassheap_start(void)
 {
     ensure_init();
-    if (G.cfg.stats != GH_STATS_OFF && G.cfg.stats_file[0] == '\0')
+    if (G.cfg.stats != GH_STATS_OFF && !(G.cfg.stats_file[0] && stats_file_open()))
         G.stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     shm_start();
-    if (G.cfg.trace[0]) {
-        int err = gh_trace_open(&G.trace, G.cfg.trace, gh_heap_policy_name(&G.heap), G.cfg.mmap_threshold);
-        if (err) {
-            gh_write_str(2, "glassheap: GLASSHEAP_TRACE: cannot open '");
-            gh_write_str(2, G.cfg.trace);
-            gh_write_str(2, "'; not recording\n");
-        }
-    }
+    if (G.cfg.trace[0]) /* a file that cannot be used: trace.c says so */
+        gh_trace_open(&G.trace, G.cfg.trace, gh_heap_policy_name(&G.heap), G.cfg.mmap_threshold);
 }
 
 /* _exit and _Exit skip destructors: take the segment away (and write out
@@ -139,6 +184,8 @@ static void quick_exit_cleanup(void)
     long pid = (long)getpid();
     if (G.shm.hdr && (long)G.shm.hdr->pid == pid)
         gh_shm_close(&G.shm, /* unlink */ true);
+    if (stats_file_pid == pid) /* no summary: no file left behind */
+        gh_os_file_remove(&stats_file, stats_path);
     if (G.trace.fd >= 0 && G.trace.pid == pid) {
         /* Another thread may be inside the allocator: never wait for it. */
         int expected = 0;
@@ -178,15 +225,11 @@ __attribute__((destructor)) static void glassheap_end(void)
     }
     if (G.cfg.stats == GH_STATS_OFF)
         return;
-    if (G.cfg.stats_file[0]) {
-        char path[GH_PATH_MAX + 32];
-        if (!gh_config_expand_path(G.cfg.stats_file, (long)getpid(), path, sizeof path))
-            return;
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-            return;
+    if (G.cfg.stats_file[0] && G.stats_fd < 0) {
+        int fd = stats_file_for_exit();
         gh_exports_write_summary(fd, G.cfg.stats);
-        close(fd);
+        if (fd == stats_file.fd)
+            gh_os_file_close(&stats_file);
     } else if (G.stats_fd >= 0) {
         gh_exports_write_summary(G.stats_fd, G.cfg.stats);
     }

@@ -1,8 +1,10 @@
 /* os.c - system calls, one place.
  *
  * Owns: brk/sbrk, mmap, munmap, mremap, madvise, the segment's
- * shm_open/ftruncate/mmap/munmap/shm_unlink, their counters, and the fatal
- * line for an error that is not running out (os.h says which calls).
+ * shm_open/ftruncate/mmap/munmap/shm_unlink, their counters, the fatal
+ * line for an error that is not running out (os.h says which calls), and
+ * the rule for opening a file named in the environment
+ * (gh_os_open_private) with its warning line.
  * Never: decides placement, allocates, or locks.  The counters are added
  * to with relaxed atomics: the large-block path calls in here without the
  * allocator lock.
@@ -20,6 +22,8 @@
 #include <unistd.h>
 
 #include "error.h"
+
+#define OPEN_TRIES 4 /* gh_os_open_private: create, else open the existing file */
 
 static size_t page_size;
 static long fail_after[GH_OS_NCALLS] = { -1, -1, -1, -1 };
@@ -194,6 +198,139 @@ int gh_os_shm_unlink(const char *name)
         return failure(saved);
     COUNT(shm_unlinks, 1);
     return 0;
+}
+
+/* ---- files named in the environment --------------------------------- */
+
+int gh_os_open_private(const char *path, struct gh_os_file *f)
+{
+    int saved = errno;
+    const int flags = O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
+    f->fd = -1;
+    f->created = false;
+    /* A new file, or else the existing one: no O_TRUNC, an existing file is
+     * emptied only once it passed.  (Retried when the name comes and goes
+     * between the two opens.) */
+    int fd = -1;
+    for (int try = 0; fd < 0 && try < OPEN_TRIES; try++) {
+        errno = 0;
+        fd = open(path, flags | O_CREAT | O_EXCL, 0600);
+        if (fd >= 0) {
+            f->created = true;
+            break;
+        }
+        if (errno != EEXIST)
+            return failure(saved);
+        fd = open(path, flags);
+        if (fd < 0 && errno != ENOENT)
+            return failure(saved);
+    }
+    if (fd < 0)
+        return failure(saved);
+    struct stat st;
+    int err = 0;
+    if (fstat(fd, &st) != 0)
+        err = failure(saved);
+    else if (!S_ISREG(st.st_mode))
+        err = GH_OS_NOT_REGULAR;
+    else if (st.st_uid != geteuid())
+        err = GH_OS_NOT_OWNER;
+    else if (st.st_nlink != 1)
+        err = GH_OS_LINKED;
+    else if (fcntl(fd, F_SETFL, 0) != 0 || ftruncate(fd, 0) != 0)
+        err = failure(saved);
+    if (err) {
+        close(fd);
+        errno = saved;
+        return err;
+    }
+    f->fd = fd;
+    f->dev = (uint64_t)st.st_dev;
+    f->ino = (uint64_t)st.st_ino;
+    errno = saved;
+    return 0;
+}
+
+bool gh_os_file_ours(const struct gh_os_file *f)
+{
+    int saved = errno;
+    struct stat st;
+    bool ours = f->fd >= 0 && fstat(f->fd, &st) == 0 && (uint64_t)st.st_dev == f->dev &&
+                (uint64_t)st.st_ino == f->ino;
+    errno = saved;
+    return ours;
+}
+
+int gh_os_file_restart(struct gh_os_file *f)
+{
+    int saved = errno;
+    if (ftruncate(f->fd, 0) != 0 || lseek(f->fd, 0, SEEK_SET) != 0)
+        return failure(saved);
+    return 0;
+}
+
+int gh_os_file_remove(struct gh_os_file *f, const char *path)
+{
+    int saved = errno;
+    struct stat st, named;
+    int err = EEXIST;
+    if (f->created && gh_os_file_ours(f) && fstat(f->fd, &st) == 0 && st.st_size == 0 &&
+        lstat(path, &named) == 0 && named.st_dev == st.st_dev && named.st_ino == st.st_ino)
+        err = unlink(path) == 0 ? 0 : failure(saved);
+    gh_os_file_close(f);
+    errno = saved;
+    return err;
+}
+
+void gh_os_file_close(struct gh_os_file *f)
+{
+    if (gh_os_file_ours(f)) {
+        int saved = errno;
+        close(f->fd);
+        errno = saved;
+    }
+    f->fd = -1;
+}
+
+const char *gh_os_open_why(int code)
+{
+    switch (code) {
+    case GH_OS_NOT_REGULAR: return "it is not a regular file";
+    case GH_OS_NOT_OWNER:   return "it is owned by another user";
+    case GH_OS_LINKED:      return "it has other hard links";
+    case ELOOP:             return "it is a symbolic link";
+    case ENOENT:            return "no such directory";
+    case ENOTDIR:           return "a part of the path is not a directory";
+    case EISDIR:            return "it is a directory";
+    case EACCES:
+    case EPERM:             return "permission denied";
+    case EROFS:             return "read-only file system";
+    case ENXIO:             return "it is a FIFO or device nobody reads";
+    case ENAMETOOLONG:      return "the path is too long";
+    case ENOSPC:            return "no space left on the device";
+    default:                return NULL;
+    }
+}
+
+void gh_os_warn_unusable(const char *var, const char *path, int code, const char *then)
+{
+    char num[24];
+    const char *why = gh_os_open_why(code);
+    gh_write_str(2, "glassheap: ");
+    gh_write_str(2, var);
+    gh_write_str(2, ": cannot use '");
+    gh_write_str(2, path);
+    gh_write_str(2, "': ");
+    if (why) {
+        gh_write_str(2, why);
+    } else {
+        gh_fmt_dec(num, (unsigned long)(code < 0 ? -code : code));
+        gh_write_str(2, "errno ");
+        gh_write_str(2, num);
+    }
+    gh_write_str(2, "; ");
+    gh_write_str(2, then);
+    gh_write_str(2, "\n");
 }
 
 void gh_os_fail_after(enum gh_os_call call, long after)

@@ -13,8 +13,12 @@
  * errno, e.g. "glassheap: mmap(): errno 22 for a mapping of length 0x1000".
  * munmap errors are returned: the caller names the span (source.c makes
  * them fatal).  mremap errors are returned too: the kernel answers EINVAL
- * for a length past its limits, which is running out for realloc.  The segment calls (gh_os_shm_*) are never fatal: the
- * segment is optional and its caller warns and runs on.
+ * for a length past its limits, which is running out for realloc.  The
+ * segment calls (gh_os_shm_*) are never fatal: the segment is optional and
+ * its caller warns and runs on.
+ *
+ * Files named in the environment (GLASSHEAP_STATS_FILE, GLASSHEAP_TRACE):
+ * gh_os_open_private() is the one rule for opening them, never fatal.
  *
  * Counters: one per call kind, added to with relaxed atomics, since the
  * large-block calls run outside the heap lock.  A snapshot reads each word
@@ -32,6 +36,7 @@
 #ifndef GH_OS_H
 #define GH_OS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,6 +100,62 @@ int gh_os_shm_unmap(void *addr, size_t size);
 /* Remove the name `name` (the mapping and open fds stay valid).  0 or
  * errno (ENOENT when there was none).  Never fatal. */
 int gh_os_shm_unlink(const char *name);
+
+/* ---- files named in the environment --------------------------------- */
+
+/* Why gh_os_open_private() refused a file it could open (errno values are
+ * positive; these are negative so both fit one return value). */
+enum gh_os_refusal {
+    GH_OS_NOT_REGULAR = -1, /* a directory, device, FIFO, socket */
+    GH_OS_NOT_OWNER = -2,   /* owned by a user other than the effective one */
+    GH_OS_LINKED = -3,      /* has other hard links (may name someone else's file) */
+};
+
+/* An open private file and the identity it had when opened. */
+struct gh_os_file {
+    int fd;        /* -1: none */
+    bool created;  /* the open made the file */
+    uint64_t dev, ino;
+};
+
+/* Open `path` for writing the way a file named in the environment must be:
+ * the last component is never followed through a symbolic link
+ * (O_NOFOLLOW), a terminal never becomes the controlling one, a FIFO never
+ * blocks the open; a new file is created 0600; an existing one is used only
+ * when, seen through the opened descriptor (fstat), it is a regular file
+ * owned by the effective uid with one link, and is truncated only after
+ * those checks (f->created tells which).  0 with f->fd (write-only, close-on-exec, blocking, empty,
+ * offset 0), or a positive errno (ELOOP: a symbolic link, ENOENT: a missing
+ * directory, EISDIR ...) or a gh_os_refusal, with nothing left open and an
+ * existing file untouched.  Never fatal, never allocates. */
+int gh_os_open_private(const char *path, struct gh_os_file *f);
+
+/* Whether f->fd still names the file gh_os_open_private() opened (the
+ * program may have closed it and reused the number). */
+bool gh_os_file_ours(const struct gh_os_file *f);
+
+/* Empty the file again and rewind: 0 or errno. */
+int gh_os_file_restart(struct gh_os_file *f);
+
+/* Take back a file that gh_os_open_private() created and nothing was
+ * written to (a process leaving by _exit): unlink `path` when it still
+ * names that file and it is empty, then close as gh_os_file_close().  0
+ * when removed, EEXIST when kept, or unlink's errno. */
+int gh_os_file_remove(struct gh_os_file *f, const char *path);
+
+/* Close f->fd if it is still ours (never another file the program put on
+ * that number); f->fd = -1. */
+void gh_os_file_close(struct gh_os_file *f);
+
+/* A phrase for a code of gh_os_open_private(), e.g. "it is a symbolic
+ * link"; NULL for an errno it has no phrase for. */
+const char *gh_os_open_why(int code);
+
+/* The one line for a file that cannot be used, on stderr:
+ *   glassheap: <var>: cannot use '<path>': <why>; <then>
+ * e.g. "glassheap: GLASSHEAP_TRACE: cannot use '/tmp/t': it is a symbolic
+ * link; not recording". */
+void gh_os_warn_unusable(const char *var, const char *path, int code, const char *then);
 
 /* Test hook: after `after` more successful calls of kind `call`, every call
  * of that kind fails with ENOMEM until gh_os_fail_reset().  after < 0 turns

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "tracefile.h"
 
 static void help(FILE *f)
@@ -95,9 +96,10 @@ int cmd_convert(int argc, char **argv)
         cli_error("%s", err);
         return rc == TF_NOFILE ? GH_EXIT_NOTFOUND : GH_EXIT_FAIL;
     }
-    FILE *out = strcmp(outpath, "-") ? fopen(outpath, rep ? "w" : "wb") : stdout;
+    int refused = 0;
+    FILE *out = strcmp(outpath, "-") ? gh_outfile_fopen(outpath, &refused) : stdout;
     if (!out) {
-        cli_error("convert: cannot write %s: %s", outpath, strerror(errno));
+        cli_error("convert: cannot write %s: %s", outpath, gh_outfile_strerror(refused));
         tf_free(&t);
         return GH_EXIT_FAIL;
     }

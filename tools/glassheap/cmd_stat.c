@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "escape.h"
 #include "clock.h"
 #include "reader.h"
 
@@ -299,8 +300,9 @@ static void print_text(const struct view *v)
 
     printf("process\n");
     printf(LABEL "%d\n", "pid", v->pid);
-    printf(LABEL "%s\n", "command", v->cfg.cmdline[0] ? v->cfg.cmdline : "?");
-    printf(LABEL "%s\n", "policy", v->cfg.policy);
+    char shown[GH_ESC_BUF(sizeof v->cfg.cmdline)];
+    printf(LABEL "%s\n", "command", v->cfg.cmdline[0] ? gh_esc_text(v->cfg.cmdline, shown, sizeof shown) : "?");
+    printf(LABEL "%s\n", "policy", gh_esc_text(v->cfg.policy, shown, sizeof shown));
     printf(LABEL "mmap threshold %s, alignment %" PRIu32 " B, block header %" PRIu32
            " B, minimum block %" PRIu32 " B", "config",
            bytes_exact(v->cfg.mmap_threshold, b1, sizeof b1), v->cfg.alignment,

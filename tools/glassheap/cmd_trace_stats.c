@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "escape.h"
 #include "trace_args.h"
 #include "tracefile.h"
 
@@ -257,12 +258,14 @@ int cmd_trace_stats(int argc, char **argv)
         json_hist("lifetime_histogram", s.life_hist);
         printf(",\"never_freed\":%" PRIu64 "}\n", s.never_freed);
     } else {
-        char b1[32], b2[32];
-        printf("trace %s: %s, %zu operations, %" PRIu32 " ids\n", path, tf_format_name(&t), t.n, t.nids);
+        char b1[32], b2[32], policy[GH_ESC_BUF(sizeof t.policy)], cmd[GH_ESC_BUF(sizeof t.cmdline)];
+        printf("trace ");
+        gh_esc_fputs(stdout, path);
+        printf(": %s, %zu operations, %" PRIu32 " ids\n", tf_format_name(&t), t.n, t.nids);
         if (t.format == TF_BINARY)
             printf("recorded from pid %" PRId32 " under %s, %" PRIu64 " thread%s, %.3f s: %s\n", t.pid,
-                   t.policy[0] ? t.policy : "?", s.threads, s.threads == 1 ? "" : "s", (double)s.duration_ns * 1e-9,
-                   t.cmdline);
+                   t.policy[0] ? gh_esc_text(t.policy, policy, sizeof policy) : "?", s.threads,
+                   s.threads == 1 ? "" : "s", (double)s.duration_ns * 1e-9, gh_esc_text(t.cmdline, cmd, sizeof cmd));
         printf("\noperations: %" PRIu64 " allocations, %" PRIu64 " reallocs, %" PRIu64 " frees", s.allocs, s.reallocs,
                s.frees);
         if (t.failed)

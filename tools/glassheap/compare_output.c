@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "compare.h"
 #include "glassheap/frag.h"
 #include "svg.h"
@@ -334,9 +335,10 @@ bool compare_write_svg(const struct compare *cx, const char *path)
         shown += !cx->rows[i].missing;
     int panel_h = SVG_PANEL_HEAD + shown * SVG_ROW_H + SVG_PANEL_GAP;
     int height = SVG_TOP + (int)npanels * panel_h + 30;
-    FILE *f = fopen(path, "w");
+    int err;
+    FILE *f = gh_outfile_fopen(path, &err);
     if (!f) {
-        cli_error("compare: cannot write '%s': %s", path, strerror(errno));
+        cli_error("compare: cannot write '%s': %s", path, gh_outfile_strerror(err));
         return false;
     }
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
