@@ -182,7 +182,7 @@ __attribute__((constructor)) static void glassheap_start(void)
 static void quick_exit_cleanup(void)
 {
     long pid = (long)getpid();
-    if (G.shm.hdr && (long)G.shm.hdr->pid == pid)
+    if (G.shm.hdr && G.shm.pid == pid)
         gh_shm_close(&G.shm, /* unlink */ true);
     if (stats_file_pid == pid) /* no summary: no file left behind */
         gh_os_file_remove(&stats_file, stats_path);

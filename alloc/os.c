@@ -4,7 +4,8 @@
  * shm_open/ftruncate/mmap/munmap/shm_unlink, their counters, the fatal
  * line for an error that is not running out (os.h says which calls), and
  * the rule for opening a file named in the environment
- * (gh_os_open_private) with its warning line.
+ * (gh_os_open_private) with its warning line, and the SIGBUS guard of the
+ * segment's mapping (the one signal handler glassheap installs).
  * Never: decides placement, allocates, or locks.  The counters are added
  * to with relaxed atomics: the large-block path calls in here without the
  * allocator lock.
@@ -17,6 +18,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -331,6 +334,75 @@ void gh_os_warn_unusable(const char *var, const char *path, int code, const char
     gh_write_str(2, "; ");
     gh_write_str(2, then);
     gh_write_str(2, "\n");
+}
+
+/* ---- the segment's mapping against SIGBUS ---------------------------- */
+
+static char *guard_addr;
+static size_t guard_len;
+static volatile sig_atomic_t guard_hit;
+static bool guard_installed;
+
+/* Private zero pages over [addr, addr+len) (async-signal-safe: one mmap). */
+static bool replace_with_private(void *addr, size_t len)
+{
+    return mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED;
+}
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    char *a = si->si_addr;
+    if (si->si_code > 0 && guard_len && a >= guard_addr && a < guard_addr + guard_len) {
+        if (replace_with_private(guard_addr, guard_len)) {
+            guard_hit = 1;
+            return; /* the faulting access runs again, on the new pages */
+        }
+    }
+    /* Not ours: what would have happened without glassheap. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(sig, &dfl, NULL);
+    raise(sig); /* delivered when this returns (a fault also repeats) */
+}
+
+void gh_os_shm_guard(void *addr, size_t len)
+{
+    int saved = errno;
+    guard_len = 0;
+    guard_hit = 0;
+    guard_addr = addr;
+    if (!guard_installed) {
+        struct sigaction old, sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_sigbus;
+        sa.sa_flags = SA_SIGINFO | SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGBUS, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL &&
+            sigaction(SIGBUS, &sa, NULL) == 0)
+            guard_installed = true;
+    }
+    guard_len = len;
+    errno = saved;
+}
+
+void gh_os_shm_unguard(void)
+{
+    guard_len = 0;
+}
+
+bool gh_os_shm_lost(int fd, void *addr, size_t len)
+{
+    if (guard_hit && guard_len && (char *)addr == guard_addr)
+        return true;
+    int saved = errno;
+    struct stat st;
+    bool shrunk = fd >= 0 && fstat(fd, &st) == 0 && (st.st_size < 0 || (uint64_t)st.st_size < len);
+    if (shrunk)
+        replace_with_private(addr, len);
+    errno = saved;
+    return shrunk;
 }
 
 void gh_os_fail_after(enum gh_os_call call, long after)

@@ -19,6 +19,8 @@
  *
  * Files named in the environment (GLASSHEAP_STATS_FILE, GLASSHEAP_TRACE):
  * gh_os_open_private() is the one rule for opening them, never fatal.
+ * The segment's SIGBUS guard (a handler for a file shrunk under its
+ * mapping) is here too: gh_os_shm_guard.
  *
  * Counters: one per call kind, added to with relaxed atomics, since the
  * large-block calls run outside the heap lock.  A snapshot reads each word
@@ -156,6 +158,25 @@ const char *gh_os_open_why(int code);
  * e.g. "glassheap: GLASSHEAP_TRACE: cannot use '/tmp/t': it is a symbolic
  * link; not recording". */
 void gh_os_warn_unusable(const char *var, const char *path, int code, const char *then);
+
+/* ---- the segment's mapping against SIGBUS ---------------------------- */
+
+/* Anyone who may write the segment's file may shrink it; a shared mapping
+ * of a shrunk file raises SIGBUS on its next touch.  gh_os_shm_guard()
+ * installs a SIGBUS handler when the program left SIGBUS at its default:
+ * a fault inside [addr, addr+len) puts zero-filled private memory over the
+ * whole range (so the program goes on, writing into memory no reader
+ * sees) and is remembered; any other SIGBUS gets the default action, as
+ * without glassheap.  A program that installs its own handler later
+ * replaces this one.  One range at a time; gh_os_shm_unguard() ends it. */
+void gh_os_shm_guard(void *addr, size_t len);
+void gh_os_shm_unguard(void);
+
+/* Whether the segment mapped at [addr, addr+len) from fd is lost: the
+ * guard caught a fault in it, or (fstat) the file now holds fewer than len
+ * bytes - then the range is replaced by private memory at once, before
+ * anything touches it.  Cheap enough for every publish: one fstat. */
+bool gh_os_shm_lost(int fd, void *addr, size_t len);
 
 /* Test hook: after `after` more successful calls of kind `call`, every call
  * of that kind fails with ENOMEM until gh_os_fail_reset().  after < 0 turns

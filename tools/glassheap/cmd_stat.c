@@ -176,6 +176,11 @@ static int report(int pid, int err, const struct ghr_segment *seg)
         cli_error("stat: segment of %d belongs to another user%s; only that user or root may read it",
                   pid, who);
         return GH_EXIT_FAIL;
+    case GHR_FORGED:
+        owner_name(pid, who, sizeof who);
+        cli_error("stat: segment of %d is owned by another user than the process's%s: forged, not shown",
+                  pid, who);
+        return GH_EXIT_FAIL;
     case GHR_BAD_VERSION:
         cli_error("stat: segment of %d has layout version %" PRIu32 "; this glassheap reads version %u",
                   pid, ghr_version_found(seg), GH_SHM_VERSION);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "escape.h"
 #include "glassheap/frag.h"
 #include "replay.h"
 #include "svg.h"
@@ -108,13 +109,15 @@ void replay_print_json(const struct tf_trace *t, const char *path, uint64_t thre
 void replay_print_table(const struct tf_trace *t, const char *path, uint64_t threshold, const struct result *res,
                         size_t nres)
 {
-    char b1[32], b2[32];
+    char b1[32], b2[32], policy[GH_ESC_BUF(sizeof t->policy)], cmd[GH_ESC_BUF(sizeof t->cmdline)];
     printf("trace %s: %s, %zu operations, %" PRIu32 " ids", path, tf_format_name(t), t->n, t->nids);
     if (t->failed)
         printf(" (%" PRIu64 " failed calls left out)", t->failed);
     printf("\n");
     if (t->format == TF_BINARY)
-        printf("recorded from pid %" PRId32 " under %s: %s\n", t->pid, t->policy[0] ? t->policy : "?", t->cmdline);
+        printf("recorded from pid %" PRId32 " under %s: %s\n", t->pid,
+               t->policy[0] ? gh_esc_text(t->policy, policy, sizeof policy) : "?",
+               gh_esc_text(t->cmdline, cmd, sizeof cmd));
     printf("requests of %s or more are mapped apart (not heap)\n\n", cli_bytes(threshold, b1, sizeof b1));
     printf("%-6s %11s %11s %7s %7s %7s %7s %9s %9s %12s\n", "policy", "peak heap", "peak live", "#1", "#2", "#3",
            "#4", "internal", "external", "ops/s");
