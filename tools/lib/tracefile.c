@@ -30,6 +30,7 @@ bool tf_push(struct tf_trace *t, const struct tf_op *op)
 void tf_free(struct tf_trace *t)
 {
     free(t->ops);
+    free(t->file_ids);
     memset(t, 0, sizeof *t);
 }
 
@@ -241,7 +242,12 @@ static int tf_load_binary(FILE *f, const char *path, struct tf_trace *t, char *e
             }
             op.kind = TF_ALLOC;
             op.align = r.align > 16 ? r.align : 0;
-            ok = tf_id_take(&ids, &op.id) && tf_map_put(&live, r.result, op.id);
+            if (!tf_id_take(&ids, &op.id)) {
+                rc = TF_ERR("%s: record %" PRIu64 ": more than %" PRIu64 " blocks live at once: bad trace", path,
+                            index, TF_MAX_IDS);
+                goto out;
+            }
+            ok = tf_map_put(&live, r.result, op.id);
             break;
         case GH_TRACE_REALLOC:
             if (!r.ptr) { /* realloc(NULL, n): a malloc (the library records it so) */
@@ -256,7 +262,12 @@ static int tf_load_binary(FILE *f, const char *path, struct tf_trace *t, char *e
                     goto out;
                 }
                 op.kind = TF_ALLOC;
-                ok = tf_id_take(&ids, &op.id) && tf_map_put(&live, r.result, op.id);
+                if (!tf_id_take(&ids, &op.id)) {
+                    rc = TF_ERR("%s: record %" PRIu64 ": more than %" PRIu64 " blocks live at once: bad trace", path,
+                                index, TF_MAX_IDS);
+                    goto out;
+                }
+                ok = tf_map_put(&live, r.result, op.id);
                 break;
             }
             if (!tf_map_get(&live, r.ptr, &id)) {
@@ -368,8 +379,12 @@ static int tf_load_rep(FILE *f, const char *path, struct tf_trace *t, char *err,
     size_t cap = 0;
     unsigned long lineno = 0;
     int rc = TF_OK;
-    uint8_t *live = NULL;     /* by id, grown as ids appear (a header may claim many) */
-    size_t live_cap = 0;
+    /* The file's ids become dense ones in order of first appearance, so
+     * that memory follows the ids the file uses, not the ids its header
+     * claims or the largest id it names (t->file_ids maps them back). */
+    struct tf_addrmap dense = { 0 };  /* file id + 1 -> dense id */
+    uint8_t *live = NULL;             /* by dense id */
+    size_t file_ids_cap = 0;
     uint64_t declared_ids = 0;
     t->format = TF_REP;
     t->mmap_threshold = TF_DEFAULT_MMAP_THRESHOLD;
@@ -441,34 +456,43 @@ static int tf_load_rep(FILE *f, const char *path, struct tf_trace *t, char *err,
                         path, lineno, id, declared_ids, declared_ids - 1);
             goto out;
         }
-        if (id >= live_cap) {
-            size_t ncap = live_cap ? live_cap : 1024;
-            while (ncap <= id)
-                ncap *= 2;
-            uint8_t *l = realloc(live, ncap);
-            if (!l) {
-                rc = TF_ERR("%s:%lu: out of memory", path, lineno);
+        uint32_t d;
+        if (!tf_map_get(&dense, id + 1, &d)) {
+            d = t->nids;
+            if (d == file_ids_cap) {
+                size_t ncap = file_ids_cap ? 2 * file_ids_cap : 1024;
+                uint32_t *f2 = realloc(t->file_ids, ncap * sizeof *f2);
+                uint8_t *l = f2 ? realloc(live, ncap) : NULL;
+                if (f2)
+                    t->file_ids = f2;
+                if (!l) {
+                    rc = TF_ERR("%s:%lu: out of memory for %" PRIu32 " ids", path, lineno, d + 1);
+                    goto out;
+                }
+                memset(l + file_ids_cap, 0, ncap - file_ids_cap);
+                live = l;
+                file_ids_cap = ncap;
+            }
+            if (!tf_map_put(&dense, id + 1, d)) {
+                rc = TF_ERR("%s:%lu: out of memory for %" PRIu32 " ids", path, lineno, d + 1);
                 goto out;
             }
-            memset(l + live_cap, 0, ncap - live_cap);
-            live = l;
-            live_cap = ncap;
+            t->file_ids[d] = (uint32_t)id;
+            t->nids = d + 1;
         }
-        if (id >= t->nids)
-            t->nids = (uint32_t)id + 1;
-        if (op.kind == TF_ALLOC && live[id]) {
+        if (op.kind == TF_ALLOC && live[d]) {
             rc = TF_ERR("%s:%lu: allocates id %" PRIu64 ", which is still live: bad trace", path, lineno, id);
             goto out;
         }
-        if (op.kind != TF_ALLOC && !live[id]) {
+        if (op.kind != TF_ALLOC && !live[d]) {
             rc = TF_ERR("%s:%lu: %s id %" PRIu64 ", which is not live (freed or never allocated): bad trace", path,
                         lineno, op.kind == TF_FREE ? "frees" : "reallocates", id);
             goto out;
         }
         if (op.kind == TF_REALLOC && size == 0)
             op.kind = TF_FREE; /* realloc(p, 0) frees p */
-        live[id] = op.kind != TF_FREE;
-        op.id = (uint32_t)id;
+        live[d] = op.kind != TF_FREE;
+        op.id = d;
         op.size = size;
         if (!tf_push(t, &op)) {
             rc = TF_ERR("%s:%lu: out of memory", path, lineno);
@@ -486,6 +510,7 @@ static int tf_load_rep(FILE *f, const char *path, struct tf_trace *t, char *err,
 out:
     free(line);
     free(live);
+    tf_map_free(&dense);
     return rc;
 }
 
@@ -554,10 +579,10 @@ bool tf_parse_bytes(const char *s, uint64_t *out)
 /* ---- writing ---------------------------------------------------------- */
 
 /* The peak of live requested bytes, for the rep header's first number. */
-uint64_t tf_peak_live(const struct tf_trace *t)
+tf_sum tf_peak_live(const struct tf_trace *t)
 {
     uint64_t *size = calloc(t->nids ? t->nids : 1, sizeof *size);
-    uint64_t live = 0, peak = 0;
+    tf_sum live = 0, peak = 0;
     if (!size)
         return 0;
     for (size_t i = 0; i < t->n; i++) {
@@ -572,23 +597,38 @@ uint64_t tf_peak_live(const struct tf_trace *t)
     return peak;
 }
 
+/* The id an operation has in the file: a rep trace's own, else the dense one. */
+static uint32_t file_id(const struct tf_trace *t, uint32_t id)
+{
+    return t->file_ids ? t->file_ids[id] : id;
+}
+
 bool tf_write_rep(FILE *out, const struct tf_trace *t, uint64_t *aligned)
 {
-    fprintf(out, "%" PRIu64 "\n%" PRIu32 "\n%zu\n%" PRIu64 "\n", t->format == TF_REP ? t->rep_heap : tf_peak_live(t),
-            t->format == TF_REP && t->rep_ids > t->nids ? t->rep_ids : t->nids, t->n,
-            t->format == TF_REP ? t->rep_weight : 1);
+    uint64_t heap = t->rep_heap;
+    if (t->format != TF_REP) {
+        tf_sum peak = tf_peak_live(t);
+        heap = peak > UINT64_MAX ? UINT64_MAX : (uint64_t)peak; /* cmd_convert refuses that first */
+    }
+    uint64_t ids = t->nids;
+    for (uint32_t i = 0; t->file_ids && i < t->nids; i++)
+        if ((uint64_t)t->file_ids[i] + 1 > ids)
+            ids = (uint64_t)t->file_ids[i] + 1;
+    if (t->format == TF_REP && t->rep_ids > ids)
+        ids = t->rep_ids;
+    fprintf(out, "%" PRIu64 "\n%" PRIu64 "\n%zu\n%" PRIu64 "\n", heap, ids, t->n, t->format == TF_REP ? t->rep_weight : 1);
     for (size_t i = 0; i < t->n; i++) {
         const struct tf_op *op = &t->ops[i];
         switch (op->kind) {
         case TF_ALLOC:
             *aligned += op->align != 0;
-            fprintf(out, "a %" PRIu32 " %" PRIu64 "\n", op->id, op->size);
+            fprintf(out, "a %" PRIu32 " %" PRIu64 "\n", file_id(t, op->id), op->size);
             break;
         case TF_REALLOC:
-            fprintf(out, "r %" PRIu32 " %" PRIu64 "\n", op->id, op->size);
+            fprintf(out, "r %" PRIu32 " %" PRIu64 "\n", file_id(t, op->id), op->size);
             break;
         default:
-            fprintf(out, "f %" PRIu32 "\n", op->id);
+            fprintf(out, "f %" PRIu32 "\n", file_id(t, op->id));
             break;
         }
     }

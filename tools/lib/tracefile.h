@@ -15,7 +15,11 @@
  * In memory a block is a small integer id from allocation to free; a
  * realloc keeps its block's id (moved or not).  Binary addresses become ids
  * as they are read, freed ids being reused (last freed, first reused) so
- * that ids stay below the peak number of live blocks.
+ * that ids stay below the peak number of live blocks.  A rep file's ids
+ * become dense ids in the order they first appear (t->file_ids keeps the
+ * file's, for writing it back): what a trace costs in memory follows what
+ * the file holds, never what its header claims or how large an id it names.
+ * Byte sums over a trace are tf_sum (128 bits): they cannot wrap.
  *
  * Invariant of a loaded trace (tf_load checks it; the replay relies on it):
  * every TF_ALLOC names an id that is not live, every TF_FREE and TF_REALLOC
@@ -60,10 +64,15 @@ struct tf_op {
     uint16_t pad;      /* keeps the record 32 bytes */
 };
 
+/* A sum of byte counts over a trace: 128 bits, so that no trace can wrap
+ * it (at most 2^64 operations of at most TF_MAX_SIZE = 2^47 bytes). */
+typedef unsigned __int128 tf_sum;
+
 struct tf_trace {
     struct tf_op *ops;
     size_t n, cap;
-    uint32_t nids;            /* ids run from 0 to nids - 1 */
+    uint32_t nids;            /* ids run from 0 to nids - 1: as many as the file uses */
+    uint32_t *file_ids;       /* rep: the file's id of each id (NULL: binary) */
     enum tf_format format;
     uint64_t failed;          /* recorded calls that failed (not in ops) */
     uint64_t mmap_threshold;  /* binary: the recording's; rep: the default */
@@ -99,14 +108,14 @@ bool tf_parse_u64(const char **s, uint64_t *out);
 bool tf_parse_bytes(const char *s, uint64_t *out);
 
 /* The peak of live requested bytes over the trace (0 when out of memory). */
-uint64_t tf_peak_live(const struct tf_trace *t);
+tf_sum tf_peak_live(const struct tf_trace *t);
 
 /* Block addresses tf_write_binary makes up: TF_ADDR_BASE + 16 * id. */
 #define TF_ADDR_BASE 0x10000000000ULL
 
 /* Write t as malloc-lab text: the four header numbers (a rep trace keeps
- * its own; a binary one gets heap = tf_peak_live, its ids, operations,
- * weight 1), then one line per operation.  *aligned counts the allocations
+ * its own, and its ids; a binary one gets heap = tf_peak_live, saturated at
+ * 2^64 - 1, its ids, operations, weight 1), then one line per operation.  *aligned counts the allocations
  * whose alignment the format cannot keep.  False on a write error. */
 bool tf_write_rep(FILE *out, const struct tf_trace *t, uint64_t *aligned);
 
