@@ -6,13 +6,13 @@
  * the fork handlers, _exit/_Exit, and the destructor (trace, segment, exit
  * summary).
  *
- * The summary file (GLASSHEAP_STATS_FILE) is opened in the constructor
- * through gh_os_open_private(), so a path that cannot be used is said at
- * once (one line) and the summary goes to stderr instead; the descriptor
- * is kept for the exit.  A forked child drops its parent's and opens its
- * own file at its exit; a process that leaves by _exit writes no summary
- * and takes back the empty file it created.  When the program closed the descriptor, the exit
- * opens the path again by the same rule.
+ * The summary file (GLASSHEAP_STATS_FILE) is checked in the constructor
+ * by the rule of gh_os_open_private() (gh_os_check_private: nothing is
+ * written), so a path that cannot be used is said at once (one line) and
+ * the summary goes to stderr instead; it is opened and written at exit, so
+ * a process that never gets there (_exit, a signal) leaves no file.  A
+ * forked child writes its own file (%p) at its exit; an exit that finds
+ * the path unusable after all says so then and writes to stderr.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -55,42 +55,41 @@ void gh_exports_init_locked(void)
 
 /* ---- the summary file ------------------------------------------------ */
 
-static struct gh_os_file stats_file = { .fd = -1 };
-static long stats_file_pid; /* the process stats_file was opened for */
-static char stats_path[GH_PATH_MAX + 32];
-
-/* Open this process's summary file: true when it can be used; otherwise
- * one line said why. */
-static bool stats_file_open(void)
+/* This process's summary path into buf, or a line saying it is too long. */
+static bool stats_path(char *buf, size_t cap)
 {
-    char *path = stats_path;
-    long pid = (long)getpid();
-    if (!gh_config_expand_path(G.cfg.stats_file, pid, path, sizeof stats_path)) {
-        gh_os_warn_unusable("GLASSHEAP_STATS_FILE", G.cfg.stats_file, ENAMETOOLONG,
-                            "the summary goes to stderr");
-        return false;
-    }
-    int err = gh_os_open_private(path, &stats_file);
-    if (err) {
-        gh_os_warn_unusable("GLASSHEAP_STATS_FILE", path, err, "the summary goes to stderr");
-        return false;
-    }
-    stats_file_pid = pid;
-    return true;
+    if (gh_config_expand_path(G.cfg.stats_file, (long)getpid(), buf, cap))
+        return true;
+    gh_os_warn_unusable("GLASSHEAP_STATS_FILE", G.cfg.stats_file, ENAMETOOLONG, "the summary goes to stderr");
+    return false;
 }
 
-/* At exit: the descriptor the summary goes to.  The file opened at the
- * start when it is still ours, else the path opened again (a forked child;
- * a program that closed our descriptor); stderr when it cannot be used. */
-static int stats_file_for_exit(void)
+/* At start-up: whether the summary file can be used; otherwise one line
+ * said why. */
+static bool stats_file_usable(void)
 {
-    if (stats_file_pid == (long)getpid() && gh_os_file_ours(&stats_file) &&
-        gh_os_file_restart(&stats_file) == 0)
-        return stats_file.fd;
-    stats_file.fd = -1; /* not ours any more: never close it */
-    if (stats_file_open())
-        return stats_file.fd;
-    return G.stats_fd >= 0 ? G.stats_fd : 2;
+    char path[GH_PATH_MAX + 32];
+    if (!stats_path(path, sizeof path))
+        return false;
+    int err = gh_os_check_private(path);
+    if (err)
+        gh_os_warn_unusable("GLASSHEAP_STATS_FILE", path, err, "the summary goes to stderr");
+    return err == 0;
+}
+
+/* At exit: the summary file opened by the rule, or -1 after one line. */
+static int stats_file_open(void)
+{
+    char path[GH_PATH_MAX + 32];
+    if (!stats_path(path, sizeof path))
+        return -1;
+    int fd;
+    int err = gh_os_open_private(path, &fd);
+    if (err) {
+        gh_os_warn_unusable("GLASSHEAP_STATS_FILE", path, err, "the summary goes to stderr");
+        return -1;
+    }
+    return fd;
 }
 
 /* Create this process's segment and publish a first snapshot. */
@@ -158,7 +157,6 @@ static void fork_child(void)
         _IO_list_resetlock();
     /* The mapping is the parent's: leave it to the parent, make our own. */
     gh_shm_close(&G.shm, /* unlink */ false);
-    gh_os_file_close(&stats_file); /* the parent's; ours is opened at our exit */
     shm_start();
     gh_trace_forked(&G.trace, gh_heap_policy_name(&G.heap), G.cfg.mmap_threshold);
     if (G.trace.fd >= 0)
@@ -168,7 +166,7 @@ static void fork_child(void)
 __attribute__((constructor)) static void glassheap_start(void)
 {
     ensure_init();
-    if (G.cfg.stats != GH_STATS_OFF && !(G.cfg.stats_file[0] && stats_file_open()))
+    if (G.cfg.stats != GH_STATS_OFF && !(G.cfg.stats_file[0] && stats_file_usable()))
         G.stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     shm_start();
@@ -184,8 +182,6 @@ static void quick_exit_cleanup(void)
     long pid = (long)getpid();
     if (G.shm.hdr && G.shm.pid == pid)
         gh_shm_close(&G.shm, /* unlink */ true);
-    if (stats_file_pid == pid) /* no summary: no file left behind */
-        gh_os_file_remove(&stats_file, stats_path);
     if (G.trace.fd >= 0 && G.trace.pid == pid) {
         /* Another thread may be inside the allocator: never wait for it. */
         int expected = 0;
@@ -226,10 +222,10 @@ __attribute__((destructor)) static void glassheap_end(void)
     if (G.cfg.stats == GH_STATS_OFF)
         return;
     if (G.cfg.stats_file[0] && G.stats_fd < 0) {
-        int fd = stats_file_for_exit();
-        gh_exports_write_summary(fd, G.cfg.stats);
-        if (fd == stats_file.fd)
-            gh_os_file_close(&stats_file);
+        int fd = stats_file_open();
+        gh_exports_write_summary(fd >= 0 ? fd : 2, G.cfg.stats);
+        if (fd >= 0)
+            close(fd);
     } else if (G.stats_fd >= 0) {
         gh_exports_write_summary(G.stats_fd, G.cfg.stats);
     }

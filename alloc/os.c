@@ -205,94 +205,89 @@ int gh_os_shm_unlink(const char *name)
 
 /* ---- files named in the environment --------------------------------- */
 
-int gh_os_open_private(const char *path, struct gh_os_file *f)
+#define PRIVATE_FLAGS (O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
+
+/* The checks of an opened descriptor: 0 or why it must not be used. */
+static int usable_file(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return errno ? errno : EIO;
+    if (!S_ISREG(st.st_mode))
+        return GH_OS_NOT_REGULAR;
+    if (st.st_uid != geteuid())
+        return GH_OS_NOT_OWNER;
+    if (st.st_nlink != 1)
+        return GH_OS_LINKED;
+    return 0;
+}
+
+/* An existing file: its descriptor (no O_CREAT, no O_TRUNC), or -1 with
+ * errno (ENOENT: there is none). */
+static int open_existing(const char *path)
+{
+    return open(path, PRIVATE_FLAGS);
+}
+
+int gh_os_open_private(const char *path, int *out)
 {
     int saved = errno;
-    const int flags = O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
-    f->fd = -1;
-    f->created = false;
-    /* A new file, or else the existing one: no O_TRUNC, an existing file is
-     * emptied only once it passed.  (Retried when the name comes and goes
-     * between the two opens.) */
+    *out = -1;
+    /* A new file, or else the existing one; an existing file is emptied
+     * only once it passed.  (Retried when the name comes and goes between
+     * the two opens.) */
     int fd = -1;
     for (int try = 0; fd < 0 && try < OPEN_TRIES; try++) {
         errno = 0;
-        fd = open(path, flags | O_CREAT | O_EXCL, 0600);
-        if (fd >= 0) {
-            f->created = true;
+        fd = open(path, PRIVATE_FLAGS | O_CREAT | O_EXCL, 0600);
+        if (fd >= 0)
             break;
-        }
         if (errno != EEXIST)
             return failure(saved);
-        fd = open(path, flags);
+        fd = open_existing(path);
         if (fd < 0 && errno != ENOENT)
             return failure(saved);
     }
     if (fd < 0)
         return failure(saved);
-    struct stat st;
-    int err = 0;
-    if (fstat(fd, &st) != 0)
-        err = failure(saved);
-    else if (!S_ISREG(st.st_mode))
-        err = GH_OS_NOT_REGULAR;
-    else if (st.st_uid != geteuid())
-        err = GH_OS_NOT_OWNER;
-    else if (st.st_nlink != 1)
-        err = GH_OS_LINKED;
-    else if (fcntl(fd, F_SETFL, 0) != 0 || ftruncate(fd, 0) != 0)
+    int err = usable_file(fd);
+    if (!err && (fcntl(fd, F_SETFL, 0) != 0 || ftruncate(fd, 0) != 0))
         err = failure(saved);
     if (err) {
         close(fd);
         errno = saved;
         return err;
     }
-    f->fd = fd;
-    f->dev = (uint64_t)st.st_dev;
-    f->ino = (uint64_t)st.st_ino;
+    *out = fd;
     errno = saved;
     return 0;
 }
 
-bool gh_os_file_ours(const struct gh_os_file *f)
+int gh_os_check_private(const char *path)
 {
     int saved = errno;
-    struct stat st;
-    bool ours = f->fd >= 0 && fstat(f->fd, &st) == 0 && (uint64_t)st.st_dev == f->dev &&
-                (uint64_t)st.st_ino == f->ino;
-    errno = saved;
-    return ours;
-}
-
-int gh_os_file_restart(struct gh_os_file *f)
-{
-    int saved = errno;
-    if (ftruncate(f->fd, 0) != 0 || lseek(f->fd, 0, SEEK_SET) != 0)
-        return failure(saved);
-    return 0;
-}
-
-int gh_os_file_remove(struct gh_os_file *f, const char *path)
-{
-    int saved = errno;
-    struct stat st, named;
-    int err = EEXIST;
-    if (f->created && gh_os_file_ours(f) && fstat(f->fd, &st) == 0 && st.st_size == 0 &&
-        lstat(path, &named) == 0 && named.st_dev == st.st_dev && named.st_ino == st.st_ino)
-        err = unlink(path) == 0 ? 0 : failure(saved);
-    gh_os_file_close(f);
-    errno = saved;
-    return err;
-}
-
-void gh_os_file_close(struct gh_os_file *f)
-{
-    if (gh_os_file_ours(f)) {
-        int saved = errno;
-        close(f->fd);
+    int fd = open_existing(path);
+    if (fd >= 0) {
+        int err = usable_file(fd);
+        close(fd);
         errno = saved;
+        return err;
     }
-    f->fd = -1;
+    if (errno != ENOENT)
+        return failure(saved);
+    /* None yet: make one and take it back at once, which proves that the
+     * directory takes it (a missing directory, /proc, a read-only file
+     * system answer here). */
+    fd = open(path, PRIVATE_FLAGS | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return errno == EEXIST ? (errno = saved, 0) : failure(saved);
+    struct stat mine, named;
+    if (fstat(fd, &mine) == 0 && lstat(path, &named) == 0 && mine.st_dev == named.st_dev &&
+        mine.st_ino == named.st_ino)
+        unlink(path);
+    close(fd);
+    errno = saved;
+    return 0;
 }
 
 const char *gh_os_open_why(int code)
@@ -311,6 +306,8 @@ const char *gh_os_open_why(int code)
     case ENXIO:             return "it is a FIFO or device nobody reads";
     case ENAMETOOLONG:      return "the path is too long";
     case ENOSPC:            return "no space left on the device";
+    case EDQUOT:            return "the disk quota is used up";
+    case EFBIG:             return "the file size limit is reached";
     default:                return NULL;
     }
 }

@@ -113,41 +113,24 @@ enum gh_os_refusal {
     GH_OS_LINKED = -3,      /* has other hard links (may name someone else's file) */
 };
 
-/* An open private file and the identity it had when opened. */
-struct gh_os_file {
-    int fd;        /* -1: none */
-    bool created;  /* the open made the file */
-    uint64_t dev, ino;
-};
-
 /* Open `path` for writing the way a file named in the environment must be:
  * the last component is never followed through a symbolic link
  * (O_NOFOLLOW), a terminal never becomes the controlling one, a FIFO never
  * blocks the open; a new file is created 0600; an existing one is used only
  * when, seen through the opened descriptor (fstat), it is a regular file
  * owned by the effective uid with one link, and is truncated only after
- * those checks (f->created tells which).  0 with f->fd (write-only, close-on-exec, blocking, empty,
- * offset 0), or a positive errno (ELOOP: a symbolic link, ENOENT: a missing
- * directory, EISDIR ...) or a gh_os_refusal, with nothing left open and an
- * existing file untouched.  Never fatal, never allocates. */
-int gh_os_open_private(const char *path, struct gh_os_file *f);
+ * those checks.  0 with *fd (write-only, close-on-exec, blocking, empty), or
+ * a positive errno (ELOOP: a symbolic link, ENOENT: a missing directory,
+ * EISDIR ...) or a gh_os_refusal, with nothing left open and an existing
+ * file untouched.  Never fatal, never allocates. */
+int gh_os_open_private(const char *path, int *fd);
 
-/* Whether f->fd still names the file gh_os_open_private() opened (the
- * program may have closed it and reused the number). */
-bool gh_os_file_ours(const struct gh_os_file *f);
-
-/* Empty the file again and rewind: 0 or errno. */
-int gh_os_file_restart(struct gh_os_file *f);
-
-/* Take back a file that gh_os_open_private() created and nothing was
- * written to (a process leaving by _exit): unlink `path` when it still
- * names that file and it is empty, then close as gh_os_file_close().  0
- * when removed, EEXIST when kept, or unlink's errno. */
-int gh_os_file_remove(struct gh_os_file *f, const char *path);
-
-/* Close f->fd if it is still ours (never another file the program put on
- * that number); f->fd = -1. */
-void gh_os_file_close(struct gh_os_file *f);
+/* Whether gh_os_open_private(path) would succeed now, without writing
+ * anything: an existing file is opened and checked (never emptied); for a
+ * missing one a file is created and removed again at once.  0 or the code
+ * gh_os_open_private() would give.  For a check at start-up of a file
+ * written at exit (a process that dies before then leaves nothing). */
+int gh_os_check_private(const char *path);
 
 /* A phrase for a code of gh_os_open_private(), e.g. "it is a symbolic
  * link"; NULL for an errno it has no phrase for. */

@@ -73,13 +73,12 @@ static int start(struct gh_trace *t, bool child, const char *policy, uint64_t mm
         gh_os_warn_unusable("GLASSHEAP_TRACE", t->pattern, ENAMETOOLONG, "not recording");
         return ENAMETOOLONG;
     }
-    struct gh_os_file f;
-    int err = gh_os_open_private(path, &f);
+    int fd;
+    int err = gh_os_open_private(path, &fd);
     if (err) {
         gh_os_warn_unusable("GLASSHEAP_TRACE", path, err, "not recording");
         return err;
     }
-    int fd = f.fd;
     struct gh_trace_header h;
     gh_trace_header_init(&h, (int32_t)getpid(), now(CLOCK_REALTIME), policy, mmap_threshold, (int32_t)parent);
     int cfd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);

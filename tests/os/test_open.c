@@ -1,15 +1,15 @@
 /* test_open.c - os.c's rule for files named in the environment
- * (gh_os_open_private), in-process.
+ * (gh_os_open_private, gh_os_check_private), in-process.
  *
- * Proves: a new file is created 0600 (umask 0) and marked created; an
- * existing own file is emptied only after its checks; a symbolic link (to a
- * file with content), a file owned by another user (chown nobody: needs
- * root, else skipped), a file with a second hard link, a directory, a FIFO
- * (with and without a reader: the open never blocks) and a missing
- * directory are refused with their own codes and leave every existing file
- * untouched; a descriptor the program replaced is not "ours" and is never
- * closed; gh_os_file_remove takes back only an empty file it created; the
- * warning line reads as documented.
+ * Proves: a new file is created 0600 (umask 0); an existing own file is
+ * emptied only after its checks; a symbolic link (to a file with content,
+ * or dangling), a file owned by another user (chown nobody: needs root,
+ * else skipped), a file with a second hard link, a directory, a FIFO (with
+ * and without a reader: the open never blocks), /dev/null, /proc/self/x and
+ * a missing directory are refused with their own codes and leave every
+ * existing file untouched; the check at start-up answers as the open would
+ * and writes nothing (an existing file keeps its content, a missing one is
+ * not left behind); the warning line reads as documented.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -81,20 +81,17 @@ static void test_new_file_0600(void **state)
     char p[128];
     path_in(p, sizeof p, "new");
     mode_t old = umask(0);
-    struct gh_os_file f;
-    int rc = gh_os_open_private(p, &f);
+    int fd;
+    int rc = gh_os_open_private(p, &fd);
     umask(old);
     assert_int_equal(rc, 0);
-    assert_true(f.fd >= 0);
-    assert_true(f.created);
+    assert_true(fd >= 0);
     struct stat st;
-    assert_int_equal(fstat(f.fd, &st), 0);
+    assert_int_equal(fstat(fd, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
-    assert_true(fcntl(f.fd, F_GETFD) & FD_CLOEXEC);
-    assert_int_equal(fcntl(f.fd, F_GETFL) & (O_NONBLOCK | O_ACCMODE), O_WRONLY);
-    assert_true(gh_os_file_ours(&f));
-    gh_os_file_close(&f);
-    assert_int_equal(f.fd, -1);
+    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    assert_int_equal(fcntl(fd, F_GETFL) & (O_NONBLOCK | O_ACCMODE), O_WRONLY);
+    close(fd);
 }
 
 static void test_existing_own_file_emptied(void **state)
@@ -103,11 +100,12 @@ static void test_existing_own_file_emptied(void **state)
     char p[128];
     path_in(p, sizeof p, "own");
     write_file(p, CONTENT);
-    struct gh_os_file f;
-    assert_int_equal(gh_os_open_private(p, &f), 0);
-    assert_false(f.created);
-    assert_int_equal(write(f.fd, "x", 1), 1);
-    gh_os_file_close(&f);
+    assert_int_equal(gh_os_check_private(p), 0);
+    assert_content(p, CONTENT); /* the check writes nothing */
+    int fd;
+    assert_int_equal(gh_os_open_private(p, &fd), 0);
+    assert_int_equal(write(fd, "x", 1), 1);
+    close(fd);
     assert_content(p, "x");
 }
 
@@ -119,9 +117,9 @@ static void test_symlink_refused(void **state)
     path_in(link, sizeof link, "link");
     write_file(target, CONTENT);
     assert_int_equal(symlink(target, link), 0);
-    struct gh_os_file f;
+    int f;
     assert_int_equal(gh_os_open_private(link, &f), ELOOP);
-    assert_int_equal(f.fd, -1);
+    assert_int_equal(f, -1);
     assert_content(target, CONTENT);
     /* a dangling link is not followed to create its target either */
     char dangling[128], absent[128];
@@ -142,9 +140,9 @@ static void test_other_owner_refused(void **state)
     write_file(p, CONTENT);
     assert_int_equal(chmod(p, 0666), 0); /* world-writable, pre-created by someone else */
     assert_int_equal(chown(p, NOBODY_UID, NOBODY_UID), 0);
-    struct gh_os_file f;
+    int f;
     assert_int_equal(gh_os_open_private(p, &f), GH_OS_NOT_OWNER);
-    assert_int_equal(f.fd, -1);
+    assert_int_equal(f, -1);
     assert_content(p, CONTENT);
 }
 
@@ -156,7 +154,7 @@ static void test_hard_link_refused(void **state)
     path_in(b, sizeof b, "alias");
     write_file(a, CONTENT);
     assert_int_equal(link(a, b), 0);
-    struct gh_os_file f;
+    int f;
     assert_int_equal(gh_os_open_private(b, &f), GH_OS_LINKED);
     assert_content(a, CONTENT);
 }
@@ -165,7 +163,7 @@ static void test_not_a_file_refused(void **state)
 {
     (void)state;
     char p[128];
-    struct gh_os_file f;
+    int f;
     assert_int_equal(gh_os_open_private(dir, &f), EISDIR);
     path_in(p, sizeof p, "missing/s.json");
     assert_int_equal(gh_os_open_private(p, &f), ENOENT);
@@ -180,49 +178,34 @@ static void test_not_a_file_refused(void **state)
     assert_true(r >= 0);
     assert_int_equal(gh_os_open_private(p, &f), GH_OS_NOT_REGULAR);
     close(r);
-    assert_int_equal(f.fd, -1);
+    assert_int_equal(f, -1);
 }
 
-/* The program closed our descriptor and put another file on its number:
- * not ours, and closing leaves that file open. */
-static void test_replaced_descriptor(void **state)
+/* The check at start-up: the open's answer, nothing written, nothing left. */
+static void test_check_writes_nothing(void **state)
 {
     (void)state;
-    char p[128], q[128];
-    path_in(p, sizeof p, "mine");
-    path_in(q, sizeof q, "program");
-    struct gh_os_file f;
-    assert_int_equal(gh_os_open_private(p, &f), 0);
-    int other = open(q, O_WRONLY | O_CREAT, 0600);
-    assert_true(other >= 0);
-    assert_int_equal(dup2(other, f.fd), f.fd);
-    close(other);
-    int fd = f.fd;
-    assert_false(gh_os_file_ours(&f));
-    gh_os_file_close(&f);
-    assert_int_equal(fcntl(fd, F_GETFD) >= 0, 1); /* still open: the program's */
-    close(fd);
-}
-
-static void test_remove_only_empty_created(void **state)
-{
-    (void)state;
-    char p[128];
-    path_in(p, sizeof p, "taken-back");
-    struct gh_os_file f;
-    assert_int_equal(gh_os_open_private(p, &f), 0);
-    assert_int_equal(gh_os_file_remove(&f, p), 0);
-    assert_int_equal(access(p, F_OK), -1);
-    /* written to: kept */
-    assert_int_equal(gh_os_open_private(p, &f), 0);
-    assert_int_equal(write(f.fd, "y", 1), 1);
-    assert_int_equal(gh_os_file_remove(&f, p), EEXIST);
-    assert_content(p, "y");
-    /* existing before: kept, even empty */
-    assert_int_equal(gh_os_open_private(p, &f), 0);
-    assert_false(f.created);
-    assert_int_equal(gh_os_file_remove(&f, p), EEXIST);
-    assert_int_equal(access(p, F_OK), 0);
+    char p[128], link[128];
+    path_in(p, sizeof p, "to-be");
+    assert_int_equal(gh_os_check_private(p), 0);
+    assert_int_equal(access(p, F_OK), -1); /* not left behind */
+    path_in(p, sizeof p, "kept");
+    write_file(p, CONTENT);
+    path_in(link, sizeof link, "kept-link");
+    assert_int_equal(symlink(p, link), 0);
+    assert_int_equal(gh_os_check_private(link), ELOOP);
+    assert_int_equal(gh_os_check_private(dir), EISDIR);
+    path_in(p, sizeof p, "missing/s.json");
+    assert_int_equal(gh_os_check_private(p), ENOENT);
+    assert_int_equal(gh_os_check_private("/proc/self/x"), ENOENT);
+    assert_int_equal(gh_os_check_private("/dev/null"), GH_OS_NOT_REGULAR);
+    path_in(p, sizeof p, "kept");
+    assert_content(p, CONTENT);
+    if (geteuid() == 0) {
+        assert_int_equal(chown(p, NOBODY_UID, NOBODY_UID), 0);
+        assert_int_equal(gh_os_check_private(p), GH_OS_NOT_OWNER);
+        assert_content(p, CONTENT);
+    }
 }
 
 static void warn_symlink(void *arg)
@@ -255,8 +238,7 @@ int main(void)
         cmocka_unit_test(test_other_owner_refused),
         cmocka_unit_test(test_hard_link_refused),
         cmocka_unit_test(test_not_a_file_refused),
-        cmocka_unit_test(test_replaced_descriptor),
-        cmocka_unit_test(test_remove_only_empty_created),
+        cmocka_unit_test(test_check_writes_nothing),
         cmocka_unit_test(test_warning_line),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
