@@ -247,8 +247,12 @@ static inline void seq_end(uint64_t *seq)
 
 void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, const struct gh_heap *h)
 {
-    if (!s->hdr || lost(s))
+    if (!s->hdr)
         return;
+    if (lost(s)) {
+        s->calls = 0; /* the next look in GH_SHM_PUBLISH_EVERY calls, not at every call */
+        return;
+    }
     struct gh_heap_desc d;
     gh_heap_describe(h, &d);
     struct gh_shm_counters *c = s->counters;
