@@ -145,16 +145,37 @@ static struct gh_region *new_region(struct gh_heap *h, const struct gh_span *spa
     return r;
 }
 
+/* grow_exact over an arena (which always continues the top): the bytes
+ * that make the top's free block (or, with none, the old end marker) a free
+ * block of `need` bytes; 0 when that does not apply. */
+static size_t exact_len(const struct gh_heap *h, size_t need)
+{
+    if (!h->grow_exact || !h->top || h->src->kind != GH_SOURCE_ARENA)
+        return 0;
+    struct gh_block *m = region_marker(h->top);
+    size_t have = gh_block_prev_free(m) ? gh_block_size(gh_block_prev(m)) : 0;
+    size_t len = need > have ? need - have : 0;
+    /* With no free block at the top the extension is a free block of its
+     * own: at least a minimum block (an in-place resize may lack less). */
+    return have == 0 && len && len < GH_MIN_BLOCK ? GH_MIN_BLOCK : len;
+}
+
 /* Get memory for a free block of at least `need` bytes.  false: ENOMEM. */
 static bool grow(struct gh_heap *h, size_t need)
 {
-    size_t len;
+    size_t len = exact_len(h, need);
+    struct gh_span span;
+    if (len) {
+        if (!gh_region_take(h, len, &span))
+            return false;
+        extend_region(h, h->top, span.len);
+        return true;
+    }
     if (__builtin_add_overflow(need, GH_REGION_OVERHEAD + h->top_pad, &len))
         return false;
     size_t ps = gh_source_page(h->src);
     if (ps > GH_ALIGN && !gh_round_up(len, ps, &len))
         return false;
-    struct gh_span span;
     if (!gh_region_take(h, len, &span)) {
         /* Without the pad the request may still fit. */
         len = need + GH_REGION_OVERHEAD;
@@ -386,7 +407,9 @@ static void fit_free(struct gh_heap *h, void *p, const char *fn)
         /* b is the last block of its region. */
         struct gh_region *r;
         if (h->top && gh_block_next(b) == region_marker(h->top)) {
-            if (size >= h->trim_threshold + h->top_pad)
+            /* size >= trim_threshold + top_pad, without overflow
+             * (mallopt takes either up to SIZE_MAX) */
+            if (size >= h->trim_threshold && size - h->trim_threshold >= h->top_pad)
                 trim_top(h, h->top_pad);
         } else if ((r = sole_block_region(h, b)) && r->mapped) {
             release_region(h, r, b);

@@ -79,6 +79,9 @@ struct gh_heap {
     size_t top_pad;             /* extra bytes asked for when growing */
     size_t trim_threshold;      /* give back the top when its free block exceeds this */
     bool trim_adaptive;         /* double trim_threshold when growing right after a trim */
+    bool grow_exact;            /* over an arena: grow by what the request lacks (a free
+                                 * block at the top counted), unrounded, no pad -- the
+                                 * malloc-lab driver's heap (glassheap replay --model exact) */
     uint64_t trims_at_last_grow;
     struct gh_heap_counters c;
 };
