@@ -21,8 +21,6 @@
  *                                  cancellation point
  *   gh_corners memalign_reuse      freed aligned blocks are found again by the
  *                                  next request of that size and alignment
- *                                  (buddy: not a lone block asked for again by
- *                                  its usable size)
  *
  * Exit 0 = pass, 1 = fail (a line saying what), 77 = cannot be set up here.
  */
@@ -449,10 +447,8 @@ static void *reuse_thread(void *v)
     static const struct {
         size_t size, align;
     } one[] = { { 24, 32 }, { 24, 64 }, { 128, 128 }, { 500, 128 }, { 3000, 4096 } };
-    /* One block: freed, then asked for again with its usable size.  Not
-     * under buddy: its usable size past an aligned payload plus the worst
-     * alignment slack needs the next order up (left for buddy.c). */
-    for (size_t i = 0; fit_policy() && i < sizeof one / sizeof *one; i++) {
+    /* One block: freed, then asked for again with its usable size. */
+    for (size_t i = 0; i < sizeof one / sizeof *one; i++) {
         void *p = memalign(one[i].align, opaque(one[i].size));
         size_t u = malloc_usable_size(p);
         free(p);
