@@ -111,8 +111,9 @@ void replay_model_setup(const struct replay_model *m, struct sim *s, const char 
     gh_front_init(&s->front, &s->h, &s->mapper, front_threshold(m));
 }
 
-/* The parameters as one phrase ("top pad 128.0 KiB, ..."). */
-static void params(FILE *f, const struct replay_model *m, uint64_t buddy_chunk)
+/* The parameters as one phrase ("top pad 128.0 KiB, ..."); `brief` for
+ * the one line of a picture. */
+static void params(FILE *f, const struct replay_model *m, uint64_t buddy_chunk, bool brief)
 {
     char b[32];
     fprintf(f, "top pad %s", cli_bytes(m->top_pad, b, sizeof b));
@@ -120,13 +121,18 @@ static void params(FILE *f, const struct replay_model *m, uint64_t buddy_chunk)
         fprintf(f, ", never trims");
     else
         fprintf(f, ", trim threshold %s%s", cli_bytes(m->trim_threshold, b, sizeof b),
-                m->trim_adaptive ? " (doubled when the heap grows again after a trim)" : "");
+                !m->trim_adaptive ? ""
+                : brief           ? " (adaptive)"
+                                  : " (doubled when the heap grows again after a trim)");
     if (m->mmap_threshold == UINT64_MAX)
-        fprintf(f, ", no mmap threshold (every request in the heap)");
+        fprintf(f, brief ? ", no mmap threshold" : ", no mmap threshold (every request in the heap)");
     else
         fprintf(f, ", mmap threshold %s", cli_bytes(m->mmap_threshold, b, sizeof b));
-    fprintf(f, ", grows in %s units%s", cli_bytes(m->unit, b, sizeof b),
-            m->kind == MODEL_EXACT ? " by exactly what a request lacks" : " (pad included)");
+    if (brief)
+        fprintf(f, ", %s units", cli_bytes(m->unit, b, sizeof b));
+    else
+        fprintf(f, ", grows in %s units%s", cli_bytes(m->unit, b, sizeof b),
+                m->kind == MODEL_EXACT ? " by exactly what a request lacks" : " (pad included)");
     if (buddy_chunk)
         fprintf(f, "; buddy grows by %s chunks", cli_bytes(buddy_chunk, b, sizeof b));
 }
@@ -136,14 +142,14 @@ void replay_model_describe(FILE *f, const struct replay_model *m, uint64_t buddy
     fprintf(f, "growth model %s (%s): ", m->name,
             m->kind == MODEL_EXACT ? "the malloc-lab driver's: the heap never shrinks"
                                    : "the library's own: replay equals the preloaded run");
-    params(f, m, buddy_chunk);
+    params(f, m, buddy_chunk, false);
     fputc('\n', f);
 }
 
 void replay_model_line(FILE *f, const struct replay_model *m, uint64_t buddy_chunk)
 {
     fprintf(f, "model %s: ", m->name);
-    params(f, m, buddy_chunk);
+    params(f, m, buddy_chunk, true);
 }
 
 static void json_limit(FILE *f, const char *key, uint64_t v)
