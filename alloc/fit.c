@@ -3,7 +3,8 @@
  *
  * Owns: split, coalesce, the end markers, growing and trimming the fit
  * regions' blocks, in-place resize, decommitting large free blocks, and
- * the fit checker.  Never: chooses a free block (the policy does), keeps
+ * the fit checker (the hints that find freed aligned blocks again:
+ * fit_aligned.c).  Never: chooses a free block (the policy does), keeps
  * the region tree (region.c), or calls the OS except through the source.
  *
  * Every free block is in the policy's index and nowhere else; every change
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "fit_aligned.h"
 
 /* ---- regions --------------------------------------------------------- */
 
@@ -248,73 +250,6 @@ static void *fit_alloc_plain(struct gh_heap *h, size_t n)
     return gh_block_payload(b);
 }
 
-/* ---- aligned blocks found again ---------------------------------------
- *
- * An aligned request first takes back the place of a recently freed
- * aligned block of the same block size and alignment, when that place is
- * still free (glibc's memalign looks for an aligned chunk in its bins the
- * same way); otherwise the policy chooses, asking for room for the worst
- * alignment slack.  Without this the freed block, merged with the slack in
- * front of it, is a hole the slack-padded request never fits, and a policy
- * search picks another spot.  The hints are addresses, never trusted: a
- * hint's free block must lie in a region of this heap, carry a valid free
- * header and be in the index. */
-
-/* The free block hint x says took in its payload, if it still does and the
- * payload and its block fit in it as it lay (gap 0 or a minimum block). */
-static struct gh_block *hint_block(const struct gh_heap *h, const struct gh_aligned_hint *x, size_t size)
-{
-    struct gh_block *f = x->free_in;
-    if (!f || !gh_region_owns(h, f) || !gh_block_valid(f) || !gh_block_is_free(f)
-        || !gh_policy_contains(&h->policy, f))
-        return NULL;
-    uintptr_t start = (uintptr_t)x->payload - GH_HEADER_SIZE, end = (uintptr_t)f + gh_block_size(f);
-    size_t gap = start - (uintptr_t)f;
-    if (start < (uintptr_t)f || (gap != 0 && gap < GH_MIN_BLOCK) || start + size > end)
-        return NULL;
-    return f;
-}
-
-/* A freed aligned block's place for `size` bytes aligned to `align`: the
- * free block holding it (*p its payload), or NULL. */
-static struct gh_block *hint_find(struct gh_heap *h, size_t align, size_t size, uintptr_t *p)
-{
-    for (unsigned i = 0; i < GH_ALIGNED_HINTS; i++) {
-        struct gh_aligned_hint *x = &h->hints[i];
-        if (x->size != size || ((uintptr_t)x->payload & (align - 1)))
-            continue;
-        struct gh_block *f = hint_block(h, x, size);
-        if (f) {
-            *p = (uintptr_t)x->payload;
-            return f;
-        }
-    }
-    return NULL;
-}
-
-/* An aligned block (payload p, block size) was made: remember it, live. */
-static void hint_made(struct gh_heap *h, char *p, size_t size)
-{
-    unsigned i = 0;
-    while (i < GH_ALIGNED_HINTS && h->hints[i].payload != p)
-        i++;
-    if (i == GH_ALIGNED_HINTS)
-        i = h->hint_next++ % GH_ALIGNED_HINTS;
-    h->hints[i] = (struct gh_aligned_hint){ p, size, NULL };
-}
-
-/* Block b (payload p) was freed into free block f, absorbing next (when
- * not NULL): hints in any of them now lie in f. */
-static void hint_freed(struct gh_heap *h, const void *p, struct gh_block *b, struct gh_block *next,
-                       struct gh_block *f)
-{
-    for (unsigned i = 0; i < GH_ALIGNED_HINTS; i++) {
-        struct gh_aligned_hint *x = &h->hints[i];
-        if (x->payload == p || (x->free_in && (x->free_in == b || x->free_in == next)))
-            x->free_in = f;
-    }
-}
-
 static void *fit_alloc(struct gh_heap *h, size_t align, size_t n)
 {
     if (align <= GH_ALIGN)
@@ -324,8 +259,10 @@ static void *fit_alloc(struct gh_heap *h, size_t align, size_t n)
         h->c.failures++;
         return NULL;
     }
+    /* A freed aligned block's place first (fit_aligned.c), then the policy
+     * with room for the worst slack. */
     uintptr_t p;
-    struct gh_block *b = hint_find(h, align, size, &p);
+    struct gh_block *b = gh_fit_hint_find(h, align, size, &p);
     if (!b) {
         b = find_or_grow(h, need);
         if (!b) {
@@ -354,7 +291,7 @@ static void *fit_alloc(struct gh_heap *h, size_t align, size_t n)
     }
     carve(h, b, size, n, indexed);
     h->c.allocs++;
-    hint_made(h, (char *)p, size);
+    gh_fit_hint_made(h, (char *)p, size);
     return (void *)p;
 }
 
@@ -478,7 +415,7 @@ static void fit_free(struct gh_heap *h, void *p, const char *fn)
     struct gh_block *b = free_block(h, own, fn);
     h->c.frees++;
     if (h->hint_next) /* some aligned block was ever made */
-        hint_freed(h, p, own, next, b);
+        gh_fit_hint_freed(h, p, own, next, b);
     size_t size = gh_block_size(b);
     if (gh_block_size(gh_block_next(b)) == 0) {
         /* b is the last block of its region. */
