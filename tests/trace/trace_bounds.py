@@ -6,7 +6,8 @@ cannot wrap, and its failures are named (issue 11, "bounded trace loading").
     id 2^31 - 1: trace-stats, convert (to rep and to binary) and replay each
     exit 0 with a peak RSS (the child's own ru_maxrss, from wait4) under
     RSS_LIMIT_KB - loading used to grow an array to the id, 2 GiB; convert
-    to rep keeps the file's id and header;
+    to rep keeps the file's id and header; a file whose ids are about as
+    many as it uses keeps them (replay --step shows them);
   - 200000 live requests of 2^47 bytes: trace-stats prints the exact totals
     (200000 * 2^47 = 28147497671065600000 B, past 2^64) in text and JSON,
     never a wrapped one; convert of its binary form to rep refuses with a
@@ -67,6 +68,16 @@ def main():
             with open(os.path.join(d, "big2.rep")) as f:
                 got = f.read()
             check(got == "0\n%d\n1\n1\na %d 16\n" % (1 << 31, BIG_ID), "convert to rep: %r" % got)
+
+        # ids about as many as used: the file's own ids stay (the step view shows them)
+        few = os.path.join(d, "few.rep")
+        with open(few, "w") as f:
+            f.write("0\n6\n3\n1\na 5 16\na 0 8\nf 5\n")
+        rc, out, err, _ = run([g, "replay", few, "--step", "--policy", "first"])
+        check(rc == 0 and "step 1 of 3: a 5 16" in out and "step 3 of 3: f 5" in out,
+              "replay --step of few.rep: exit %d, %r" % (rc, out[:300]))
+        rc, out, err, _ = run([g, "trace-stats", few])
+        check(rc == 0 and "3 operations, 6 ids" in out, "trace-stats few.rep: %r" % out[:200])
 
         huge = os.path.join(d, "huge.rep")
         with open(huge, "w") as f:

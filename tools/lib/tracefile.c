@@ -370,6 +370,25 @@ static bool tf_blank(const char *s)
     return *s == '\0';
 }
 
+/* A rep trace whose ids are about as many as it uses (the largest below
+ * TF_DENSE_FACTOR times the ids used + TF_DENSE_SLACK) goes back to the
+ * file's own ids, so that every tool shows the ids the file has; only a
+ * sparser one keeps the dense ids (and t->file_ids). */
+static void keep_file_ids(struct tf_trace *t)
+{
+    uint64_t top = 0;
+    for (uint32_t i = 0; i < t->nids; i++)
+        if (t->file_ids[i] > top)
+            top = t->file_ids[i];
+    if (t->nids == 0 || top + 1 > TF_DENSE_FACTOR * (uint64_t)t->nids + TF_DENSE_SLACK)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        t->ops[i].id = t->file_ids[t->ops[i].id];
+    t->nids = (uint32_t)(top + 1);
+    free(t->file_ids);
+    t->file_ids = NULL;
+}
+
 static int tf_load_rep(FILE *f, const char *path, struct tf_trace *t, char *err, size_t errcap)
 {
     static const char *const names[4] = { "suggested heap size", "number of ids", "number of operations", "weight" };
@@ -507,6 +526,8 @@ static int tf_load_rep(FILE *f, const char *path, struct tf_trace *t, char *err,
         rc = TF_ERR("%s:%lu: file ends inside the header (expected the %s)", path, lineno, names[nhdr]);
     else if (t->n != hdr[2])
         rc = TF_ERR("%s:%lu: the header says %" PRIu64 " operations, the file has %zu", path, lineno, hdr[2], t->n);
+    else
+        keep_file_ids(t);
 out:
     free(line);
     free(live);

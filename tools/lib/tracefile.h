@@ -16,10 +16,13 @@
  * realloc keeps its block's id (moved or not).  Binary addresses become ids
  * as they are read, freed ids being reused (last freed, first reused) so
  * that ids stay below the peak number of live blocks.  A rep file's ids
- * become dense ids in the order they first appear (t->file_ids keeps the
- * file's, for writing it back): what a trace costs in memory follows what
- * the file holds, never what its header claims or how large an id it names.
- * Byte sums over a trace are tf_sum (128 bits): they cannot wrap.
+ * are read as dense ids in the order they first appear; when the file's
+ * own ids are about as many (the largest below TF_DENSE_FACTOR times the
+ * ids used + TF_DENSE_SLACK) the trace keeps the file's, else the dense
+ * ones, with t->file_ids holding the file's for writing it back.  Either
+ * way what a trace costs in memory follows what the file holds, never what
+ * its header claims or how large an id it names.  Byte sums over a trace
+ * are tf_sum (128 bits): they cannot wrap.
  *
  * Invariant of a loaded trace (tf_load checks it; the replay relies on it):
  * every TF_ALLOC names an id that is not live, every TF_FREE and TF_REALLOC
@@ -45,6 +48,8 @@
 #define TF_DEFAULT_MMAP_THRESHOLD (128u * 1024u)  /* the library's default */
 #define TF_MAX_SIZE ((uint64_t)1 << 47)          /* larger requests are not sizes */
 #define TF_MAX_IDS  ((uint64_t)1 << 31)
+#define TF_DENSE_FACTOR 2u     /* a rep file's ids kept when at most this many per id used, */
+#define TF_DENSE_SLACK  1024u  /* plus this many */
 
 enum tf_kind { TF_ALLOC = 1, TF_FREE = 2, TF_REALLOC = 3 };
 enum tf_format { TF_BINARY = 1, TF_REP = 2 };
@@ -72,7 +77,7 @@ struct tf_trace {
     struct tf_op *ops;
     size_t n, cap;
     uint32_t nids;            /* ids run from 0 to nids - 1: as many as the file uses */
-    uint32_t *file_ids;       /* rep: the file's id of each id (NULL: binary) */
+    uint32_t *file_ids;       /* sparse rep ids renumbered: the file's id of each (else NULL) */
     enum tf_format format;
     uint64_t failed;          /* recorded calls that failed (not in ops) */
     uint64_t mmap_threshold;  /* binary: the recording's; rep: the default */
