@@ -1,6 +1,6 @@
 /* tracefile.h - allocation traces in memory, read from and written to
  * files: what `replay`, `trace-stats` and `convert` share (tools/lib,
- * tracefile.c).
+ * tracefile.c loads, tracefile_write.c writes).
  *
  * Two formats on disk, one list of operations in memory:
  *
