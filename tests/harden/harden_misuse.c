@@ -94,7 +94,9 @@ __attribute__((noinline)) static void *uninit_read(void)
     __asm__ volatile("" ::"r"(slots) : "memory");
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
     return (void *)slots[16];
 #pragma GCC diagnostic pop
 }
