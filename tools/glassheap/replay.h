@@ -162,7 +162,9 @@ void replay_print_json(const struct tf_trace *t, const char *path, const struct 
                        const struct result *res, size_t nres);
 void replay_print_table(const struct tf_trace *t, const char *path, const struct replay_model *m,
                         const struct result *res, size_t nres);
+/* The chart as an SVG file (opened by tools/lib/outfile.h's rule); false
+ * with *refused (a gh_outfile_open code) when it cannot be written. */
 bool replay_write_svg(const char *file, const struct tf_trace *t, const char *path, const struct replay_model *m,
-                      const struct result *res, size_t nres);
+                      const struct result *res, size_t nres, int *refused);
 
 #endif

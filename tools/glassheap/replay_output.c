@@ -14,12 +14,14 @@
  * Never: runs the replay (replay_sim.c).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
 #include "cli.h"
 #include "escape.h"
 #include "glassheap/frag.h"
+#include "outfile.h"
 #include "replay.h"
 #include "svg.h"
 
@@ -224,9 +226,9 @@ static void polyline(FILE *f, const uint64_t *ser, size_t n, double L, double T,
  * the same, as the program's live bytes are unless a policy maps apart what
  * another keeps in its heap). */
 bool replay_write_svg(const char *file, const struct tf_trace *t, const char *path, const struct replay_model *m,
-                      const struct result *res, size_t nres)
+                      const struct result *res, size_t nres, int *refused)
 {
-    FILE *f = fopen(file, "w");
+    FILE *f = gh_outfile_fopen(file, refused);
     if (!f)
         return false;
     const double W = 900, H = 500, L = 80, R = 150, T = 66, B = 56;
@@ -293,5 +295,9 @@ bool replay_write_svg(const char *file, const struct tf_trace *t, const char *pa
         fprintf(f, "<text x='%.0f' y='%.1f'>live</text>\n", L + pw + 46, ly);
     }
     fprintf(f, "</svg>\n");
-    return fclose(f) == 0;
+    if (fclose(f) != 0) {
+        *refused = errno ? errno : EIO;
+        return false;
+    }
+    return true;
 }
