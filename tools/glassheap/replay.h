@@ -84,7 +84,9 @@ struct result {
     struct snapshot at_peak;     /* at the moment of peak live */
     uint64_t large_peak_bytes, large_peak_req, large_blocks;
     uint64_t peak_total_req;     /* heap + large requested */
-    uint64_t failures;
+    uint64_t failures;           /* allocations that failed, of which: */
+    uint64_t fail_too_large;     /*   above PTRDIFF_MAX: no block can hold them */
+    uint64_t fail_mapping;       /*   a large block whose mapping the kernel refused */
     double seconds;
     uint64_t *series_heap, *series_live; /* npoints each: the most in each run of operations */
     size_t npoints;

@@ -132,8 +132,9 @@ void replay_print_json(const struct tf_trace *t, const char *path, const struct 
         printf(",\"heap_ops\":{\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"resize_in_place\":%" PRIu64
                ",\"regions_added\":%" PRIu64 ",\"regions_extended\":%" PRIu64 ",\"trims\":%" PRIu64 "}",
                r->c.allocs, r->c.frees, r->c.resize_in_place, r->c.regions_added, r->c.regions_extended, r->c.trims);
-        printf(",\"failures\":%" PRIu64 ",\"seconds\":%.6f,\"ops_per_second\":%.0f}", r->failures, r->seconds,
-               ops_per_s(t, r));
+        printf(",\"failures\":%" PRIu64 ",\"failures_too_large\":%" PRIu64 ",\"failures_mapping\":%" PRIu64,
+               r->failures, r->fail_too_large, r->fail_mapping);
+        printf(",\"seconds\":%.6f,\"ops_per_second\":%.0f}", r->seconds, ops_per_s(t, r));
     }
     printf("]}\n");
 }
@@ -169,10 +170,26 @@ void replay_print_table(const struct tf_trace *t, const char *path, const struct
         printf(" %8.1f%% %8.1f%% %12.0f\n", 100 * internal_frag(&r->at_peak), 100 * external_frag(&r->at_peak),
                ops_per_s(t, r));
     }
-    for (size_t i = 0; i < nres; i++)
-        if (res[i].failures)
-            printf("%s: %" PRIu64 " allocations failed in the replay (arena exhausted)\n", res[i].policy,
-                   res[i].failures);
+    for (size_t i = 0; i < nres; i++) {
+        const struct result *r = &res[i];
+        if (!r->failures)
+            continue;
+        uint64_t arena = r->failures - r->fail_too_large - r->fail_mapping;
+        printf("%s: %" PRIu64 " allocations failed in the replay:", r->policy, r->failures);
+        const char *sep = "";
+        if (r->fail_too_large) {
+            printf(" %" PRIu64 " larger than any block can be", r->fail_too_large);
+            sep = ",";
+        }
+        if (r->fail_mapping) {
+            printf("%s %" PRIu64 " whose mapping the kernel refused (no address space or memory for it)", sep,
+                   r->fail_mapping);
+            sep = ",";
+        }
+        if (arena)
+            printf("%s %" PRIu64 " with the heap's arena full", sep, arena);
+        printf("\n");
+    }
     for (size_t i = 0; i < nres; i++)
         if (res[i].peak_live_in_moves > res[i].peak_live)
             printf("%s: %s requested at most while moving reallocs held old and new block at once (the heap's own count)\n",
