@@ -95,6 +95,17 @@ def main():
             j = json.loads(out)
             check(j["sizes"]["bytes_allocated"] == total, "json bytes_allocated %r" % j["sizes"]["bytes_allocated"])
             check(j["peak"]["live_requested"] == total, "json peak live %r" % j["peak"]["live_requested"])
+        # Replay says why such requests fail: the kernel refuses each mapping
+        # (2^47 bytes is the whole user address space), not a full arena.
+        rc, out, err, _ = run([g, "replay", huge, "--policy", "best"])
+        check(rc == 0 and ("best: %d allocations failed in the replay: %d whose mapping the kernel refused "
+                           "(no address space or memory for it)\n" % (HUGE_N, HUGE_N)) in out,
+              "replay huge: exit %d, %r" % (rc, out[-600:]))
+        rc, out, err, _ = run([g, "replay", huge, "--policy", "best", "--json"])
+        if check(rc == 0, "replay --json huge: exit %d %r" % (rc, err)):
+            r = json.loads(out)["policies"][0]
+            check(r["failures"] == HUGE_N and r["failures_mapping"] == HUGE_N and r["failures_too_large"] == 0,
+                  "replay --json huge: failures %r" % {k: v for k, v in r.items() if k.startswith("failures")})
         hbin = os.path.join(d, "huge.bin")
         rc, out, err, _ = run([g, "convert", huge, hbin])
         check(rc == 0, "convert huge to binary: exit %d %r" % (rc, err))

@@ -488,6 +488,15 @@ def case_svg(env):
     svg2 = env.path("one.svg")
     env.cli("replay", t, "--svg", svg2, "--policy", "best,buddy", "--json")
     check(len(ET.parse(svg2).getroot().findall(".//%spolyline" % ns)) in (3, 4), "two policies: 3 or 4 lines expected")
+    # The chart file follows the tools' output-file rule: never through a
+    # symbolic link (its target stays as it was), new files 0600.
+    check(os.stat(svg).st_mode & 0o777 == 0o600, "chart.svg mode %o, not 0600" % (os.stat(svg).st_mode & 0o777))
+    target = env.write("target.txt", "keep me\n")
+    link = env.path("link.svg")
+    os.symlink(target, link)
+    _, _, err = env.cli("replay", t, "--svg", link, expect=3)
+    check("cannot write %s: it is a symbolic link" % link in err, "--svg through a symlink: %r" % err)
+    check(open(target).read() == "keep me\n", "the symlink's target was written")
 
 
 def case_html(env):
@@ -500,6 +509,12 @@ def case_html(env):
     check(page.count("<g class='step'") == 12 * len(POLICIES), "%d step groups" % page.count("<g class='step'"))
     check("type='range'" in page and "max='12'" in page, "no slider")
     check(page.rstrip().endswith("</html>"), "page not closed")
+    link = env.path("link.html")
+    target = env.write("target.html", "keep me\n")
+    os.symlink(target, link)
+    _, _, err = env.cli("replay", step, "--step", "--html", link, expect=3)
+    check("cannot write %s: it is a symbolic link" % link in err, "--html through a symlink: %r" % err)
+    check(open(target).read() == "keep me\n", "the symlink's target was written")
 
 
 def case_record(env):

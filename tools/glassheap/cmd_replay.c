@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "replay.h"
 #include "trace_args.h"
 
@@ -183,9 +184,10 @@ int cmd_replay(int argc, char **argv)
     int status = GH_EXIT_OK;
     FILE *hf = NULL;
     if (o.html) {
-        hf = fopen(o.html, "w");
+        int refused = 0;
+        hf = gh_outfile_fopen(o.html, &refused);
         if (!hf) {
-            cli_error("replay: cannot write %s: %s", o.html, strerror(errno));
+            cli_error("replay: cannot write %s: %s", o.html, gh_outfile_strerror(refused));
             tf_free(&t);
             return GH_EXIT_FAIL;
         }
@@ -206,8 +208,9 @@ int cmd_replay(int argc, char **argv)
             replay_print_json(&t, path, &model, res, done);
         else
             replay_print_table(&t, path, &model, res, done);
-        if (o.svg && !replay_write_svg(o.svg, &t, path, &model, res, done)) {
-            cli_error("replay: cannot write %s: %s", o.svg, strerror(errno));
+        int refused = 0;
+        if (o.svg && !replay_write_svg(o.svg, &t, path, &model, res, done, &refused)) {
+            cli_error("replay: cannot write %s: %s", o.svg, gh_outfile_strerror(refused));
             status = GH_EXIT_FAIL;
         }
     }

@@ -84,7 +84,9 @@ struct result {
     struct snapshot at_peak;     /* at the moment of peak live */
     uint64_t large_peak_bytes, large_peak_req, large_blocks;
     uint64_t peak_total_req;     /* heap + large requested */
-    uint64_t failures;
+    uint64_t failures;           /* allocations that failed, of which: */
+    uint64_t fail_too_large;     /*   above PTRDIFF_MAX: no block can hold them */
+    uint64_t fail_mapping;       /*   a large block whose mapping the kernel refused */
     double seconds;
     uint64_t *series_heap, *series_live; /* npoints each: the most in each run of operations */
     size_t npoints;
@@ -162,7 +164,9 @@ void replay_print_json(const struct tf_trace *t, const char *path, const struct 
                        const struct result *res, size_t nres);
 void replay_print_table(const struct tf_trace *t, const char *path, const struct replay_model *m,
                         const struct result *res, size_t nres);
+/* The chart as an SVG file (opened by tools/lib/outfile.h's rule); false
+ * with *refused (a gh_outfile_open code) when it cannot be written. */
 bool replay_write_svg(const char *file, const struct tf_trace *t, const char *path, const struct replay_model *m,
-                      const struct result *res, size_t nres);
+                      const struct result *res, size_t nres, int *refused);
 
 #endif

@@ -14,12 +14,14 @@
  * Never: runs the replay (replay_sim.c).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
 #include "cli.h"
 #include "escape.h"
 #include "glassheap/frag.h"
+#include "outfile.h"
 #include "replay.h"
 #include "svg.h"
 
@@ -130,8 +132,9 @@ void replay_print_json(const struct tf_trace *t, const char *path, const struct 
         printf(",\"heap_ops\":{\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"resize_in_place\":%" PRIu64
                ",\"regions_added\":%" PRIu64 ",\"regions_extended\":%" PRIu64 ",\"trims\":%" PRIu64 "}",
                r->c.allocs, r->c.frees, r->c.resize_in_place, r->c.regions_added, r->c.regions_extended, r->c.trims);
-        printf(",\"failures\":%" PRIu64 ",\"seconds\":%.6f,\"ops_per_second\":%.0f}", r->failures, r->seconds,
-               ops_per_s(t, r));
+        printf(",\"failures\":%" PRIu64 ",\"failures_too_large\":%" PRIu64 ",\"failures_mapping\":%" PRIu64,
+               r->failures, r->fail_too_large, r->fail_mapping);
+        printf(",\"seconds\":%.6f,\"ops_per_second\":%.0f}", r->seconds, ops_per_s(t, r));
     }
     printf("]}\n");
 }
@@ -167,10 +170,26 @@ void replay_print_table(const struct tf_trace *t, const char *path, const struct
         printf(" %8.1f%% %8.1f%% %12.0f\n", 100 * internal_frag(&r->at_peak), 100 * external_frag(&r->at_peak),
                ops_per_s(t, r));
     }
-    for (size_t i = 0; i < nres; i++)
-        if (res[i].failures)
-            printf("%s: %" PRIu64 " allocations failed in the replay (arena exhausted)\n", res[i].policy,
-                   res[i].failures);
+    for (size_t i = 0; i < nres; i++) {
+        const struct result *r = &res[i];
+        if (!r->failures)
+            continue;
+        uint64_t arena = r->failures - r->fail_too_large - r->fail_mapping;
+        printf("%s: %" PRIu64 " allocations failed in the replay:", r->policy, r->failures);
+        const char *sep = "";
+        if (r->fail_too_large) {
+            printf(" %" PRIu64 " larger than any block can be", r->fail_too_large);
+            sep = ",";
+        }
+        if (r->fail_mapping) {
+            printf("%s %" PRIu64 " whose mapping the kernel refused (no address space or memory for it)", sep,
+                   r->fail_mapping);
+            sep = ",";
+        }
+        if (arena)
+            printf("%s %" PRIu64 " with the heap's arena full", sep, arena);
+        printf("\n");
+    }
     for (size_t i = 0; i < nres; i++)
         if (res[i].peak_live_in_moves > res[i].peak_live)
             printf("%s: %s requested at most while moving reallocs held old and new block at once (the heap's own count)\n",
@@ -224,9 +243,9 @@ static void polyline(FILE *f, const uint64_t *ser, size_t n, double L, double T,
  * the same, as the program's live bytes are unless a policy maps apart what
  * another keeps in its heap). */
 bool replay_write_svg(const char *file, const struct tf_trace *t, const char *path, const struct replay_model *m,
-                      const struct result *res, size_t nres)
+                      const struct result *res, size_t nres, int *refused)
 {
-    FILE *f = fopen(file, "w");
+    FILE *f = gh_outfile_fopen(file, refused);
     if (!f)
         return false;
     const double W = 900, H = 500, L = 80, R = 150, T = 66, B = 56;
@@ -293,5 +312,9 @@ bool replay_write_svg(const char *file, const struct tf_trace *t, const char *pa
         fprintf(f, "<text x='%.0f' y='%.1f'>live</text>\n", L + pw + 46, ly);
     }
     fprintf(f, "</svg>\n");
-    return fclose(f) == 0;
+    if (fclose(f) != 0) {
+        *refused = errno ? errno : EIO;
+        return false;
+    }
+    return true;
 }

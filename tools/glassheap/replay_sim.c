@@ -79,13 +79,24 @@ static void on_step(void *ctx)
         s->res->large_peak_req = l->live_requested;
 }
 
+/* Count a failed allocation of n bytes, and why (the rest of the
+ * failures: the heap's arena had no room left). */
+static void count_failure(struct sim *s, uint64_t n, uint32_t align)
+{
+    s->res->failures++;
+    if (n > (uint64_t)PTRDIFF_MAX)
+        s->res->fail_too_large++;
+    else if (gh_front_path(&s->front, align > GH_ALIGN ? align : GH_ALIGN, (size_t)n) == GH_PATH_LARGE)
+        s->res->fail_mapping++;
+}
+
 static void slot_alloc(struct sim *s, struct slot *sl, uint64_t n, uint32_t align)
 {
     void *p = n > (uint64_t)PTRDIFF_MAX ? NULL
                                          : gh_front_malloc(&s->front, align > GH_ALIGN ? align : GH_ALIGN, (size_t)n);
     if (!p) {
         sl->state = S_FAILED;
-        s->res->failures++;
+        count_failure(s, n, align);
         return;
     }
     sl->state = S_LIVE;
@@ -108,7 +119,7 @@ static void slot_realloc(struct sim *s, struct slot *sl, uint64_t n)
     }
     void *q = n > (uint64_t)PTRDIFF_MAX ? NULL : gh_front_realloc(&s->front, sl->p, (size_t)n, NULL);
     if (!q) {
-        s->res->failures++; /* the old block stays, as realloc leaves it on failure */
+        count_failure(s, n, 0); /* the old block stays, as realloc leaves it on failure */
         return;
     }
     sl->p = q;
