@@ -1,8 +1,8 @@
 /* tree.c - AVL trees embedded in free blocks and records.
  *
- * Owns: the shape of the fit indexes (see tree.h).  Never: reads or writes a
- * block header (only the size word in front of each node), allocates, or
- * takes a lock.
+ * Owns: the shape of the fit indexes (see tree.h) and the check of every
+ * link before it is followed.  Never: reads or writes a block header (only
+ * the size word in front of each node), allocates, or takes a lock.
  *
  * Invariants (gh_tree_check): in-order keys strictly increase; each node's
  * height is 1 + max(child heights) and the two differ by at most 1; each
@@ -10,8 +10,62 @@
  */
 #include "tree.h"
 
+#include "error.h"
+
 #define HEIGHT_SHIFT 56
 #define MAX_MASK ((((uint64_t)1) << HEIGHT_SHIFT) - 1)
+/* A node occupies its size word (16 bytes before it) and itself. */
+#define NODE_SPAN (16u + sizeof(struct gh_tnode))
+
+const struct gh_tree_bounds gh_tree_any = { 0, UINTPTR_MAX, NULL, NULL };
+
+/* ---- checked links ---------------------------------------------------- */
+
+__attribute__((noreturn, cold, noinline)) static void bad_link(const struct gh_tree *t, const void *at)
+{
+    const char *fn = t->bounds->fn;
+    gh_fatal(fn ? fn : "malloc", GH_MSG_FREE_LIST, at);
+}
+
+/* May t hold a node at c (not NULL)? */
+static inline bool in_bounds(const struct gh_tree *t, const struct gh_tnode *c)
+{
+    const struct gh_tree_bounds *b = t->bounds;
+    uintptr_t a = (uintptr_t)c;
+    /* [a - 16, a + 24) inside [lo, hi); unsigned, so below lo wraps high. */
+    if ((a & 15) | (a - 16 - b->lo > b->hi - b->lo - NODE_SPAN))
+        return false;
+    if (__builtin_expect(b->cover != NULL, 0) && b->cover != t
+        && !gh_tree_covers(b->cover, (const char *)c - 16, NODE_SPAN))
+        return false;
+    return true;
+}
+
+/* n's children, checked: in bounds and, by address, on their side of n. */
+static inline struct gh_tnode *left_of(const struct gh_tree *t, const struct gh_tnode *n)
+{
+    struct gh_tnode *c = n->left;
+    if (c && __builtin_expect(!in_bounds(t, c) || (t->order == GH_TREE_BY_ADDR && c >= n), 0))
+        bad_link(t, n);
+    return c;
+}
+
+static inline struct gh_tnode *right_of(const struct gh_tree *t, const struct gh_tnode *n)
+{
+    struct gh_tnode *c = n->right;
+    if (c && __builtin_expect(!in_bounds(t, c) || (t->order == GH_TREE_BY_ADDR && c <= n), 0))
+        bad_link(t, n);
+    return c;
+}
+
+/* A walk may not go deeper than any AVL tree can be (a cycle). */
+static inline void depth_ok(const struct gh_tree *t, int depth, const void *at)
+{
+    if (__builtin_expect(depth >= GH_TREE_MAX_DEPTH, 0))
+        bad_link(t, at);
+}
+
+/* ---- shape ------------------------------------------------------------- */
 
 static inline int height(const struct gh_tnode *n)
 {
@@ -24,11 +78,12 @@ static inline size_t submax(const struct gh_tnode *n)
 }
 
 /* Recompute n's height and subtree max from its children. */
-static inline void pull(struct gh_tnode *n)
+static inline void pull(const struct gh_tree *t, struct gh_tnode *n)
 {
-    int hl = height(n->left), hr = height(n->right);
+    const struct gh_tnode *l = left_of(t, n), *r = right_of(t, n);
+    int hl = height(l), hr = height(r);
     size_t m = gh_tnode_size(n);
-    size_t ml = submax(n->left), mr = submax(n->right);
+    size_t ml = submax(l), mr = submax(r);
     if (ml > m)
         m = ml;
     if (mr > m)
@@ -47,54 +102,58 @@ static inline bool less(const struct gh_tree *t, const struct gh_tnode *a, const
     return (uintptr_t)a < (uintptr_t)b;
 }
 
-static struct gh_tnode *rotate_right(struct gh_tnode *n)
+/* n->left is not NULL (its height is at least 1). */
+static struct gh_tnode *rotate_right(const struct gh_tree *t, struct gh_tnode *n)
 {
-    struct gh_tnode *l = n->left;
-    n->left = l->right;
+    struct gh_tnode *l = left_of(t, n);
+    n->left = right_of(t, l);
     l->right = n;
-    pull(n);
-    pull(l);
+    pull(t, n);
+    pull(t, l);
     return l;
 }
 
-static struct gh_tnode *rotate_left(struct gh_tnode *n)
+static struct gh_tnode *rotate_left(const struct gh_tree *t, struct gh_tnode *n)
 {
-    struct gh_tnode *r = n->right;
-    n->right = r->left;
+    struct gh_tnode *r = right_of(t, n);
+    n->right = left_of(t, r);
     r->left = n;
-    pull(n);
-    pull(r);
+    pull(t, n);
+    pull(t, r);
     return r;
 }
 
-/* Restore the AVL property at n (children balanced); returns the new root. */
-static struct gh_tnode *rebalance(struct gh_tnode *n)
+/* Restore the AVL property at n (children balanced); returns the new root.
+ * A child of height >= 1 is not NULL (height(NULL) is 0), so the rotations
+ * below always have the node they turn. */
+static struct gh_tnode *rebalance(const struct gh_tree *t, struct gh_tnode *n)
 {
-    int bal = height(n->left) - height(n->right);
+    struct gh_tnode *l = left_of(t, n), *r = right_of(t, n);
+    int bal = height(l) - height(r);
     if (bal > 1) {
-        if (height(n->left->left) < height(n->left->right))
-            n->left = rotate_left(n->left);
-        return rotate_right(n);
+        if (height(left_of(t, l)) < height(right_of(t, l)))
+            n->left = rotate_left(t, l);
+        return rotate_right(t, n);
     }
     if (bal < -1) {
-        if (height(n->right->right) < height(n->right->left))
-            n->right = rotate_right(n->right);
-        return rotate_left(n);
+        if (height(right_of(t, r)) < height(left_of(t, r)))
+            n->right = rotate_right(t, r);
+        return rotate_left(t, n);
     }
-    pull(n);
+    pull(t, n);
     return n;
 }
 
 /* Walk back up a recorded path of links, rebalancing each node.  Once a
  * node keeps its place, height and subtree max, nothing above it can
  * change: stop there (most inserts and removes stop within two levels). */
-static void fix_path(struct gh_tnode **path[], int depth)
+static void fix_path(const struct gh_tree *t, struct gh_tnode **path[], int depth)
 {
     while (depth-- > 0) {
         struct gh_tnode **link = path[depth];
         struct gh_tnode *n = *link;
         uint64_t before = n->aux;
-        struct gh_tnode *top = rebalance(n);
+        struct gh_tnode *top = rebalance(t, n);
         *link = top;
         if (top == n && n->aux == before)
             return;
@@ -106,6 +165,18 @@ void gh_tree_init(struct gh_tree *t, enum gh_tree_order order)
     t->root = NULL;
     t->count = 0;
     t->order = order;
+    t->bounds = &gh_tree_any;
+}
+
+/* The link below n on the side `left`, its target checked. */
+static inline struct gh_tnode **child_link(const struct gh_tree *t, struct gh_tnode *n, bool left)
+{
+    if (left) {
+        left_of(t, n);
+        return &n->left;
+    }
+    right_of(t, n);
+    return &n->right;
 }
 
 void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n)
@@ -114,14 +185,15 @@ void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n)
     int depth = 0;
     struct gh_tnode **link = &t->root;
     while (*link) {
+        depth_ok(t, depth, *link);
         path[depth++] = link;
-        link = less(t, n, *link) ? &(*link)->left : &(*link)->right;
+        link = child_link(t, *link, less(t, n, *link));
     }
     n->left = n->right = NULL;
-    pull(n);
+    pull(t, n);
     *link = n;
     t->count++;
-    fix_path(path, depth);
+    fix_path(t, path, depth);
 }
 
 /* Record the path from the root to n's link, searching with n's key as
@@ -132,6 +204,7 @@ static int find_path(struct gh_tree *t, const struct gh_tnode *n, size_t size, s
     int depth = 0;
     struct gh_tnode **link = &t->root;
     while (*link) {
+        depth_ok(t, depth, *link);
         path[depth++] = link;
         struct gh_tnode *c = *link;
         if (c == n)
@@ -141,7 +214,7 @@ static int find_path(struct gh_tree *t, const struct gh_tnode *n, size_t size, s
             left = size < gh_tnode_size(c);
         else
             left = (uintptr_t)n < (uintptr_t)c;
-        link = left ? &c->left : &c->right;
+        link = child_link(t, c, left);
     }
     return -1;
 }
@@ -161,30 +234,37 @@ bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, stru
     struct gh_tnode **link = &t->root;
     const struct gh_tnode *lo = NULL, *hi = NULL; /* in-order neighbours among ancestors */
     while (*link && *link != old) {
+        depth_ok(t, depth, *link);
         path[depth++] = link;
         struct gh_tnode *c = *link;
         if (cmp_key(t, old_size, (uintptr_t)old, gh_tnode_size(c), (uintptr_t)c) < 0) {
             hi = c;
-            link = &c->left;
+            link = child_link(t, c, true);
         } else {
             lo = c;
-            link = &c->right;
+            link = child_link(t, c, false);
         }
     }
     if (!*link)
         return false;
+    depth_ok(t, depth, old);
     path[depth++] = link;
     /* The in-order neighbours inside old's own subtrees. */
-    if (old->left) {
-        const struct gh_tnode *p = old->left;
-        while (p->right)
-            p = p->right;
+    const struct gh_tnode *oleft = left_of(t, old), *oright = right_of(t, old);
+    if (oleft) {
+        const struct gh_tnode *p = oleft, *q;
+        for (int d = depth; (q = right_of(t, p)); d++) {
+            depth_ok(t, d, p);
+            p = q;
+        }
         lo = p;
     }
-    if (old->right) {
-        const struct gh_tnode *p = old->right;
-        while (p->left)
-            p = p->left;
+    if (oright) {
+        const struct gh_tnode *p = oright, *q;
+        for (int d = depth; (q = left_of(t, p)); d++) {
+            depth_ok(t, d, p);
+            p = q;
+        }
         hi = p;
     }
     size_t ns = gh_tnode_size(n);
@@ -197,7 +277,7 @@ bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, stru
         n->aux = old->aux;
         *link = n;
     }
-    fix_path(path, depth);
+    fix_path(t, path, depth);
     return true;
 }
 
@@ -213,21 +293,23 @@ void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
     if (depth < 0)
         return;
     struct gh_tnode **link = path[depth - 1];
-    if (!n->left || !n->right) {
-        *link = n->left ? n->left : n->right;
+    struct gh_tnode *nl = left_of(t, n), *nr = right_of(t, n);
+    if (!nl || !nr) {
+        *link = nl ? nl : nr;
         depth--; /* n's link now holds its child, already balanced */
     } else {
         /* Replace n by its successor s, the leftmost node of n->right. */
         int ndepth = depth;
         struct gh_tnode **slink = &n->right;
         path[depth++] = slink;
-        while ((*slink)->left) {
+        while (left_of(t, *slink)) {
+            depth_ok(t, depth, *slink);
             slink = &(*slink)->left;
             path[depth++] = slink;
         }
         struct gh_tnode *s = *slink;
-        *slink = s->right; /* unlink s */
-        s->left = n->left;
+        *slink = right_of(t, s); /* unlink s */
+        s->left = nl;
         s->right = n->right;
         *link = s;
         /* The entry recorded as &n->right must now be &s->right. */
@@ -237,16 +319,16 @@ void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
         /* Below s: the nodes that lost s.  s itself must always be redone
          * (n's size left its subtree); above s the usual early exit holds,
          * measured against n's old height and max. */
-        fix_path(path + ndepth, depth - ndepth);
+        fix_path(t, path + ndepth, depth - ndepth);
         uint64_t before = n->aux;
-        struct gh_tnode *top = rebalance(s);
+        struct gh_tnode *top = rebalance(t, s);
         *link = top;
         if (top != s || s->aux != before)
-            fix_path(path, ndepth - 1);
+            fix_path(t, path, ndepth - 1);
         return;
     }
     t->count--;
-    fix_path(path, depth);
+    fix_path(t, path, depth);
 }
 
 void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n)
@@ -254,7 +336,26 @@ void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n)
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
     int depth = find_path(t, n, 0, path); /* BY_ADDR: the size is not a key */
     if (depth > 0)
-        fix_path(path, depth);
+        fix_path(t, path, depth);
+}
+
+/* Below n (submax(n) >= size): the lowest-addressed node that fits. */
+static struct gh_tnode *lowest_fit_below(const struct gh_tree *t, const struct gh_tnode *n, size_t size, int depth)
+{
+    for (;; depth++) {
+        depth_ok(t, depth, n);
+        const struct gh_tnode *l = left_of(t, n);
+        if (submax(l) >= size) {
+            n = l;
+        } else if (gh_tnode_size(n) >= size) {
+            return (struct gh_tnode *)n;
+        } else {
+            const struct gh_tnode *r = right_of(t, n);
+            if (!r) /* n's max said something below fits: it lied */
+                bad_link(t, n);
+            n = r;
+        }
+    }
 }
 
 struct gh_tnode *gh_tree_first_fit(const struct gh_tree *t, size_t size)
@@ -264,14 +365,7 @@ struct gh_tnode *gh_tree_first_fit(const struct gh_tree *t, size_t size)
         size = 1; /* an empty subtree's max is 0: never let it "fit" */
     if (!n || submax(n) < size)
         return NULL;
-    for (;;) {
-        if (submax(n->left) >= size)
-            n = n->left;
-        else if (gh_tnode_size(n) >= size)
-            return (struct gh_tnode *)n;
-        else
-            n = n->right; /* must hold the fit: submax(n) >= size */
-    }
+    return lowest_fit_below(t, n, size, 0);
 }
 
 /* Lowest fitting node in the subtree n whose keys are all >= from. */
@@ -282,33 +376,26 @@ struct gh_tnode *gh_tree_first_fit_from(const struct gh_tree *t, const void *fro
      * first candidate (lowest address) that fits wins; the candidates are
      * visited from the deepest (lowest address) upward. */
     const struct gh_tnode *stack[GH_TREE_MAX_DEPTH];
-    int top = 0;
+    int top = 0, depth = 0;
     const struct gh_tnode *n = t->root;
     if (size == 0)
         size = 1;
     while (n) {
+        depth_ok(t, depth++, n);
         if ((uintptr_t)n >= (uintptr_t)from) {
             stack[top++] = n;
-            n = n->left;
+            n = left_of(t, n);
         } else {
-            n = n->right;
+            n = right_of(t, n);
         }
     }
     while (top-- > 0) {
         const struct gh_tnode *c = stack[top];
         if (gh_tnode_size(c) >= size)
             return (struct gh_tnode *)c;
-        if (submax(c->right) >= size) {
-            const struct gh_tnode *r = c->right;
-            for (;;) {
-                if (submax(r->left) >= size)
-                    r = r->left;
-                else if (gh_tnode_size(r) >= size)
-                    return (struct gh_tnode *)r;
-                else
-                    r = r->right;
-            }
-        }
+        const struct gh_tnode *r = right_of(t, c);
+        if (submax(r) >= size)
+            return lowest_fit_below(t, r, size, top + 1);
     }
     return NULL;
 }
@@ -316,29 +403,51 @@ struct gh_tnode *gh_tree_first_fit_from(const struct gh_tree *t, const void *fro
 struct gh_tnode *gh_tree_floor(const struct gh_tree *t, const void *addr)
 {
     const struct gh_tnode *n = t->root, *best = NULL;
-    while (n) {
+    for (int depth = 0; n; depth++) {
+        depth_ok(t, depth, n);
         if ((uintptr_t)n <= (uintptr_t)addr) {
             best = n;
-            n = n->right;
+            n = right_of(t, n);
         } else {
-            n = n->left;
+            n = left_of(t, n);
         }
     }
     return (struct gh_tnode *)best;
 }
 
+bool gh_tree_covers(const struct gh_tree *t, const void *p, size_t len)
+{
+    const struct gh_tnode *n = gh_tree_floor(t, (const char *)p + 16);
+    if (!n)
+        return false;
+    uintptr_t start = (uintptr_t)n - 16, a = (uintptr_t)p;
+    return a >= start && a - start <= gh_tnode_size(n) && gh_tnode_size(n) - (a - start) >= len;
+}
+
 struct gh_tnode *gh_tree_best_fit(const struct gh_tree *t, size_t size)
 {
     const struct gh_tnode *n = t->root, *best = NULL;
-    while (n) {
+    for (int depth = 0; n; depth++) {
+        depth_ok(t, depth, n);
         if (gh_tnode_size(n) >= size) {
             best = n;
-            n = n->left;
+            n = left_of(t, n);
         } else {
-            n = n->right;
+            n = right_of(t, n);
         }
     }
     return (struct gh_tnode *)best;
+}
+
+/* The rightmost node below n (not NULL). */
+static const struct gh_tnode *rightmost(const struct gh_tree *t, const struct gh_tnode *n)
+{
+    const struct gh_tnode *r;
+    for (int depth = 0; (r = right_of(t, n)); depth++) {
+        depth_ok(t, depth, n);
+        n = r;
+    }
+    return n;
 }
 
 struct gh_tnode *gh_tree_largest(const struct gh_tree *t)
@@ -346,8 +455,7 @@ struct gh_tnode *gh_tree_largest(const struct gh_tree *t)
     const struct gh_tnode *n = t->root;
     if (!n)
         return NULL;
-    while (n->right)
-        n = n->right;
+    n = rightmost(t, n);
     /* n is the largest (size, address); find the lowest address of its size. */
     return gh_tree_best_fit(t, gh_tnode_size(n));
 }
@@ -359,28 +467,28 @@ size_t gh_tree_max_size(const struct gh_tree *t)
     const struct gh_tnode *n = t->root;
     if (!n)
         return 0;
-    while (n->right)
-        n = n->right;
-    return gh_tnode_size(n);
+    return gh_tnode_size(rightmost(t, n));
 }
 
-static bool walk(struct gh_tnode *n, bool (*fn)(void *, struct gh_tnode *), void *ctx)
+static bool walk(const struct gh_tree *t, struct gh_tnode *n, int depth, bool (*fn)(void *, struct gh_tnode *),
+                 void *ctx)
 {
     /* Recursion depth is the tree height (<= GH_TREE_MAX_DEPTH). */
     if (!n)
         return true;
+    depth_ok(t, depth, n);
     /* Read the children before calling fn, which may reuse the node. */
-    struct gh_tnode *r = n->right;
-    if (!walk(n->left, fn, ctx))
+    struct gh_tnode *l = left_of(t, n), *r = right_of(t, n);
+    if (!walk(t, l, depth + 1, fn, ctx))
         return false;
     if (!fn(ctx, n))
         return false;
-    return walk(r, fn, ctx);
+    return walk(t, r, depth + 1, fn, ctx);
 }
 
 void gh_tree_walk(const struct gh_tree *t, bool (*fn)(void *ctx, struct gh_tnode *n), void *ctx)
 {
-    walk(t->root, fn, ctx);
+    walk(t, t->root, 0, fn, ctx);
 }
 
 struct check_state {
@@ -389,6 +497,17 @@ struct check_state {
     size_t count;
     const char *why;
 };
+
+/* May the checker follow the link from n to c?  Like left_of/right_of, but
+ * a bad link is a finding, not a fatal error. */
+static bool check_link(struct check_state *st, const struct gh_tnode *c)
+{
+    if (c && !in_bounds(st->t, c)) {
+        st->why = "tree link points outside the heap or is misaligned";
+        return false;
+    }
+    return true;
+}
 
 /* Returns the subtree height, or -1 on a broken invariant. */
 static int check(struct check_state *st, const struct gh_tnode *n, int depth)
@@ -399,6 +518,8 @@ static int check(struct check_state *st, const struct gh_tnode *n, int depth)
         st->why = "tree deeper than GH_TREE_MAX_DEPTH (a cycle?)";
         return -1;
     }
+    if (!check_link(st, n->left) || !check_link(st, n->right))
+        return -1;
     int hl = check(st, n->left, depth + 1);
     if (hl < 0)
         return -1;
@@ -435,7 +556,7 @@ static int check(struct check_state *st, const struct gh_tnode *n, int depth)
 bool gh_tree_check(const struct gh_tree *t, const char **why)
 {
     struct check_state st = { t, NULL, 0, NULL };
-    if (check(&st, t->root, 0) < 0) {
+    if (!check_link(&st, t->root) || check(&st, t->root, 0) < 0) {
         if (why)
             *why = st.why;
         return false;
