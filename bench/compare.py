@@ -9,7 +9,8 @@ default publishes one), best-trace is best fit recording GLASSHEAP_TRACE.
                              [--markdown bench/RESULTS.md]
 
 Each (benchmark, allocator) pair runs in its own process so peak RSS
-(getrusage of that child) belongs to that benchmark alone.  The runs are
+(that process's VmHWM, which bench_mix prints) belongs to that benchmark
+alone.  The runs are
 interleaved round-robin --runs times and the median CPU time is kept, so
 a burst of load on the machine hits every allocator alike.
 """
@@ -82,19 +83,20 @@ def run_one(binary, bench, env_extra, min_time):
 
 
 def peak_rss_kib(binary, bench, env_extra, min_time):
+    """The benchmark process's own peak RSS (VmHWM, printed by bench_mix at
+    exit): getrusage of the child would also count this script's pages,
+    copied at fork, and no small benchmark exceeds them."""
     env = dict(os.environ)
     env.update(env_extra)
+    env["GH_BENCH_PEAK_RSS"] = "1"
     cmd = [binary, f"--benchmark_filter=^{bench}(/|$)", f"--benchmark_min_time={min_time}"]
-    pid = os.fork()
-    if pid == 0:
-        fd = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        os.execve(binary, cmd, env)
-    _, status, rusage = os.wait4(pid, 0)
-    if status != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed with status {status}")
-    return rusage.ru_maxrss
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed with status {proc.returncode}")
+    m = re.search(rb"bench_mix: peak_rss_kib (\d+)", proc.stderr)
+    if not m:
+        raise RuntimeError(f"{' '.join(cmd)}: no peak_rss_kib line on stderr")
+    return int(m.group(1))
 
 
 def main():

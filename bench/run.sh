@@ -7,26 +7,53 @@
 #   1. bench_mix under glibc, jemalloc, mimalloc and every glassheap policy
 #      (bench/compare.py: time per malloc+free pair as a ratio to glibc,
 #      peak RSS; plus best fit without the segment and with a trace);
-#   2. bench_scaling: one malloc+free pair as the free blocks grow from 1e2
+#   2. bench_threads (bench/threads.py): wall-clock time of thread-local
+#      churn, cross-thread frees, producer/consumer and a realloc mix at 1, 2,
+#      4 and 8 threads under the same allocators (THREAD_RUNS rounds, 3 by
+#      default);
+#   3. real programs (bench/programs.py): python3, cc1, sort, sqlite3 and a
+#      multi-threaded C++ program, wall time and peak RSS (PROGRAM_RUNS
+#      rounds, 3 by default);
+#   4. bench_scaling: one malloc+free pair as the free blocks grow from 1e2
 #      to 1e6, every policy and a linear list (median of 3 repetitions),
 #      drawn as docs/scaling.svg;
-# and writes both tables, with the machine and the commands, to
-# bench/RESULTS.md.
+# and writes every table, with the machine and the commands, to
+# bench/RESULTS.md.  The whole run takes about 30-40 minutes here.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RUNS=${RUNS:-5}
+THREAD_RUNS=${THREAD_RUNS:-3}
+PROGRAM_RUNS=${PROGRAM_RUNS:-3}
 cmake --preset release >/dev/null
-cmake --build --preset release --target glassheap bench_mix bench_scaling >/dev/null
+cmake --build --preset release --target glassheap bench_mix bench_scaling bench_threads bench_run \
+  bench_cxx_threads >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 GH_BENCH_COMMAND="RUNS=$RUNS bash bench/run.sh" \
   python3 bench/compare.py --build build/release --runs "$RUNS" --markdown "$tmp/compare.md"
+python3 bench/threads.py --build build/release --runs "$THREAD_RUNS" --markdown "$tmp/threads.md"
+python3 bench/programs.py --build build/release --runs "$PROGRAM_RUNS" --markdown "$tmp/programs.md"
 build/release/bench/bench_scaling --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
   --benchmark_format=json >"$tmp/scaling.json"
 mkdir -p docs
 python3 bench/plot_scaling.py "$tmp/scaling.json" docs/scaling.svg --markdown "$tmp/scaling.md"
 {
   cat "$tmp/compare.md"
+  echo
+  echo "## Threads: wall-clock time"
+  echo
+  echo "bench_threads (bench/bench_threads.c): each thread does the same fixed work, so with more"
+  echo "threads than the machine's cores the time grows for every allocator; compare the columns of"
+  echo "one row.  Command: \`python3 bench/threads.py --build build/release --runs $THREAD_RUNS\`."
+  echo
+  cat "$tmp/threads.md"
+  echo
+  echo "## Real programs"
+  echo
+  echo "bench/programs.py (the programs and their inputs are described there).  Command:"
+  echo "\`python3 bench/programs.py --build build/release --runs $PROGRAM_RUNS\`."
+  echo
+  cat "$tmp/programs.md"
   echo
   echo "## Free-block scaling"
   echo

@@ -181,7 +181,8 @@ def case_err_no_library(ctx):
 def case_usage(ctx):
     for argv, rc_want in ((["stat"], 2), (["stat", "abc"], 2), (["stat", "0"], 2), (["stat", "1", "2"], 2),
                           (["stat", "--bogus", "1"], 2), (["stat", "--timeout", "-1", "1"], 2),
-                          (["ps", "extra"], 2), (["ps", "--timeout", "x"], 2), (["ps", "--bogus"], 2)):
+                          (["ps", "extra"], 2), (["ps", "--timeout", "x"], 2), (["ps", "--bogus"], 2),
+                          (["ps", "extra", "--json"], 2), (["stat", "1", "--bogus"], 2)):
         rc, out, err = ctx.cli(*argv)
         check(rc == rc_want, "glassheap %s: exit %d, want %d" % (" ".join(argv), rc, rc_want))
         check(err.startswith("glassheap: ") or err.startswith("usage:") or "unrecognized option" in err

@@ -251,6 +251,13 @@ def case_stat_no_answer(ctx):
     check(s["counters"]["publishes"] >= 1 and s["counters"]["malloc_calls"] >= 0, "no published counters")
     rc, out, err = ctx.cli("stat", "--timeout", "0", str(p.pid))
     check(rc == 0 and "NOT fresh" in out and "did not answer" in err, "stat text: %r %r" % (out, err))
+    # Options anywhere, as GNU tools take them; `--` ends the options.
+    for argv in (("stat", str(p.pid), "--json", "--timeout", "0"), ("stat", "--timeout", "0", str(p.pid), "-j"),
+                 ("stat", "--json", "--timeout=0", "--", str(p.pid))):
+        rc, out, err = ctx.cli(*argv)
+        check(rc == 0 and json.loads(out)["pid"] == p.pid, "glassheap %s: exit %d, %r %r" % (" ".join(argv), rc, out[:80], err))
+    rc, out, err = ctx.cli("stat", "--timeout", "0", "--", "--json")
+    check(rc == 2 and "'--json' is not a process id" in err, "stat -- --json: exit %d, %r" % (rc, err))
     rc, out, err = ctx.cli("ps", "--timeout", "100", "--keep-stale")
     line = ps_text_row(out, p.pid)
     check(line.split()[0] == "%d*" % p.pid and "* did not answer in time" in out,

@@ -336,7 +336,7 @@ int cmd_ps(int argc, char **argv)
     };
     int json = 0, keep = 0, timeout_ms = DEFAULT_TIMEOUT_MS, opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+jkt:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "jkt:h", opts, NULL)) != -1) {
         switch (opt) {
         case 'j':
             json = 1;

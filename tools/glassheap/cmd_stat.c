@@ -418,7 +418,7 @@ int cmd_stat(int argc, char **argv)
     };
     int json = 0, timeout_ms = DEFAULT_TIMEOUT_MS, opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+jt:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "jt:h", opts, NULL)) != -1) {
         switch (opt) {
         case 'j':
             json = 1;
