@@ -18,7 +18,9 @@
  *                bits 48-63  check_a: 16 bits of the header's check
  *   +8   word  arena | check_b | requested
  *                bits 0-47   requested size (in a free block: GH_FREED_BY_CALL
- *                            when a free() at this address made it, else 0)
+ *                            when a free() at this address made it, else 0;
+ *                            a freed block merged into the one before keeps
+ *                            its header, poisoned: gh_block_poison)
  *                bits 48-55  check_b: 8 more bits of the check
  *                bits 56-63  owning arena (reserved: 0 until there are arenas)
  *   +16  payload  ... what malloc returns (16-byte aligned)
@@ -161,9 +163,9 @@ static inline size_t gh_block_size_for(size_t n)
 /* The keyed hash of a header at b with words w0, w1 (their check bits
  * ignored).  The size word and the address each go through a multiply under
  * the secret (so a change in one cannot be made up by a change in another
- * without knowing it); the requested word joins before a last multiply,
- * whose top 24 bits are the check.  Three multiplies, two of them in
- * parallel. */
+ * without knowing it: a header copied to another address fails); the
+ * requested word joins before a last multiply, whose top 24 bits are the
+ * check.  Three multiplies, the first two in parallel. */
 static inline uint64_t gh_block_mac(const struct gh_block *b, uint64_t w0, uint64_t w1)
 {
     uint64_t s = gh_block_secret;
@@ -191,6 +193,25 @@ static inline bool gh_block_valid(const struct gh_block *b)
     uint64_t m = gh_block_mac(b, w0, w1);
     return ((w0 ^ m) & GH_CHECK_A_MASK) == 0
         && ((w1 ^ ((m >> 40) << GH_REQ_BITS)) & GH_CHECK_B_MASK) == 0;
+}
+
+/* A header left behind inside a larger free block when its block merged
+ * into the one before (a free() released it) is poisoned: one check bit
+ * flipped, so it fails gh_block_valid - it cannot be mistaken for a block -
+ * and yet reads as "freed" to gh_block_poisoned.  One store, no hash. */
+#define GH_POISON_BIT ((uint64_t)1 << GH_REQ_BITS)
+
+static inline void gh_block_poison(struct gh_block *b)
+{
+    b->tag ^= GH_POISON_BIT;
+}
+
+static inline bool gh_block_poisoned(const struct gh_block *b)
+{
+    uint64_t w0 = b->size_flags, w1 = b->tag;
+    uint64_t m = gh_block_mac(b, w0, w1);
+    return ((w0 ^ m) & GH_CHECK_A_MASK) == 0
+        && ((w1 ^ ((m >> 40) << GH_REQ_BITS)) & GH_CHECK_B_MASK) == GH_POISON_BIT;
 }
 
 static inline size_t gh_block_requested(const struct gh_block *b)

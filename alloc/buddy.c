@@ -275,8 +275,11 @@ static struct gh_block *lookup(struct gh_heap *h, const void *p, const char *fn,
     if ((uintptr_t)p & (GH_ALIGN - 1))
         gh_fatal(fn, GH_MSG_INTERIOR, p);
     struct gh_block *b = gh_block_of(p);
-    if (!gh_block_valid(b))
+    if (!gh_block_valid(b)) {
+        if (gh_block_poisoned(b))
+            gh_fatal(fn, freeing ? GH_MSG_DOUBLE_FREE : GH_MSG_FREED, p);
         unknown(h, p, fn);
+    }
     if (b->size_flags & GH_FLAG_INNER) {
         b = (struct gh_block *)((char *)b - gh_block_size(b));
         if (!gh_heap_in_regions(h, b, GH_HEADER_SIZE) || !gh_block_valid(b))
@@ -364,9 +367,6 @@ static void buddy_free(struct gh_heap *h, void *p, const char *fn)
     h->c.live_block_bytes -= osize(k);
     h->c.live_blocks--;
     h->c.frees++;
-    /* Marked freed first: if b merges into a lower buddy, its header stays
-     * behind and a second free of it still reads as a double free. */
-    gh_block_set(b, b->size_flags | GH_FLAG_FREE, GH_FREED_BY_CALL);
     struct gh_block *mine = b;
     while (k < m) {
         struct gh_block *bb = (struct gh_block *)(base + (((char *)b - base) ^ osize(k)));
@@ -379,7 +379,11 @@ static void buddy_free(struct gh_heap *h, void *p, const char *fn)
             b = bb;
         k++;
     }
-    /* The merged block keeps the mark of the header it starts with. */
+    /* The merged block keeps the mark of the header it starts with; when
+     * that is a lower buddy, b's header stays behind poisoned, so a second
+     * free of it still reads as a double free. */
+    if (b != mine)
+        gh_block_poison(mine);
     push(h, b, k, b == mine ? GH_FREED_BY_CALL : gh_block_requested(b));
     if (k == m) {
         if (r->mapped && nchunks(h, r) == 1)

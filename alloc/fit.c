@@ -357,8 +357,11 @@ static struct gh_block *lookup(const struct gh_heap *h, const void *p, const cha
     if ((uintptr_t)p & (GH_ALIGN - 1))
         gh_fatal(fn, GH_MSG_INTERIOR, p);
     struct gh_block *b = gh_block_of(p);
-    if (!gh_block_valid(b))
+    if (!gh_block_valid(b)) {
+        if (gh_block_poisoned(b))
+            gh_fatal(fn, freeing ? GH_MSG_DOUBLE_FREE : GH_MSG_FREED, p);
         unknown(h, p, fn);
+    }
     size_t size = gh_block_size(b);
     if ((b->size_flags & (GH_FLAG_MMAPPED | GH_FLAG_INNER)) || size < GH_MIN_BLOCK)
         gh_fatal(fn, GH_MSG_HEADER, p);
@@ -440,13 +443,13 @@ static struct gh_block *free_block(struct gh_heap *h, struct gh_block *b, const 
     h->c.live_block_bytes -= size;
     h->c.live_blocks--;
     size_t next_size = gh_block_is_free(next) ? gh_block_size(next) : 0;
-    if (!next_size)
-        set_prev_free(next, true, fn, p);
+    if (!next_size) /* next verified by next_of */
+        gh_block_set_flags(next, GH_FLAG_PREV_FREE, 0);
     if (prev) {
         /* Merge into the free block before: it keeps its address.  b's
-         * header stays behind, marked freed: a second free of it still
-         * reads as a double free. */
-        gh_block_set(b, b->size_flags | GH_FLAG_FREE, GH_FREED_BY_CALL);
+         * header stays behind, poisoned: a second free of it still reads
+         * as a double free. */
+        gh_block_poison(b);
         size_t prev_size = gh_block_size(prev);
         if (next_size)
             index_remove(h, next);
@@ -513,8 +516,8 @@ static bool fit_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
          * index, or it is a new free block. */
         struct gh_block *tail = (struct gh_block *)((char *)b + want);
         write_free(tail, total - want, 0);
-        if (!next_size)
-            set_prev_free(next, true, fn, p);
+        if (!next_size) /* next verified by next_of */
+            gh_block_set_flags(next, GH_FLAG_PREV_FREE, 0);
         if (next_indexed)
             index_move(h, next, next_size, tail);
         else

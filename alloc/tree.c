@@ -21,48 +21,64 @@ const struct gh_tree_bounds gh_tree_any = { 0, UINTPTR_MAX, NULL, NULL };
 
 /* ---- checked links ---------------------------------------------------- */
 
-__attribute__((noreturn, cold, noinline)) static void bad_link(const struct gh_tree *t, const void *at)
+/* A tree's bounds as one walk holds them, in registers: the lowest node
+ * address and, shifted right by 4, how far above it the highest may lie. */
+struct lim {
+    uintptr_t lo;               /* bounds->lo + 16 */
+    uintptr_t span;             /* (hi - lo - NODE_SPAN) >> 4 */
+    bool by_addr;               /* children must lie on their side */
+    bool cover;                 /* several regions: the slow check too */
+    const struct gh_tree *t;
+};
+
+static inline struct lim lim_of(const struct gh_tree *t)
 {
-    const char *fn = t->bounds->fn;
+    const struct gh_tree_bounds *b = t->bounds;
+    return (struct lim){ b->lo + 16, (b->hi - b->lo - NODE_SPAN) >> 4, t->order == GH_TREE_BY_ADDR,
+                         b->cover != NULL && b->cover != t, t };
+}
+
+__attribute__((noreturn, cold, noinline)) static void bad_link(struct lim L, const void *at)
+{
+    const char *fn = L.t->bounds->fn;
     gh_fatal(fn ? fn : "malloc", GH_MSG_FREE_LIST, at);
 }
 
-/* May t hold a node at c (not NULL)? */
-static inline bool in_bounds(const struct gh_tree *t, const struct gh_tnode *c)
+/* May the tree hold a node at c (not NULL)?  [c - 16, c + 24) inside
+ * [lo, hi) and c 16-aligned, in one compare: c - lo rotated right by 4
+ * brings any misaligned low bit to the top (and below lo wraps high). */
+static inline bool in_bounds(struct lim L, const struct gh_tnode *c)
 {
-    const struct gh_tree_bounds *b = t->bounds;
-    uintptr_t a = (uintptr_t)c;
-    /* [a - 16, a + 24) inside [lo, hi); unsigned, so below lo wraps high. */
-    if ((a & 15) | (a - 16 - b->lo > b->hi - b->lo - NODE_SPAN))
+    uintptr_t d = (uintptr_t)c - L.lo;
+    if (__builtin_expect(((d >> 4) | (d << 60)) > L.span, 0))
         return false;
-    if (__builtin_expect(b->cover != NULL, 0) && b->cover != t
-        && !gh_tree_covers(b->cover, (const char *)c - 16, NODE_SPAN))
+    if (__builtin_expect(L.cover, 0) && !gh_tree_covers(L.t->bounds->cover, (const char *)c - 16, NODE_SPAN))
         return false;
     return true;
 }
 
 /* n's children, checked: in bounds and, by address, on their side of n. */
-static inline struct gh_tnode *left_of(const struct gh_tree *t, const struct gh_tnode *n)
+static inline struct gh_tnode *left_of(struct lim L, const struct gh_tnode *n)
 {
     struct gh_tnode *c = n->left;
-    if (c && __builtin_expect(!in_bounds(t, c) || (t->order == GH_TREE_BY_ADDR && c >= n), 0))
-        bad_link(t, n);
+    if (c && __builtin_expect(!in_bounds(L, c) || (L.by_addr && c >= n), 0))
+        bad_link(L, n);
     return c;
 }
 
-static inline struct gh_tnode *right_of(const struct gh_tree *t, const struct gh_tnode *n)
+static inline struct gh_tnode *right_of(struct lim L, const struct gh_tnode *n)
 {
     struct gh_tnode *c = n->right;
-    if (c && __builtin_expect(!in_bounds(t, c) || (t->order == GH_TREE_BY_ADDR && c <= n), 0))
-        bad_link(t, n);
+    if (c && __builtin_expect(!in_bounds(L, c) || (L.by_addr && c <= n), 0))
+        bad_link(L, n);
     return c;
 }
 
 /* A walk may not go deeper than any AVL tree can be (a cycle). */
-static inline void depth_ok(const struct gh_tree *t, int depth, const void *at)
+static inline void depth_ok(struct lim L, int depth, const void *at)
 {
     if (__builtin_expect(depth >= GH_TREE_MAX_DEPTH, 0))
-        bad_link(t, at);
+        bad_link(L, at);
 }
 
 /* ---- shape ------------------------------------------------------------- */
@@ -77,10 +93,10 @@ static inline size_t submax(const struct gh_tnode *n)
     return n ? (size_t)(n->aux & MAX_MASK) : 0;
 }
 
-/* Recompute n's height and subtree max from its children. */
-static inline void pull(const struct gh_tree *t, struct gh_tnode *n)
+/* Recompute n's height and subtree max from its children l and r
+ * (n->left and n->right, already checked). */
+static inline void pull(struct gh_tnode *n, const struct gh_tnode *l, const struct gh_tnode *r)
 {
-    const struct gh_tnode *l = left_of(t, n), *r = right_of(t, n);
     int hl = height(l), hr = height(r);
     size_t m = gh_tnode_size(n);
     size_t ml = submax(l), mr = submax(r);
@@ -102,58 +118,64 @@ static inline bool less(const struct gh_tree *t, const struct gh_tnode *a, const
     return (uintptr_t)a < (uintptr_t)b;
 }
 
-/* n->left is not NULL (its height is at least 1). */
-static struct gh_tnode *rotate_right(const struct gh_tree *t, struct gh_tnode *n)
+/* Rotate at n, whose children l and r are checked; the rotated child is
+ * not NULL (its height is at least 1).  Each reads and checks the two
+ * grandchildren it moves or pulls over. */
+static struct gh_tnode *rotate_right(struct lim L, struct gh_tnode *n, struct gh_tnode *l,
+                                     const struct gh_tnode *r)
 {
-    struct gh_tnode *l = left_of(t, n);
-    n->left = right_of(t, l);
+    struct gh_tnode *ll = left_of(L, l), *lr = right_of(L, l);
+    n->left = lr;
+    pull(n, lr, r);
     l->right = n;
-    pull(t, n);
-    pull(t, l);
+    pull(l, ll, n);
     return l;
 }
 
-static struct gh_tnode *rotate_left(const struct gh_tree *t, struct gh_tnode *n)
+static struct gh_tnode *rotate_left(struct lim L, struct gh_tnode *n, const struct gh_tnode *l,
+                                    struct gh_tnode *r)
 {
-    struct gh_tnode *r = right_of(t, n);
-    n->right = left_of(t, r);
+    struct gh_tnode *rl = left_of(L, r), *rr = right_of(L, r);
+    n->right = rl;
+    pull(n, l, rl);
     r->left = n;
-    pull(t, n);
-    pull(t, r);
+    pull(r, n, rr);
     return r;
 }
 
 /* Restore the AVL property at n (children balanced); returns the new root.
  * A child of height >= 1 is not NULL (height(NULL) is 0), so the rotations
  * below always have the node they turn. */
-static struct gh_tnode *rebalance(const struct gh_tree *t, struct gh_tnode *n)
+static struct gh_tnode *rebalance(struct lim L, struct gh_tnode *n)
 {
-    struct gh_tnode *l = left_of(t, n), *r = right_of(t, n);
+    struct gh_tnode *l = left_of(L, n), *r = right_of(L, n);
     int bal = height(l) - height(r);
     if (bal > 1) {
-        if (height(left_of(t, l)) < height(right_of(t, l)))
-            n->left = rotate_left(t, l);
-        return rotate_right(t, n);
+        struct gh_tnode *ll = left_of(L, l), *lr = right_of(L, l);
+        if (height(ll) < height(lr))
+            n->left = l = rotate_left(L, l, ll, lr);
+        return rotate_right(L, n, l, r);
     }
     if (bal < -1) {
-        if (height(right_of(t, r)) < height(left_of(t, r)))
-            n->right = rotate_right(t, r);
-        return rotate_left(t, n);
+        struct gh_tnode *rl = left_of(L, r), *rr = right_of(L, r);
+        if (height(rr) < height(rl))
+            n->right = r = rotate_right(L, r, rl, rr);
+        return rotate_left(L, n, l, r);
     }
-    pull(t, n);
+    pull(n, l, r);
     return n;
 }
 
 /* Walk back up a recorded path of links, rebalancing each node.  Once a
  * node keeps its place, height and subtree max, nothing above it can
  * change: stop there (most inserts and removes stop within two levels). */
-static void fix_path(const struct gh_tree *t, struct gh_tnode **path[], int depth)
+static void fix_path(struct lim L, struct gh_tnode **path[], int depth)
 {
     while (depth-- > 0) {
         struct gh_tnode **link = path[depth];
         struct gh_tnode *n = *link;
         uint64_t before = n->aux;
-        struct gh_tnode *top = rebalance(t, n);
+        struct gh_tnode *top = rebalance(L, n);
         *link = top;
         if (top == n && n->aux == before)
             return;
@@ -169,31 +191,32 @@ void gh_tree_init(struct gh_tree *t, enum gh_tree_order order)
 }
 
 /* The link below n on the side `left`, its target checked. */
-static inline struct gh_tnode **child_link(const struct gh_tree *t, struct gh_tnode *n, bool left)
+static inline struct gh_tnode **child_link(struct lim L, struct gh_tnode *n, bool left)
 {
     if (left) {
-        left_of(t, n);
+        left_of(L, n);
         return &n->left;
     }
-    right_of(t, n);
+    right_of(L, n);
     return &n->right;
 }
 
 void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n)
 {
+    struct lim L = lim_of(t);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
     int depth = 0;
     struct gh_tnode **link = &t->root;
     while (*link) {
-        depth_ok(t, depth, *link);
+        depth_ok(L, depth, *link);
         path[depth++] = link;
-        link = child_link(t, *link, less(t, n, *link));
+        link = child_link(L, *link, less(t, n, *link));
     }
     n->left = n->right = NULL;
-    pull(t, n);
+    pull(n, NULL, NULL);
     *link = n;
     t->count++;
-    fix_path(t, path, depth);
+    fix_path(L, path, depth);
 }
 
 /* Record the path from the root to n's link, searching with n's key as
@@ -201,10 +224,11 @@ void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n)
  * -1 when n is not in the tree. */
 static int find_path(struct gh_tree *t, const struct gh_tnode *n, size_t size, struct gh_tnode **path[])
 {
+    struct lim L = lim_of(t);
     int depth = 0;
     struct gh_tnode **link = &t->root;
     while (*link) {
-        depth_ok(t, depth, *link);
+        depth_ok(L, depth, *link);
         path[depth++] = link;
         struct gh_tnode *c = *link;
         if (c == n)
@@ -214,7 +238,7 @@ static int find_path(struct gh_tree *t, const struct gh_tnode *n, size_t size, s
             left = size < gh_tnode_size(c);
         else
             left = (uintptr_t)n < (uintptr_t)c;
-        link = child_link(t, c, left);
+        link = child_link(L, c, left);
     }
     return -1;
 }
@@ -229,40 +253,41 @@ static inline int cmp_key(const struct gh_tree *t, size_t sa, uintptr_t aa, size
 
 bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, struct gh_tnode *n)
 {
+    struct lim L = lim_of(t);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
     int depth = 0;
     struct gh_tnode **link = &t->root;
     const struct gh_tnode *lo = NULL, *hi = NULL; /* in-order neighbours among ancestors */
     while (*link && *link != old) {
-        depth_ok(t, depth, *link);
+        depth_ok(L, depth, *link);
         path[depth++] = link;
         struct gh_tnode *c = *link;
         if (cmp_key(t, old_size, (uintptr_t)old, gh_tnode_size(c), (uintptr_t)c) < 0) {
             hi = c;
-            link = child_link(t, c, true);
+            link = child_link(L, c, true);
         } else {
             lo = c;
-            link = child_link(t, c, false);
+            link = child_link(L, c, false);
         }
     }
     if (!*link)
         return false;
-    depth_ok(t, depth, old);
+    depth_ok(L, depth, old);
     path[depth++] = link;
     /* The in-order neighbours inside old's own subtrees. */
-    const struct gh_tnode *oleft = left_of(t, old), *oright = right_of(t, old);
+    const struct gh_tnode *oleft = left_of(L, old), *oright = right_of(L, old);
     if (oleft) {
         const struct gh_tnode *p = oleft, *q;
-        for (int d = depth; (q = right_of(t, p)); d++) {
-            depth_ok(t, d, p);
+        for (int d = depth; (q = right_of(L, p)); d++) {
+            depth_ok(L, d, p);
             p = q;
         }
         lo = p;
     }
     if (oright) {
         const struct gh_tnode *p = oright, *q;
-        for (int d = depth; (q = left_of(t, p)); d++) {
-            depth_ok(t, d, p);
+        for (int d = depth; (q = left_of(L, p)); d++) {
+            depth_ok(L, d, p);
             p = q;
         }
         hi = p;
@@ -277,7 +302,7 @@ bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, stru
         n->aux = old->aux;
         *link = n;
     }
-    fix_path(t, path, depth);
+    fix_path(L, path, depth);
     return true;
 }
 
@@ -288,12 +313,13 @@ void gh_tree_remove(struct gh_tree *t, struct gh_tnode *n)
 
 void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
 {
+    struct lim L = lim_of(t);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
     int depth = find_path(t, n, size, path);
     if (depth < 0)
         return;
     struct gh_tnode **link = path[depth - 1];
-    struct gh_tnode *nl = left_of(t, n), *nr = right_of(t, n);
+    struct gh_tnode *nl = left_of(L, n), *nr = right_of(L, n);
     if (!nl || !nr) {
         *link = nl ? nl : nr;
         depth--; /* n's link now holds its child, already balanced */
@@ -302,13 +328,13 @@ void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
         int ndepth = depth;
         struct gh_tnode **slink = &n->right;
         path[depth++] = slink;
-        while (left_of(t, *slink)) {
-            depth_ok(t, depth, *slink);
+        while (left_of(L, *slink)) {
+            depth_ok(L, depth, *slink);
             slink = &(*slink)->left;
             path[depth++] = slink;
         }
         struct gh_tnode *s = *slink;
-        *slink = right_of(t, s); /* unlink s */
+        *slink = right_of(L, s); /* unlink s */
         s->left = nl;
         s->right = n->right;
         *link = s;
@@ -319,40 +345,41 @@ void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
         /* Below s: the nodes that lost s.  s itself must always be redone
          * (n's size left its subtree); above s the usual early exit holds,
          * measured against n's old height and max. */
-        fix_path(t, path + ndepth, depth - ndepth);
+        fix_path(L, path + ndepth, depth - ndepth);
         uint64_t before = n->aux;
-        struct gh_tnode *top = rebalance(t, s);
+        struct gh_tnode *top = rebalance(L, s);
         *link = top;
         if (top != s || s->aux != before)
-            fix_path(t, path, ndepth - 1);
+            fix_path(L, path, ndepth - 1);
         return;
     }
     t->count--;
-    fix_path(t, path, depth);
+    fix_path(L, path, depth);
 }
 
 void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n)
 {
+    struct lim L = lim_of(t);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
     int depth = find_path(t, n, 0, path); /* BY_ADDR: the size is not a key */
     if (depth > 0)
-        fix_path(t, path, depth);
+        fix_path(L, path, depth);
 }
 
 /* Below n (submax(n) >= size): the lowest-addressed node that fits. */
-static struct gh_tnode *lowest_fit_below(const struct gh_tree *t, const struct gh_tnode *n, size_t size, int depth)
+static struct gh_tnode *lowest_fit_below(struct lim L, const struct gh_tnode *n, size_t size, int depth)
 {
     for (;; depth++) {
-        depth_ok(t, depth, n);
-        const struct gh_tnode *l = left_of(t, n);
+        depth_ok(L, depth, n);
+        const struct gh_tnode *l = left_of(L, n);
         if (submax(l) >= size) {
             n = l;
         } else if (gh_tnode_size(n) >= size) {
             return (struct gh_tnode *)n;
         } else {
-            const struct gh_tnode *r = right_of(t, n);
+            const struct gh_tnode *r = right_of(L, n);
             if (!r) /* n's max said something below fits: it lied */
-                bad_link(t, n);
+                bad_link(L, n);
             n = r;
         }
     }
@@ -360,17 +387,19 @@ static struct gh_tnode *lowest_fit_below(const struct gh_tree *t, const struct g
 
 struct gh_tnode *gh_tree_first_fit(const struct gh_tree *t, size_t size)
 {
+    struct lim L = lim_of(t);
     const struct gh_tnode *n = t->root;
     if (size == 0)
         size = 1; /* an empty subtree's max is 0: never let it "fit" */
     if (!n || submax(n) < size)
         return NULL;
-    return lowest_fit_below(t, n, size, 0);
+    return lowest_fit_below(L, n, size, 0);
 }
 
 /* Lowest fitting node in the subtree n whose keys are all >= from. */
 struct gh_tnode *gh_tree_first_fit_from(const struct gh_tree *t, const void *from, size_t size)
 {
+    struct lim L = lim_of(t);
     /* Walk down toward `from`; every time we go left at a node >= from,
      * that node and its right subtree are candidates to its right.  The
      * first candidate (lowest address) that fits wins; the candidates are
@@ -381,35 +410,36 @@ struct gh_tnode *gh_tree_first_fit_from(const struct gh_tree *t, const void *fro
     if (size == 0)
         size = 1;
     while (n) {
-        depth_ok(t, depth++, n);
+        depth_ok(L, depth++, n);
         if ((uintptr_t)n >= (uintptr_t)from) {
             stack[top++] = n;
-            n = left_of(t, n);
+            n = left_of(L, n);
         } else {
-            n = right_of(t, n);
+            n = right_of(L, n);
         }
     }
     while (top-- > 0) {
         const struct gh_tnode *c = stack[top];
         if (gh_tnode_size(c) >= size)
             return (struct gh_tnode *)c;
-        const struct gh_tnode *r = right_of(t, c);
+        const struct gh_tnode *r = right_of(L, c);
         if (submax(r) >= size)
-            return lowest_fit_below(t, r, size, top + 1);
+            return lowest_fit_below(L, r, size, top + 1);
     }
     return NULL;
 }
 
 struct gh_tnode *gh_tree_floor(const struct gh_tree *t, const void *addr)
 {
+    struct lim L = lim_of(t);
     const struct gh_tnode *n = t->root, *best = NULL;
     for (int depth = 0; n; depth++) {
-        depth_ok(t, depth, n);
+        depth_ok(L, depth, n);
         if ((uintptr_t)n <= (uintptr_t)addr) {
             best = n;
-            n = right_of(t, n);
+            n = right_of(L, n);
         } else {
-            n = left_of(t, n);
+            n = left_of(L, n);
         }
     }
     return (struct gh_tnode *)best;
@@ -426,25 +456,26 @@ bool gh_tree_covers(const struct gh_tree *t, const void *p, size_t len)
 
 struct gh_tnode *gh_tree_best_fit(const struct gh_tree *t, size_t size)
 {
+    struct lim L = lim_of(t);
     const struct gh_tnode *n = t->root, *best = NULL;
     for (int depth = 0; n; depth++) {
-        depth_ok(t, depth, n);
+        depth_ok(L, depth, n);
         if (gh_tnode_size(n) >= size) {
             best = n;
-            n = left_of(t, n);
+            n = left_of(L, n);
         } else {
-            n = right_of(t, n);
+            n = right_of(L, n);
         }
     }
     return (struct gh_tnode *)best;
 }
 
 /* The rightmost node below n (not NULL). */
-static const struct gh_tnode *rightmost(const struct gh_tree *t, const struct gh_tnode *n)
+static const struct gh_tnode *rightmost(struct lim L, const struct gh_tnode *n)
 {
     const struct gh_tnode *r;
-    for (int depth = 0; (r = right_of(t, n)); depth++) {
-        depth_ok(t, depth, n);
+    for (int depth = 0; (r = right_of(L, n)); depth++) {
+        depth_ok(L, depth, n);
         n = r;
     }
     return n;
@@ -452,43 +483,45 @@ static const struct gh_tnode *rightmost(const struct gh_tree *t, const struct gh
 
 struct gh_tnode *gh_tree_largest(const struct gh_tree *t)
 {
+    struct lim L = lim_of(t);
     const struct gh_tnode *n = t->root;
     if (!n)
         return NULL;
-    n = rightmost(t, n);
+    n = rightmost(L, n);
     /* n is the largest (size, address); find the lowest address of its size. */
     return gh_tree_best_fit(t, gh_tnode_size(n));
 }
 
 size_t gh_tree_max_size(const struct gh_tree *t)
 {
+    struct lim L = lim_of(t);
     if (t->order == GH_TREE_BY_ADDR)
         return submax(t->root);
     const struct gh_tnode *n = t->root;
     if (!n)
         return 0;
-    return gh_tnode_size(rightmost(t, n));
+    return gh_tnode_size(rightmost(L, n));
 }
 
-static bool walk(const struct gh_tree *t, struct gh_tnode *n, int depth, bool (*fn)(void *, struct gh_tnode *),
+static bool walk(struct lim L, struct gh_tnode *n, int depth, bool (*fn)(void *, struct gh_tnode *),
                  void *ctx)
 {
     /* Recursion depth is the tree height (<= GH_TREE_MAX_DEPTH). */
     if (!n)
         return true;
-    depth_ok(t, depth, n);
+    depth_ok(L, depth, n);
     /* Read the children before calling fn, which may reuse the node. */
-    struct gh_tnode *l = left_of(t, n), *r = right_of(t, n);
-    if (!walk(t, l, depth + 1, fn, ctx))
+    struct gh_tnode *l = left_of(L, n), *r = right_of(L, n);
+    if (!walk(L, l, depth + 1, fn, ctx))
         return false;
     if (!fn(ctx, n))
         return false;
-    return walk(t, r, depth + 1, fn, ctx);
+    return walk(L, r, depth + 1, fn, ctx);
 }
 
 void gh_tree_walk(const struct gh_tree *t, bool (*fn)(void *ctx, struct gh_tnode *n), void *ctx)
 {
-    walk(t, t->root, 0, fn, ctx);
+    walk(lim_of(t), t->root, 0, fn, ctx);
 }
 
 struct check_state {
@@ -502,7 +535,7 @@ struct check_state {
  * a bad link is a finding, not a fatal error. */
 static bool check_link(struct check_state *st, const struct gh_tnode *c)
 {
-    if (c && !in_bounds(st->t, c)) {
+    if (c && !in_bounds(lim_of(st->t), c)) {
         st->why = "tree link points outside the heap or is misaligned";
         return false;
     }
