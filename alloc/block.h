@@ -13,7 +13,8 @@
  *                                         its footer
  *                              MMAPPED    a large block from mmap
  *                              INNER      (buddy) proxy header of an aligned
- *                                         payload inside a block
+ *                                         payload inside a block, or the
+ *                                         header of a block that has one
  *                bits 4-47   size of the whole block, a multiple of 16
  *                bits 48-63  check_a: 16 bits of the header's check
  *   +8   word  arena | check_b | requested

@@ -64,6 +64,11 @@ static inline struct gh_region *region_of(const struct gh_heap *h, const void *p
 
 /* ---- free lists ------------------------------------------------------ */
 
+/* The requested field of a proxy header (no block can hold that much): a
+ * block behind a proxy carries GH_FLAG_INNER in its own header too, with
+ * its real requested size. */
+#define PROXY_MARK ((size_t)GH_REQ_MASK)
+
 static inline struct gh_buddy_node *node_of(struct gh_block *b)
 {
     return (struct gh_buddy_node *)gh_block_payload(b);
@@ -237,7 +242,8 @@ static void *buddy_alloc(struct gh_heap *h, size_t align, size_t n)
     if (align > GH_ALIGN && ((uintptr_t)p & (align - 1))) {
         p = (char *)(((uintptr_t)b + 2 * GH_HEADER_SIZE + align - 1) & ~(uintptr_t)(align - 1));
         struct gh_block *proxy = gh_block_of(p);
-        gh_block_set(proxy, (uint64_t)((char *)proxy - (char *)b) | GH_FLAG_INNER, 0);
+        gh_block_set(proxy, (uint64_t)((char *)proxy - (char *)b) | GH_FLAG_INNER, PROXY_MARK);
+        gh_block_set_flags(b, GH_FLAG_INNER, 0); /* its own payload position is not a pointer */
     }
     return p;
 }
@@ -281,12 +287,17 @@ static struct gh_block *lookup(struct gh_heap *h, const void *p, const char *fn,
         unknown(h, p, fn);
     }
     if (b->size_flags & GH_FLAG_INNER) {
+        /* A proxy leads to its block; a proxied block's own header means p
+         * is the payload position no call was given. */
+        if (gh_block_requested(b) != PROXY_MARK)
+            gh_fatal(fn, GH_MSG_INVALID, p);
         b = (struct gh_block *)((char *)b - gh_block_size(b));
-        if (!gh_heap_in_regions(h, b, GH_HEADER_SIZE) || !gh_block_valid(b))
+        if (!gh_heap_in_regions(h, b, GH_HEADER_SIZE) || !gh_block_valid(b)
+            || (!gh_block_is_free(b) && !(b->size_flags & GH_FLAG_INNER)))
             gh_fatal(fn, GH_MSG_HEADER, p);
     }
     size_t size = gh_block_size(b);
-    if ((b->size_flags & (GH_FLAG_MMAPPED | GH_FLAG_INNER)) || size < osize(GH_BUDDY_MIN_ORDER)
+    if ((b->size_flags & GH_FLAG_MMAPPED) || size < osize(GH_BUDDY_MIN_ORDER)
         || (size & (size - 1)) || size > osize(h->buddy.max_order))
         gh_fatal(fn, GH_MSG_HEADER, p);
     if (gh_block_is_free(b)) {
@@ -367,6 +378,11 @@ static void buddy_free(struct gh_heap *h, void *p, const char *fn)
     h->c.live_block_bytes -= osize(k);
     h->c.live_blocks--;
     h->c.frees++;
+    /* An aligned payload's proxy header stays behind in the block: poisoned,
+     * so a second free of p reads as a double free even once the block is
+     * someone else's. */
+    if ((char *)p != (char *)gh_block_payload(b))
+        gh_block_poison(gh_block_of(p));
     struct gh_block *mine = b;
     while (k < m) {
         struct gh_block *bb = (struct gh_block *)(base + (((char *)b - base) ^ osize(k)));
@@ -536,7 +552,7 @@ static bool check_region(void *cv, const struct gh_region *r)
             return fail(&c->why, &c->where, "block header fails its check", b);
         size_t size = gh_block_size(b);
         if (size < osize(GH_BUDDY_MIN_ORDER) || size > osize(m) || (size & (size - 1))
-            || (b->size_flags & (GH_FLAG_MMAPPED | GH_FLAG_INNER)))
+            || (b->size_flags & GH_FLAG_MMAPPED) || (gh_block_is_free(b) && (b->size_flags & GH_FLAG_INNER)))
             return fail(&c->why, &c->where, "buddy block size is not a power of two in range", b);
         size_t off = (size_t)(a - base);
         if (off & (size - 1))
