@@ -15,7 +15,9 @@
  * block handed out over a live one, contents changed behind the program's
  * back, an abort of a clean case - fails the run, naming the case.
  *
- * Prints: operations, cases, clean ones, aborts by message, time.
+ * Prints: operations, cases, clean ones, aborts by message, time.  With
+ * GH_FUZZ_SECONDS=N in the environment it stops after N seconds (and says
+ * so), for a long run that must end by a deadline (long_run.sh).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -88,6 +90,9 @@ int main(int argc, char **argv)
     uint64_t ops = 0, cases = 0, clean = 0, dirty_writes = 0, by[NMSG] = { 0 };
     int failures = 0;
     struct timespec t0, t1;
+    const char *limit_env = getenv("GH_FUZZ_SECONDS");
+    double limit = limit_env ? strtod(limit_env, NULL) : 0;
+    bool stopped = false;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (uint64_t k = only >= 0 ? (uint64_t)only : 0; ops < want || (only >= 0 && cases == 0); k++) {
         bool dirty = (k & 1) != 0;
@@ -144,6 +149,7 @@ int main(int argc, char **argv)
         }
         if (bad) {
             failures++;
+            fflush(stdout);
             fprintf(stderr, "FAIL %s case %llu (seed %llu, %s, status %#x, %llu ops): %s\n  stderr: %s\n  rerun: %s %s 1 %llu %llu\n",
                     policy, (unsigned long long)k, (unsigned long long)seed, dirty ? "dirty" : "clean", status,
                     (unsigned long long)st->ops, bad, n ? err : "(none)\n", argv[0], policy,
@@ -153,6 +159,13 @@ int main(int argc, char **argv)
         }
         if (only >= 0)
             break;
+        if (limit > 0 && (cases & 63) == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            if ((double)(t1.tv_sec - t0.tv_sec) > limit) {
+                stopped = true;
+                break;
+            }
+        }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -161,6 +174,8 @@ int main(int argc, char **argv)
            (unsigned long long)dirty_writes, secs);
     for (size_t m = 0; m < NMSG; m++)
         printf("  aborts \"%s\": %llu\n", messages[m], (unsigned long long)by[m]);
+    if (stopped)
+        printf("  stopped by GH_FUZZ_SECONDS=%s before %llu operations\n", limit_env, (unsigned long long)want);
     printf("%s\n", failures ? "FAILED" : "ok");
     return failures ? 1 : 0;
 }
