@@ -590,12 +590,13 @@ static bool buddy_check(const struct gh_heap *h, const char **why, const void **
         const struct gh_buddy_node *prev = NULL;
         for (const struct gh_buddy_node *nd = h->buddy.lists[k]; nd; nd = nd->next) {
             const struct gh_block *b = gh_block_of(nd);
-            if (nd->prev != prev)
-                return fail(why, where, "free list back link is wrong", b);
+            /* Where the link points is checked before anything is read there. */
             const struct gh_region *r = region_of(h, b);
             if (!r || (const char *)b < chunk0(r) || (const char *)b >= chunks_end(h, r)
                 || ((size_t)((const char *)b - chunk0(r)) & (osize(k) - 1)))
                 return fail(why, where, "free list holds a block outside the heap", b);
+            if (nd->prev != prev)
+                return fail(why, where, "free list back link is wrong", b);
             if (!gh_block_valid(b) || !gh_block_is_free(b) || gh_block_size(b) != osize(k))
                 return fail(why, where, "free list holds a block that is not a free block of its order", b);
             if (++seen > per_order[k])
