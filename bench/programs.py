@@ -21,7 +21,6 @@ compare.py names.
 """
 import argparse
 import json
-import math
 import os
 import random
 import shutil
@@ -32,6 +31,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import allocators  # noqa: E402
+from tables import ratio_table  # noqa: E402
 
 PY_SCRIPT = r"""
 import json
@@ -97,10 +97,6 @@ def run_one(runner, cmd, env_extra, stdin):
     return line["wall_s"], line["peak_rss_kib"]
 
 
-def geomean(values):
-    return math.exp(sum(math.log(v) for v in values) / len(values))
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build/release")
@@ -131,22 +127,12 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     names = [a for a, _ in allocs]
     med = {k: statistics.median(v) for k, v in walls.items()}
-    lines = [f"Wall time (median of {args.runs} interleaved runs, s; ratio to glibc in brackets)\n",
-             "| program | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for pname, *_ in progs:
-        base = med[(pname, "glibc")]
-        lines.append(f"| {pname} | " + " | ".join(
-            f"{med[(pname, n)]:.2f} ({med[(pname, n)] / base:.2f}x)" for n in names) + " |")
-    lines.append("| geomean of ratios | " + " | ".join(
-        f"{geomean([med[(p, n)] / med[(p, 'glibc')] for p, *_ in progs]):.2f}x" for n in names) + " |")
-    lines += ["", "Peak RSS of the largest process (MiB; ratio to glibc in brackets)\n",
-              "| program | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for pname, *_ in progs:
-        base = rss[(pname, "glibc")]
-        lines.append(f"| {pname} | " + " | ".join(
-            f"{rss[(pname, n)] / 1024:.1f} ({rss[(pname, n)] / base:.2f}x)" for n in names) + " |")
-    lines.append("| geomean of ratios | " + " | ".join(
-        f"{geomean([rss[(p, n)] / rss[(p, 'glibc')] for p, *_ in progs]):.2f}x" for n in names) + " |")
+    lines = ratio_table(f"Wall time (median of {args.runs} interleaved runs, s; ratio to glibc in brackets)",
+                        "program", names, [(p, {n: med[(p, n)] for n in names}) for p, *_ in progs],
+                        lambda s: f"{s:.2f}", geomean_row=True)
+    lines += [""] + ratio_table("Peak RSS of the largest process (MiB; ratio to glibc in brackets)", "program",
+                                names, [(p, {n: rss[(p, n)] for n in names}) for p, *_ in progs],
+                                lambda k: f"{k / 1024:.1f}", geomean_row=True)
     table = "\n".join(lines)
     print(table)
     if args.markdown:

@@ -23,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import allocators  # noqa: E402
+from tables import ratio_table  # noqa: E402
 
 WORKLOADS = {
     "local": "thread-local churn, 16-512 B",
@@ -54,14 +55,6 @@ def run_one(binary, workload, threads, ops, env_extra, timeout):
         raise RuntimeError(f"{' '.join(cmd)} failed (status {status}): {err.decode()[-500:]}")
     line = json.loads(out)
     return line["wall_s"], line["peak_rss_kib"]
-
-
-def cell(value, base, fmt):
-    if value is None:
-        return "timed out"
-    if base is None:
-        return fmt(value)
-    return f"{fmt(value)} ({value / base:.2f}x)"
 
 
 def main():
@@ -106,22 +99,12 @@ def main():
     lines = [f"Wall-clock time (median of {args.runs} interleaved runs, ms; ratio to glibc in brackets), "
              f"{args.ops} operations per thread\n"]
     for w in workloads:
-        lines.append(f"**{w}** ({WORKLOADS[w]})\n")
-        lines.append("| threads | " + " | ".join(names) + " |")
-        lines.append("|---" * (len(names) + 1) + "|")
-        for t in threads:
-            base = median((w, t, "glibc"))
-            cells = [cell(median((w, t, n)), base, lambda s: f"{s * 1e3:.1f}") for n in names]
-            lines.append(f"| {t} | " + " | ".join(cells) + " |")
-        lines.append("")
-    lines.append("Peak RSS (largest of the rounds, MiB; ratio to glibc in brackets)\n")
-    lines.append("| workload, threads | " + " | ".join(names) + " |")
-    lines.append("|---" * (len(names) + 1) + "|")
-    for w in workloads:
-        for t in threads:
-            base = rss.get((w, t, "glibc"))
-            cells = [cell(rss.get((w, t, n)), base, lambda k: f"{k / 1024:.1f}") for n in names]
-            lines.append(f"| {w}, {t} | " + " | ".join(cells) + " |")
+        lines += ratio_table(f"**{w}** ({WORKLOADS[w]})", "threads", names,
+                             [(t, {n: median((w, t, n)) for n in names}) for t in threads],
+                             lambda s: f"{s * 1e3:.1f}") + [""]
+    lines += ratio_table("Peak RSS (largest of the rounds, MiB; ratio to glibc in brackets)", "workload, threads",
+                         names, [(f"{w}, {t}", {n: rss.get((w, t, n)) for n in names})
+                                 for w in workloads for t in threads], lambda k: f"{k / 1024:.1f}")
     table = "\n".join(lines)
     print(table)
     if args.markdown:
