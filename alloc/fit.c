@@ -2,8 +2,8 @@
  * placed by a policy's free-block index (policy.h).
  *
  * Owns: split, coalesce, the end markers, growing and trimming the fit
- * regions' blocks, in-place resize, decommitting large free blocks, and
- * the fit checker.  Never: chooses a free block (the policy does), keeps
+ * regions' blocks, in-place resize, decommitting large free blocks (the
+ * checker is fit_check.c).  Never: chooses a free block (the policy does), keeps
  * the region tree (region.c), or calls the OS except through the source.
  *
  * Every free block is in the policy's index and nowhere else; every change
@@ -18,23 +18,13 @@
  * every header before it is rewritten.  The index's links are checked by
  * tree.c.  Each failure is one of error.h's lines.
  */
-#include "heap.h"
+#include "fit.h"
 
 #include <string.h>
 
 #include "error.h"
 
 /* ---- regions --------------------------------------------------------- */
-
-static inline struct gh_block *region_first(const struct gh_region *r)
-{
-    return (struct gh_block *)gh_region_start(r);
-}
-
-static inline struct gh_block *region_marker(const struct gh_region *r)
-{
-    return (struct gh_block *)((char *)r + r->len - GH_HEADER_SIZE);
-}
 
 /* Write the size-0 in-use header that closes a region. */
 static void set_marker(struct gh_block *m, bool prev_free)
@@ -181,14 +171,14 @@ static void carve(struct gh_heap *h, struct gh_block *b, size_t size, size_t req
 /* Extend region r in place by the span just after it. */
 static void extend_region(struct gh_heap *h, struct gh_region *r, size_t len)
 {
-    struct gh_block *old_marker = region_marker(r);
+    struct gh_block *old_marker = gh_fit_marker(r);
     if (!gh_block_valid(old_marker) || gh_block_size(old_marker) != 0)
         gh_fatal(gh_heap_call(h), GH_MSG_HEADER, gh_block_payload(old_marker));
     struct gh_block *prev = NULL;
     if (gh_block_prev_free(old_marker))
         prev = prev_of(h, old_marker, gh_heap_call(h), GH_MSG_FREE_LIST, gh_block_payload(old_marker));
     gh_region_extend(h, r, len);
-    set_marker(region_marker(r), true);
+    set_marker(gh_fit_marker(r), true);
     if (prev) {
         /* The free block at the top grows in place. */
         size_t old_size = gh_block_size(prev);
@@ -203,8 +193,8 @@ static void extend_region(struct gh_heap *h, struct gh_region *r, size_t len)
 static struct gh_region *new_region(struct gh_heap *h, const struct gh_span *span)
 {
     struct gh_region *r = gh_region_add(h, span, GH_REGION_OVERHEAD);
-    set_marker(region_marker(r), true);
-    make_free(h, region_first(r), span->len - GH_REGION_OVERHEAD);
+    set_marker(gh_fit_marker(r), true);
+    make_free(h, gh_fit_first(r), span->len - GH_REGION_OVERHEAD);
     return r;
 }
 
@@ -337,7 +327,7 @@ __attribute__((noreturn, cold, noinline)) static void unknown(const struct gh_he
     const struct gh_region *r = gh_region_containing(h, p);
     if (!r)
         gh_fatal(fn, GH_MSG_INVALID, p);
-    const char *a = (const char *)region_first(r), *end = (const char *)region_marker(r);
+    const char *a = (const char *)gh_fit_first(r), *end = (const char *)gh_fit_marker(r);
     while (a < end) {
         const struct gh_block *x = (const struct gh_block *)a;
         size_t size = gh_block_size(x);
@@ -387,7 +377,7 @@ static size_t trim_top(struct gh_heap *h, size_t pad)
     struct gh_region *r = h->top;
     if (!r)
         return 0;
-    struct gh_block *marker = region_marker(r);
+    struct gh_block *marker = gh_fit_marker(r);
     if (!gh_block_valid(marker))
         gh_fatal(gh_heap_call(h), GH_MSG_HEADER, gh_block_payload(marker));
     if (!gh_block_prev_free(marker))
@@ -410,7 +400,7 @@ static size_t trim_top(struct gh_heap *h, size_t pad)
         return 0;
     size_t old_size = gh_block_size(last);
     write_free(last, old_size - release, gh_block_requested(last));
-    set_marker(region_marker(r), true);
+    set_marker(gh_fit_marker(r), true);
     index_move(h, last, old_size, last);
     return release;
 }
@@ -428,7 +418,7 @@ static size_t release_region(struct gh_heap *h, struct gh_region *r, struct gh_b
 static struct gh_region *sole_block_region(const struct gh_heap *h, struct gh_block *b)
 {
     struct gh_region *r = gh_region_containing(h, b);
-    if (r && region_first(r) == b && gh_block_next(b) == region_marker(r))
+    if (r && gh_fit_first(r) == b && gh_block_next(b) == gh_fit_marker(r))
         return r;
     return NULL;
 }
@@ -474,7 +464,7 @@ static void fit_free(struct gh_heap *h, void *p, const char *fn)
     if (gh_block_size(gh_block_next(b)) == 0) {
         /* b is the last block of its region. */
         struct gh_region *r;
-        if (h->top && gh_block_next(b) == region_marker(h->top)) {
+        if (h->top && gh_block_next(b) == gh_fit_marker(h->top)) {
             if (size >= h->trim_threshold + h->top_pad)
                 trim_top(h, h->top_pad);
         } else if ((r = sole_block_region(h, b)) && r->mapped) {
@@ -493,7 +483,7 @@ static bool fit_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
     }
     size_t have = gh_block_size(b);
     struct gh_block *next = next_of(b, fn, p);
-    if (want > have && gh_block_size(next) == 0 && h->top && next == region_marker(h->top)) {
+    if (want > have && gh_block_size(next) == 0 && h->top && next == gh_fit_marker(h->top)) {
         /* At the top: extend the region, then take from the new tail. */
         if (grow(h, want - have))
             next = next_of(b, fn, p);
@@ -581,7 +571,7 @@ static size_t fit_trim(struct gh_heap *h, size_t pad)
     struct trim_ctx t = { .h = h };
     fit_walk(h, decommit_free, &t);
     for (int i = 0; i < t.nrelease; i++)
-        given += release_region(h, t.release[i], region_first(t.release[i]));
+        given += release_region(h, t.release[i], gh_fit_first(t.release[i]));
     return given;
 }
 
@@ -594,7 +584,7 @@ struct walk_ctx {
 static bool walk_region(void *c, const struct gh_region *r)
 {
     struct walk_ctx *w = c;
-    return gh_region_walk_blocks(r, (const char *)region_first(r), (const char *)region_marker(r), w->call,
+    return gh_region_walk_blocks(r, (const char *)gh_fit_first(r), (const char *)gh_fit_marker(r), w->call,
                                  w->fn, w->ctx);
 }
 
@@ -614,106 +604,6 @@ static size_t fit_free_blocks(const struct gh_heap *h)
     return gh_policy_count(&h->policy);
 }
 
-/* ---- the checker ----------------------------------------------------- */
-
-struct check_ctx {
-    const struct gh_heap *h;
-    const char *why;
-    const void *where;
-    uint64_t live_req, live_bytes, live_blocks, free_bytes, free_blocks, heap_bytes, regions;
-    uint64_t hist[64];
-};
-
-static bool fail(struct check_ctx *c, const char *why, const void *where)
-{
-    c->why = why;
-    c->where = where;
-    return false;
-}
-
-static bool check_region(void *cv, const struct gh_region *r)
-{
-    struct check_ctx *c = cv;
-    if (r->len % GH_ALIGN || r->len < GH_REGION_OVERHEAD + GH_MIN_BLOCK)
-        return fail(c, "region length is not a whole number of blocks", r);
-    c->regions++;
-    c->heap_bytes += r->len;
-    const struct gh_block *m = region_marker(r);
-    const struct gh_block *b = region_first(r);
-    bool prev_free = false;
-    while (b != m) {
-        if (b > m)
-            return fail(c, "block runs past the end of its region", b);
-        if (!gh_block_valid(b))
-            return fail(c, "block header fails its check", b);
-        size_t size = gh_block_size(b);
-        if (size < GH_MIN_BLOCK || size % GH_ALIGN || (b->size_flags & GH_FLAG_MMAPPED))
-            return fail(c, "block size is not a valid block size", b);
-        if ((const char *)b + size > (const char *)m)
-            return fail(c, "block runs past the end of its region", b);
-        if (gh_block_prev_free(b) != prev_free)
-            return fail(c, "PREV_FREE flag disagrees with the previous block", b);
-        if (gh_block_is_free(b)) {
-            if (prev_free)
-                return fail(c, "two adjacent free blocks", b);
-            if (*gh_block_footer(b) != b->size_flags)
-                return fail(c, "free block footer differs from its header", b);
-            if (!gh_policy_contains(&c->h->policy, b))
-                return fail(c, "free block missing from the index", b);
-            c->free_blocks++;
-            c->free_bytes += size;
-            c->hist[gh_size_class(size)]++;
-        } else {
-            if (gh_block_requested(b) > size - GH_HEADER_SIZE)
-                return fail(c, "requested size larger than the block", b);
-            c->live_blocks++;
-            c->live_bytes += size;
-            c->live_req += gh_block_requested(b);
-        }
-        prev_free = gh_block_is_free(b);
-        b = (const struct gh_block *)((const char *)b + size);
-    }
-    if (!gh_block_valid(m) || gh_block_size(m) != 0 || gh_block_is_free(m))
-        return fail(c, "region end marker is damaged", m);
-    if (gh_block_prev_free(m) != prev_free)
-        return fail(c, "PREV_FREE flag disagrees with the previous block", m);
-    return true;
-}
-
-static bool fit_check(const struct gh_heap *h, const char **why, const void **where)
-{
-    struct check_ctx c = { .h = h };
-    const char *twhy = NULL;
-    bool ok = true;
-    if (!h->policy.ops->check(&h->policy, &twhy)) {
-        c.why = twhy;
-        ok = false;
-    } else {
-        gh_region_walk(h, check_region, &c);
-        if (c.why)
-            ok = false;
-        else if (c.free_blocks != gh_policy_count(&h->policy))
-            ok = !!fail(&c, "the index holds blocks that are not free blocks of the heap", NULL);
-        else if (c.live_req != h->c.live_requested || c.live_bytes != h->c.live_block_bytes
-                 || c.live_blocks != h->c.live_blocks)
-            ok = !!fail(&c, "live counters disagree with the blocks", NULL);
-        else if (c.free_bytes != h->c.free_bytes)
-            ok = !!fail(&c, "free_bytes counter disagrees with the blocks", NULL);
-        else if (memcmp(c.hist, h->c.free_hist, sizeof c.hist) != 0)
-            ok = !!fail(&c, "free-block size histogram disagrees with the blocks", NULL);
-        else if (c.heap_bytes != h->c.heap_bytes
-                 || c.regions * GH_REGION_OVERHEAD != h->c.overhead_bytes)
-            ok = !!fail(&c, "heap_bytes counter disagrees with the regions", NULL);
-    }
-    if (!ok) {
-        if (why)
-            *why = c.why;
-        if (where)
-            *where = c.where;
-    }
-    return ok;
-}
-
 const struct gh_discipline gh_discipline_fit = {
     .init = fit_init,
     .alloc = fit_alloc,
@@ -724,7 +614,7 @@ const struct gh_discipline gh_discipline_fit = {
     .owns = gh_region_owns,
     .trim = fit_trim,
     .walk = fit_walk,
-    .check = fit_check,
+    .check = gh_fit_check,
     .can_hold = fit_can_hold,
     .describe = fit_describe,
     .largest_free = fit_largest_free,

@@ -209,6 +209,8 @@ void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n)
     struct gh_tnode **link = &t->root;
     while (*link) {
         depth_ok(L, depth, *link);
+        if (*link == n) /* already in: a second insert would make a cycle */
+            bad_link(L, n);
         path[depth++] = link;
         link = child_link(L, *link, less(t, n, *link));
     }
@@ -316,8 +318,8 @@ void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
     struct lim L = lim_of(t);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
     int depth = find_path(t, n, size, path);
-    if (depth < 0)
-        return;
+    if (depth < 0) /* n is not where its key says: the index is not what the heap thinks */
+        bad_link(L, n);
     struct gh_tnode **link = path[depth - 1];
     struct gh_tnode *nl = left_of(L, n), *nr = right_of(L, n);
     if (!nl || !nr) {
@@ -362,8 +364,9 @@ void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n)
     struct lim L = lim_of(t);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
     int depth = find_path(t, n, 0, path); /* BY_ADDR: the size is not a key */
-    if (depth > 0)
-        fix_path(L, path, depth);
+    if (depth <= 0)
+        bad_link(L, n);
+    fix_path(L, path, depth);
 }
 
 /* Below n (submax(n) >= size): the lowest-addressed node that fits. */

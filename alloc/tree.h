@@ -92,7 +92,9 @@ bool gh_tree_covers(const struct gh_tree *t, const void *p, size_t len);
 /* Insert n (not already in t). */
 void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n);
 
-/* Remove n, which must be in t (with the size it was inserted with). */
+/* Remove n, which must be in t (with the size it was inserted with); not
+ * finding it is fatal, a corrupted free list (so are inserting a node
+ * already in t and resizing one that is not). */
 void gh_tree_remove(struct gh_tree *t, struct gh_tnode *n);
 
 /* Remove n, which was inserted with size `size` (its header may say
