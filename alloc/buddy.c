@@ -206,12 +206,54 @@ unsigned gh_buddy_order_for(const struct gh_heap *h, size_t n)
     return k <= h->buddy.max_order ? k : 0;
 }
 
+/* Where an aligned payload goes in block b: its own payload when that is
+ * aligned, else the first aligned address leaving room for a proxy header. */
+static char *aligned_payload(struct gh_block *b, size_t align)
+{
+    char *p = gh_block_payload(b);
+    if (align > GH_ALIGN && ((uintptr_t)p & (align - 1)))
+        p = (char *)(((uintptr_t)b + 2 * GH_HEADER_SIZE + align - 1) & ~(uintptr_t)(align - 1));
+    return p;
+}
+
+/* An aligned request's order by its real slack: blocks of 2^k >= align
+ * lie at chunk offsets that are multiples of align, so in the top region
+ * they all put the payload at the same offset.  0 when that order is no
+ * smaller than `worst` (the order with room for any slack) or there is no
+ * region yet.  (The smaller order lets a block asked for again by its
+ * usable size land where it was.) */
+static unsigned exact_order(const struct gh_heap *h, size_t align, size_t n, unsigned worst)
+{
+    if (align <= GH_ALIGN || !h->top || n > GH_MAX_REQUEST)
+        return 0;
+    char *c = chunk0(h->top);
+    size_t slack = (size_t)(aligned_payload((struct gh_block *)c, align) - c);
+    size_t total = slack + n > align ? slack + n : align;
+    unsigned k = gh_buddy_order_for(h, total - GH_HEADER_SIZE);
+    return k && k < worst ? k : 0;
+}
+
+/* k when the free block buddy_alloc would split down to order k (the head
+ * of the lowest non-empty list from k up) holds n bytes aligned to align
+ * in its lowest 2^k bytes; 0 otherwise (no such block, or it lies in a
+ * region whose chunks sit at another offset).  Changes nothing. */
+static unsigned take_exact(struct gh_heap *h, size_t align, size_t n, unsigned k)
+{
+    uint64_t fits = h->buddy.nonempty & ~(((uint64_t)1 << k) - 1);
+    if (!fits)
+        return 0;
+    struct gh_block *b = gh_block_of(h->buddy.lists[__builtin_ctzll(fits)]); /* what pop() will take */
+    return aligned_payload(b, align) + n <= (char *)b + osize(k) ? k : 0;
+}
+
 static void *buddy_alloc(struct gh_heap *h, size_t align, size_t n)
 {
     size_t need = n;
     if (align > GH_ALIGN && __builtin_add_overflow(n, align + GH_HEADER_SIZE, &need))
         need = SIZE_MAX;
-    unsigned k = gh_buddy_order_for(h, need);
+    unsigned k = gh_buddy_order_for(h, need), ke = exact_order(h, align, n, k);
+    if (ke && take_exact(h, align, n, ke))
+        k = ke;
     if (!k) {
         h->c.failures++;
         return NULL;
@@ -238,9 +280,8 @@ static void *buddy_alloc(struct gh_heap *h, size_t align, size_t n)
         h->c.peak_requested = h->c.live_requested;
     if (h->c.live_block_bytes > h->c.peak_block_bytes)
         h->c.peak_block_bytes = h->c.live_block_bytes;
-    char *p = gh_block_payload(b);
-    if (align > GH_ALIGN && ((uintptr_t)p & (align - 1))) {
-        p = (char *)(((uintptr_t)b + 2 * GH_HEADER_SIZE + align - 1) & ~(uintptr_t)(align - 1));
+    char *p = aligned_payload(b, align);
+    if (p != gh_block_payload(b)) {
         struct gh_block *proxy = gh_block_of(p);
         gh_block_set(proxy, (uint64_t)((char *)proxy - (char *)b) | GH_FLAG_INNER, PROXY_MARK);
         gh_block_set_flags(b, GH_FLAG_INNER, 0); /* its own payload position is not a pointer */

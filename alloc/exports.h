@@ -113,6 +113,8 @@ struct gh_exports_state {
     struct gh_calls calls;
     struct gh_shm shm;        /* the published segment (shm.hdr NULL: none) */
     struct gh_trace trace;    /* GLASSHEAP_TRACE (trace.fd -1: off) */
+    int perturb;              /* mallopt(M_PERTURB): 0 off, else fill new blocks
+                               * with its low byte ^ 0xff, freed ones with it */
 };
 
 /* The one process state, G for short (defined in malloc_life.c). */

@@ -3,7 +3,8 @@
  *
  * Owns: split, coalesce, the end markers, growing and trimming the fit
  * regions' blocks, in-place resize, decommitting large free blocks (the
- * checker is fit_check.c).  Never: chooses a free block (the policy does), keeps
+ * checker is fit_check.c; the hints that find freed aligned blocks again:
+ * fit_aligned.c).  Never: chooses a free block (the policy does), keeps
  * the region tree (region.c), or calls the OS except through the source.
  *
  * Every free block is in the policy's index and nowhere else; every change
@@ -23,6 +24,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "fit_aligned.h"
 
 /* ---- regions --------------------------------------------------------- */
 
@@ -198,16 +200,40 @@ static struct gh_region *new_region(struct gh_heap *h, const struct gh_span *spa
     return r;
 }
 
+/* grow_exact over an arena (which always continues the top): the bytes
+ * that make the top's free block (or, with none, the old end marker) a free
+ * block of `need` bytes; 0 when that does not apply. */
+static size_t exact_len(const struct gh_heap *h, size_t need)
+{
+    if (!h->grow_exact || !h->top || h->src->kind != GH_SOURCE_ARENA)
+        return 0;
+    struct gh_block *m = gh_fit_marker(h->top);
+    if (!gh_block_valid(m))
+        gh_fatal(gh_heap_call(h), GH_MSG_HEADER, gh_block_payload(m));
+    size_t have = gh_block_prev_free(m)
+        ? gh_block_size(prev_of(h, m, gh_heap_call(h), GH_MSG_FREE_LIST, gh_block_payload(m))) : 0;
+    size_t len = need > have ? need - have : 0;
+    /* With no free block at the top the extension is a free block of its
+     * own: at least a minimum block (an in-place resize may lack less). */
+    return have == 0 && len && len < GH_MIN_BLOCK ? GH_MIN_BLOCK : len;
+}
+
 /* Get memory for a free block of at least `need` bytes.  false: ENOMEM. */
 static bool grow(struct gh_heap *h, size_t need)
 {
-    size_t len;
+    size_t len = exact_len(h, need);
+    struct gh_span span;
+    if (len) {
+        if (!gh_region_take(h, len, &span))
+            return false;
+        extend_region(h, h->top, span.len);
+        return true;
+    }
     if (__builtin_add_overflow(need, GH_REGION_OVERHEAD + h->top_pad, &len))
         return false;
     size_t ps = gh_source_page(h->src);
     if (ps > GH_ALIGN && !gh_round_up(len, ps, &len))
         return false;
-    struct gh_span span;
     if (!gh_region_take(h, len, &span)) {
         /* Without the pad the request may still fit. */
         len = need + GH_REGION_OVERHEAD;
@@ -290,12 +316,18 @@ static void *fit_alloc(struct gh_heap *h, size_t align, size_t n)
         h->c.failures++;
         return NULL;
     }
-    struct gh_block *b = find_or_grow(h, need);
+    /* A freed aligned block's place first (fit_aligned.c), then the policy
+     * with room for the worst slack. */
+    uintptr_t p;
+    struct gh_block *b = gh_fit_hint_find(h, align, size, &p);
     if (!b) {
-        h->c.failures++;
-        return NULL;
+        b = find_or_grow(h, need);
+        if (!b) {
+            h->c.failures++;
+            return NULL;
+        }
+        p = ((uintptr_t)gh_block_payload(b) + align - 1) & ~(uintptr_t)(align - 1);
     }
-    uintptr_t p = ((uintptr_t)gh_block_payload(b) + align - 1) & ~(uintptr_t)(align - 1);
     size_t gap = p - GH_HEADER_SIZE - (uintptr_t)b;
     while (gap != 0 && gap < GH_MIN_BLOCK) {
         p += align;
@@ -315,6 +347,7 @@ static void *fit_alloc(struct gh_heap *h, size_t align, size_t n)
     }
     carve(h, b, size, n, indexed);
     h->c.allocs++;
+    gh_fit_hint_made(h, (char *)p, size);
     return (void *)p;
 }
 
@@ -458,14 +491,21 @@ static struct gh_block *free_block(struct gh_heap *h, struct gh_block *b, const 
 
 static void fit_free(struct gh_heap *h, void *p, const char *fn)
 {
-    struct gh_block *b = free_block(h, lookup(h, p, fn, /* freeing */ true), p, fn);
+    struct gh_block *own = lookup(h, p, fn, /* freeing */ true), *next = gh_block_next(own);
+    if (!gh_block_is_free(next)) /* read before the merge (free_block checks it) */
+        next = NULL;
+    struct gh_block *b = free_block(h, own, p, fn);
     h->c.frees++;
+    if (h->hint_next) /* some aligned block was ever made */
+        gh_fit_hint_freed(h, p, own, next, b);
     size_t size = gh_block_size(b);
     if (gh_block_size(gh_block_next(b)) == 0) {
         /* b is the last block of its region. */
         struct gh_region *r;
         if (h->top && gh_block_next(b) == gh_fit_marker(h->top)) {
-            if (size >= h->trim_threshold + h->top_pad)
+            /* size >= trim_threshold + top_pad, without overflow
+             * (mallopt takes either up to SIZE_MAX) */
+            if (size >= h->trim_threshold && size - h->trim_threshold >= h->top_pad)
                 trim_top(h, h->top_pad);
         } else if ((r = sole_block_region(h, b)) && r->mapped) {
             release_region(h, r, b);

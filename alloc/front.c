@@ -19,6 +19,7 @@ void gh_front_init(struct gh_front *f, struct gh_heap *h, const struct gh_mapper
     f->heap = h;
     f->mapper = m;
     f->mmap_threshold = mmap_threshold;
+    f->mmap_max = SIZE_MAX;
     gh_large_init(&f->large);
 }
 
@@ -29,8 +30,12 @@ enum gh_front_path gh_front_path(const struct gh_front *f, size_t align, size_t 
     if (__builtin_expect(n > PTRDIFF_MAX, 0))
         return GH_PATH_NONE;
     /* What the heap cannot hold (a buddy block cannot hold a large
-     * alignment slack) is mapped. */
-    if (gh_front_is_large(f, n) || !gh_heap_can_hold(f->heap, align, n))
+     * alignment slack) is mapped, whatever mmap_max says.  The count is
+     * read without the lock (malloc.c asks first): a hint, as in glibc. */
+    if (gh_front_is_large(f, n)
+        && __atomic_load_n(&f->large.live_blocks, __ATOMIC_RELAXED) < f->mmap_max)
+        return GH_PATH_LARGE;
+    if (!gh_heap_can_hold(f->heap, align, n))
         return GH_PATH_LARGE;
     return GH_PATH_HEAP;
 }

@@ -3,9 +3,10 @@
  * One place turns malloc, free, calloc, realloc, the aligned calls and
  * malloc_usable_size into heap operations (heap.h) and large-block
  * operations (large.h over a mapper, mapper.h):
- *   - a request of mmap_threshold bytes or more, or one the heap cannot
- *     hold (gh_heap_can_hold: a buddy heap's largest block is too small for
- *     it and its alignment slack), gets a mapping of its own;
+ *   - a request of mmap_threshold bytes or more (while fewer than mmap_max
+ *     large blocks are live), or one the heap cannot hold
+ *     (gh_heap_can_hold: a buddy heap's largest block is too small for it
+ *     and its alignment slack), gets a mapping of its own;
  *   - realloc of a heap block resizes it in place when the new size is
  *     below the threshold and the heap can; a large block stays large
  *     (remapped, it may move) while the new size is at or above the
@@ -42,6 +43,8 @@ struct gh_front {
     const struct gh_mapper *mapper;
     struct gh_large large;       /* the registry of live large blocks */
     size_t mmap_threshold;       /* requests this large are mapped apart */
+    size_t mmap_max;             /* ... while fewer large blocks than this are live
+                                  * (mallopt M_MMAP_MAX; SIZE_MAX: no limit) */
     uint64_t large_mapped;       /* large blocks mapped so far (not remaps) */
     /* Whole calls only: called after each step that can set a peak (a
      * block placed, resized or remapped), before the rest of the call.

@@ -44,6 +44,7 @@
 #define GH_DEFAULT_TOP_PAD        (128u * 1024u)
 #define GH_DEFAULT_TRIM_THRESHOLD (128u * 1024u)
 #define GH_MAX_TRIM_THRESHOLD     (64u * 1024u * 1024u)
+#define GH_ALIGNED_HINTS          16u
 
 /* Counters kept by the heap (bytes are whole blocks unless "requested"). */
 struct gh_heap_counters {
@@ -83,7 +84,19 @@ struct gh_heap {
     size_t top_pad;             /* extra bytes asked for when growing */
     size_t trim_threshold;      /* give back the top when its free block exceeds this */
     bool trim_adaptive;         /* double trim_threshold when growing right after a trim */
+    bool grow_exact;            /* over an arena: grow by what the request lacks (a free
+                                 * block at the top counted), unrounded, no pad -- the
+                                 * malloc-lab driver's heap (glassheap replay --model exact) */
     uint64_t trims_at_last_grow;
+    /* Fit only: the last aligned blocks made (payload, block size) and,
+     * once freed, the free block that took them in -- hints, checked
+     * before use, for finding a freed aligned block again (fit.c). */
+    struct gh_aligned_hint {
+        char *payload;
+        size_t size;
+        struct gh_block *free_in;  /* NULL while live */
+    } hints[GH_ALIGNED_HINTS];
+    unsigned hint_next;
     struct gh_heap_counters c;
 };
 

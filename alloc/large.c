@@ -76,6 +76,8 @@ void gh_large_register(struct gh_large *l, void *p)
     l->live_requested += gh_large_requested(p);
     if (l->live_bytes > l->peak_bytes)
         l->peak_bytes = l->live_bytes;
+    if (l->live_blocks > l->peak_blocks)
+        l->peak_blocks = l->live_blocks;
 }
 
 struct gh_large_rec *gh_large_find(const struct gh_large *l, const void *p)

@@ -40,7 +40,7 @@ struct gh_large_rec {
 struct gh_large {
     struct gh_tree tree;    /* BY_ADDR over records */
     uint64_t live_blocks, live_bytes, live_requested;
-    uint64_t peak_bytes;
+    uint64_t peak_bytes, peak_blocks;
     const void *recent_free[16]; /* to tell a double free from a wild pointer */
     unsigned recent_next;
 };

@@ -64,10 +64,6 @@ static inline void vg_free(void *p, size_t usable)
 
 /* ---- allocation core (lock held) ------------------------------------- */
 
-static inline bool is_large(size_t n)
-{
-    return gh_front_is_large(&G.front, n);
-}
 
 /* A large block: map outside the lock, then register under it. */
 static void *large_alloc(size_t align, size_t n, int op, enum call c)
@@ -84,10 +80,28 @@ static void *large_alloc(size_t align, size_t n, int op, enum call c)
     return p;
 }
 
+/* mallopt(M_PERTURB): a new block (not calloc's) is filled with the byte
+ * ^ 0xff, a heap block about to be freed with the byte (lock held), as
+ * glibc does, so a program reading memory it never wrote or has freed sees
+ * a pattern. */
+static inline void perturb_new(void *p, size_t n)
+{
+    if (G.perturb && p)
+        memset(p, (G.perturb & 0xff) ^ 0xff, n);
+}
+
+static void perturb_freed(void *p, const char *fn)
+{
+    struct gh_large_rec *rec;
+    if (G.perturb && gh_front_find(&G.front, p, fn, &rec) == GH_FRONT_HEAP)
+        memset(p, G.perturb & 0xff, gh_front_usable(&G.front, p, fn));
+}
+
 /* Allocate n bytes aligned to align (a power of two); NULL + errno.  op is
  * what the trace records (an enum gh_trace_op), or 0 for nothing (the new
- * block of a moving realloc, recorded when the old one is freed). */
-static void *alloc(size_t align, size_t n, int op, enum call c)
+ * block of a moving realloc, recorded when the old one is freed).  *mapped
+ * (may be NULL) tells whether the block is a fresh mapping (reads as zero). */
+static void *alloc_at(size_t align, size_t n, int op, enum call c, bool *mapped)
 {
     void *p = NULL;
     uint32_t talign = align > GH_ALIGN ? (uint32_t)align : 0;
@@ -102,6 +116,8 @@ static void *alloc(size_t align, size_t n, int op, enum call c)
         return NULL;
     case GH_PATH_LARGE:
         p = large_alloc(align, n, op, c);
+        if (mapped)
+            *mapped = true;
         break;
     case GH_PATH_HEAP:
         enter();
@@ -115,7 +131,14 @@ static void *alloc(size_t align, size_t n, int op, enum call c)
     }
     if (!p)
         errno = ENOMEM;
+    else if (op != GH_TRACE_CALLOC)
+        perturb_new(p, n);
     return p;
+}
+
+static inline void *alloc(size_t align, size_t n, int op, enum call c)
+{
+    return alloc_at(align, n, op, c, NULL);
 }
 
 /* Free p.  The trace records op: GH_TRACE_FREE, or GH_TRACE_REALLOC from p
@@ -127,6 +150,7 @@ static void free_impl(void *p, const char *fn, int op, void *moved_to, size_t n,
     enter();
     count_call(c);
     TRACE(op, p, moved_to, n, 0);
+    perturb_freed(p, fn);
     gh_front_release(&G.front, p, fn, &u, G.valgrind ? &usable : NULL);
     leave();
     if (!u.base)
@@ -170,8 +194,9 @@ GH_EXPORT void *calloc(size_t nmemb, size_t size)
         /* Count it, and as failed, like any call that returns NULL. */
         n = SIZE_MAX;
     }
-    void *p = alloc(GH_ALIGN, n, GH_TRACE_CALLOC, C_CALLOC);
-    if (p && !is_large(n))
+    bool mapped = false;
+    void *p = alloc_at(GH_ALIGN, n, GH_TRACE_CALLOC, C_CALLOC, &mapped);
+    if (p && !mapped)
         memset(p, 0, n); /* fresh mappings are zero already */
     vg_alloc(p, n, 1);
     return p;
@@ -288,9 +313,9 @@ GH_EXPORT int posix_memalign(void **out, size_t align, size_t n)
         return EINVAL;
     int saved = errno;
     void *p = aligned(align, n);
-    errno = saved;
     if (!p)
-        return ENOMEM;
+        return ENOMEM; /* errno stays ENOMEM too, as glibc leaves it */
+    errno = saved;
     *out = p;
     return 0;
 }

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@ static void snapshot_locked(struct gh_stats_snapshot *s)
     s->large_bytes = G.front.large.live_bytes;
     s->large_requested = G.front.large.live_requested;
     s->large_peak_bytes = G.front.large.peak_bytes;
+    s->large_peak_blocks = G.front.large.peak_blocks;
     gh_os_counts(&s->os);
 }
 
@@ -88,37 +90,52 @@ GH_EXPORT struct mallinfo mallinfo(void)
     return m;
 }
 
+/* glibc 2.36's limits: M_MXFAST up to MAX_FAST_SIZE (80 * sizeof(size_t)
+ * / 4), M_MMAP_THRESHOLD up to HEAP_MAX_SIZE / 2 (32 MiB on 64 bits). */
+#define GH_MXFAST_MAX        (80 * sizeof(size_t) / 4)
+#define GH_MMAP_THRESHOLD_MAX (sizeof(long) == 8 ? (size_t)32 << 20 : (size_t)512 << 10)
+/* Top pads past this are kept at it (grow() adds the pad to a request; a
+ * pad this large is never had and the request is retried without it). */
+#define GH_TOP_PAD_MAX ((size_t)PTRDIFF_MAX / 4)
+
+/* mallopt as glibc 2.36 answers it: 1 for done (and for a parameter it
+ * does not know), 0 for a value out of range.  As in glibc, an int
+ * argument is taken as a size_t where the parameter is a size (so -1 is
+ * "as large as can be"). */
 GH_EXPORT int mallopt(int param, int value)
 {
     ensure_init();
+    size_t v = (size_t)(ssize_t)value;
     int ok = 1;
     enter();
     switch (param) {
-    case M_MMAP_THRESHOLD:
-        if (value < 0)
-            ok = 0;
-        else /* the front end decides by it; the segment and trace show it */
-            G.cfg.mmap_threshold = G.front.mmap_threshold = (size_t)value;
+    case M_MXFAST:
+        ok = v <= GH_MXFAST_MAX; /* accepted; glassheap has no fast bins */
         break;
     case M_TRIM_THRESHOLD:
-        if (value < 0)
-            ok = 0;
-        else {
-            G.heap.trim_threshold = (size_t)value;
-            G.heap.trim_adaptive = false; /* the program chose: keep it */
-        }
+        G.heap.trim_threshold = v;
+        G.heap.trim_adaptive = false; /* the program chose: keep it */
         break;
     case M_TOP_PAD:
-        if (value < 0)
-            ok = 0;
-        else
-            G.heap.top_pad = (size_t)value;
+        G.heap.top_pad = v < GH_TOP_PAD_MAX ? v : GH_TOP_PAD_MAX;
         break;
-    case M_MMAP_MAX: case M_ARENA_MAX: case M_ARENA_TEST: case M_PERTURB:
-    case M_CHECK_ACTION: case M_MXFAST:
-        break; /* accepted, no meaning for glassheap */
+    case M_MMAP_THRESHOLD:
+        if (v <= GH_MMAP_THRESHOLD_MAX) /* the front end decides by it; the segment and trace show it */
+            G.cfg.mmap_threshold = G.front.mmap_threshold = v;
+        else
+            ok = 0;
+        break;
+    case M_MMAP_MAX:
+        /* At most this many large blocks live at once; 0 (or less): none. */
+        G.front.mmap_max = value > 0 ? (size_t)value : 0;
+        break;
+    case M_PERTURB:
+        G.perturb = value;
+        break;
+    case M_ARENA_MAX: case M_ARENA_TEST: case M_CHECK_ACTION:
+        break; /* accepted: one arena, and misuse is always fatal */
     default:
-        ok = 0;
+        break; /* glibc: an unknown parameter is no error */
     }
     leave();
     return ok;
@@ -133,9 +150,22 @@ void gh_exports_write_summary(int fd, enum gh_stats_mode mode)
     gh_write_str(fd, buf);
 }
 
+/* glibc's report, then the summary, on fd 2.  write() is a cancellation
+ * point: a thread with a cancellation pending would stop at the first line
+ * (and with its stdio lock state as glibc's bug 22830 left it), so
+ * cancellation is off for the report and back as it was after, where the
+ * caller's next cancellation point acts on it. */
 GH_EXPORT void malloc_stats(void)
 {
-    gh_exports_write_summary(2, GH_STATS_TEXT);
+    char buf[2048]; /* on the stack: two threads may report at once */
+    int cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+    struct gh_stats_snapshot s;
+    snapshot(&s);
+    size_t n = gh_stats_format_glibc(buf, sizeof buf, &s);
+    gh_stats_format(buf + n, sizeof buf - n, GH_STATS_TEXT, &s);
+    gh_write_str(2, buf);
+    pthread_setcancelstate(cancel, NULL);
 }
 
 /* ---- glassheap extensions -------------------------------------------- */

@@ -2,8 +2,17 @@
  *
  * Owns: the process state G and the lock word, initialisation (first call
  * or constructor, whichever comes first), the segment's creation, the
- * trace's opening and a forked child's inherited blocks, the fork handlers,
- * _exit/_Exit, and the destructor (trace, segment, exit summary).
+ * trace's opening and a forked child's inherited blocks, the summary file,
+ * the fork handlers, _exit/_Exit, and the destructor (trace, segment, exit
+ * summary).
+ *
+ * The summary file (GLASSHEAP_STATS_FILE) is checked in the constructor
+ * by the rule of gh_os_open_private() (gh_os_check_private: nothing is
+ * written), so a path that cannot be used is said at once (one line) and
+ * the summary goes to stderr instead; it is opened and written at exit, so
+ * a process that never gets there (_exit, a signal) leaves no file.  A
+ * forked child writes its own file (%p) at its exit; an exit that finds
+ * the path unusable after all says so then and writes to stderr.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -15,6 +24,7 @@
 
 #include "error.h"
 #include "exports.h"
+#include "os.h"
 
 /* glibc's stdio list lock (exported by libc.so.6 since 2.2.5). */
 extern void _IO_list_lock(void) __attribute__((weak));
@@ -41,6 +51,45 @@ void gh_exports_init_locked(void)
     G.valgrind = RUNNING_ON_VALGRIND ? 1 : 0;
 #endif
     __atomic_store_n(&G.ready, 1, __ATOMIC_RELEASE);
+}
+
+/* ---- the summary file ------------------------------------------------ */
+
+/* This process's summary path into buf, or a line saying it is too long. */
+static bool stats_path(char *buf, size_t cap)
+{
+    if (gh_config_expand_path(G.cfg.stats_file, (long)getpid(), buf, cap))
+        return true;
+    gh_os_warn_unusable("GLASSHEAP_STATS_FILE", G.cfg.stats_file, ENAMETOOLONG, "the summary goes to stderr");
+    return false;
+}
+
+/* At start-up: whether the summary file can be used; otherwise one line
+ * said why. */
+static bool stats_file_usable(void)
+{
+    char path[GH_PATH_MAX + 32];
+    if (!stats_path(path, sizeof path))
+        return false;
+    int err = gh_os_check_private(path);
+    if (err)
+        gh_os_warn_unusable("GLASSHEAP_STATS_FILE", path, err, "the summary goes to stderr");
+    return err == 0;
+}
+
+/* At exit: the summary file opened by the rule, or -1 after one line. */
+static int stats_file_open(void)
+{
+    char path[GH_PATH_MAX + 32];
+    if (!stats_path(path, sizeof path))
+        return -1;
+    int fd;
+    int err = gh_os_open_private(path, &fd);
+    if (err) {
+        gh_os_warn_unusable("GLASSHEAP_STATS_FILE", path, err, "the summary goes to stderr");
+        return -1;
+    }
+    return fd;
 }
 
 /* Create this process's segment and publish a first snapshot. */
@@ -117,18 +166,12 @@ static void fork_child(void)
 __attribute__((constructor)) static void glassheap_start(void)
 {
     ensure_init();
-    if (G.cfg.stats != GH_STATS_OFF && G.cfg.stats_file[0] == '\0')
+    if (G.cfg.stats != GH_STATS_OFF && !(G.cfg.stats_file[0] && stats_file_usable()))
         G.stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     shm_start();
-    if (G.cfg.trace[0]) {
-        int err = gh_trace_open(&G.trace, G.cfg.trace, gh_heap_policy_name(&G.heap), G.cfg.mmap_threshold);
-        if (err) {
-            gh_write_str(2, "glassheap: GLASSHEAP_TRACE: cannot open '");
-            gh_write_str(2, G.cfg.trace);
-            gh_write_str(2, "'; not recording\n");
-        }
-    }
+    if (G.cfg.trace[0]) /* a file that cannot be used: trace.c says so */
+        gh_trace_open(&G.trace, G.cfg.trace, gh_heap_policy_name(&G.heap), G.cfg.mmap_threshold);
 }
 
 /* _exit and _Exit skip destructors: take the segment away (and write out
@@ -137,7 +180,7 @@ __attribute__((constructor)) static void glassheap_start(void)
 static void quick_exit_cleanup(void)
 {
     long pid = (long)getpid();
-    if (G.shm.hdr && (long)G.shm.hdr->pid == pid)
+    if (G.shm.hdr && G.shm.pid == pid)
         gh_shm_close(&G.shm, /* unlink */ true);
     if (G.trace.fd >= 0 && G.trace.pid == pid) {
         /* Another thread may be inside the allocator: never wait for it. */
@@ -178,15 +221,11 @@ __attribute__((destructor)) static void glassheap_end(void)
     }
     if (G.cfg.stats == GH_STATS_OFF)
         return;
-    if (G.cfg.stats_file[0]) {
-        char path[GH_PATH_MAX + 32];
-        if (!gh_config_expand_path(G.cfg.stats_file, (long)getpid(), path, sizeof path))
-            return;
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-            return;
-        gh_exports_write_summary(fd, G.cfg.stats);
-        close(fd);
+    if (G.cfg.stats_file[0] && G.stats_fd < 0) {
+        int fd = stats_file_open();
+        gh_exports_write_summary(fd >= 0 ? fd : 2, G.cfg.stats);
+        if (fd >= 0)
+            close(fd);
     } else if (G.stats_fd >= 0) {
         gh_exports_write_summary(G.stats_fd, G.cfg.stats);
     }

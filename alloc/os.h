@@ -13,8 +13,14 @@
  * errno, e.g. "glassheap: mmap(): errno 22 for a mapping of length 0x1000".
  * munmap errors are returned: the caller names the span (source.c makes
  * them fatal).  mremap errors are returned too: the kernel answers EINVAL
- * for a length past its limits, which is running out for realloc.  The segment calls (gh_os_shm_*) are never fatal: the
- * segment is optional and its caller warns and runs on.
+ * for a length past its limits, which is running out for realloc.  The
+ * segment calls (gh_os_shm_*) are never fatal: the segment is optional and
+ * its caller warns and runs on.
+ *
+ * Files named in the environment (GLASSHEAP_STATS_FILE, GLASSHEAP_TRACE):
+ * gh_os_open_private() is the one rule for opening them, never fatal.
+ * The segment's SIGBUS guard (a handler for a file shrunk under its
+ * mapping) is here too: gh_os_shm_guard.
  *
  * Counters: one per call kind, added to with relaxed atomics, since the
  * large-block calls run outside the heap lock.  A snapshot reads each word
@@ -32,6 +38,7 @@
 #ifndef GH_OS_H
 #define GH_OS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,6 +102,64 @@ int gh_os_shm_unmap(void *addr, size_t size);
 /* Remove the name `name` (the mapping and open fds stay valid).  0 or
  * errno (ENOENT when there was none).  Never fatal. */
 int gh_os_shm_unlink(const char *name);
+
+/* ---- files named in the environment --------------------------------- */
+
+/* Why gh_os_open_private() refused a file it could open (errno values are
+ * positive; these are negative so both fit one return value). */
+enum gh_os_refusal {
+    GH_OS_NOT_REGULAR = -1, /* a directory, device, FIFO, socket */
+    GH_OS_NOT_OWNER = -2,   /* owned by a user other than the effective one */
+    GH_OS_LINKED = -3,      /* has other hard links (may name someone else's file) */
+};
+
+/* Open `path` for writing the way a file named in the environment must be:
+ * the last component is never followed through a symbolic link
+ * (O_NOFOLLOW), a terminal never becomes the controlling one, a FIFO never
+ * blocks the open; a new file is created 0600; an existing one is used only
+ * when, seen through the opened descriptor (fstat), it is a regular file
+ * owned by the effective uid with one link, and is truncated only after
+ * those checks.  0 with *fd (write-only, close-on-exec, blocking, empty), or
+ * a positive errno (ELOOP: a symbolic link, ENOENT: a missing directory,
+ * EISDIR ...) or a gh_os_refusal, with nothing left open and an existing
+ * file untouched.  Never fatal, never allocates. */
+int gh_os_open_private(const char *path, int *fd);
+
+/* Whether gh_os_open_private(path) would succeed now, without writing
+ * anything: an existing file is opened and checked (never emptied); for a
+ * missing one a file is created and removed again at once.  0 or the code
+ * gh_os_open_private() would give.  For a check at start-up of a file
+ * written at exit (a process that dies before then leaves nothing). */
+int gh_os_check_private(const char *path);
+
+/* A phrase for a code of gh_os_open_private(), e.g. "it is a symbolic
+ * link"; NULL for an errno it has no phrase for. */
+const char *gh_os_open_why(int code);
+
+/* The one line for a file that cannot be used, on stderr:
+ *   glassheap: <var>: cannot use '<path>': <why>; <then>
+ * e.g. "glassheap: GLASSHEAP_TRACE: cannot use '/tmp/t': it is a symbolic
+ * link; not recording". */
+void gh_os_warn_unusable(const char *var, const char *path, int code, const char *then);
+
+/* ---- the segment's mapping against SIGBUS ---------------------------- */
+
+/* Anyone who may write the segment's file may shrink it; a shared mapping
+ * of a shrunk file raises SIGBUS on its next touch.  gh_os_shm_guard()
+ * installs a SIGBUS handler when the program left SIGBUS at its default:
+ * a fault inside [addr, addr+len) puts zero-filled private memory over the
+ * whole range (so the program goes on, writing into memory no reader
+ * sees) and is remembered; any other SIGBUS gets the default action, as
+ * without glassheap.  A program that installs its own handler later
+ * replaces this one.  One range at a time; gh_os_shm_unguard() ends it. */
+void gh_os_shm_guard(void *addr, size_t len);
+void gh_os_shm_unguard(void);
+
+/* Whether the segment mapped at [addr, addr+len) from fd is lost: the
+ * guard caught a fault in it, or (fstat) the file now holds fewer than len
+ * bytes - then the range is replaced by private memory at once, before
+ * anything touches it.  Cheap enough for every publish: one fstat. */
+bool gh_os_shm_lost(int fd, void *addr, size_t len);
 
 /* Test hook: after `after` more successful calls of kind `call`, every call
  * of that kind fails with ENOMEM until gh_os_fail_reset().  after < 0 turns

@@ -191,7 +191,28 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
         return err;
     }
     s->hdr = hdr;
+    s->pid = (long)getpid();
+    gh_os_shm_guard(m, (size_t)total);
     return 0;
+}
+
+/* True once the segment is lost (its file shrunk under us): says so once. */
+static bool lost(struct gh_shm *s)
+{
+    if (s->lost)
+        return true;
+    if (!gh_os_shm_lost(s->fd, s->hdr, (size_t)s->size))
+        return false;
+    s->lost = true;
+    char line[128] = "glassheap: the segment " GH_SHM_DIR;
+    size_t l = strlen(line);
+    segment_name(line + l, sizeof line - l, (long)getpid());
+    l = strlen(line);
+    const char tail[] = " was truncated by another process; no longer publishing\n";
+    if (l + sizeof tail <= sizeof line)
+        memcpy(line + l, tail, sizeof tail);
+    gh_write_str(2, line);
+    return true;
 }
 
 void gh_shm_close(struct gh_shm *s, bool unlink_it)
@@ -201,9 +222,10 @@ void gh_shm_close(struct gh_shm *s, bool unlink_it)
     if (unlink_it) {
         __atomic_store_n(&s->hdr->exited, 1, __ATOMIC_RELEASE);
         char name[64];
-        segment_name(name, sizeof name, (long)s->hdr->pid);
+        segment_name(name, sizeof name, s->pid);
         gh_os_shm_unlink(name);
     }
+    gh_os_shm_unguard();
     gh_os_shm_unmap(s->hdr, (size_t)s->size);
     if (s->fd >= 0)
         close(s->fd);
@@ -227,6 +249,10 @@ void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, cons
 {
     if (!s->hdr)
         return;
+    if (lost(s)) {
+        s->calls = 0; /* the next look in GH_SHM_PUBLISH_EVERY calls, not at every call */
+        return;
+    }
     struct gh_heap_desc d;
     gh_heap_describe(h, &d);
     struct gh_shm_counters *c = s->counters;
@@ -319,7 +345,7 @@ static bool map_one(void *cv, const struct gh_block_info *b)
 
 void gh_shm_write_map(struct gh_shm *s, const struct gh_heap *h)
 {
-    if (!s->hdr)
+    if (!s->hdr || lost(s))
         return;
     struct gh_shm_map *map = s->map;
     uint64_t req = __atomic_load_n(&map->request, __ATOMIC_ACQUIRE);
@@ -362,7 +388,7 @@ static bool large_one(void *cv, struct gh_tnode *node)
 
 void gh_shm_write_large(struct gh_shm *s)
 {
-    if (!s->hdr || !s->large)
+    if (!s->hdr || !s->large || s->lost)
         return;
     struct gh_shm_large *list = s->large_list;
     if (list->seq & 1)

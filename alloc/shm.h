@@ -7,6 +7,12 @@
  * or when gh_shm_requested(), and gh_shm_close() at exit.  Nothing here
  * allocates; the segment is a MAP_SHARED mapping of
  * /dev/shm/glassheap.<pid>, made and removed through os.c.
+ *
+ * A file shrunk by someone else (same user, root) never kills the program:
+ * the mapping is guarded against SIGBUS (os.c's gh_os_shm_guard), every
+ * publish first checks the file's size, and once the segment is lost one
+ * line says so and nothing more is published (the name is still removed at
+ * exit).
  */
 #ifndef GH_SHM_H
 #define GH_SHM_H
@@ -33,6 +39,8 @@ struct gh_shm {
     int fd;                        /* held open with a shared flock: readers
                                       see the lock vanish when we exit or exec */
     uint64_t calls;                /* allocator calls since the last publish */
+    bool lost;                     /* the file was shrunk under us: publish nothing */
+    long pid;                      /* the writer (kept here: a lost mapping reads 0) */
 };
 
 /* Create /dev/shm/glassheap.<getpid()> (replacing one left by an earlier

@@ -113,7 +113,7 @@ int gh_source_grow(struct gh_source *s, char *end, size_t len, struct gh_span *o
 int gh_source_shrink(struct gh_source *s, char *end, size_t len)
 {
     if (s->kind == GH_SOURCE_ARENA) {
-        if (s->arena_base + s->arena_used != end || len > s->arena_used)
+        if (s->grow_only || s->arena_base + s->arena_used != end || len > s->arena_used)
             return EBUSY;
         s->arena_used -= len;
         return 0;

@@ -26,6 +26,9 @@ struct gh_source {
     /* ARENA */
     char *arena_base;
     size_t arena_size, arena_used;
+    bool grow_only;  /* ARENA: gh_source_shrink refuses (EBUSY): a heap over
+                      * it never gives memory back, like the malloc-lab
+                      * driver's mem_sbrk (glassheap replay --model exact) */
     /* BREAK: counts of fallbacks and foreign break moves seen */
     size_t brk_failures, foreign_moves;
 };
@@ -65,7 +68,7 @@ int gh_source_grow(struct gh_source *s, char *end, size_t len, struct gh_span *o
 
 /* Give back [end-len, end), the tail of the last span from the break or the
  * arena.  0; EBUSY when the break is no longer at `end` (someone else moved
- * it), nothing released. */
+ * it) or the arena is grow_only, nothing released. */
 int gh_source_shrink(struct gh_source *s, char *end, size_t len);
 
 /* Give back a whole mapped span.  0; fatal when munmap fails (the span is

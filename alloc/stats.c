@@ -2,7 +2,8 @@
  *
  * The fragmentation figures come from include/glassheap/frag.h, the one
  * place they are defined; the version from the generated
- * glassheap/version.h.
+ * glassheap/version.h.  Also glibc's malloc_stats() layout, which
+ * malloc_stats() prints before the summary.
  */
 #include "stats.h"
 
@@ -169,5 +170,35 @@ size_t gh_stats_format(char *buf, size_t cap, enum gh_stats_mode mode, const str
         json(&o, s);
     else
         text(&o, s);
+    return o.len;
+}
+
+/* "label = %10lu\n": the number right-aligned in ten columns, as glibc. */
+static void glibc_line(struct out *o, const char *label, uint64_t v)
+{
+    char num[24];
+    size_t l = (size_t)gh_fmt_dec(num, (unsigned long)v);
+    put(o, label);
+    put(o, " = ");
+    for (; l < 10; l++)
+        put(o, " ");
+    put(o, num);
+    put(o, "\n");
+}
+
+size_t gh_stats_format_glibc(char *buf, size_t cap, const struct gh_stats_snapshot *s)
+{
+    struct out o = { buf, cap, 0 };
+    if (cap == 0)
+        return 0;
+    buf[0] = '\0';
+    put(&o, "Arena 0:\n");
+    glibc_line(&o, "system bytes    ", s->heap.heap_bytes);
+    glibc_line(&o, "in use bytes    ", s->heap.live_block_bytes);
+    put(&o, "Total (incl. mmap):\n");
+    glibc_line(&o, "system bytes    ", s->heap.heap_bytes + s->large_bytes);
+    glibc_line(&o, "in use bytes    ", s->heap.live_block_bytes + s->large_bytes);
+    glibc_line(&o, "max mmap regions", s->large_peak_blocks);
+    glibc_line(&o, "max mmap bytes  ", s->large_peak_bytes);
     return o.len;
 }

@@ -29,12 +29,18 @@ struct gh_stats_snapshot {
     struct gh_calls calls;
     struct gh_heap_counters heap;
     uint64_t free_blocks, largest_free;
-    uint64_t large_blocks, large_bytes, large_requested, large_peak_bytes;
+    uint64_t large_blocks, large_bytes, large_requested, large_peak_bytes, large_peak_blocks;
     struct gh_os_counts os;
 };
 
 /* Format s as text (a few lines, each starting "glassheap: ") or as one JSON
  * object and a newline.  Returns the length written (truncated to cap-1). */
 size_t gh_stats_format(char *buf, size_t cap, enum gh_stats_mode mode, const struct gh_stats_snapshot *s);
+
+/* Format s as glibc's malloc_stats() lays its report out ("Arena 0:",
+ * "system bytes     = ...", ..., "max mmap bytes   = ..."), for programs
+ * and tests that read it: the heap is arena 0, the large blocks are the
+ * mmap regions.  Returns the length written (truncated to cap-1). */
+size_t gh_stats_format_glibc(char *buf, size_t cap, const struct gh_stats_snapshot *s);
 
 #endif

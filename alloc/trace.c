@@ -1,4 +1,9 @@
-/* trace.c - the allocation trace writer (see trace.h). */
+/* trace.c - the allocation trace writer (see trace.h).
+ *
+ * The file is opened through gh_os_open_private() (os.h: no symbolic link,
+ * no other user's file, new files 0600); a file that cannot be used gets
+ * gh_os_warn_unusable()'s one line here, for the first process and for a
+ * forked child alike, and nothing is recorded. */
 #define _GNU_SOURCE
 #include "trace.h"
 
@@ -10,6 +15,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "os.h"
 
 /* The calling thread's id, cached (reset in a forked child, whose one
  * thread has a new id). */
@@ -63,11 +69,16 @@ static int start(struct gh_trace *t, bool child, const char *policy, uint64_t mm
     t->fd = -1;
     t->n = 0;
     t->records = 0;
-    if (!path_for(t, child, path, sizeof path))
+    if (!path_for(t, child, path, sizeof path)) {
+        gh_os_warn_unusable("GLASSHEAP_TRACE", t->pattern, ENAMETOOLONG, "not recording");
         return ENAMETOOLONG;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return errno;
+    }
+    int fd;
+    int err = gh_os_open_private(path, &fd);
+    if (err) {
+        gh_os_warn_unusable("GLASSHEAP_TRACE", path, err, "not recording");
+        return err;
+    }
     struct gh_trace_header h;
     gh_trace_header_init(&h, (int32_t)getpid(), now(CLOCK_REALTIME), policy, mmap_threshold, (int32_t)parent);
     int cfd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
@@ -79,8 +90,9 @@ static int start(struct gh_trace *t, bool child, const char *policy, uint64_t mm
         close(cfd);
     }
     if (!write_all(fd, &h, sizeof h)) {
-        int err = errno ? errno : EIO;
+        err = errno ? errno : EIO;
         close(fd);
+        gh_os_warn_unusable("GLASSHEAP_TRACE", path, err, "not recording");
         return err;
     }
     t->t0 = now(CLOCK_MONOTONIC);
@@ -94,6 +106,7 @@ int gh_trace_open(struct gh_trace *t, const char *pattern, const char *policy, u
     size_t l = strlen(pattern);
     if (l >= sizeof t->pattern) {
         t->fd = -1;
+        gh_os_warn_unusable("GLASSHEAP_TRACE", "(a pattern longer than the limit)", ENAMETOOLONG, "not recording");
         return ENAMETOOLONG;
     }
     memcpy(t->pattern, pattern, l + 1);

@@ -26,8 +26,9 @@ struct gh_trace {
     struct gh_trace_record buf[GH_TRACE_BUFFER];
 };
 
-/* Start recording into pattern (%p = pid).  0 or errno (the program runs
- * on unrecorded, after one warning line). */
+/* Start recording into pattern (%p = pid), the file opened with
+ * gh_os_open_private().  0, or its code (an errno or a gh_os_refusal):
+ * then one line on stderr has said why and the program runs on unrecorded. */
 int gh_trace_open(struct gh_trace *t, const char *pattern, const char *policy, uint64_t mmap_threshold);
 
 /* Append one record (lock held). */
@@ -38,7 +39,7 @@ void gh_trace_add(struct gh_trace *t, enum gh_trace_op op, const void *ptr, cons
 void gh_trace_flush(struct gh_trace *t);
 
 /* In a forked child: forget the parent's buffered records and file, and
- * start this process's own file. */
+ * start this process's own file (the same rule and line as gh_trace_open). */
 void gh_trace_forked(struct gh_trace *t, const char *policy, uint64_t mmap_threshold);
 
 void gh_trace_close(struct gh_trace *t);

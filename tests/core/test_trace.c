@@ -10,7 +10,8 @@
  * order and none is lost or repeated; %p becomes the pid; a forked child
  * writes its own file (the pattern's %p, or ".<pid>" appended) marked with
  * forked_from, and leaves the parent's file alone; a file that cannot be
- * opened or written is an error from gh_trace_open, a write failure later
+ * opened, is not a regular file or whose header cannot be written is an
+ * error from gh_trace_open, a write failure later
  * stops recording with one line on stderr, and a closed trace ignores
  * records.
  */
@@ -23,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,6 +34,7 @@
 #include <cmocka.h>
 
 #include "core_util.h"
+#include "os.h"
 #include "trace.h"
 
 /* The format, as include/glassheap/trace.h lays it out (x86_64). */
@@ -306,9 +310,27 @@ static void test_open_errors(void **state)
     assert_int_equal(gh_trace_open(&T, long_pattern, "best", 0), ENAMETOOLONG);
     assert_int_equal(T.fd, -1);
 
-    /* The header cannot be written. */
-    assert_int_equal(gh_trace_open(&T, "/dev/full", "best", 0), ENOSPC);
+    /* Not a regular file: refused (os.c's gh_os_open_private). */
+    assert_int_equal(gh_trace_open(&T, "/dev/full", "best", 0), GH_OS_NOT_REGULAR);
     assert_int_equal(T.fd, -1);
+
+    /* The header cannot be written: a file size limit of 0. */
+    char dir[64], path[128];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/h.bin", dir);
+    struct rlimit was, none;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+    none = was;
+    none.rlim_cur = 0;
+    void (*old)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &none), 0);
+    int err = gh_trace_open(&T, path, "best", 0);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+    signal(SIGXFSZ, old);
+    assert_int_equal(err, EFBIG);
+    assert_int_equal(T.fd, -1);
+    unlink(path);
+    rmdir(dir);
 }
 
 /* A write that fails later stops recording, with one line on stderr. */

@@ -1,7 +1,11 @@
 /* test_shm.c - the segment writer (shm.c) in-process, read back with the
  * inspector's reader (tools/reader): the header, the segment's OS calls in
  * the counters, a failure to make it, and the large-block list - every
- * live block of a registry, bounded by the capacity, with the total. */
+ * live block of a registry, bounded by the capacity, with the total.  A
+ * segment truncated to 0 under its writer (in a forked child, stderr
+ * collected): touching the mapping does not raise SIGBUS, the next publish
+ * says so in one line and no later one repeats it, the name still goes at
+ * close; the reader answers GHR_TRUNCATED for every read, never SIGBUS. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <setjmp.h>
@@ -21,6 +25,7 @@
 #include "os.h"
 #include "reader.h"
 #include "shm.h"
+#include "../child_stderr.h"
 
 #define ARENA (1u << 20)
 #define THRESHOLD (128u * 1024u)
@@ -244,6 +249,102 @@ static void test_failure_leaves_no_segment(void **state)
     gh_shm_write_large(&f->shm);
 }
 
+/* Shrink the file to 0 as another process of the same user could. */
+static void truncate_segment(void)
+{
+    char path[96];
+    segment_path(path, sizeof path);
+    assert_int_equal(truncate(path, 0), 0);
+}
+
+static void publish_twice(struct fx *f)
+{
+    struct gh_stats_snapshot snap = { 0 };
+    gh_shm_publish(&f->shm, &snap, &f->heap);
+    gh_shm_write_map(&f->shm, &f->heap);
+    gh_shm_publish(&f->shm, &snap, &f->heap);
+}
+
+/* Truncated, then touched before any publish: the guard catches the fault. */
+static void truncated_then_touched(void *arg)
+{
+    struct fx *f = arg;
+    signal(SIGBUS, SIG_DFL); /* as a program leaves it (cmocka catches it) */
+    assert_int_equal(gh_shm_open_large(&f->shm, &f->cfg, &f->heap, &f->large), 0);
+    truncate_segment();
+    (void)gh_shm_requested(&f->shm); /* reads the mapping: SIGBUS without the guard */
+    publish_twice(f);
+    char path[96];
+    segment_path(path, sizeof path);
+    gh_shm_close(&f->shm, true);
+    _exit(access(path, F_OK) == 0 ? 3 : 0); /* the name went at close */
+}
+
+/* Truncated, then published before anything touches it: fstat notices. */
+static void truncated_then_published(void *arg)
+{
+    struct fx *f = arg;
+    signal(SIGBUS, SIG_DFL); /* as a program leaves it (cmocka catches it) */
+    assert_int_equal(gh_shm_open_large(&f->shm, &f->cfg, &f->heap, &f->large), 0);
+    truncate_segment();
+    f->shm.calls = GH_SHM_PUBLISH_EVERY;
+    publish_twice(f);
+    if (f->shm.calls != 0)
+        _exit(4); /* a lost segment must not be looked at on every call */
+    (void)gh_shm_requested(&f->shm);
+    gh_shm_close(&f->shm, true);
+}
+
+static void test_truncated_segment_writer(void **state)
+{
+    struct fx *f = *state;
+    void (*cases[2])(void *) = { truncated_then_touched, truncated_then_published };
+    char want[128];
+    for (int i = 0; i < 2; i++) {
+        char err[512];
+        int st = gh_t_child(cases[i], f, err, sizeof err);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            print_message("case %d: status 0x%x, stderr: %s\n", i, st, err);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+        /* the child's pid is in the line: match around it */
+        snprintf(want, sizeof want, "glassheap: the segment %s%s", GH_SHM_DIR, GH_SHM_NAME_PREFIX);
+        assert_true(strncmp(err, want, strlen(want)) == 0);
+        const char *tail = " was truncated by another process; no longer publishing\n";
+        assert_non_null(strstr(err, tail));
+        assert_string_equal(strstr(err, tail) + strlen(tail), ""); /* one line only */
+    }
+}
+
+static void test_truncated_segment_reader(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(gh_shm_open_large(&f->shm, &f->cfg, &f->heap, &f->large), 0);
+    struct gh_stats_snapshot snap = { 0 };
+    gh_shm_publish(&f->shm, &snap, &f->heap);
+    struct ghr_segment *seg = open_own();
+    truncate_segment();
+    struct gh_shm_config cfg;
+    struct gh_shm_counters c;
+    struct gh_shm_map head;
+    struct gh_shm_block b[4];
+    struct gh_shm_large_block l[4];
+    assert_int_equal(ghr_config(seg, &cfg), GHR_TRUNCATED);
+    assert_int_equal(ghr_counters(seg, &c), GHR_TRUNCATED);
+    assert_int_equal(ghr_request_counters(seg, 10), GHR_TRUNCATED);
+    assert_int_equal(ghr_map(seg, -1, b, 4, NULL, NULL), GHR_TRUNCATED);
+    assert_int_equal(ghr_map_head(seg, &head), GHR_TRUNCATED);
+    assert_int_equal(ghr_large(seg, l, 4, NULL, NULL), GHR_TRUNCATED);
+    assert_int_equal(ghr_check(seg), GHR_TRUNCATED);
+    ghr_close(seg);
+    /* and opened afresh: too short */
+    struct ghr_segment *again = NULL;
+    assert_int_equal(ghr_open_pid((int)getpid(), &again), GHR_TRUNCATED);
+    assert_null(again);
+    f->shm.lost = true; /* what its next publish would find: close without touching */
+    gh_os_shm_lost(f->shm.fd, f->shm.hdr, (size_t)f->shm.size);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +353,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_follows_registry, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_list_bounded_total_counts_all, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_failure_leaves_no_segment, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_segment_writer, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_segment_reader, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,9 @@
  * version (and which one), every region outside the file or overflowing,
  * overlapping or misaligned regions, sizes too small for the fields the
  * reader uses, a map that does not hold its capacity, a bad pid, another
- * user's file, things that are not regular files; staleness - a reaped
+ * user's file, a file of another user than its live process's (forged; root
+ * reads another user's segment when that user's process wrote it), things
+ * that are not regular files; staleness - a reaped
  * child's pid, a live pid with other start ticks, the exited flag, a pid
  * other than the one expected, and the writer exiting while a reader waits;
  * a map entry with a bad state; the fragmentation formulas; the directory
@@ -27,6 +29,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -304,10 +307,41 @@ static void test_other_user(void **state)
     assert_int_equal(chown(tpath("other600"), OTHER_UID, OTHER_UID), 0);
     assert_int_equal(chmod(g_dir, 0711), 0);
 
-    /* root reads anyone's */
-    struct ghr_segment *seg = NULL;
-    assert_int_equal(ghr_open_path(tpath("other"), 0, &seg), GHR_OK);
+    /* A file of another user that names root's own process: forged. */
+    struct ghr_segment *seg = (struct ghr_segment *)1;
+    assert_int_equal(ghr_open_path(tpath("other"), 0, &seg), GHR_FORGED);
+    assert_null(seg);
+
+    /* root reads anyone's: the same owner as a live process of OTHER_UID */
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t owner = fork();
+    if (owner == 0) {
+        if (setresgid(OTHER_UID, OTHER_UID, OTHER_UID) != 0 || setresuid(OTHER_UID, OTHER_UID, OTHER_UID) != 0)
+            _exit(100);
+        close(ready[0]);
+        assert_int_equal(write(ready[1], "r", 1), 1);
+        pause();
+        _exit(0);
+    }
+    char r;
+    close(ready[1]);
+    assert_int_equal(read(ready[0], &r, 1), 1);
+    close(ready[0]);
+    struct gh_proc_stat pst;
+    assert_int_equal(gh_proc_stat_read(owner, &pst), 1);
+    struct img theirs;
+    img_init(&theirs);
+    theirs.h.pid = owner;
+    theirs.h.proc_start_ticks = pst.start_ticks;
+    write_img("theirs", &theirs, sizeof theirs);
+    assert_int_equal(chown(tpath("theirs"), OTHER_UID, OTHER_UID), 0);
+    seg = NULL;
+    int rc = ghr_open_path(tpath("theirs"), 0, &seg);
     ghr_close(seg);
+    kill(owner, SIGKILL);
+    waitpid(owner, NULL, 0);
+    assert_int_equal(rc, GHR_OK);
 
     pid_t p = fork();
     if (p == 0) {

@@ -6,7 +6,7 @@ under POLICY with GLASSHEAP_TRACE and the JSON exit summary
 (GLASSHEAP_STATS_FILE), replays the trace under POLICY with
 `glassheap replay --json`, and requires the two to agree exactly on
   peak heap bytes       summary heap.peak_heap_bytes  = replay peak_heap_bytes
-  peak requested        summary heap.peak_requested   = replay peak_requested
+  peak requested        summary heap.peak_requested   = replay peak_requested_in_moves
   peak large bytes      summary large.peak_bytes      = replay large.peak_bytes
 The replay runs the library's own front end (alloc/front.c) over a paged
 arena that grows and trims as the break does, so nothing is allowed to
@@ -42,7 +42,7 @@ def agree(env, prog, policy):
              "the program's heap starts at %s, not on a page: replay cannot match it exactly"
              % (hex(start) if start is not None else "?"))
     pairs = (("peak heap bytes", lib["heap"]["peak_heap_bytes"], r["peak_heap_bytes"]),
-             ("peak requested", lib["heap"]["peak_requested"], r["peak_requested"]),
+             ("peak requested", lib["heap"]["peak_requested"], r["peak_requested_in_moves"]),
              ("peak large bytes", lib["large"]["peak_bytes"], r["large"]["peak_bytes"]))
     for what, want, got in pairs:
         print("%s %s: preloaded %d, replay %d" % (policy, what, want, got))

@@ -6,7 +6,9 @@ One CTest test per case:
   roundtrip PROG POLICY  run PROG (python3, gcc, sort) preloaded under POLICY
                  with GLASSHEAP_TRACE and the JSON exit summary, one file of
                  each per process; every trace replayed under POLICY gives the
-                 summary's heap.peak_requested exactly and its
+                 summary's heap.peak_requested exactly (as the replay's
+                 peak_requested_in_moves: the library counts both blocks of
+                 a moving realloc, the program's peak_requested does not) and its
                  heap.peak_heap_bytes (exactly when the break started on a
                  page, as it does on Linux; otherwise within a page per
                  growth or trim); a second replay gives the same figures
@@ -29,6 +31,8 @@ One CTest test per case:
   html           --step --html writes one group per step and policy, a slider
   record         `glassheap record -o DIR/t.%p -- sort FILE` writes the trace
                  of the program's pid, which replays; errors exit 2 / 3
+  handworked     traces/hand14.rep under both models and every policy gives the
+                 figures and placements docs/replay-by-hand.md works out by hand
   shipped        every traces/*.rep parses, replays under every policy with
                  no failure, and the generator script reproduces the
                  synthetic ones byte for byte
@@ -236,8 +240,12 @@ def case_roundtrip(env, prog, policy, small=False):
         check(r["failures"] == 0, "%s: %d failed allocations in the replay" % (t, r["failures"]))
         lib = summary["heap"]
         what = "%s (%s, %d ops)" % (t, d1["trace"].get("cmdline", "")[:60], d1["trace"]["operations"])
-        check(r["peak_requested"] == lib["peak_requested"],
-              "%s: replay peak_requested %d, the program's %d" % (what, r["peak_requested"], lib["peak_requested"]))
+        check(r["peak_requested_in_moves"] == lib["peak_requested"],
+              "%s: replay peak_requested_in_moves %d, the program's %d"
+              % (what, r["peak_requested_in_moves"], lib["peak_requested"]))
+        check(r["peak_requested"] <= r["peak_requested_in_moves"],
+              "%s: the program's peak live %d above the heap's own count %d"
+              % (what, r["peak_requested"], r["peak_requested_in_moves"]))
         start = first_heap_region(t)
         ops = r["heap_ops"]
         slack = 0 if start is None or start % PAGE == 0 else PAGE * (1 + ops["regions_extended"] + ops["trims"])
@@ -359,7 +367,11 @@ def case_binary_errors(env):
     check(d["trace"]["operations"] == 5 and d["trace"]["failed_calls"] == 1, "cut.bin: %r" % d["trace"])
     check("ignoring 20 bytes after record 6" in err, "cut.bin: no note about the cut record: %r" % err)
     best = [p for p in d["policies"] if p["policy"] == "best"][0]
-    check(best["peak_requested"] == 24 + 40 + 100, "cut.bin: peak_requested %d" % best["peak_requested"])
+    # The program's peak live: the realloc replaces 24 by 100 at once; the
+    # heap's own count holds both blocks while best fit moves it.
+    check(best["peak_requested"] == 100 + 40, "cut.bin: peak_requested %d" % best["peak_requested"])
+    check(best["peak_requested_in_moves"] == 24 + 40 + 100,
+          "cut.bin: peak_requested_in_moves %d" % best["peak_requested_in_moves"])
 
 
 # ---- determinism, convert, stats, svg, html ------------------------------------
@@ -476,6 +488,15 @@ def case_svg(env):
     svg2 = env.path("one.svg")
     env.cli("replay", t, "--svg", svg2, "--policy", "best,buddy", "--json")
     check(len(ET.parse(svg2).getroot().findall(".//%spolyline" % ns)) in (3, 4), "two policies: 3 or 4 lines expected")
+    # The chart file follows the tools' output-file rule: never through a
+    # symbolic link (its target stays as it was), new files 0600.
+    check(os.stat(svg).st_mode & 0o777 == 0o600, "chart.svg mode %o, not 0600" % (os.stat(svg).st_mode & 0o777))
+    target = env.write("target.txt", "keep me\n")
+    link = env.path("link.svg")
+    os.symlink(target, link)
+    _, _, err = env.cli("replay", t, "--svg", link, expect=3)
+    check("cannot write %s: it is a symbolic link" % link in err, "--svg through a symlink: %r" % err)
+    check(open(target).read() == "keep me\n", "the symlink's target was written")
 
 
 def case_html(env):
@@ -488,6 +509,12 @@ def case_html(env):
     check(page.count("<g class='step'") == 12 * len(POLICIES), "%d step groups" % page.count("<g class='step'"))
     check("type='range'" in page and "max='12'" in page, "no slider")
     check(page.rstrip().endswith("</html>"), "page not closed")
+    link = env.path("link.html")
+    target = env.write("target.html", "keep me\n")
+    os.symlink(target, link)
+    _, _, err = env.cli("replay", step, "--step", "--html", link, expect=3)
+    check("cannot write %s: it is a symbolic link" % link in err, "--html through a symlink: %r" % err)
+    check(open(target).read() == "keep me\n", "the symlink's target was written")
 
 
 def case_record(env):
@@ -547,6 +574,83 @@ def case_shipped(env):
         check(os.path.exists(ship), "generated %s is not shipped" % name)
         with open(ship, "rb") as a, open(os.path.join(out, name), "rb") as b:
             check(a.read() == b.read(), "traces/%s differs from what gen_synthetic.py makes" % name)
+
+
+# ---- the hand-worked trace of docs/replay-by-hand.md -------------------------
+
+# Worked by hand in docs/replay-by-hand.md (every figure below is derived
+# there, step by step): per model and policy, the peak heap, the heap's own
+# peak counting both blocks of the moving realloc, the sum of the heap after
+# each operation (J&W #1), the free bytes and the largest free block at peak
+# live (external fragmentation), the heap at the end, and where ids 7 and 8
+# land at steps 9, 13 and 14 (block offsets from the arena's start).  The
+# program's live bytes are the same for all: peak 1112 after step 14, 7160
+# summed over the 14 steps, 1248 block bytes live at the peak.
+HAND_LIVE_PEAK, HAND_LIVE_SUM, HAND_BLOCKS_AT_PEAK = 1112, 7160, 1248
+HAND = {
+    # model: policy: (peak heap, in moves, sum heap, free at peak, largest free, (at 9, 13, 14))
+    "exact": {
+        "first": (1888, 1240, 13392, 576, 224, (0x1f0, 0x30, 0x350)),
+        "next": (1888, 1240, 13392, 576, 224, (0x1f0, 0x240, 0x350)),
+        "best": (1888, 1240, 13392, 576, 224, (0x1f0, 0x120, 0x350)),
+        "worst": (2032, 1240, 13536, 720, 224, (0x1f0, 0x350, 0x3e0)),
+        "buddy": (2096, 1240, 25248, 800, 512, (0x1b0, 0x30, 0x430)),
+    },
+    "glassheap": {
+        "first": (135168, 1240, 14 * 135168, 133856, 133280, (0x1f0, 0x30, 0x350)),
+        "next": (135168, 1112, 14 * 135168, 133856, 132880, (0x490, 0x4e0, 0x4e0)),
+        "best": (135168, 1240, 14 * 135168, 133856, 133280, (0x1f0, 0x120, 0x350)),
+        "worst": (135168, 1112, 14 * 135168, 133856, 132880, (0x490, 0x4e0, 0x4e0)),
+        "buddy": (1048624, 1240, 14 * 1048624, 1047328, 524288, (0x1b0, 0x30, 0x430)),
+    },
+}
+
+
+def case_handworked(env):
+    trace = os.path.join(env.src, "traces", "hand14.rep")
+    close = lambda a, b: abs(a - b) < 5e-7
+    for model, table in HAND.items():
+        d = env.replay_json(trace, "--model", model)
+        m = d["model"]
+        check(m["name"] == model, "model %r" % m)
+        if model == "exact":
+            check(m["top_pad"] == 0 and m["trim_threshold"] is None and m["mmap_threshold"] is None
+                  and m["growth_unit"] == 16 and not m["shrinks"] and m["buddy_chunk"] == 1024, "exact: %r" % m)
+        else:
+            check(m["top_pad"] == 131072 and m["trim_threshold"] == 131072 and m["mmap_threshold"] == 131072
+                  and m["shrinks"] and m["buddy_chunk"] == 1 << 20, "glassheap: %r" % m)
+        for p in d["policies"]:
+            pol = p["policy"]
+            peak, moves, sum_heap, free, largest, where = table[pol]
+            what = "%s/%s" % (model, pol)
+            f, a = p["fragmentation"], p["at_peak_live"]
+            check(p["peak_heap_bytes"] == peak, "%s: peak heap %d, by hand %d" % (what, p["peak_heap_bytes"], peak))
+            check(p["peak_requested"] == HAND_LIVE_PEAK, "%s: peak live %d" % (what, p["peak_requested"]))
+            check(p["peak_requested_in_moves"] == moves, "%s: in moves %d, by hand %d"
+                  % (what, p["peak_requested_in_moves"], moves))
+            check(p["heap_at_peak_live"] == peak and p["live_at_peak_heap"] == HAND_LIVE_PEAK,
+                  "%s: heap at peak live %d, live at peak heap %d" % (what, p["heap_at_peak_live"],
+                                                                      p["live_at_peak_heap"]))
+            check(p["end"]["heap_bytes"] == peak, "%s: final heap %d" % (what, p["end"]["heap_bytes"]))
+            check(a["live_block_bytes"] == HAND_BLOCKS_AT_PEAK and a["free_bytes"] == free
+                  and a["largest_free"] == largest, "%s: at peak live %r" % (what, a))
+            want = {
+                "jw1": sum_heap / HAND_LIVE_SUM - 1,
+                "jw2": peak / HAND_LIVE_PEAK - 1,
+                "jw3": peak / HAND_LIVE_PEAK - 1,
+                "jw4": peak / HAND_LIVE_PEAK - 1,
+                "internal": 1 - HAND_LIVE_PEAK / HAND_BLOCKS_AT_PEAK,
+                "external": 1 - largest / free,
+                "peak_utilisation": HAND_LIVE_PEAK / peak,
+                "driver_utilisation": HAND_LIVE_PEAK / peak,
+            }
+            for k, v in want.items():
+                check(close(f[k], v), "%s: %s %.6f, by hand %.6f" % (what, k, f[k], v))
+            _, out, _ = env.cli("replay", trace, "--model", model, "--step", "--policy", pol)
+            for step, off in zip((9, 13, 14), where):
+                line = [l for l in out.splitlines() if l.startswith("step %d of 14:" % step)]
+                check(line and line[0].endswith("at %#x" % off), "%s: step %d: %r, by hand at %#x"
+                      % (what, step, line, off))
 
 
 def case_usage(env):

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "bytes.h"
+#include "escape.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -44,22 +45,7 @@ const char *cli_policy(const char *name)
 
 void cli_json_string(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"':  fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '\r': fputs("\\r", f); break;
-        default:
-            if (*p < 0x20)
-                fprintf(f, "\\u%04x", *p);
-            else
-                fputc(*p, f);
-        }
-    }
-    fputc('"', f);
+    gh_esc_json(f, s);
 }
 
 bool cli_parse_long(const char *s, long lo, long hi, long *out)

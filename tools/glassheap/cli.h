@@ -27,8 +27,8 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A byte count as a person reads it: "512 B", "1.5 KiB", "12.0 MiB". */
 const char *cli_bytes(uint64_t n, char *buf, size_t cap);
 
-/* s as a JSON string literal on f (RFC 8259 escapes; bytes >= 0x80 pass
- * through unchanged). */
+/* s as a JSON string literal on f: tools/lib's gh_esc_json (escape.h), the
+ * one rule for untrusted strings. */
 void cli_json_string(FILE *f, const char *s);
 
 /* The placement policies, in the order every table lists them: the

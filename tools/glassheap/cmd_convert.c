@@ -27,7 +27,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "cli.h"
+#include "outfile.h"
 #include "tracefile.h"
 
 static void help(FILE *f)
@@ -95,9 +97,20 @@ int cmd_convert(int argc, char **argv)
         cli_error("%s", err);
         return rc == TF_NOFILE ? GH_EXIT_NOTFOUND : GH_EXIT_FAIL;
     }
-    FILE *out = strcmp(outpath, "-") ? fopen(outpath, rep ? "w" : "wb") : stdout;
+    if (rep && t.format != TF_REP) {
+        tf_sum peak = tf_peak_live(&t);
+        if (peak > UINT64_MAX) {
+            char d[48];
+            cli_error("convert: %s: its peak of live bytes (%s B) does not fit the rep header's heap size (64 bits)",
+                      in, decimal_wide(peak, d, sizeof d));
+            tf_free(&t);
+            return GH_EXIT_FAIL;
+        }
+    }
+    int refused = 0;
+    FILE *out = strcmp(outpath, "-") ? gh_outfile_fopen(outpath, &refused) : stdout;
     if (!out) {
-        cli_error("convert: cannot write %s: %s", outpath, strerror(errno));
+        cli_error("convert: cannot write %s: %s", outpath, gh_outfile_strerror(refused));
         tf_free(&t);
         return GH_EXIT_FAIL;
     }

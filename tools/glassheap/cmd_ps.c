@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "escape.h"
 #include "clock.h"
 #include "reader.h"
 
@@ -203,12 +204,13 @@ static void reap(const struct list *l, int keep)
 
 /* ---- output ----------------------------------------------------------- */
 
-/* A command line on one table row: control characters become '?'. */
+/* A command line on one table row: escaped (escape.h), at most
+ * COMMAND_WIDTH_MAX bytes of it shown. */
 static void print_command(const char *s)
 {
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p && n < COMMAND_WIDTH_MAX; p++, n++)
-        putchar(*p < 0x20 || *p == 0x7f ? '?' : *p);
+    char cut[COMMAND_WIDTH_MAX + 1], shown[GH_ESC_BUF(COMMAND_WIDTH_MAX)];
+    snprintf(cut, sizeof cut, "%s", s);
+    fputs(gh_esc_text(cut, shown, sizeof shown), stdout);
 }
 
 static int is_live(const struct entry *e)
@@ -287,8 +289,9 @@ static void print_table(const struct list *l)
         char heap[BYTES_BUF], live[BYTES_BUF];
         cli_bytes(e->c.heap_bytes, heap, sizeof heap);
         cli_bytes(e->c.live_requested, live, sizeof live);
+        char policy[GH_ESC_BUF(sizeof e->cfg.policy)];
         printf("%6d%c  %-6s %10s %10s %6.1f %8.1f  ", e->pid, e->fresh ? ' ' : '*',
-               e->cfg.policy, heap, live, 100.0 * e->frag.utilisation,
+               gh_esc_text(e->cfg.policy, policy, sizeof policy), heap, live, 100.0 * e->frag.utilisation,
                100.0 * e->frag.external);
         print_command(e->cfg.cmdline[0] ? e->cfg.cmdline : "?");
         putchar('\n');

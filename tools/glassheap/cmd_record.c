@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "outfile.h"
 
 #define DEFAULT_PATTERN "glassheap-%p.trace"
 #define MAX_RUN_ARGS 16
@@ -120,9 +121,9 @@ int cmd_record(int argc, char **argv)
         cli_error("record: the file name '%s' is too long", out);
         return GH_EXIT_USAGE;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        cli_error("record: cannot write '%s': %s", path, strerror(errno));
+    int fd, err = gh_outfile_open(path, &fd);
+    if (err) {
+        cli_error("record: cannot write '%s': %s", path, gh_outfile_strerror(err));
         return GH_EXIT_FAIL;
     }
     close(fd);

@@ -1,13 +1,14 @@
 /* cmd_replay.c - glassheap replay: run a trace through the library's own
  * front end and heap.
  *
- *   glassheap replay FILE [--policy P|all] [--json] [--svg FILE]
- *                         [--mmap-threshold N]
- *   glassheap replay FILE --step [--policy P|all] [--html FILE]
+ *   glassheap replay FILE [--policy P|all] [--model glassheap|exact] [--json]
+ *                         [--svg FILE] [--mmap-threshold N]
+ *   glassheap replay FILE --step [--policy P|all] [--model M] [--html FILE]
  *
- * Owns: the options and the order of the work: one simulated process per
- * policy (replay_sim.c, over alloc/front.c as the preloaded library runs
- * it), then the report (replay_output.c) or the steps (replay_step.c).
+ * Owns: the options and the order of the work: the growth model
+ * (replay_model.c), one simulated process per policy (replay_sim.c, over
+ * alloc/front.c as the preloaded library runs it), then the report
+ * (replay_output.c) or the steps (replay_step.c).
  * replay.h tells how the parts fit and why the figures match a preloaded
  * run's.
  */
@@ -18,19 +19,24 @@
 #include <string.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "replay.h"
 #include "trace_args.h"
 
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: glassheap replay FILE [--policy P|all] [--json] [--svg OUT.svg] [--mmap-threshold N]\n"
-            "       glassheap replay FILE --step [--policy P|all] [--html OUT.html]\n\n"
+            "usage: glassheap replay FILE [--policy P|all] [--model M] [--json] [--svg OUT.svg] [--mmap-threshold N]\n"
+            "       glassheap replay FILE --step [--policy P|all] [--model M] [--html OUT.html]\n\n"
             "Replays an allocation trace (binary from GLASSHEAP_TRACE / glassheap record, or\n"
             "malloc-lab .rep text) through glassheap's own heap, one private arena per policy\n"
             "(first, next, best, worst, buddy; P may be a comma-separated list; default all),\n"
             "and reports peak heap, peak live bytes, Johnstone & Wilson's fragmentation #1-#4,\n"
             "internal and external fragmentation at peak live, and operations per second.\n"
+            "  --model M        how the heap grows: glassheap (default: the library's own pad,\n"
+            "                   trim and mmap thresholds, in pages; replay equals the preloaded run)\n"
+            "                   or exact (the malloc-lab driver's: grows by exactly what a request\n"
+            "                   lacks, never shrinks, nothing mapped apart)\n"
             "  --json           one JSON object on stdout\n"
             "  --svg FILE       draw heap size and live bytes over time, every policy, one chart\n"
             "  --mmap-threshold requests this large are mapped apart (default: the trace's, or 128K)\n"
@@ -65,9 +71,10 @@ struct replay_opts {
     size_t npol;
     const char *svg, *html;
     bool step;
+    enum replay_model_kind model;
 };
 
-enum { OPT_SVG = 0x200, OPT_STEP, OPT_HTML };
+enum { OPT_SVG = 0x200, OPT_STEP, OPT_HTML, OPT_MODEL };
 
 static int replay_option(void *ctx, int val, const char *arg)
 {
@@ -88,6 +95,12 @@ static int replay_option(void *ctx, int val, const char *arg)
     case OPT_HTML:
         o->html = arg;
         return -1;
+    case OPT_MODEL:
+        if (!replay_model_parse(arg, &o->model)) {
+            cli_error("replay: '%s' is not a growth model (glassheap or exact)", arg);
+            return GH_EXIT_USAGE;
+        }
+        return -1;
     default:
         help(stderr);
         return GH_EXIT_USAGE;
@@ -96,18 +109,18 @@ static int replay_option(void *ctx, int val, const char *arg)
 
 /* Replay every policy asked for into res (--step output as it goes);
  * how many were done, *status GH_EXIT_FAIL when one had no arena. */
-static size_t replay_all(const struct tf_trace *t, const struct replay_opts *o, uint64_t threshold, FILE *hf,
-                         struct result *res, int *status)
+static size_t replay_all(const struct tf_trace *t, const struct replay_opts *o, const struct replay_model *m,
+                         FILE *hf, struct result *res, int *status)
 {
     size_t done = 0;
     for (size_t i = 0; i < o->npol; i++) {
         struct html_page page = { 0 };
         if (hf) {
             page.out = hf;
-            page.span = html_span(t, o->policies[i], threshold);
+            page.span = html_span(t, m, o->policies[i]);
             fprintf(hf, "<svg xmlns='http://www.w3.org/2000/svg' width='800' height='90' font-size='12'>\n");
         }
-        if (!replay_policy(t, o->policies[i], threshold, o->step && !hf ? stdout : NULL, hf ? &page : NULL,
+        if (!replay_policy(t, m, o->policies[i], o->step && !hf ? stdout : NULL, hf ? &page : NULL,
                            &res[i])) {
             cli_error("replay: no memory for the %s heap's arena", o->policies[i]);
             *status = GH_EXIT_FAIL;
@@ -127,6 +140,7 @@ int cmd_replay(int argc, char **argv)
         { "svg", required_argument, NULL, OPT_SVG },
         { "step", no_argument, NULL, OPT_STEP },
         { "html", required_argument, NULL, OPT_HTML },
+        { "model", required_argument, NULL, OPT_MODEL },
         { NULL, 0, NULL, 0 },
     };
     struct replay_opts o = { .npol = 0 };
@@ -140,6 +154,10 @@ int cmd_replay(int argc, char **argv)
         cli_error("replay: --html goes with --step");
         return GH_EXIT_USAGE;
     }
+    if (o.model == MODEL_EXACT && a.threshold) {
+        cli_error("replay: --mmap-threshold goes with --model glassheap (the exact model maps nothing apart)");
+        return GH_EXIT_USAGE;
+    }
     if (o.step && (a.json || o.svg)) {
         cli_error("replay: --step prints the heap after each operation; it does not mix with --json or --svg");
         return GH_EXIT_USAGE;
@@ -148,7 +166,6 @@ int cmd_replay(int argc, char **argv)
     if ((rc = trace_args_load(&a, &t)) >= 0)
         return rc;
     const char *path = a.path;
-    uint64_t threshold = a.threshold;
     if (o.step && t.n > REPLAY_STEP_MAX_OPS) {
         cli_error("replay: --step is for small traces: %s has %zu operations (at most %u)", path, t.n,
                   REPLAY_STEP_MAX_OPS);
@@ -160,20 +177,25 @@ int cmd_replay(int argc, char **argv)
         tf_free(&t);
         return GH_EXIT_FAIL;
     }
+    struct replay_model model;
+    replay_model_init(&model, o.model, a.threshold, &t);
     struct result res[CLI_NPOLICIES];
     memset(res, 0, sizeof res);
     int status = GH_EXIT_OK;
     FILE *hf = NULL;
     if (o.html) {
-        hf = fopen(o.html, "w");
+        int refused = 0;
+        hf = gh_outfile_fopen(o.html, &refused);
         if (!hf) {
-            cli_error("replay: cannot write %s: %s", o.html, strerror(errno));
+            cli_error("replay: cannot write %s: %s", o.html, gh_outfile_strerror(refused));
             tf_free(&t);
             return GH_EXIT_FAIL;
         }
-        html_begin(hf, path, t.n);
+        html_begin(hf, path, t.n, &model);
     }
-    size_t done = replay_all(&t, &o, threshold, hf, res, &status);
+    if (o.step && !hf)
+        replay_model_describe(stdout, &model, 0);
+    size_t done = replay_all(&t, &o, &model, hf, res, &status);
     if (hf) {
         html_end(hf);
         if (fclose(hf) != 0) {
@@ -183,11 +205,12 @@ int cmd_replay(int argc, char **argv)
     }
     if (status == GH_EXIT_OK && !o.step) {
         if (a.json)
-            replay_print_json(&t, path, threshold, res, done);
+            replay_print_json(&t, path, &model, res, done);
         else
-            replay_print_table(&t, path, threshold, res, done);
-        if (o.svg && !replay_write_svg(o.svg, &t, path, res, done)) {
-            cli_error("replay: cannot write %s: %s", o.svg, strerror(errno));
+            replay_print_table(&t, path, &model, res, done);
+        int refused = 0;
+        if (o.svg && !replay_write_svg(o.svg, &t, path, &model, res, done, &refused)) {
+            cli_error("replay: cannot write %s: %s", o.svg, gh_outfile_strerror(refused));
             status = GH_EXIT_FAIL;
         }
     }

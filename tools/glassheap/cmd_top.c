@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "escape.h"
 #include "clock.h"
 #include "proc.h"
 #include "reader.h"
@@ -252,11 +253,12 @@ static void sleep_until(uint64_t deadline_ns)
 
 static int run_lines(struct top *t, long iterations, bool json)
 {
+    char policy[GH_ESC_BUF(sizeof t->cfg.policy)];
     if (!json)
         printf("# glassheap top: pid %d (%s), every %d ms\n"
                "%8s %11s %11s %7s %7s %10s\n",
-               t->pid, t->cfg.policy, t->interval_ms, "time_s", "heap", "live", "util", "ext",
-               "calls/s");
+               t->pid, gh_esc_text(t->cfg.policy, policy, sizeof policy), t->interval_ms, "time_s", "heap",
+               "live", "util", "ext", "calls/s");
     uint64_t next = t->start_ns;
     for (long i = 0; iterations == 0 || i < iterations; i++) {
         if (i > 0) {

@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "cli.h"
+#include "escape.h"
 #include "trace_args.h"
 #include "tracefile.h"
 
@@ -32,11 +34,12 @@
 struct stats {
     uint64_t allocs, reallocs, frees;
     uint64_t calls[6];               /* by enum gh_trace_op (binary) */
-    uint64_t bytes_allocated;        /* sizes of allocations and of growing reallocs */
+    tf_sum bytes_allocated;          /* sizes of allocations and of growing reallocs */
     uint64_t size_hist[NBUCKETS];
     uint64_t life_hist[NBUCKETS];
     uint64_t never_freed;
-    uint64_t peak_live, peak_heap_live, peak_blocks;
+    tf_sum peak_live, peak_heap_live; /* 128 bits: cannot wrap */
+    uint64_t peak_blocks;
     size_t peak_live_op, peak_heap_op;
     uint64_t threads;
     uint64_t duration_ns;
@@ -69,7 +72,8 @@ static bool compute(const struct tf_trace *t, uint64_t threshold, struct stats *
         free(tids);
         return false;
     }
-    uint64_t cur = 0, cur_heap = 0, blocks = 0;
+    tf_sum cur = 0, cur_heap = 0;
+    uint64_t blocks = 0;
     s->min_size = UINT64_MAX;
     for (size_t i = 0; i < t->n; i++) {
         const struct tf_op *op = &t->ops[i];
@@ -248,21 +252,25 @@ int cmd_trace_stats(int argc, char **argv)
                    ",\"free\":%" PRIu64 ",\"aligned\":%" PRIu64 "}",
                    s.calls[GH_TRACE_MALLOC], s.calls[GH_TRACE_CALLOC], s.calls[GH_TRACE_REALLOC],
                    s.calls[GH_TRACE_FREE], s.calls[GH_TRACE_ALIGNED]);
-        printf("},\"sizes\":{\"min\":%" PRIu64 ",\"max\":%" PRIu64 ",\"bytes_allocated\":%" PRIu64 "}", s.min_size,
-               s.max_size, s.bytes_allocated);
-        printf(",\"peak\":{\"live_requested\":%" PRIu64 ",\"at_op\":%zu,\"heap_requested\":%" PRIu64
+        char d1[48], d2[48], d3[48];
+        printf("},\"sizes\":{\"min\":%" PRIu64 ",\"max\":%" PRIu64 ",\"bytes_allocated\":%s}", s.min_size,
+               s.max_size, decimal_wide(s.bytes_allocated, d1, sizeof d1));
+        printf(",\"peak\":{\"live_requested\":%s,\"at_op\":%zu,\"heap_requested\":%s"
                ",\"heap_at_op\":%zu,\"blocks\":%" PRIu64 "}",
-               s.peak_live, s.peak_live_op, s.peak_heap_live, s.peak_heap_op, s.peak_blocks);
+               decimal_wide(s.peak_live, d2, sizeof d2), s.peak_live_op, decimal_wide(s.peak_heap_live, d3, sizeof d3),
+               s.peak_heap_op, s.peak_blocks);
         json_hist("size_histogram", s.size_hist);
         json_hist("lifetime_histogram", s.life_hist);
         printf(",\"never_freed\":%" PRIu64 "}\n", s.never_freed);
     } else {
-        char b1[32], b2[32];
-        printf("trace %s: %s, %zu operations, %" PRIu32 " ids\n", path, tf_format_name(&t), t.n, t.nids);
+        char b1[32], b2[32], policy[GH_ESC_BUF(sizeof t.policy)], cmd[GH_ESC_BUF(sizeof t.cmdline)];
+        printf("trace ");
+        gh_esc_fputs(stdout, path);
+        printf(": %s, %zu operations, %" PRIu32 " ids\n", tf_format_name(&t), t.n, t.nids);
         if (t.format == TF_BINARY)
             printf("recorded from pid %" PRId32 " under %s, %" PRIu64 " thread%s, %.3f s: %s\n", t.pid,
-                   t.policy[0] ? t.policy : "?", s.threads, s.threads == 1 ? "" : "s", (double)s.duration_ns * 1e-9,
-                   t.cmdline);
+                   t.policy[0] ? gh_esc_text(t.policy, policy, sizeof policy) : "?", s.threads,
+                   s.threads == 1 ? "" : "s", (double)s.duration_ns * 1e-9, gh_esc_text(t.cmdline, cmd, sizeof cmd));
         printf("\noperations: %" PRIu64 " allocations, %" PRIu64 " reallocs, %" PRIu64 " frees", s.allocs, s.reallocs,
                s.frees);
         if (t.failed)
@@ -273,12 +281,14 @@ int cmd_trace_stats(int argc, char **argv)
                    ", aligned %" PRIu64 "\n",
                    s.calls[GH_TRACE_MALLOC], s.calls[GH_TRACE_CALLOC], s.calls[GH_TRACE_REALLOC],
                    s.calls[GH_TRACE_FREE], s.calls[GH_TRACE_ALIGNED]);
+        char d1[48], d2[48];
         printf("sizes:      %" PRIu64 " to %" PRIu64 " B, %s allocated in all\n", s.min_size, s.max_size,
-               cli_bytes(s.bytes_allocated, b1, sizeof b1));
-        printf("peak live:  %s (%" PRIu64 " B) after operation %zu; heap blocks (below %s): %" PRIu64
+               human_bytes_wide(s.bytes_allocated, b1, sizeof b1));
+        printf("peak live:  %s (%s B) after operation %zu; heap blocks (below %s): %s"
                " B after operation %zu; at most %" PRIu64 " blocks\n",
-               cli_bytes(s.peak_live, b1, sizeof b1), s.peak_live, s.peak_live_op, cli_bytes(threshold, b2, sizeof b2),
-               s.peak_heap_live, s.peak_heap_op, s.peak_blocks);
+               human_bytes_wide(s.peak_live, b1, sizeof b1), decimal_wide(s.peak_live, d1, sizeof d1), s.peak_live_op,
+               cli_bytes(threshold, b2, sizeof b2), decimal_wide(s.peak_heap_live, d2, sizeof d2), s.peak_heap_op,
+               s.peak_blocks);
         print_hist("request sizes (bytes):", s.size_hist, true);
         print_hist("lifetimes (operations from allocation to free):", s.life_hist, false);
         printf("  %-22s %10" PRIu64 "\n", "never freed", s.never_freed);

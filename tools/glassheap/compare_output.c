@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "escape.h"
+#include "outfile.h"
 #include "compare.h"
 #include "glassheap/frag.h"
 #include "svg.h"
@@ -167,8 +169,11 @@ void compare_print_table(const struct compare *cx)
             status_text(r->runs[0].status, st, sizeof st);
             snprintf(out + strlen(out), sizeof out - strlen(out), " (%s)", st);
         }
-        if (r->kind == ROW_POLICY && policy_mismatch(r))
-            snprintf(out + strlen(out), sizeof out - strlen(out), " (ran %s)", r->runs[0].policy_ran);
+        if (r->kind == ROW_POLICY && policy_mismatch(r)) {
+            char ran[GH_ESC_BUF(sizeof r->runs[0].policy_ran)];
+            snprintf(out + strlen(out), sizeof out - strlen(out), " (ran %s)",
+                     gh_esc_text(r->runs[0].policy_ran, ran, sizeof ran));
+        }
         printf("%-10s %9s %11s %11s %9s %9s %6s %6s  %s\n", r->name, f[M_WALL], f[M_RSS], f[M_HEAP],
                f[M_UTIL], f[M_EXT], f[M_BRK], f[M_MMAP], out);
     }
@@ -198,8 +203,11 @@ void compare_print_table(const struct compare *cx)
     }
     for (int i = 0; i < cx->nrows; i++) {
         const struct row *r = &cx->rows[i];
-        if (r->kind == ROW_POLICY && policy_mismatch(r))
-            printf("note: %s: the library ran the policy '%s' instead\n", r->name, r->runs[0].policy_ran);
+        if (r->kind == ROW_POLICY && policy_mismatch(r)) {
+            char ran[GH_ESC_BUF(sizeof r->runs[0].policy_ran)];
+            printf("note: %s: the library ran the policy '%s' instead\n", r->name,
+                   gh_esc_text(r->runs[0].policy_ran, ran, sizeof ran));
+        }
     }
 }
 
@@ -334,9 +342,10 @@ bool compare_write_svg(const struct compare *cx, const char *path)
         shown += !cx->rows[i].missing;
     int panel_h = SVG_PANEL_HEAD + shown * SVG_ROW_H + SVG_PANEL_GAP;
     int height = SVG_TOP + (int)npanels * panel_h + 30;
-    FILE *f = fopen(path, "w");
+    int err;
+    FILE *f = gh_outfile_fopen(path, &err);
     if (!f) {
-        cli_error("compare: cannot write '%s': %s", path, strerror(errno));
+        cli_error("compare: cannot write '%s': %s", path, gh_outfile_strerror(err));
         return false;
     }
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

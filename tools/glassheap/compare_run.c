@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "compare.h"
 #include "clock.h"
 #include "glassheap/frag.h"
@@ -246,11 +247,18 @@ bool compare_run_once(struct compare *cx, struct row *r, int round, struct run *
     snprintf(out_path, sizeof out_path, "%s/out.%d", cx->tmpdir, round);
     snprintf(err_path, sizeof err_path, "%s/err", cx->tmpdir);
     snprintf(stats_file, sizeof stats_file, "%s/%%p.json", cx->tmpdir);
-    int ofd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int efd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (ofd < 0 || efd < 0 || nfd < 0) {
-        cli_error("compare: cannot create files in %s: %s", cx->tmpdir, strerror(errno));
+    int ofd, efd;
+    int refused = gh_outfile_open(out_path, &ofd);
+    if (!refused && (refused = gh_outfile_open(err_path, &efd)) != 0)
+        close(ofd);
+    int nfd = refused ? -1 : open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (refused || nfd < 0) {
+        cli_error("compare: cannot create files in %s: %s", cx->tmpdir,
+                  refused ? gh_outfile_strerror(refused) : strerror(errno));
+        if (!refused) {
+            close(ofd);
+            close(efd);
+        }
         return false;
     }
     memset(out, 0, sizeof *out);

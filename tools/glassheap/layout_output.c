@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "outfile.h"
+#include "escape.h"
 #include "layout.h"
 #include "svg.h"
 
@@ -28,14 +30,27 @@ static const char *gap_label(uint64_t lo, uint64_t hi, char *buf, size_t cap)
     return buf;
 }
 
+/* prefix, then a mapping's name (a file name: untrusted) escaped, into buf. */
+static void title_with_name(char *buf, size_t cap, const char *prefix, const char *name, const char *suffix)
+{
+    size_t n = (size_t)snprintf(buf, cap, "%s", prefix);
+    if (n + 1 < cap)
+        gh_esc_text(name, buf + n, cap - n);
+    n = strlen(buf);
+    snprintf(buf + n, cap - n, "%s", suffix);
+}
+
+/* A box's title. */
 static void box_title(const struct box *b, char *buf, size_t cap)
 {
+    char prefix[64];
     switch (b->kind) {
     case R_TEXT: case R_RODATA: case R_DATA: case R_BSS:
-        snprintf(buf, cap, "%s (%s)", kinds[b->kind].label, b->name);
+        snprintf(prefix, sizeof prefix, "%s (", kinds[b->kind].label);
+        title_with_name(buf, cap, prefix, b->name, ")");
         break;
     case R_LIBRARY: case R_FILE:
-        snprintf(buf, cap, "%s", b->name);
+        title_with_name(buf, cap, "", b->name, "");
         break;
     case R_GH_LARGE:
         if (b->blocks == 1)
@@ -44,7 +59,7 @@ static void box_title(const struct box *b, char *buf, size_t cap)
             snprintf(buf, cap, "glassheap large blocks x%u", b->blocks);
         break;
     case R_VDSO:
-        snprintf(buf, cap, "kernel: %s", b->name);
+        title_with_name(buf, cap, "kernel: ", b->name, "");
         break;
     case R_GH_REGION:
         snprintf(buf, cap, "glassheap heap region (mmap)");
@@ -53,7 +68,7 @@ static void box_title(const struct box *b, char *buf, size_t cap)
         snprintf(buf, cap, "heap [brk]%s", b->glassheap ? " - glassheap" : "");
         break;
     case R_ANON:
-        snprintf(buf, cap, "%s", strcmp(b->name, "anonymous") ? b->name : "anonymous mmap");
+        title_with_name(buf, cap, "", strcmp(b->name, "anonymous") ? b->name : "anonymous mmap", "");
         break;
     default:
         snprintf(buf, cap, "%s", kinds[b->kind].label);
@@ -89,10 +104,10 @@ static void text_boundary(uint64_t a, bool dashed)
 
 void layout_print_text(const struct layout *l)
 {
-    char a[32], b[32];
-    printf("glassheap layout: pid %d (%s)", l->pid, l->exe[0] ? l->exe : "?");
+    char a[32], b[32], exe[GH_ESC_BUF(sizeof l->exe)], policy[GH_ESC_BUF(sizeof l->cfg.policy)];
+    printf("glassheap layout: pid %d (%s)", l->pid, l->exe[0] ? gh_esc_text(l->exe, exe, sizeof exe) : "?");
     if (l->gh)
-        printf(", glassheap policy %s", l->cfg.policy);
+        printf(", glassheap policy %s", gh_esc_text(l->cfg.policy, policy, sizeof policy));
     printf("\n");
     if (l->gh) {
         printf("glassheap: %s; heap %s in %zu region%s; large blocks %llu (%s), %u found in the maps\n", l->map_note,
@@ -206,9 +221,10 @@ int layout_write_svg(const struct layout *l, const char *file)
     double height = h + 70;
     FILE *f = stdout;
     if (strcmp(file, "-")) {
-        f = fopen(file, "w");
+        int err;
+        f = gh_outfile_fopen(file, &err);
         if (!f) {
-            cli_error("layout: cannot write '%s': %s", file, strerror(errno));
+            cli_error("layout: cannot write '%s': %s", file, gh_outfile_strerror(err));
             return GH_EXIT_FAIL;
         }
     }

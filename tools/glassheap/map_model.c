@@ -15,6 +15,7 @@
 
 #include "bytes.h"
 #include "cli.h"
+#include "escape.h"
 #include "map.h"
 
 #include "clock.h"
@@ -66,8 +67,9 @@ void map_counts(const struct view *v, uint64_t *used, uint64_t *freeb)
 void map_counters_summary(FILE *f, const struct gh_shm_config *cfg, const struct gh_shm_counters *c,
                              const struct ghr_frag *fr)
 {
-    char a[32], b[32], d[32], e[32];
-    fprintf(f, "  policy %s; heap %s in %llu region%s\n", cfg->policy, cli_bytes(c->heap_bytes, a, sizeof a),
+    char a[32], b[32], d[32], e[32], policy[GH_ESC_BUF(sizeof cfg->policy)];
+    fprintf(f, "  policy %s; heap %s in %llu region%s\n", gh_esc_text(cfg->policy, policy, sizeof policy),
+            cli_bytes(c->heap_bytes, a, sizeof a),
             (unsigned long long)c->regions, c->regions == 1 ? "" : "s");
     fprintf(f, "  %llu used blocks (%s, %s requested), %llu free blocks (%s, largest %s)\n",
             (unsigned long long)c->live_blocks, cli_bytes(c->live_block_bytes, a, sizeof a),

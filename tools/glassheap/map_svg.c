@@ -15,6 +15,7 @@
 
 #include "bytes.h"
 #include "cli.h"
+#include "outfile.h"
 #include "map.h"
 #include "svg.h"
 
@@ -302,9 +303,10 @@ int map_write_svg(const struct view *v, const struct options *o)
 
     FILE *f = stdout;
     if (strcmp(o->svg, "-")) {
-        f = fopen(o->svg, "w");
+        int err;
+        f = gh_outfile_fopen(o->svg, &err);
         if (!f) {
-            cli_error("map: cannot write '%s': %s", o->svg, strerror(errno));
+            cli_error("map: cannot write '%s': %s", o->svg, gh_outfile_strerror(err));
             return GH_EXIT_FAIL;
         }
     }

@@ -16,6 +16,7 @@
 
 #include "bytes.h"
 #include "cli.h"
+#include "escape.h"
 #include "map.h"
 
 #define MAX_CELLS_SCANNED  (1u << 22) /* bound on the work of one auto-size try */
@@ -222,7 +223,9 @@ int map_draw_terminal(const struct view *v, const struct options *o)
     uint64_t used, freeb;
     map_counts(v, &used, &freeb);
     char a[32], b[32], c[32];
-    printf("glassheap map: pid %d (%s), policy %s\n", v->pid, v->program, v->cfg.policy);
+    char prog[GH_ESC_BUF(sizeof v->cfg.cmdline)], policy[GH_ESC_BUF(sizeof v->cfg.policy)];
+    printf("glassheap map: pid %d (%s), policy %s\n", v->pid, gh_esc_text(v->program, prog, sizeof prog),
+           gh_esc_text(v->cfg.policy, policy, sizeof policy));
     if (v->map.n)
         printf("heap %s-%s: %s in %zu region%s; %llu blocks (%llu used, %llu free)\n",
                map_addr_str(v, v->map.heap_start, a, sizeof a), map_addr_str(v, v->map.heap_end, b, sizeof b),

@@ -1,6 +1,8 @@
 /* replay.h - what the parts of glassheap replay share.
  *
  *   cmd_replay.c     the options and the command
+ *   replay_model.c   the growth models (--model glassheap|exact): how each
+ *                    sets up the source, heap and front end; their names
  *   replay_sim.c     the simulated process: one policy's heap and front end
  *                    over a private arena and a counted mapper; the figures
  *   replay_step.c    --step (text) and --step --html (a page with a slider)
@@ -9,12 +11,20 @@
  * Replay runs the library's own front end (alloc/front.h: the mmap
  * threshold, what a heap cannot hold, the realloc rule, the large-block
  * layout) and heap (alloc/heap.h) in this process, one policy after the
- * other.  The heap's source is an anonymous MAP_NORESERVE arena that grows
- * and trims in whole pages exactly as the break does (a paged arena,
- * alloc/source.h), so a replay under policy P gives the heap the program
- * had under P; large blocks get real mappings through a counted mapper
- * (alloc/mapper.h) and are counted apart, not as heap bytes, as the
- * library counts them.
+ * other.  The heap's source is an anonymous MAP_NORESERVE arena.  Under the
+ * glassheap model it grows and trims in whole pages exactly as the break
+ * does (a paged arena, alloc/source.h), so a replay under policy P gives
+ * the heap the program had under P; large blocks get real mappings through
+ * a counted mapper (alloc/mapper.h) and are counted apart, not as heap
+ * bytes, as the library counts them.  Under the exact model (the malloc-lab
+ * driver's) the arena grows by what each request lacks and never shrinks,
+ * and nothing is mapped apart (replay_model.c).
+ *
+ * Live bytes are the program's: the requested sizes of the trace's blocks
+ * that are live in the heap after each operation, a realloc replacing its
+ * old size at once, so they are the same under every policy.  The heap's
+ * own count, which holds old and new block of a moving realloc both for a
+ * moment, is kept apart (peak_live_in_moves).
  */
 #ifndef GH_REPLAY_H
 #define GH_REPLAY_H
@@ -37,7 +47,23 @@ enum slot_state { S_NONE, S_LIVE, S_FAILED };
 
 struct slot {
     void *p;        /* the payload (heap or large) while S_LIVE */
+    uint64_t size;  /* the bytes the trace asked for, while S_LIVE */
     uint8_t state;
+};
+
+/* A growth model (replay_model.c). */
+enum replay_model_kind { MODEL_GLASSHEAP, MODEL_EXACT };
+
+struct replay_model {
+    enum replay_model_kind kind;
+    const char *name;          /* as --model spells it */
+    uint64_t mmap_threshold;   /* UINT64_MAX: no mmap path */
+    uint64_t top_pad;
+    uint64_t trim_threshold;   /* UINT64_MAX: never trims */
+    bool trim_adaptive;        /* the threshold doubles on growing after a trim */
+    bool shrinks;              /* the source takes memory back */
+    uint64_t unit;             /* growth granularity: the page, or 16 bytes */
+    unsigned buddy_order;      /* exact: buddy's chunk is 2^buddy_order */
 };
 
 /* The heap's counters at one moment. */
@@ -49,13 +75,18 @@ struct snapshot {
 struct result {
     const char *policy;
     struct gh_heap_counters c;   /* the heap's counters at the end */
+    uint64_t peak_live;          /* the program's peak of live heap bytes */
+    uint64_t peak_live_in_moves; /* the heap's own: old and new block of a moving realloc both */
     uint64_t heap_at_peak_live;  /* J&W #3 */
     uint64_t live_at_peak_heap;  /* J&W #2 */
+    uint64_t buddy_chunk;        /* buddy: its largest block, the unit it grows by; 0 for fit */
     long double sum_heap, sum_live;
     struct snapshot at_peak;     /* at the moment of peak live */
     uint64_t large_peak_bytes, large_peak_req, large_blocks;
     uint64_t peak_total_req;     /* heap + large requested */
-    uint64_t failures;
+    uint64_t failures;           /* allocations that failed, of which: */
+    uint64_t fail_too_large;     /*   above PTRDIFF_MAX: no block can hold them */
+    uint64_t fail_mapping;       /*   a large block whose mapping the kernel refused */
     double seconds;
     uint64_t *series_heap, *series_live; /* npoints each: the most in each run of operations */
     size_t npoints;
@@ -72,13 +103,15 @@ struct sim {
     size_t arena_len;
     uint32_t nids;
     struct slot *slots;
-    uint64_t peak_req_seen, peak_heap_seen;
+    uint64_t live, live_all;     /* the program's live bytes: heap blocks, and all */
+    uint64_t peak_heap_seen;
+    bool heap_peaked;            /* the heap reached a new peak in this operation */
     struct result *res;
 };
 
 /* Set up s for policy over a fresh arena; false when no arena (or no
  * memory for the slots) could be had. */
-bool sim_init(struct sim *s, const char *policy, uint64_t threshold, uint32_t nids, struct result *res);
+bool sim_init(struct sim *s, const struct replay_model *m, const char *policy, uint32_t nids, struct result *res);
 /* Free every block still live and give the arena back. */
 void sim_end(struct sim *s);
 /* One operation of the trace. */
@@ -97,23 +130,43 @@ struct html_page {
 
 /* Replay t under one policy into *res (step_out, html: --step output, or
  * NULL); false when no arena could be had. */
-bool replay_policy(const struct tf_trace *t, const char *policy, uint64_t threshold, FILE *step_out,
+bool replay_policy(const struct tf_trace *t, const struct replay_model *m, const char *policy, FILE *step_out,
                    struct html_page *html, struct result *res);
 void result_free(struct result *r);
 
 /* replay_step.c */
 void step_print(FILE *out, const struct sim *s, size_t i, size_t n, const struct tf_op *op);
 void html_step(FILE *out, const struct sim *s, uint64_t span, const char *policy, double y, const struct tf_op *op);
-uint64_t html_span(const struct tf_trace *t, const char *policy, uint64_t threshold);
-void html_begin(FILE *hf, const char *path, size_t nops);
+uint64_t html_span(const struct tf_trace *t, const struct replay_model *m, const char *policy);
+void html_begin(FILE *hf, const char *path, size_t nops, const struct replay_model *m);
 void html_end(FILE *hf);
 
+/* replay_model.c */
+/* The model --model names; false for an unknown name. */
+bool replay_model_parse(const char *name, enum replay_model_kind *k);
+/* Model k for trace t (threshold: the glassheap model's mmap threshold). */
+void replay_model_init(struct replay_model *m, enum replay_model_kind k, uint64_t threshold,
+                       const struct tf_trace *t);
+/* Set up s's source (over s->arena), heap for policy and front end (over
+ * s->mapper) as model m has them. */
+void replay_model_setup(const struct replay_model *m, struct sim *s, const char *policy);
+/* "growth model NAME (...): parameters\n"; buddy_chunk 0 when no buddy ran. */
+void replay_model_describe(FILE *f, const struct replay_model *m, uint64_t buddy_chunk);
+/* "model NAME: parameters" (no newline), for the SVG and HTML pages. */
+void replay_model_line(FILE *f, const struct replay_model *m, uint64_t buddy_chunk);
+/* The model as a JSON object. */
+void replay_model_json(FILE *f, const struct replay_model *m, uint64_t buddy_chunk);
+
 /* replay_output.c */
-void replay_print_json(const struct tf_trace *t, const char *path, uint64_t threshold, const struct result *res,
-                       size_t nres);
-void replay_print_table(const struct tf_trace *t, const char *path, uint64_t threshold, const struct result *res,
-                        size_t nres);
-bool replay_write_svg(const char *file, const struct tf_trace *t, const char *path, const struct result *res,
-                      size_t nres);
+/* The buddy chunk of the results (0 when buddy is not among them). */
+uint64_t replay_buddy_chunk(const struct result *res, size_t nres);
+void replay_print_json(const struct tf_trace *t, const char *path, const struct replay_model *m,
+                       const struct result *res, size_t nres);
+void replay_print_table(const struct tf_trace *t, const char *path, const struct replay_model *m,
+                        const struct result *res, size_t nres);
+/* The chart as an SVG file (opened by tools/lib/outfile.h's rule); false
+ * with *refused (a gh_outfile_open code) when it cannot be written. */
+bool replay_write_svg(const char *file, const struct tf_trace *t, const char *path, const struct replay_model *m,
+                      const struct result *res, size_t nres, int *refused);
 
 #endif

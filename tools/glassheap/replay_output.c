@@ -8,15 +8,20 @@
  *       the heap is at its peak)
  *   #4  peak heap / peak live
  * the internal and external fragmentation at peak live (glassheap/frag.h,
- * DESIGN.md's definitions), operations per second, and how each is
- * printed.  Never: runs the replay (replay_sim.c).
+ * DESIGN.md's definitions), the peak utilisation (peak live / peak heap)
+ * and the malloc-lab driver's (peak live / final heap), operations per
+ * second, and how each is printed.  Live is the program's (replay.h).
+ * Never: runs the replay (replay_sim.c).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
 #include "cli.h"
+#include "escape.h"
 #include "glassheap/frag.h"
+#include "outfile.h"
 #include "replay.h"
 #include "svg.h"
 
@@ -37,12 +42,32 @@ static double jw2(const struct result *r)
 
 static double jw3(const struct result *r)
 {
-    return frag(r->heap_at_peak_live, r->c.peak_requested);
+    return frag(r->heap_at_peak_live, r->peak_live);
 }
 
 static double jw4(const struct result *r)
 {
-    return frag(r->c.peak_heap_bytes, r->c.peak_requested);
+    return frag(r->c.peak_heap_bytes, r->peak_live);
+}
+
+/* DESIGN.md's peak utilisation: peak live / peak heap. */
+static double peak_util(const struct result *r)
+{
+    return gh_frag_value(gh_frag_utilisation(r->peak_live, r->c.peak_heap_bytes));
+}
+
+/* The malloc-lab driver's: peak live / the heap at the end. */
+static double driver_util(const struct result *r)
+{
+    return gh_frag_value(gh_frag_utilisation(r->peak_live, r->c.heap_bytes));
+}
+
+uint64_t replay_buddy_chunk(const struct result *res, size_t nres)
+{
+    for (size_t i = 0; i < nres; i++)
+        if (res[i].buddy_chunk)
+            return res[i].buddy_chunk;
+    return 0;
 }
 
 static double internal_frag(const struct snapshot *s)
@@ -60,32 +85,40 @@ static double ops_per_s(const struct tf_trace *t, const struct result *r)
     return r->seconds > 0 ? (double)t->n / r->seconds : 0.0;
 }
 
-void replay_print_json(const struct tf_trace *t, const char *path, uint64_t threshold, const struct result *res,
-                       size_t nres)
+void replay_print_json(const struct tf_trace *t, const char *path, const struct replay_model *m,
+                       const struct result *res, size_t nres)
 {
     printf("{\"trace\":{\"file\":");
     cli_json_string(stdout, path);
-    printf(",\"format\":\"%s\",\"operations\":%zu,\"ids\":%" PRIu32 ",\"failed_calls\":%" PRIu64
-           ",\"mmap_threshold\":%" PRIu64,
-           tf_format_name(t), t->n, t->nids, t->failed, threshold);
+    printf(",\"format\":\"%s\",\"operations\":%zu,\"ids\":%" PRIu32 ",\"failed_calls\":%" PRIu64,
+           tf_format_name(t), t->n, t->nids, t->failed);
+    if (m->mmap_threshold == UINT64_MAX)
+        printf(",\"mmap_threshold\":null");
+    else
+        printf(",\"mmap_threshold\":%" PRIu64, m->mmap_threshold);
     if (t->format == TF_BINARY) {
         printf(",\"pid\":%" PRId32 ",\"policy\":", t->pid);
         cli_json_string(stdout, t->policy);
         printf(",\"cmdline\":");
         cli_json_string(stdout, t->cmdline);
     }
-    printf("},\"policies\":[");
+    printf("},\"model\":");
+    replay_model_json(stdout, m, replay_buddy_chunk(res, nres));
+    printf(",\"policies\":[");
     for (size_t i = 0; i < nres; i++) {
         const struct result *r = &res[i];
         const struct snapshot *a = &r->at_peak;
         printf("%s{\"policy\":\"%s\",\"peak_heap_bytes\":%" PRIu64 ",\"peak_requested\":%" PRIu64
-               ",\"peak_block_bytes\":%" PRIu64 ",\"peak_requested_total\":%" PRIu64,
-               i ? "," : "", r->policy, r->c.peak_heap_bytes, r->c.peak_requested, r->c.peak_block_bytes,
-               r->peak_total_req);
+               ",\"peak_requested_in_moves\":%" PRIu64 ",\"peak_block_bytes\":%" PRIu64
+               ",\"peak_requested_total\":%" PRIu64,
+               i ? "," : "", r->policy, r->c.peak_heap_bytes, r->peak_live, r->peak_live_in_moves,
+               r->c.peak_block_bytes, r->peak_total_req);
+        if (r->buddy_chunk)
+            printf(",\"buddy_chunk\":%" PRIu64, r->buddy_chunk);
         printf(",\"fragmentation\":{\"jw1\":%.6f,\"jw2\":%.6f,\"jw3\":%.6f,\"jw4\":%.6f,\"internal\":%.6f,"
-               "\"external\":%.6f,\"peak_utilisation\":%.6f}",
-               jw1(r), jw2(r), jw3(r), jw4(r), internal_frag(a), external_frag(a),
-               gh_frag_value(gh_frag_utilisation(r->c.peak_requested, r->c.peak_heap_bytes)));
+               "\"external\":%.6f,\"peak_utilisation\":%.6f,\"driver_utilisation\":%.6f}",
+               jw1(r), jw2(r), jw3(r), jw4(r), internal_frag(a), external_frag(a), peak_util(r), driver_util(r));
+        printf(",\"heap_at_peak_live\":%" PRIu64, r->heap_at_peak_live);
         printf(",\"at_peak_live\":{\"heap_bytes\":%" PRIu64 ",\"live_requested\":%" PRIu64
                ",\"live_block_bytes\":%" PRIu64 ",\"live_blocks\":%" PRIu64 ",\"free_bytes\":%" PRIu64
                ",\"free_blocks\":%" PRIu64 ",\"largest_free\":%" PRIu64 "}",
@@ -99,43 +132,79 @@ void replay_print_json(const struct tf_trace *t, const char *path, uint64_t thre
         printf(",\"heap_ops\":{\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"resize_in_place\":%" PRIu64
                ",\"regions_added\":%" PRIu64 ",\"regions_extended\":%" PRIu64 ",\"trims\":%" PRIu64 "}",
                r->c.allocs, r->c.frees, r->c.resize_in_place, r->c.regions_added, r->c.regions_extended, r->c.trims);
-        printf(",\"failures\":%" PRIu64 ",\"seconds\":%.6f,\"ops_per_second\":%.0f}", r->failures, r->seconds,
-               ops_per_s(t, r));
+        printf(",\"failures\":%" PRIu64 ",\"failures_too_large\":%" PRIu64 ",\"failures_mapping\":%" PRIu64,
+               r->failures, r->fail_too_large, r->fail_mapping);
+        printf(",\"seconds\":%.6f,\"ops_per_second\":%.0f}", r->seconds, ops_per_s(t, r));
     }
     printf("]}\n");
 }
 
-void replay_print_table(const struct tf_trace *t, const char *path, uint64_t threshold, const struct result *res,
-                        size_t nres)
+void replay_print_table(const struct tf_trace *t, const char *path, const struct replay_model *m,
+                        const struct result *res, size_t nres)
 {
-    char b1[32], b2[32];
+    char b1[32], b2[32], policy[GH_ESC_BUF(sizeof t->policy)], cmd[GH_ESC_BUF(sizeof t->cmdline)];
+    bool exact = m->kind == MODEL_EXACT;
     printf("trace %s: %s, %zu operations, %" PRIu32 " ids", path, tf_format_name(t), t->n, t->nids);
     if (t->failed)
         printf(" (%" PRIu64 " failed calls left out)", t->failed);
     printf("\n");
     if (t->format == TF_BINARY)
-        printf("recorded from pid %" PRId32 " under %s: %s\n", t->pid, t->policy[0] ? t->policy : "?", t->cmdline);
-    printf("requests of %s or more are mapped apart (not heap)\n\n", cli_bytes(threshold, b1, sizeof b1));
-    printf("%-6s %11s %11s %7s %7s %7s %7s %9s %9s %12s\n", "policy", "peak heap", "peak live", "#1", "#2", "#3",
-           "#4", "internal", "external", "ops/s");
+        printf("recorded from pid %" PRId32 " under %s: %s\n", t->pid,
+               t->policy[0] ? gh_esc_text(t->policy, policy, sizeof policy) : "?",
+               gh_esc_text(t->cmdline, cmd, sizeof cmd));
+    replay_model_describe(stdout, m, replay_buddy_chunk(res, nres));
+    if (!exact)
+        printf("requests of %s or more are mapped apart (not heap)\n", cli_bytes(m->mmap_threshold, b1, sizeof b1));
+    printf("\n%-6s %11s %11s %7s %7s %7s %7s %7s", "policy", "peak heap", "peak live", "#1", "#2", "#3", "#4",
+           "util");
+    if (exact)
+        printf(" %7s", "driver");
+    printf(" %9s %9s %12s\n", "internal", "external", "ops/s");
     for (size_t i = 0; i < nres; i++) {
         const struct result *r = &res[i];
-        printf("%-6s %11s %11s %6.1f%% %6.1f%% %6.1f%% %6.1f%% %8.1f%% %8.1f%% %12.0f\n", r->policy,
-               cli_bytes(r->c.peak_heap_bytes, b1, sizeof b1), cli_bytes(r->c.peak_requested, b2, sizeof b2),
-               100 * jw1(r), 100 * jw2(r), 100 * jw3(r), 100 * jw4(r), 100 * internal_frag(&r->at_peak),
-               100 * external_frag(&r->at_peak), ops_per_s(t, r));
+        printf("%-6s %11s %11s %6.1f%% %6.1f%% %6.1f%% %6.1f%% %6.1f%%", r->policy,
+               cli_bytes(r->c.peak_heap_bytes, b1, sizeof b1), cli_bytes(r->peak_live, b2, sizeof b2),
+               100 * jw1(r), 100 * jw2(r), 100 * jw3(r), 100 * jw4(r), 100 * peak_util(r));
+        if (exact)
+            printf(" %6.1f%%", 100 * driver_util(r));
+        printf(" %8.1f%% %8.1f%% %12.0f\n", 100 * internal_frag(&r->at_peak), 100 * external_frag(&r->at_peak),
+               ops_per_s(t, r));
+    }
+    for (size_t i = 0; i < nres; i++) {
+        const struct result *r = &res[i];
+        if (!r->failures)
+            continue;
+        uint64_t arena = r->failures - r->fail_too_large - r->fail_mapping;
+        printf("%s: %" PRIu64 " allocations failed in the replay:", r->policy, r->failures);
+        const char *sep = "";
+        if (r->fail_too_large) {
+            printf(" %" PRIu64 " larger than any block can be", r->fail_too_large);
+            sep = ",";
+        }
+        if (r->fail_mapping) {
+            printf("%s %" PRIu64 " whose mapping the kernel refused (no address space or memory for it)", sep,
+                   r->fail_mapping);
+            sep = ",";
+        }
+        if (arena)
+            printf("%s %" PRIu64 " with the heap's arena full", sep, arena);
+        printf("\n");
     }
     for (size_t i = 0; i < nres; i++)
-        if (res[i].failures)
-            printf("%s: %" PRIu64 " allocations failed in the replay (arena exhausted)\n", res[i].policy,
-                   res[i].failures);
+        if (res[i].peak_live_in_moves > res[i].peak_live)
+            printf("%s: %s requested at most while moving reallocs held old and new block at once (the heap's own count)\n",
+                   res[i].policy, cli_bytes(res[i].peak_live_in_moves, b1, sizeof b1));
     if (nres && res[0].large_blocks)
         printf("large blocks: %" PRIu64 ", at most %s mapped at once\n", res[0].large_blocks,
                cli_bytes(res[0].large_peak_bytes, b1, sizeof b1));
-    printf("\nJohnstone & Wilson's fragmentation, memory used / memory live - 1 (heap blocks only):\n"
+    printf("\nlive = the bytes the trace's live heap blocks asked for (a realloc replaces its old size at once):\n"
+           "the program's, the same under every policy.\n"
+           "Johnstone & Wilson's fragmentation, memory used / memory live - 1 (heap blocks only):\n"
            "  #1 mean heap / mean live   #2 peak heap / live at peak heap\n"
            "  #3 heap at peak live / peak live   #4 peak heap / peak live\n"
-           "internal = 1 - requested / block bytes, external = 1 - largest free / free bytes, at peak live.\n");
+           "util = peak live / peak heap%s\n"
+           "internal = 1 - requested / block bytes, external = 1 - largest free / free bytes, at peak live.\n",
+           exact ? ", driver = peak live / final heap (the malloc-lab driver's utilisation)" : "");
 }
 
 /* ---- --svg: heap and live bytes over the operations, every policy --------- */
@@ -171,14 +240,15 @@ static void polyline(FILE *f, const uint64_t *ser, size_t n, double L, double T,
 
 /* One chart: x the operations, y bytes; per policy the heap (solid) and
  * the live requested bytes (dashed; one black line when every policy's is
- * the same, as it is unless a realloc moves in one policy and not another). */
-bool replay_write_svg(const char *file, const struct tf_trace *t, const char *path, const struct result *res,
-                      size_t nres)
+ * the same, as the program's live bytes are unless a policy maps apart what
+ * another keeps in its heap). */
+bool replay_write_svg(const char *file, const struct tf_trace *t, const char *path, const struct replay_model *m,
+                      const struct result *res, size_t nres, int *refused)
 {
-    FILE *f = fopen(file, "w");
+    FILE *f = gh_outfile_fopen(file, refused);
     if (!f)
         return false;
-    const double W = 900, H = 500, L = 80, R = 150, T = 56, B = 56;
+    const double W = 900, H = 500, L = 80, R = 150, T = 66, B = 56;
     const double pw = W - L - R, ph = H - T - B;
     uint64_t ymax = 1;
     bool same_live = true;
@@ -207,7 +277,9 @@ bool replay_write_svg(const char *file, const struct tf_trace *t, const char *pa
         svg_escape(f, t->cmdline, 90, SVG_ESC_ASCII);
     else
         fprintf(f, "malloc-lab trace");
-    fprintf(f, " (%zu operations)</text>\n", t->n);
+    fprintf(f, " (%zu operations)</text>\n<text x='%.0f' y='54' fill='#555' font-size='10'>", t->n, L);
+    replay_model_line(f, m, replay_buddy_chunk(res, nres));
+    fprintf(f, "</text>\n");
     for (int k = 0; k * step <= axis + step / 2; k++) {
         double v = k * step, y = T + ph - ph * v / axis;
         fprintf(f, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#ddd'/>", L, y, L + pw, y);
@@ -240,5 +312,9 @@ bool replay_write_svg(const char *file, const struct tf_trace *t, const char *pa
         fprintf(f, "<text x='%.0f' y='%.1f'>live</text>\n", L + pw + 46, ly);
     }
     fprintf(f, "</svg>\n");
-    return fclose(f) == 0;
+    if (fclose(f) != 0) {
+        *refused = errno ? errno : EIO;
+        return false;
+    }
+    return true;
 }

@@ -1,7 +1,9 @@
 /* replay_sim.c - glassheap replay's simulated process (replay.h).
  *
  * Owns: one policy's heap over a private arena, the library's front end
- * over it with a counted mapper, the trace's ids as slots, and the figures
+ * over it with a counted mapper (set up as the growth model says,
+ * replay_model.c), the trace's ids as slots, the program's live bytes (the
+ * sizes of its live heap blocks after each operation), and the figures
  * taken along the way: peak live and peak heap (and what was there at those
  * moments, for Johnstone & Wilson's #2 and #3 and the fragmentation at peak
  * live), the sums behind #1, the series for --svg, the large blocks.
@@ -14,7 +16,6 @@
 #include <sys/mman.h>
 
 #include "clock.h"
-#include "os.h"
 #include "replay.h"
 
 #define ARENA_MAX ((size_t)1 << 40)   /* reserve (not commit) up to 1 TiB */
@@ -34,24 +35,37 @@ static struct snapshot take_snapshot(const struct gh_heap *h)
     return sn;
 }
 
-/* After each operation, and inside one after every step that can set a
- * peak: note the moments of peak live (J&W #3, the fragmentation at peak)
- * and of peak heap (#2). */
+/* Inside an operation, after every step that can set a peak, and after it:
+ * has the heap reached a new peak (J&W #2 takes the live bytes then)? */
+static void watch_heap(struct sim *s)
+{
+    if (s->h.c.peak_heap_bytes > s->peak_heap_seen) {
+        s->peak_heap_seen = s->h.c.peak_heap_bytes;
+        s->heap_peaked = true;
+    }
+}
+
+/* After each operation: the program's live bytes are settled; note the
+ * moments of peak live (J&W #3, the fragmentation at peak; the first such
+ * moment) and of peak heap (#2: the most live while the heap is at it). */
 static void observe(struct sim *s)
 {
     const struct gh_heap_counters *k = &s->h.c;
     struct result *r = s->res;
-    if (k->peak_requested > s->peak_req_seen) {
-        s->peak_req_seen = k->peak_requested;
+    watch_heap(s);
+    if (s->live > r->peak_live) {
+        r->peak_live = s->live;
         r->heap_at_peak_live = k->heap_bytes;
         r->at_peak = take_snapshot(&s->h);
     }
-    if (k->peak_heap_bytes > s->peak_heap_seen) {
-        s->peak_heap_seen = k->peak_heap_bytes;
-        r->live_at_peak_heap = k->live_requested;
-    } else if (k->heap_bytes == s->peak_heap_seen && k->live_requested > r->live_at_peak_heap) {
-        r->live_at_peak_heap = k->live_requested;
+    if (s->heap_peaked) {
+        r->live_at_peak_heap = s->live;
+        s->heap_peaked = false;
+    } else if (k->heap_bytes == s->peak_heap_seen && s->live > r->live_at_peak_heap) {
+        r->live_at_peak_heap = s->live;
     }
+    if (s->live_all > r->peak_total_req)
+        r->peak_total_req = s->live_all;
 }
 
 /* The front end's hook: a block was placed, resized or remapped (the old
@@ -59,13 +73,21 @@ static void observe(struct sim *s)
 static void on_step(void *ctx)
 {
     struct sim *s = ctx;
-    observe(s);
+    watch_heap(s);
     const struct gh_large *l = &s->front.large;
     if (l->live_requested > s->res->large_peak_req)
         s->res->large_peak_req = l->live_requested;
-    uint64_t total = s->h.c.live_requested + l->live_requested;
-    if (total > s->res->peak_total_req)
-        s->res->peak_total_req = total;
+}
+
+/* Count a failed allocation of n bytes, and why (the rest of the
+ * failures: the heap's arena had no room left). */
+static void count_failure(struct sim *s, uint64_t n, uint32_t align)
+{
+    s->res->failures++;
+    if (n > (uint64_t)PTRDIFF_MAX)
+        s->res->fail_too_large++;
+    else if (gh_front_path(&s->front, align > GH_ALIGN ? align : GH_ALIGN, (size_t)n) == GH_PATH_LARGE)
+        s->res->fail_mapping++;
 }
 
 static void slot_alloc(struct sim *s, struct slot *sl, uint64_t n, uint32_t align)
@@ -74,11 +96,12 @@ static void slot_alloc(struct sim *s, struct slot *sl, uint64_t n, uint32_t alig
                                          : gh_front_malloc(&s->front, align > GH_ALIGN ? align : GH_ALIGN, (size_t)n);
     if (!p) {
         sl->state = S_FAILED;
-        s->res->failures++;
+        count_failure(s, n, align);
         return;
     }
     sl->state = S_LIVE;
     sl->p = p;
+    sl->size = n;
 }
 
 static void slot_free(struct sim *s, struct slot *sl)
@@ -96,22 +119,31 @@ static void slot_realloc(struct sim *s, struct slot *sl, uint64_t n)
     }
     void *q = n > (uint64_t)PTRDIFF_MAX ? NULL : gh_front_realloc(&s->front, sl->p, (size_t)n, NULL);
     if (!q) {
-        s->res->failures++; /* the old block stays, as realloc leaves it on failure */
+        count_failure(s, n, 0); /* the old block stays, as realloc leaves it on failure */
         return;
     }
     sl->p = q;
+    sl->size = n;
 }
 
 void sim_apply(struct sim *s, const struct tf_op *op)
 {
     /* tracefile.h guarantees the id is live or not as the operation needs */
     struct slot *sl = &s->slots[op->id];
+    /* The program's live bytes: the slot's old size out, its new one in. */
+    bool was = sl->state == S_LIVE;
+    s->live -= was && sim_in_heap(s, sl) ? sl->size : 0;
+    s->live_all -= was ? sl->size : 0;
     if (op->kind == TF_ALLOC)
         slot_alloc(s, sl, op->size, op->align);
     else if (op->kind == TF_REALLOC)
         slot_realloc(s, sl, op->size);
     else
         slot_free(s, sl);
+    bool is = sl->state == S_LIVE;
+    s->live += is && sim_in_heap(s, sl) ? sl->size : 0;
+    s->live_all += is ? sl->size : 0;
+    observe(s);
 }
 
 uint64_t sim_offset(const struct sim *s, const void *p)
@@ -139,7 +171,7 @@ static bool arena_open(struct sim *s)
     return false;
 }
 
-bool sim_init(struct sim *s, const char *policy, uint64_t threshold, uint32_t nids, struct result *res)
+bool sim_init(struct sim *s, const struct replay_model *m, const char *policy, uint32_t nids, struct result *res)
 {
     memset(s, 0, sizeof *s);
     s->res = res;
@@ -149,13 +181,13 @@ bool sim_init(struct sim *s, const char *policy, uint64_t threshold, uint32_t ni
         free(s->slots);
         return false;
     }
-    /* Page by page like the break, which starts on a page as the arena does. */
-    gh_source_init_arena_paged(&s->src, s->arena, s->arena_len, gh_os_page_size());
-    gh_heap_init_named(&s->h, &s->src, policy, (size_t)threshold);
     gh_mapper_counted(&s->mapper, &s->mapped);
-    gh_front_init(&s->front, &s->h, &s->mapper, (size_t)threshold);
+    replay_model_setup(m, s, policy);
     s->front.observe = on_step;
     s->front.observe_ctx = s;
+    struct gh_heap_desc d;
+    gh_heap_describe(&s->h, &d);
+    res->buddy_chunk = d.max_order ? (uint64_t)1 << d.max_order : 0;
     return true;
 }
 
@@ -170,13 +202,13 @@ void sim_end(struct sim *s)
 
 /* ---- one policy ----------------------------------------------------------- */
 
-bool replay_policy(const struct tf_trace *t, const char *policy, uint64_t threshold, FILE *step_out,
+bool replay_policy(const struct tf_trace *t, const struct replay_model *m, const char *policy, FILE *step_out,
                    struct html_page *html, struct result *res)
 {
     struct sim s;
     memset(res, 0, sizeof *res);
     res->policy = policy;
-    if (!sim_init(&s, policy, threshold, t->nids, res))
+    if (!sim_init(&s, m, policy, t->nids, res))
         return false;
     res->npoints = t->n < REPLAY_SERIES_POINTS ? t->n : REPLAY_SERIES_POINTS;
     res->series_heap = calloc(res->npoints, sizeof *res->series_heap);
@@ -191,8 +223,7 @@ bool replay_policy(const struct tf_trace *t, const char *policy, uint64_t thresh
     for (size_t i = 0; i < t->n; i++) {
         const struct tf_op *op = &t->ops[i];
         sim_apply(&s, op);
-        observe(&s);
-        uint64_t heap = s.h.c.heap_bytes, live = s.h.c.live_requested;
+        uint64_t heap = s.h.c.heap_bytes, live = s.live;
         res->sum_heap += heap;
         res->sum_live += live;
         size_t bucket = (size_t)((uint64_t)i * res->npoints / t->n);
@@ -210,6 +241,7 @@ bool replay_policy(const struct tf_trace *t, const char *policy, uint64_t thresh
     }
     res->seconds = gh_now_s() - t0;
     res->c = s.h.c;
+    res->peak_live_in_moves = s.h.c.peak_requested;
     res->large_blocks = s.front.large_mapped;
     res->large_peak_bytes = s.front.large.peak_bytes;
     if (step_out)

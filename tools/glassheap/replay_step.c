@@ -204,12 +204,12 @@ static bool span_block(void *ctx, const struct gh_block_info *b)
     return true;
 }
 
-uint64_t html_span(const struct tf_trace *t, const char *policy, uint64_t threshold)
+uint64_t html_span(const struct tf_trace *t, const struct replay_model *m, const char *policy)
 {
     struct result r;
     struct sim s;
     memset(&r, 0, sizeof r);
-    if (!sim_init(&s, policy, threshold, t->nids, &r))
+    if (!sim_init(&s, m, policy, t->nids, &r))
         return 1;
     struct span_ctx c = { .s = &s, .end = 1 };
     for (size_t i = 0; i < t->n; i++) {
@@ -221,13 +221,15 @@ uint64_t html_span(const struct tf_trace *t, const char *policy, uint64_t thresh
 }
 
 
-void html_begin(FILE *hf, const char *path, size_t nops)
+void html_begin(FILE *hf, const char *path, size_t nops, const struct replay_model *m)
 {
     fprintf(hf, "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>glassheap replay --step</title>"
                 "<style>body{font-family:sans-serif} svg{display:block;margin-bottom:8px}</style></head><body>\n");
     fprintf(hf, "<h3>");
     svg_escape(hf, path, SIZE_MAX, SVG_ESC_KEEP_TAB);
-    fprintf(hf, "</h3>\n<p><input type='range' id='step' min='1' max='%zu' value='1' style='width:760px'> "
+    fprintf(hf, "</h3>\n<p>");
+    replay_model_line(hf, m, 0);
+    fprintf(hf, "</p>\n<p><input type='range' id='step' min='1' max='%zu' value='1' style='width:760px'> "
                 "step <span id='n'>1</span> of %zu</p>\n", nops, nops);
 }
 

@@ -19,6 +19,7 @@
 
 #include "bytes.h"
 #include "cli.h"
+#include "escape.h"
 #include "clock.h"
 #include "top.h"
 
@@ -233,7 +234,9 @@ static void draw(struct top *t, bool paused, const struct glyphs *g)
     char a[32], b[32], d[32], e[32];
     int row = 0;
     attron(A_BOLD);
-    put(row++, 0, "glassheap top - pid %d - policy %s - %s", t->pid, t->cfg.policy, t->cfg.cmdline);
+    char policy[GH_ESC_BUF(sizeof t->cfg.policy)], cmd[GH_ESC_BUF(sizeof t->cfg.cmdline)];
+    put(row++, 0, "glassheap top - pid %d - policy %s - %s", t->pid, gh_esc_text(t->cfg.policy, policy, sizeof policy),
+        gh_esc_text(t->cfg.cmdline, cmd, sizeof cmd));
     attroff(A_BOLD);
     put(row++, 0, "heap      %-11s live %s in %llu blocks   free %s in %llu blocks (largest %s)",
         cli_bytes(c->heap_bytes, a, sizeof a), cli_bytes(c->live_requested, b, sizeof b),

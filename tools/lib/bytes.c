@@ -41,3 +41,27 @@ const char *human_bytes(uint64_t n, char *buf, size_t cap)
     snprintf(buf, cap, "%.1f %s", v, units[u]);
     return buf;
 }
+
+const char *human_bytes_wide(unsigned __int128 n, char *buf, size_t cap)
+{
+    if (n <= UINT64_MAX)
+        return human_bytes((uint64_t)n, buf, cap);
+    double v = (double)n / 1024 / 1024 / 1024 / 1024; /* beyond 2^64: TiB */
+    snprintf(buf, cap, "%.1f TiB", v);
+    return buf;
+}
+
+const char *decimal_wide(unsigned __int128 n, char *buf, size_t cap)
+{
+    char tmp[48];
+    size_t k = 0;
+    do {
+        tmp[k++] = (char)('0' + (unsigned)(n % 10));
+        n /= 10;
+    } while (n && k < sizeof tmp);
+    size_t i = 0;
+    for (; i < k && i + 1 < cap; i++)
+        buf[i] = tmp[k - 1 - i];
+    buf[i] = '\0';
+    return buf;
+}

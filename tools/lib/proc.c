@@ -81,6 +81,45 @@ bool gh_proc_alive(int pid)
     return gh_proc_stat_read(pid, &st) == 1 && st.state != 'Z' && st.state != 'X';
 }
 
+#define STATUS_MAX 8192 /* longer than any /proc/PID/status */
+
+bool gh_proc_uids_parse(const char *status, struct gh_proc_uids *out)
+{
+    const char *p = status;
+    while (p && strncmp(p, "Uid:", 4) != 0) {
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    if (!p)
+        return false;
+    struct gh_proc_uids u;
+    if (sscanf(p + 4, "%u %u %u %u", &u.real, &u.effective, &u.saved, &u.fs) != 4)
+        return false;
+    *out = u;
+    return true;
+}
+
+int gh_proc_uids_read(int pid, struct gh_proc_uids *out)
+{
+    char path[64];
+    char buf[STATUS_MAX];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return (errno == ENOENT || errno == ESRCH) ? 0 : -1;
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < sizeof buf && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    int saved = errno;
+    close(fd);
+    if (n == 0)
+        return saved == ESRCH ? 0 : -1;
+    buf[n] = '\0';
+    return gh_proc_uids_parse(buf, out) ? 1 : -1;
+}
+
 bool gh_proc_maps_line(char *line, struct gh_proc_map *out, char **path)
 {
     struct gh_proc_map m = { 0 };

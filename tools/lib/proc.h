@@ -1,5 +1,5 @@
 /* proc.h - what the tools read from /proc/PID: the stat line (state, start
- * time, start of the break) and the mappings (maps).  The kernel's text is parsed, never trusted:
+ * time, start of the break), the user ids (status) and the mappings (maps).  The kernel's text is parsed, never trusted:
  * the command name (field 2) may hold spaces and ')', so fields are counted
  * after the last ')'; a line without the fields asked for is unparsable.
  */
@@ -32,6 +32,19 @@ int gh_proc_stat_read(int pid, struct gh_proc_stat *out);
 
 /* The process runs and is not a zombie (a state other than Z or X). */
 bool gh_proc_alive(int pid);
+
+/* The user ids of a process: the "Uid:" line of /proc/<pid>/status. */
+struct gh_proc_uids {
+    unsigned real, effective, saved, fs;
+};
+
+/* Parse the "Uid:" line out of a status text (NUL-terminated); false when
+ * there is none or it does not hold four numbers. */
+bool gh_proc_uids_parse(const char *status, struct gh_proc_uids *out);
+
+/* Read /proc/<pid>/status's Uid line: 1 when read, 0 when the process is
+ * gone, -1 when /proc could not tell. */
+int gh_proc_uids_read(int pid, struct gh_proc_uids *out);
 
 /* One line of /proc/PID/maps. */
 struct gh_proc_map {

@@ -1,5 +1,5 @@
 /* tracefile.c - loading traces (binary and malloc-lab text) into one list
- * of operations, and writing such a list back in either format; the
+ * of operations (writing it back in either format: tracefile_write.c); the
  * formats and the invariant of a loaded trace are tracefile.h's banner.
  * Every failure is a status and a message for the caller; the one line it
  * prints (stderr) warns of bytes after the last whole record.
@@ -30,6 +30,7 @@ bool tf_push(struct tf_trace *t, const struct tf_op *op)
 void tf_free(struct tf_trace *t)
 {
     free(t->ops);
+    free(t->file_ids);
     memset(t, 0, sizeof *t);
 }
 
@@ -241,7 +242,12 @@ static int tf_load_binary(FILE *f, const char *path, struct tf_trace *t, char *e
             }
             op.kind = TF_ALLOC;
             op.align = r.align > 16 ? r.align : 0;
-            ok = tf_id_take(&ids, &op.id) && tf_map_put(&live, r.result, op.id);
+            if (!tf_id_take(&ids, &op.id)) {
+                rc = TF_ERR("%s: record %" PRIu64 ": more than %" PRIu64 " blocks live at once: bad trace", path,
+                            index, TF_MAX_IDS);
+                goto out;
+            }
+            ok = tf_map_put(&live, r.result, op.id);
             break;
         case GH_TRACE_REALLOC:
             if (!r.ptr) { /* realloc(NULL, n): a malloc (the library records it so) */
@@ -256,7 +262,12 @@ static int tf_load_binary(FILE *f, const char *path, struct tf_trace *t, char *e
                     goto out;
                 }
                 op.kind = TF_ALLOC;
-                ok = tf_id_take(&ids, &op.id) && tf_map_put(&live, r.result, op.id);
+                if (!tf_id_take(&ids, &op.id)) {
+                    rc = TF_ERR("%s: record %" PRIu64 ": more than %" PRIu64 " blocks live at once: bad trace", path,
+                                index, TF_MAX_IDS);
+                    goto out;
+                }
+                ok = tf_map_put(&live, r.result, op.id);
                 break;
             }
             if (!tf_map_get(&live, r.ptr, &id)) {
@@ -359,6 +370,25 @@ static bool tf_blank(const char *s)
     return *s == '\0';
 }
 
+/* A rep trace whose ids are about as many as it uses (the largest below
+ * TF_DENSE_FACTOR times the ids used + TF_DENSE_SLACK) goes back to the
+ * file's own ids, so that every tool shows the ids the file has; only a
+ * sparser one keeps the dense ids (and t->file_ids). */
+static void keep_file_ids(struct tf_trace *t)
+{
+    uint64_t top = 0;
+    for (uint32_t i = 0; i < t->nids; i++)
+        if (t->file_ids[i] > top)
+            top = t->file_ids[i];
+    if (t->nids == 0 || top + 1 > TF_DENSE_FACTOR * (uint64_t)t->nids + TF_DENSE_SLACK)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        t->ops[i].id = t->file_ids[t->ops[i].id];
+    t->nids = (uint32_t)(top + 1);
+    free(t->file_ids);
+    t->file_ids = NULL;
+}
+
 static int tf_load_rep(FILE *f, const char *path, struct tf_trace *t, char *err, size_t errcap)
 {
     static const char *const names[4] = { "suggested heap size", "number of ids", "number of operations", "weight" };
@@ -368,8 +398,12 @@ static int tf_load_rep(FILE *f, const char *path, struct tf_trace *t, char *err,
     size_t cap = 0;
     unsigned long lineno = 0;
     int rc = TF_OK;
-    uint8_t *live = NULL;     /* by id, grown as ids appear (a header may claim many) */
-    size_t live_cap = 0;
+    /* The file's ids become dense ones in order of first appearance, so
+     * that memory follows the ids the file uses, not the ids its header
+     * claims or the largest id it names (t->file_ids maps them back). */
+    struct tf_addrmap dense = { 0 };  /* file id + 1 -> dense id */
+    uint8_t *live = NULL;             /* by dense id */
+    size_t file_ids_cap = 0;
     uint64_t declared_ids = 0;
     t->format = TF_REP;
     t->mmap_threshold = TF_DEFAULT_MMAP_THRESHOLD;
@@ -441,34 +475,43 @@ static int tf_load_rep(FILE *f, const char *path, struct tf_trace *t, char *err,
                         path, lineno, id, declared_ids, declared_ids - 1);
             goto out;
         }
-        if (id >= live_cap) {
-            size_t ncap = live_cap ? live_cap : 1024;
-            while (ncap <= id)
-                ncap *= 2;
-            uint8_t *l = realloc(live, ncap);
-            if (!l) {
-                rc = TF_ERR("%s:%lu: out of memory", path, lineno);
+        uint32_t d;
+        if (!tf_map_get(&dense, id + 1, &d)) {
+            d = t->nids;
+            if (d == file_ids_cap) {
+                size_t ncap = file_ids_cap ? 2 * file_ids_cap : 1024;
+                uint32_t *f2 = realloc(t->file_ids, ncap * sizeof *f2);
+                uint8_t *l = f2 ? realloc(live, ncap) : NULL;
+                if (f2)
+                    t->file_ids = f2;
+                if (!l) {
+                    rc = TF_ERR("%s:%lu: out of memory for %" PRIu32 " ids", path, lineno, d + 1);
+                    goto out;
+                }
+                memset(l + file_ids_cap, 0, ncap - file_ids_cap);
+                live = l;
+                file_ids_cap = ncap;
+            }
+            if (!tf_map_put(&dense, id + 1, d)) {
+                rc = TF_ERR("%s:%lu: out of memory for %" PRIu32 " ids", path, lineno, d + 1);
                 goto out;
             }
-            memset(l + live_cap, 0, ncap - live_cap);
-            live = l;
-            live_cap = ncap;
+            t->file_ids[d] = (uint32_t)id;
+            t->nids = d + 1;
         }
-        if (id >= t->nids)
-            t->nids = (uint32_t)id + 1;
-        if (op.kind == TF_ALLOC && live[id]) {
+        if (op.kind == TF_ALLOC && live[d]) {
             rc = TF_ERR("%s:%lu: allocates id %" PRIu64 ", which is still live: bad trace", path, lineno, id);
             goto out;
         }
-        if (op.kind != TF_ALLOC && !live[id]) {
+        if (op.kind != TF_ALLOC && !live[d]) {
             rc = TF_ERR("%s:%lu: %s id %" PRIu64 ", which is not live (freed or never allocated): bad trace", path,
                         lineno, op.kind == TF_FREE ? "frees" : "reallocates", id);
             goto out;
         }
         if (op.kind == TF_REALLOC && size == 0)
             op.kind = TF_FREE; /* realloc(p, 0) frees p */
-        live[id] = op.kind != TF_FREE;
-        op.id = (uint32_t)id;
+        live[d] = op.kind != TF_FREE;
+        op.id = d;
         op.size = size;
         if (!tf_push(t, &op)) {
             rc = TF_ERR("%s:%lu: out of memory", path, lineno);
@@ -483,9 +526,12 @@ static int tf_load_rep(FILE *f, const char *path, struct tf_trace *t, char *err,
         rc = TF_ERR("%s:%lu: file ends inside the header (expected the %s)", path, lineno, names[nhdr]);
     else if (t->n != hdr[2])
         rc = TF_ERR("%s:%lu: the header says %" PRIu64 " operations, the file has %zu", path, lineno, hdr[2], t->n);
+    else
+        keep_file_ids(t);
 out:
     free(line);
     free(live);
+    tf_map_free(&dense);
     return rc;
 }
 
@@ -548,94 +594,5 @@ bool tf_parse_bytes(const char *s, uint64_t *out)
     if (*p || (shift && v > (UINT64_MAX >> shift)))
         return false;
     *out = v << shift;
-    return true;
-}
-
-/* ---- writing ---------------------------------------------------------- */
-
-/* The peak of live requested bytes, for the rep header's first number. */
-uint64_t tf_peak_live(const struct tf_trace *t)
-{
-    uint64_t *size = calloc(t->nids ? t->nids : 1, sizeof *size);
-    uint64_t live = 0, peak = 0;
-    if (!size)
-        return 0;
-    for (size_t i = 0; i < t->n; i++) {
-        const struct tf_op *op = &t->ops[i];
-        live -= size[op->id];
-        size[op->id] = op->kind == TF_FREE ? 0 : op->size;
-        live += size[op->id];
-        if (live > peak)
-            peak = live;
-    }
-    free(size);
-    return peak;
-}
-
-bool tf_write_rep(FILE *out, const struct tf_trace *t, uint64_t *aligned)
-{
-    fprintf(out, "%" PRIu64 "\n%" PRIu32 "\n%zu\n%" PRIu64 "\n", t->format == TF_REP ? t->rep_heap : tf_peak_live(t),
-            t->format == TF_REP && t->rep_ids > t->nids ? t->rep_ids : t->nids, t->n,
-            t->format == TF_REP ? t->rep_weight : 1);
-    for (size_t i = 0; i < t->n; i++) {
-        const struct tf_op *op = &t->ops[i];
-        switch (op->kind) {
-        case TF_ALLOC:
-            *aligned += op->align != 0;
-            fprintf(out, "a %" PRIu32 " %" PRIu64 "\n", op->id, op->size);
-            break;
-        case TF_REALLOC:
-            fprintf(out, "r %" PRIu32 " %" PRIu64 "\n", op->id, op->size);
-            break;
-        default:
-            fprintf(out, "f %" PRIu32 "\n", op->id);
-            break;
-        }
-    }
-    return !ferror(out);
-}
-
-bool tf_write_binary(FILE *out, const struct tf_trace *t, const char *in)
-{
-    struct gh_trace_header h;
-    bool binary = t->format == TF_BINARY;
-    gh_trace_header_init(&h, binary ? t->pid : 0, binary ? t->start_ns : 0, binary ? t->policy : NULL,
-                         t->mmap_threshold ? t->mmap_threshold : TF_DEFAULT_MMAP_THRESHOLD, 0);
-    if (binary)
-        memcpy(h.cmdline, t->cmdline, strnlen(t->cmdline, sizeof h.cmdline - 1));
-    else
-        snprintf(h.cmdline, sizeof h.cmdline, "converted from %s", in);
-    if (fwrite(&h, sizeof h, 1, out) != 1)
-        return false;
-    for (size_t i = 0; i < t->n; i++) {
-        const struct tf_op *op = &t->ops[i];
-        struct gh_trace_record r;
-        memset(&r, 0, sizeof r);
-        uint64_t addr = TF_ADDR_BASE + 16 * (uint64_t)op->id;
-        r.time_ns = op->time_ns;
-        r.tid = op->tid;
-        r.size = op->size;
-        switch (op->kind) {
-        case TF_ALLOC:
-            r.op = op->call == GH_TRACE_CALLOC || op->call == GH_TRACE_ALIGNED ? op->call : GH_TRACE_MALLOC;
-            if (op->align) {
-                r.op = GH_TRACE_ALIGNED;
-                r.align = op->align;
-            }
-            r.result = addr;
-            break;
-        case TF_REALLOC:
-            r.op = GH_TRACE_REALLOC;
-            r.ptr = r.result = addr;
-            break;
-        default:
-            r.op = GH_TRACE_FREE;
-            r.ptr = addr;
-            r.size = 0;
-            break;
-        }
-        if (fwrite(&r, sizeof r, 1, out) != 1)
-            return false;
-    }
     return true;
 }

@@ -1,6 +1,6 @@
 /* tracefile.h - allocation traces in memory, read from and written to
  * files: what `replay`, `trace-stats` and `convert` share (tools/lib,
- * tracefile.c).
+ * tracefile.c loads, tracefile_write.c writes).
  *
  * Two formats on disk, one list of operations in memory:
  *
@@ -15,7 +15,14 @@
  * In memory a block is a small integer id from allocation to free; a
  * realloc keeps its block's id (moved or not).  Binary addresses become ids
  * as they are read, freed ids being reused (last freed, first reused) so
- * that ids stay below the peak number of live blocks.
+ * that ids stay below the peak number of live blocks.  A rep file's ids
+ * are read as dense ids in the order they first appear; when the file's
+ * own ids are about as many (the largest below TF_DENSE_FACTOR times the
+ * ids used + TF_DENSE_SLACK) the trace keeps the file's, else the dense
+ * ones, with t->file_ids holding the file's for writing it back.  Either
+ * way what a trace costs in memory follows what the file holds, never what
+ * its header claims or how large an id it names.  Byte sums over a trace
+ * are tf_sum (128 bits): they cannot wrap.
  *
  * Invariant of a loaded trace (tf_load checks it; the replay relies on it):
  * every TF_ALLOC names an id that is not live, every TF_FREE and TF_REALLOC
@@ -41,6 +48,8 @@
 #define TF_DEFAULT_MMAP_THRESHOLD (128u * 1024u)  /* the library's default */
 #define TF_MAX_SIZE ((uint64_t)1 << 47)          /* larger requests are not sizes */
 #define TF_MAX_IDS  ((uint64_t)1 << 31)
+#define TF_DENSE_FACTOR 2u     /* a rep file's ids kept when at most this many per id used, */
+#define TF_DENSE_SLACK  1024u  /* plus this many */
 
 enum tf_kind { TF_ALLOC = 1, TF_FREE = 2, TF_REALLOC = 3 };
 enum tf_format { TF_BINARY = 1, TF_REP = 2 };
@@ -60,10 +69,15 @@ struct tf_op {
     uint16_t pad;      /* keeps the record 32 bytes */
 };
 
+/* A sum of byte counts over a trace: 128 bits, so that no trace can wrap
+ * it (at most 2^64 operations of at most TF_MAX_SIZE = 2^47 bytes). */
+typedef unsigned __int128 tf_sum;
+
 struct tf_trace {
     struct tf_op *ops;
     size_t n, cap;
-    uint32_t nids;            /* ids run from 0 to nids - 1 */
+    uint32_t nids;            /* ids run from 0 to nids - 1: as many as the file uses */
+    uint32_t *file_ids;       /* sparse rep ids renumbered: the file's id of each (else NULL) */
     enum tf_format format;
     uint64_t failed;          /* recorded calls that failed (not in ops) */
     uint64_t mmap_threshold;  /* binary: the recording's; rep: the default */
@@ -99,14 +113,14 @@ bool tf_parse_u64(const char **s, uint64_t *out);
 bool tf_parse_bytes(const char *s, uint64_t *out);
 
 /* The peak of live requested bytes over the trace (0 when out of memory). */
-uint64_t tf_peak_live(const struct tf_trace *t);
+tf_sum tf_peak_live(const struct tf_trace *t);
 
 /* Block addresses tf_write_binary makes up: TF_ADDR_BASE + 16 * id. */
 #define TF_ADDR_BASE 0x10000000000ULL
 
 /* Write t as malloc-lab text: the four header numbers (a rep trace keeps
- * its own; a binary one gets heap = tf_peak_live, its ids, operations,
- * weight 1), then one line per operation.  *aligned counts the allocations
+ * its own, and its ids; a binary one gets heap = tf_peak_live, saturated at
+ * 2^64 - 1, its ids, operations, weight 1), then one line per operation.  *aligned counts the allocations
  * whose alignment the format cannot keep.  False on a write error. */
 bool tf_write_rep(FILE *out, const struct tf_trace *t, uint64_t *aligned);
 

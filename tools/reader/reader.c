@@ -7,7 +7,9 @@
  * Owns: one handle per open segment (a private, validated copy of the
  * header plus the mapping of the whole file).  Never does: print, abort,
  * allocate anything but the handle, follow a symbolic link at the last path
- * component, or read a byte of the mapping whose place open did not check.
+ * component, read a byte of the mapping whose place open did not check, or
+ * touch the mapping without first checking that the file still holds it
+ * (still_whole).
  *
  * Invariants after a successful open (checked once, on the private copy of
  * the header, so a writer changing the header later cannot move them):
@@ -85,11 +87,40 @@ const char *ghr_strerror(enum ghr_error err)
     case GHR_TIMEOUT:     return "the process did not answer in time (it makes no allocator calls, or it is stopped)";
     case GHR_IO:          return "a system call failed while reading the segment";
     case GHR_ALIVE:       return "the process is still running; its segment was kept";
+    case GHR_FORGED:      return "the segment file is not owned by the process's user: forged, not shown";
     }
     return "unknown glassheap reader error";
 }
 
 /* ---- small helpers ---------------------------------------------------- */
+
+/* GHR_OK while the file still holds all that is mapped of it; checked by
+ * every call that reads through the mapping, so a file shrunk under us is
+ * an error and not a SIGBUS. */
+static int still_whole(const struct ghr_segment *seg)
+{
+    struct stat st;
+    if (fstat(seg->fd, &st) != 0)
+        return GHR_IO;
+    return st.st_size >= 0 && (uint64_t)st.st_size >= seg->size ? GHR_OK : GHR_TRUNCATED;
+}
+
+/* Read exactly n bytes at off; false when the file is shorter or on error. */
+static bool read_at(int fd, void *buf, size_t n, off_t off)
+{
+    uint8_t *p = buf;
+    while (n) {
+        ssize_t r = pread(fd, p, n, off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        p += r;
+        n -= (size_t)r;
+        off += r;
+    }
+    return true;
+}
 
 static void sleep_ns(long ns)
 {
@@ -201,6 +232,19 @@ static int liveness(int pid, uint64_t start_ticks, uint64_t exited, int fd)
 }
 
 /* ---- open ------------------------------------------------------------- */
+
+/* The writer creates its segment with its effective uid (its file-system
+ * uid, unless changed); a process started as root that drops its privileges
+ * keeps a root-owned one.  Any other owner wrote the file for a process
+ * that is not theirs.  A process whose ids /proc does not give cannot be
+ * proven forged. */
+static bool owner_matches(int pid, uid_t owner)
+{
+    struct gh_proc_uids u;
+    if (owner == 0 || gh_proc_uids_read(pid, &u) != 1)
+        return true;
+    return owner == (uid_t)u.effective || owner == (uid_t)u.fs;
+}
 
 static bool region_ok(uint64_t off, uint64_t size, uint64_t lo, uint64_t hi)
 {
@@ -320,9 +364,13 @@ int ghr_open_path(const char *path, int expect_pid, struct ghr_segment **out)
     seg->dev = st.st_dev;
     seg->ino = st.st_ino;
 
-    /* One private copy; every check below is on it. */
+    /* One private copy, read from the file (not the mapping: a file shrunk
+     * meanwhile is a short read); every check below is on it. */
     struct gh_shm_header *h = &seg->hdr;
-    load_words(h, seg->base, sizeof *h);
+    if (!read_at(fd, h, sizeof *h, 0)) {
+        ghr_close(seg);
+        return GHR_TRUNCATED;
+    }
     seg->version = h->version;
     int rc = GHR_OK;
     if (h->magic != GH_SHM_MAGIC) {
@@ -350,6 +398,9 @@ int ghr_open_path(const char *path, int expect_pid, struct ghr_segment **out)
         liveness(h->pid, h->proc_start_ticks, h->exited, seg->fd) != GHR_OK) {
         seg->stale = true;
         rc = GHR_STALE;
+    } else if (!owner_matches(h->pid, st.st_uid)) {
+        ghr_close(seg);
+        return GHR_FORGED;
     }
     *out = seg;
     return rc;
@@ -403,16 +454,20 @@ int ghr_check(const struct ghr_segment *seg)
         return GHR_BAD_VERSION;
     if (seg->stale)
         return GHR_STALE;
+    int rc = still_whole(seg);
+    if (rc != GHR_OK)
+        return rc;
     return liveness(seg->hdr.pid, seg->hdr.proc_start_ticks, exited_now(seg), seg->fd);
 }
 
 /* ---- reading ---------------------------------------------------------- */
 
+/* GHR_OK when seg can be read through its mapping now. */
 static int usable(const struct ghr_segment *seg)
 {
     if (!seg)
         return GHR_NO_SEGMENT;
-    return seg->bad_version ? GHR_BAD_VERSION : GHR_OK;
+    return seg->bad_version ? GHR_BAD_VERSION : still_whole(seg);
 }
 
 int ghr_config(const struct ghr_segment *seg, struct gh_shm_config *out)
@@ -424,8 +479,12 @@ int ghr_config(const struct ghr_segment *seg, struct gh_shm_config *out)
     if (n > sizeof *out)
         n = sizeof *out;
     memset(out, 0, sizeof *out);
-    /* written once before the writer publishes the header: plain copy */
-    memcpy(out, seg->base + seg->hdr.config_offset, n);
+    /* written once before the writer publishes the header: a plain copy,
+     * read from the file */
+    if (!read_at(seg->fd, out, n, (off_t)seg->hdr.config_offset)) {
+        memset(out, 0, sizeof *out);
+        return GHR_TRUNCATED;
+    }
     out->policy[sizeof out->policy - 1] = '\0';
     out->cmdline[sizeof out->cmdline - 1] = '\0';
     return GHR_OK;
@@ -459,6 +518,8 @@ static int ask_and_wait(const struct ghr_segment *seg, uint8_t *request,
     uint64_t want = __atomic_add_fetch((uint64_t *)(void *)request, 1, __ATOMIC_ACQ_REL);
     uint64_t deadline = gh_now_ns() + (uint64_t)timeout_ms * 1000000u;
     for (unsigned polls = 0;; polls++) {
+        if (polls && still_whole(seg) != GHR_OK)
+            return GHR_TRUNCATED;
         if (load64(answered) >= want)
             return GHR_OK;
         if (exited_now(seg))

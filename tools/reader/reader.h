@@ -10,9 +10,14 @@
  * (GHR_OK = 0); ghr_strerror() turns one into a line a person can read.
  *
  * Trust: the file's content is untrusted; no content makes the reader crash
- * or read outside the file.  Its size is trusted once mapped: the writer
- * never shrinks the file, and a file shrunk by someone else while mapped can
- * still raise SIGBUS (the kernel's rule for any shared mapping).
+ * or read outside the file.  The header and the configuration are read
+ * with pread(); the counters, map and large-block list through the mapping,
+ * each call first checking (fstat) that the file still holds everything
+ * mapped: a file shrunk by someone else is GHR_TRUNCATED, not a SIGBUS.
+ * (A shrink in the microseconds between that check and the copy can still
+ * raise one: the kernel's rule for any shared mapping.)  A live process's
+ * segment must be owned by that process's user (its effective or file-system
+ * uid, or root): any other owner is GHR_FORGED.
  */
 #ifndef GLASSHEAP_READER_H
 #define GLASSHEAP_READER_H
@@ -38,8 +43,9 @@ enum ghr_error {
     GHR_TIMEOUT,     /* the writer did not answer a request in time */
     GHR_IO,          /* a system call failed (out of memory, EIO, ...) */
     GHR_ALIVE,       /* ghr_remove_stale(): the writer runs, nothing removed */
+    GHR_FORGED,      /* the file's owner is not the process's user: not its segment */
 };
-#define GHR_ERROR_MAX GHR_ALIVE /* every return value is in [GHR_OK, GHR_ERROR_MAX] */
+#define GHR_ERROR_MAX GHR_FORGED /* every return value is in [GHR_OK, GHR_ERROR_MAX] */
 
 /* One line, no newline, never NULL (an unknown value has its own line). */
 const char *ghr_strerror(enum ghr_error err);
@@ -57,7 +63,9 @@ int ghr_open_pid(int pid, struct ghr_segment **out);
  * ghr_version_found() and ghr_close() are meaningful; every other call
  * answers GHR_BAD_VERSION); on every other error *out = NULL.  Rule for the
  * caller: ghr_close() whatever is non-NULL.  Owner only: a file of another
- * uid is GHR_NOT_OWNER, except for root, who may read anyone's. */
+ * uid is GHR_NOT_OWNER, except for root, who may read anyone's.  A file
+ * whose owner is neither root nor the live process's effective or
+ * file-system uid (/proc/<pid>/status) is GHR_FORGED. */
 int ghr_open_path(const char *path, int expect_pid, struct ghr_segment **out);
 
 /* The identity (device, inode) of GH_SHM_DIR/glassheap.<pid> now: a new
