@@ -5,21 +5,38 @@
  * talks to the OS.
  *
  *   block start (16-byte aligned)
- *   +0   word  size | flags        size of the whole block, a multiple of 16;
- *                                  flags in the low 4 bits:
- *                                    FREE       this block is free
- *                                    PREV_FREE  the block before is free, so
- *                                               the word just before this
- *                                               header is its footer
- *                                    MMAPPED    a large block from mmap
- *                                    INNER      (buddy) proxy header of an
- *                                               aligned payload inside a block
- *   +8   word  tag                 requested size (low 48 bits) and a 16-bit
- *                                  check (high bits) = hash(address, size
- *                                  word, per-process secret)
+ *   +0   word  check_a | size | flags
+ *                bits 0-3    flags:
+ *                              FREE       this block is free
+ *                              PREV_FREE  the block before is free, so the
+ *                                         word just before this header is
+ *                                         its footer
+ *                              MMAPPED    a large block from mmap
+ *                              INNER      (buddy) proxy header of an aligned
+ *                                         payload inside a block, or the
+ *                                         header of a block that has one
+ *                bits 4-47   size of the whole block, a multiple of 16
+ *                bits 48-63  check_a: 16 bits of the header's check
+ *   +8   word  arena | check_b | requested
+ *                bits 0-47   requested size (in a free block: GH_FREED_BY_CALL
+ *                            when a free() at this address made it, else 0;
+ *                            a freed block merged into the one before keeps
+ *                            its header, poisoned: gh_block_poison)
+ *                bits 48-55  check_b: 8 more bits of the check
+ *                bits 56-63  owning arena (reserved: 0 until there are arenas)
  *   +16  payload  ... what malloc returns (16-byte aligned)
  *        free blocks keep their index node here (struct gh_tnode, 24 bytes)
- *   end-8 word footer              free blocks only: a copy of the size word
+ *   end-8 word footer              free blocks only: a copy of word 0
+ *
+ * The check (24 bits, check_a:check_b) is a keyed hash of everything else in
+ * the header - size, all four flags, requested size, arena - and of the
+ * header's address, under the per-process secret: a header copied to another
+ * address, or with any bit changed, fails it (but for 1 in 2^24) unless the
+ * writer knows the secret.  So every write of a header goes through
+ * gh_block_set / gh_block_set_flags, which recompute it; flipping FREE or
+ * PREV_FREE is a new check too.  A header is verified (gh_block_valid)
+ * before it is trusted or rewritten: rewriting an unverified header would
+ * give a forged size a valid check.
  *
  *   A region of the heap is [region record][block][block]...[end marker]
  *   where the end marker is a 16-byte in-use header of size 0: walking by
@@ -49,14 +66,24 @@
                                             aligned payload; its size field is
                                             the distance back to the block */
 #define GH_FLAG_MASK      ((uint64_t)15)
-#define GH_SIZE_MASK      (~GH_FLAG_MASK)
+#define GH_SIZE_BITS      48
+#define GH_SIZE_MASK      (((((uint64_t)1) << GH_SIZE_BITS) - 1) & ~GH_FLAG_MASK)
+#define GH_CHECK_A_MASK   (~((((uint64_t)1) << GH_SIZE_BITS) - 1)) /* word 0, bits 48-63 */
 
 #define GH_REQ_BITS   48
 #define GH_REQ_MASK   ((((uint64_t)1) << GH_REQ_BITS) - 1)
+#define GH_CHECK_B_MASK ((uint64_t)0xff << GH_REQ_BITS)            /* word 1, bits 48-55 */
+#define GH_ARENA_MASK   ((uint64_t)0xff << (GH_REQ_BITS + 8))      /* word 1, bits 56-63 */
+
+/* The requested field of a free block that a free() at its address made
+ * (0: split off, grown or trimmed - no call ever had this payload since). */
+#define GH_FREED_BY_CALL ((size_t)1)
 
 /* Largest request the heap layer accepts; larger ones fail with ENOMEM
- * (the front end also refuses anything above PTRDIFF_MAX). */
-#define GH_MAX_REQUEST (GH_REQ_MASK - 2 * GH_MIN_BLOCK)
+ * (the front end also refuses anything above PTRDIFF_MAX).  The margin keeps
+ * a block for it - header, large-block record, page rounding - inside the
+ * 48-bit size field. */
+#define GH_MAX_REQUEST (GH_REQ_MASK - (((uint64_t)1) << 24))
 
 struct gh_block {
     uint64_t size_flags;
@@ -134,27 +161,58 @@ static inline size_t gh_block_size_for(size_t n)
     return s < GH_MIN_BLOCK ? GH_MIN_BLOCK : s;
 }
 
-/* The 16-bit check of a header at address b with size word w: the top
- * bits of a multiplicative hash (they depend on every bit of the input). */
-static inline uint64_t gh_block_check_bits(const struct gh_block *b, uint64_t w)
+/* The keyed hash of a header at b with words w0, w1 (their check bits
+ * ignored).  The size word and the address each go through a multiply under
+ * the secret (so a change in one cannot be made up by a change in another
+ * without knowing it: a header copied to another address fails); the
+ * requested word joins before a last multiply, whose top 24 bits are the
+ * check.  Three multiplies, the first two in parallel. */
+static inline uint64_t gh_block_mac(const struct gh_block *b, uint64_t w0, uint64_t w1)
 {
-    uint64_t x = (uint64_t)(uintptr_t)b ^ (w & ~GH_FLAG_FREE & ~GH_FLAG_PREV_FREE) ^ gh_block_secret;
-    return (x * 0x9e3779b97f4a7c15ULL) & ~GH_REQ_MASK;
+    uint64_t s = gh_block_secret;
+    uint64_t x = ((w0 & (GH_SIZE_MASK | GH_FLAG_MASK)) | ((w1 & GH_ARENA_MASK) >> 8)) ^ s;
+    uint64_t a = (uint64_t)(uintptr_t)b ^ ((s << 32) | (s >> 32));
+    uint64_t h = (x * 0x9e3779b97f4a7c15ULL) ^ (a * 0xd6e8feb86659fd93ULL) ^ (w1 & GH_REQ_MASK);
+    return h * 0xbf58476d1ce4e5b9ULL;
 }
 
-/* Write a header: size word and tag (requested size + check).  The check
- * covers the size and the MMAPPED flag, not FREE/PREV_FREE, so flipping
- * those does not need a new tag. */
+/* Write a header: size word (flags included; any check bits in it are
+ * ignored) and requested size, with a fresh check. */
 static inline void gh_block_set(struct gh_block *b, uint64_t size_flags, size_t requested)
 {
-    b->size_flags = size_flags;
-    b->tag = ((uint64_t)requested & GH_REQ_MASK) | gh_block_check_bits(b, size_flags);
+    uint64_t w0 = size_flags & (GH_SIZE_MASK | GH_FLAG_MASK);
+    uint64_t w1 = (uint64_t)requested & GH_REQ_MASK;
+    uint64_t m = gh_block_mac(b, w0, w1);
+    b->size_flags = w0 | (m & GH_CHECK_A_MASK);
+    b->tag = w1 | (((m >> 40) << GH_REQ_BITS) & GH_CHECK_B_MASK);
 }
 
-/* True when b's tag carries the right check for its size word. */
+/* True when b's check matches the rest of its header. */
 static inline bool gh_block_valid(const struct gh_block *b)
 {
-    return (b->tag & ~GH_REQ_MASK) == gh_block_check_bits(b, b->size_flags);
+    uint64_t w0 = b->size_flags, w1 = b->tag;
+    uint64_t m = gh_block_mac(b, w0, w1);
+    return ((w0 ^ m) & GH_CHECK_A_MASK) == 0
+        && ((w1 ^ ((m >> 40) << GH_REQ_BITS)) & GH_CHECK_B_MASK) == 0;
+}
+
+/* A header left behind inside a larger free block when its block merged
+ * into the one before (a free() released it) is poisoned: one check bit
+ * flipped, so it fails gh_block_valid - it cannot be mistaken for a block -
+ * and yet reads as "freed" to gh_block_poisoned.  One store, no hash. */
+#define GH_POISON_BIT ((uint64_t)1 << GH_REQ_BITS)
+
+static inline void gh_block_poison(struct gh_block *b)
+{
+    b->tag ^= GH_POISON_BIT;
+}
+
+static inline bool gh_block_poisoned(const struct gh_block *b)
+{
+    uint64_t w0 = b->size_flags, w1 = b->tag;
+    uint64_t m = gh_block_mac(b, w0, w1);
+    return ((w0 ^ m) & GH_CHECK_A_MASK) == 0
+        && ((w1 ^ ((m >> 40) << GH_REQ_BITS)) & GH_CHECK_B_MASK) == GH_POISON_BIT;
 }
 
 static inline size_t gh_block_requested(const struct gh_block *b)
@@ -162,24 +220,22 @@ static inline size_t gh_block_requested(const struct gh_block *b)
     return (size_t)(b->tag & GH_REQ_MASK);
 }
 
+/* Change the flags of a (verified) header in place, keeping its size and
+ * requested size: a new check. */
+static inline void gh_block_set_flags(struct gh_block *b, uint64_t set, uint64_t clear)
+{
+    gh_block_set(b, (b->size_flags & ~clear) | set, gh_block_requested(b));
+}
+
 static inline void gh_block_set_requested(struct gh_block *b, size_t requested)
 {
-    b->tag = (b->tag & ~GH_REQ_MASK) | ((uint64_t)requested & GH_REQ_MASK);
+    gh_block_set(b, b->size_flags, requested);
 }
 
-/* Mark b free/used in place, keeping its size and check; write the footer
- * of a free block; set or clear the next block's PREV_FREE flag. */
-static inline void gh_block_mark_free(struct gh_block *b)
+/* Write the footer of free block b: a copy of its word 0. */
+static inline void gh_block_set_footer(struct gh_block *b)
 {
-    b->size_flags |= GH_FLAG_FREE;
     *gh_block_footer(b) = b->size_flags;
-    gh_block_next(b)->size_flags |= GH_FLAG_PREV_FREE;
-}
-
-static inline void gh_block_mark_used(struct gh_block *b)
-{
-    b->size_flags &= ~GH_FLAG_FREE;
-    gh_block_next(b)->size_flags &= ~GH_FLAG_PREV_FREE;
 }
 
 #endif

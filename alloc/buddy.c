@@ -12,6 +12,13 @@
  * block is on the list of its order and nowhere else; bit k of `nonempty` is
  * set exactly when list k is not empty; no free block below max_order has a
  * free buddy of the same order (they would have merged).
+ *
+ * Nothing a program can overwrite is used unchecked: a list link is in the
+ * heap, aligned and points back (next->prev == node, prev->next == node)
+ * before a node is unlinked; a block taken off a list is a verified free
+ * header of that order; the block a call names is verified (lookup), and
+ * so are the block just after it (where an overflow lands) and each buddy
+ * before a merge.  Each failure is one of error.h's lines.
  */
 #include "buddy.h"
 
@@ -57,20 +64,43 @@ static inline struct gh_region *region_of(const struct gh_heap *h, const void *p
 
 /* ---- free lists ------------------------------------------------------ */
 
+/* The requested field of a proxy header (no block can hold that much): a
+ * block behind a proxy carries GH_FLAG_INNER in its own header too, with
+ * its real requested size. */
+#define PROXY_MARK ((size_t)GH_REQ_MASK)
+
 static inline struct gh_buddy_node *node_of(struct gh_block *b)
 {
     return (struct gh_buddy_node *)gh_block_payload(b);
 }
 
-static void push(struct gh_heap *h, struct gh_block *b, unsigned k)
+/* May a list of h hold a node at n (not NULL): 16-aligned, its block's
+ * header and the node inside a region? */
+static inline bool node_ok(const struct gh_heap *h, const struct gh_buddy_node *n)
+{
+    return ((uintptr_t)n & (GH_ALIGN - 1)) == 0
+        && gh_heap_in_regions(h, (const char *)n - GH_HEADER_SIZE, GH_HEADER_SIZE + sizeof *n);
+}
+
+__attribute__((noreturn, cold, noinline)) static void bad_list(const struct gh_heap *h, const void *at)
+{
+    gh_fatal(gh_heap_call(h), GH_MSG_FREE_LIST, at);
+}
+
+/* Put b on list k as a free block; `mark` is its requested field
+ * (GH_FREED_BY_CALL when a free() of b made it, else 0). */
+static void push(struct gh_heap *h, struct gh_block *b, unsigned k, size_t mark)
 {
     struct gh_buddy *bd = &h->buddy;
-    gh_block_set(b, (uint64_t)osize(k) | GH_FLAG_FREE, 0);
+    gh_block_set(b, (uint64_t)osize(k) | GH_FLAG_FREE, mark);
     struct gh_buddy_node *n = node_of(b);
+    struct gh_buddy_node *head = bd->lists[k];
+    if (head && head->prev != NULL)
+        bad_list(h, head);
     n->prev = NULL;
-    n->next = bd->lists[k];
-    if (n->next)
-        n->next->prev = n;
+    n->next = head;
+    if (head)
+        head->prev = n;
     bd->lists[k] = n;
     bd->nonempty |= (uint64_t)1 << k;
     bd->count[k]++;
@@ -78,10 +108,15 @@ static void push(struct gh_heap *h, struct gh_block *b, unsigned k)
     h->c.free_hist[k]++;
 }
 
+/* Take free block b (verified, order k) off its list: both links checked
+ * first, so a forged node cannot turn the unlink into a write anywhere. */
 static void unlink_free(struct gh_heap *h, struct gh_block *b, unsigned k)
 {
     struct gh_buddy *bd = &h->buddy;
     struct gh_buddy_node *n = node_of(b);
+    if ((n->next && (!node_ok(h, n->next) || n->next->prev != n))
+        || (n->prev ? !node_ok(h, n->prev) || n->prev->next != n : bd->lists[k] != n))
+        bad_list(h, n);
     if (n->prev)
         n->prev->next = n->next;
     else
@@ -113,11 +148,17 @@ static void relink(struct gh_heap *h, struct gh_block *b, unsigned k)
     h->c.free_hist[k]++;
 }
 
+/* Is b (verified or not) the free block of order k a list says it is? */
+static inline bool free_of_order(const struct gh_block *b, unsigned k)
+{
+    return gh_block_valid(b) && (b->size_flags & GH_FLAG_MASK) == GH_FLAG_FREE && gh_block_size(b) == osize(k);
+}
+
 static struct gh_block *pop(struct gh_heap *h, unsigned k)
 {
     struct gh_block *b = gh_block_of(h->buddy.lists[k]);
-    if (!gh_block_valid(b) || !gh_block_is_free(b) || gh_block_size(b) != osize(k))
-        gh_fatal("malloc", "corrupted header of block", gh_block_payload(b));
+    if (!free_of_order(b, k))
+        bad_list(h, gh_block_payload(b));
     unlink_free(h, b, k);
     return b;
 }
@@ -136,7 +177,7 @@ static bool grow(struct gh_heap *h)
         struct gh_region *top = h->top;
         struct gh_block *b = (struct gh_block *)gh_region_end(top);
         gh_region_extend(h, top, chunk);
-        push(h, b, m);
+        push(h, b, m, 0);
         return true;
     }
     if (span.len < GH_REGION_HEADER + chunk) {
@@ -148,7 +189,7 @@ static bool grow(struct gh_heap *h)
             return false;
     }
     struct gh_region *r = gh_region_add(h, &span, span.len - chunk);
-    push(h, (struct gh_block *)chunk0(r), m);
+    push(h, (struct gh_block *)chunk0(r), m, 0);
     return true;
 }
 
@@ -228,7 +269,7 @@ static void *buddy_alloc(struct gh_heap *h, size_t align, size_t n)
     struct gh_block *b = pop(h, j);
     while (j > k) {
         j--;
-        push(h, (struct gh_block *)((char *)b + osize(j)), j);
+        push(h, (struct gh_block *)((char *)b + osize(j)), j, 0);
     }
     gh_block_set(b, (uint64_t)osize(k), n);
     h->c.live_requested += n;
@@ -242,30 +283,77 @@ static void *buddy_alloc(struct gh_heap *h, size_t align, size_t n)
     char *p = aligned_payload(b, align);
     if (p != gh_block_payload(b)) {
         struct gh_block *proxy = gh_block_of(p);
-        gh_block_set(proxy, (uint64_t)((char *)proxy - (char *)b) | GH_FLAG_INNER, 0);
+        gh_block_set(proxy, (uint64_t)((char *)proxy - (char *)b) | GH_FLAG_INNER, PROXY_MARK);
+        gh_block_set_flags(b, GH_FLAG_INNER, 0); /* its own payload position is not a pointer */
     }
     return p;
 }
 
-static struct gh_block *buddy_block(struct gh_heap *h, const void *p, const char *fn)
+/* p is inside a region of h but its header fails the check: a block whose
+ * header was overwritten, or a pointer into the middle of one?  Walk the
+ * chunks' blocks (only on the way to abort()). */
+__attribute__((noreturn, cold, noinline)) static void unknown(const struct gh_heap *h, const void *p,
+                                                              const char *fn)
+{
+    const struct gh_region *r = region_of(h, p);
+    if (!r)
+        gh_fatal(fn, GH_MSG_INVALID, p);
+    const char *a = chunk0(r), *end = chunks_end(h, r);
+    if ((const char *)p < a + GH_HEADER_SIZE || (const char *)p >= end)
+        gh_fatal(fn, GH_MSG_INVALID, p); /* in the record or a chunkless tail */
+    while (a < end) {
+        const struct gh_block *x = (const struct gh_block *)a;
+        size_t size = gh_block_size(x);
+        if (!gh_block_valid(x) || size < osize(GH_BUDDY_MIN_ORDER) || (size & (size - 1))
+            || size > (size_t)(end - a))
+            gh_fatal(fn, GH_MSG_HEADER, gh_block_payload((struct gh_block *)x));
+        if ((const char *)p < a + size)
+            gh_fatal(fn, GH_MSG_INTERIOR, p);
+        a += size;
+    }
+    gh_fatal(fn, GH_MSG_INTERIOR, p);
+}
+
+/* The block of payload p (inside a region of h; a proxy header leads to
+ * its block), verified and in use; fatal otherwise, with the words for what
+ * p is.  `freeing`: a free() (a freed block is a double free). */
+static struct gh_block *lookup(struct gh_heap *h, const void *p, const char *fn, bool freeing)
 {
     if ((uintptr_t)p & (GH_ALIGN - 1))
-        gh_fatal(fn, "invalid pointer", p);
+        gh_fatal(fn, GH_MSG_INTERIOR, p);
     struct gh_block *b = gh_block_of(p);
-    if (!gh_block_valid(b))
-        gh_fatal(fn, "corrupted header of block", p);
+    if (!gh_block_valid(b)) {
+        if (gh_block_poisoned(b))
+            gh_fatal(fn, freeing ? GH_MSG_DOUBLE_FREE : GH_MSG_FREED, p);
+        unknown(h, p, fn);
+    }
     if (b->size_flags & GH_FLAG_INNER) {
+        /* A proxy leads to its block; a proxied block's own header means p
+         * is the payload position no call was given. */
+        if (gh_block_requested(b) != PROXY_MARK)
+            gh_fatal(fn, GH_MSG_INVALID, p);
         b = (struct gh_block *)((char *)b - gh_block_size(b));
-        if (!gh_block_valid(b))
-            gh_fatal(fn, "corrupted header of block", p);
+        if (!gh_heap_in_regions(h, b, GH_HEADER_SIZE) || !gh_block_valid(b)
+            || (!gh_block_is_free(b) && !(b->size_flags & GH_FLAG_INNER)))
+            gh_fatal(fn, GH_MSG_HEADER, p);
     }
     size_t size = gh_block_size(b);
-    if ((b->size_flags & (GH_FLAG_MMAPPED | GH_FLAG_INNER)) || size < osize(GH_BUDDY_MIN_ORDER)
+    if ((b->size_flags & GH_FLAG_MMAPPED) || size < osize(GH_BUDDY_MIN_ORDER)
         || (size & (size - 1)) || size > osize(h->buddy.max_order))
-        gh_fatal(fn, "corrupted header of block", p);
-    if (gh_block_is_free(b))
-        gh_fatal(fn, "double free of", p);
+        gh_fatal(fn, GH_MSG_HEADER, p);
+    if (gh_block_is_free(b)) {
+        if (gh_block_requested(b) != GH_FREED_BY_CALL || (char *)p != (char *)gh_block_payload(b))
+            gh_fatal(fn, GH_MSG_INVALID, p); /* free space no call had */
+        gh_fatal(fn, freeing ? GH_MSG_DOUBLE_FREE : GH_MSG_FREED, p);
+    }
+    if (gh_block_requested(b) > size - GH_HEADER_SIZE)
+        gh_fatal(fn, GH_MSG_HEADER, p);
     return b;
+}
+
+static struct gh_block *buddy_block(struct gh_heap *h, const void *p, const char *fn)
+{
+    return lookup(h, p, fn, /* freeing */ false);
 }
 
 static size_t buddy_usable(const struct gh_heap *h, const void *p)
@@ -289,6 +377,8 @@ static size_t trim_top(struct gh_heap *h, bool all)
         struct gh_block *before = (struct gh_block *)((char *)last - chunk);
         if (!gh_block_is_free(last) || order_of(last) != m)
             break;
+        if (!free_of_order(last, m))
+            bad_list(h, gh_block_payload(last));
         if (!all && (!gh_block_is_free(before) || order_of(before) != m))
             break;
         if (gh_region_end(r) != chunks_end(h, r))
@@ -313,21 +403,32 @@ static size_t release(struct gh_heap *h, struct gh_region *r, struct gh_block *b
 
 static void buddy_free(struct gh_heap *h, void *p, const char *fn)
 {
-    struct gh_block *b = buddy_block(h, p, fn);
+    struct gh_block *b = lookup(h, p, fn, /* freeing */ true);
     unsigned k = order_of(b), m = h->buddy.max_order;
+    struct gh_region *r = region_of(h, b);
+    if (!r)
+        gh_fatal(fn, GH_MSG_INVALID, p);
+    char *base = chunk0(r);
+    /* The block just after b is where an overflow of b lands: verified,
+     * like each buddy below before it is merged. */
+    struct gh_block *after = (struct gh_block *)((char *)b + osize(k));
+    bool upper = ((size_t)((char *)b - base) & osize(k)) != 0; /* else after is the buddy */
+    if ((upper || k == m) && (char *)after < chunks_end(h, r) && !gh_block_valid(after))
+        gh_fatal(fn, GH_MSG_NEIGHBOUR, p);
     h->c.live_requested -= gh_block_requested(b);
     h->c.live_block_bytes -= osize(k);
     h->c.live_blocks--;
     h->c.frees++;
-    b->size_flags |= GH_FLAG_FREE; /* a second free reads as a double free */
-    struct gh_region *r = region_of(h, b);
-    if (!r)
-        gh_fatal(fn, "invalid pointer", p);
-    char *base = chunk0(r);
+    /* An aligned payload's proxy header stays behind in the block: poisoned,
+     * so a second free of p reads as a double free even once the block is
+     * someone else's. */
+    if ((char *)p != (char *)gh_block_payload(b))
+        gh_block_poison(gh_block_of(p));
+    struct gh_block *mine = b;
     while (k < m) {
         struct gh_block *bb = (struct gh_block *)(base + (((char *)b - base) ^ osize(k)));
         if (!gh_block_valid(bb))
-            gh_fatal(fn, "corrupted header of block", gh_block_payload(bb));
+            gh_fatal(fn, GH_MSG_NEIGHBOUR, p);
         if (!gh_block_is_free(bb) || gh_block_size(bb) != osize(k))
             break;
         unlink_free(h, bb, k);
@@ -335,7 +436,12 @@ static void buddy_free(struct gh_heap *h, void *p, const char *fn)
             b = bb;
         k++;
     }
-    push(h, b, k);
+    /* The merged block keeps the mark of the header it starts with; when
+     * that is a lower buddy, b's header stays behind poisoned, so a second
+     * free of it still reads as a double free. */
+    if (b != mine)
+        gh_block_poison(mine);
+    push(h, b, k, b == mine ? GH_FREED_BY_CALL : gh_block_requested(b));
     if (k == m) {
         if (r->mapped && nchunks(h, r) == 1)
             release(h, r, b);
@@ -346,7 +452,7 @@ static void buddy_free(struct gh_heap *h, void *p, const char *fn)
 
 static bool buddy_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
 {
-    struct gh_block *b = buddy_block(h, p, fn);
+    struct gh_block *b = lookup(h, p, fn, /* freeing */ false);
     if ((char *)p != (char *)gh_block_payload(b)) {
         h->c.resize_refused++;
         return false; /* aligned payloads do not move their proxy */
@@ -368,6 +474,8 @@ static bool buddy_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
                 h->c.resize_refused++;
                 return false;
             }
+            if (!free_of_order(up, j))
+                gh_fatal(fn, GH_MSG_NEIGHBOUR, p);
         }
         for (unsigned j = k; j < want; j++)
             unlink_free(h, (struct gh_block *)((char *)b + osize(j)), j);
@@ -375,7 +483,7 @@ static bool buddy_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
         /* Shrink: hand back upper halves; their buddy (our lower half) is in
          * use, so they cannot merge. */
         for (unsigned j = k; j > want; j--)
-            push(h, (struct gh_block *)((char *)b + osize(j - 1)), j - 1);
+            push(h, (struct gh_block *)((char *)b + osize(j - 1)), j - 1, 0);
     }
     h->c.live_requested += n - gh_block_requested(b);
     h->c.live_block_bytes += osize(want) - osize(k);
@@ -398,8 +506,7 @@ static bool find_victim(void *cv, const struct gh_region *r)
 {
     struct victim_ctx *v = cv;
     struct gh_block *first = (struct gh_block *)chunk0(r);
-    if (r->mapped && nchunks(v->h, r) == 1 && gh_block_is_free(first)
-        && order_of(first) == v->h->buddy.max_order) {
+    if (r->mapped && nchunks(v->h, r) == 1 && free_of_order(first, v->h->buddy.max_order)) {
         v->found = (struct gh_region *)r;
         return false;
     }
@@ -430,7 +537,7 @@ struct walk_ctx {
 static bool walk_region(void *cv, const struct gh_region *r)
 {
     struct walk_ctx *w = cv;
-    return gh_region_walk_blocks(r, chunk0(r), chunks_end(w->h, r), w->fn, w->ctx);
+    return gh_region_walk_blocks(r, chunk0(r), chunks_end(w->h, r), gh_heap_call(w->h), w->fn, w->ctx);
 }
 
 static void buddy_walk(const struct gh_heap *h, bool (*fn)(void *ctx, const struct gh_block_info *b), void *ctx)
@@ -486,7 +593,7 @@ static bool check_region(void *cv, const struct gh_region *r)
             return fail(&c->why, &c->where, "block header fails its check", b);
         size_t size = gh_block_size(b);
         if (size < osize(GH_BUDDY_MIN_ORDER) || size > osize(m) || (size & (size - 1))
-            || (b->size_flags & (GH_FLAG_MMAPPED | GH_FLAG_INNER)))
+            || (b->size_flags & GH_FLAG_MMAPPED) || (gh_block_is_free(b) && (b->size_flags & GH_FLAG_INNER)))
             return fail(&c->why, &c->where, "buddy block size is not a power of two in range", b);
         size_t off = (size_t)(a - base);
         if (off & (size - 1))
@@ -524,12 +631,13 @@ static bool buddy_check(const struct gh_heap *h, const char **why, const void **
         const struct gh_buddy_node *prev = NULL;
         for (const struct gh_buddy_node *nd = h->buddy.lists[k]; nd; nd = nd->next) {
             const struct gh_block *b = gh_block_of(nd);
-            if (nd->prev != prev)
-                return fail(why, where, "free list back link is wrong", b);
+            /* Where the link points is checked before anything is read there. */
             const struct gh_region *r = region_of(h, b);
             if (!r || (const char *)b < chunk0(r) || (const char *)b >= chunks_end(h, r)
                 || ((size_t)((const char *)b - chunk0(r)) & (osize(k) - 1)))
                 return fail(why, where, "free list holds a block outside the heap", b);
+            if (nd->prev != prev)
+                return fail(why, where, "free list back link is wrong", b);
             if (!gh_block_valid(b) || !gh_block_is_free(b) || gh_block_size(b) != osize(k))
                 return fail(why, where, "free list holds a block that is not a free block of its order", b);
             if (++seen > per_order[k])

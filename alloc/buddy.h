@@ -17,7 +17,9 @@
  * A region is [region record 48 B][chunk 2^max][chunk 2^max]...; chunks never
  * merge with each other.  Aligned payloads (align > 16) sit inside a block
  * behind a proxy header flagged GH_FLAG_INNER whose size field is the
- * distance back to the block's own header.
+ * distance back to the block's own header (its requested field is all
+ * ones); the block's own header is flagged GH_FLAG_INNER too, so its
+ * standard payload position is not taken for a pointer.
  */
 #ifndef GH_BUDDY_H
 #define GH_BUDDY_H

@@ -1,4 +1,5 @@
-/* error.c - the one way glassheap reports a fatal misuse or a failed system call. */
+/* error.c - the one way glassheap reports a fatal misuse or a failed system call
+ * (the words of each misuse are error.h's GH_MSG_*). */
 #include "error.h"
 
 #include <errno.h>

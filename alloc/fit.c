@@ -2,8 +2,8 @@
  * placed by a policy's free-block index (policy.h).
  *
  * Owns: split, coalesce, the end markers, growing and trimming the fit
- * regions' blocks, in-place resize, decommitting large free blocks, and
- * the fit checker (the hints that find freed aligned blocks again:
+ * regions' blocks, in-place resize, decommitting large free blocks (the
+ * checker is fit_check.c; the hints that find freed aligned blocks again:
  * fit_aligned.c).  Never: chooses a free block (the policy does), keeps
  * the region tree (region.c), or calls the OS except through the source.
  *
@@ -11,8 +11,15 @@
  * to a free block goes index_remove -> rewrite -> index_insert, so the
  * index never holds a stale size.  free_bytes is kept by those two
  * functions, live_* by carve() and fit_free().
+ *
+ * Nothing a program can overwrite is trusted before it is checked (block.h):
+ * the block a call names (lookup), its neighbours before a merge (next_of,
+ * prev_of: the footer is bounds-checked before it is followed), the block
+ * the index hands out (indexed_ok: header, footer, next's PREV_FREE), and
+ * every header before it is rewritten.  The index's links are checked by
+ * tree.c.  Each failure is one of error.h's lines.
  */
-#include "heap.h"
+#include "fit.h"
 
 #include <string.h>
 
@@ -21,20 +28,63 @@
 
 /* ---- regions --------------------------------------------------------- */
 
-static inline struct gh_block *region_first(const struct gh_region *r)
-{
-    return (struct gh_block *)gh_region_start(r);
-}
-
-static inline struct gh_block *region_marker(const struct gh_region *r)
-{
-    return (struct gh_block *)((char *)r + r->len - GH_HEADER_SIZE);
-}
-
 /* Write the size-0 in-use header that closes a region. */
 static void set_marker(struct gh_block *m, bool prev_free)
 {
     gh_block_set(m, prev_free ? GH_FLAG_PREV_FREE : 0, 0);
+}
+
+/* ---- checks ---------------------------------------------------------- */
+
+/* The block after b (verified, in use): its header verified, its PREV_FREE
+ * clear, its footer equal to its header when it is free.  Fatal, naming p,
+ * otherwise. */
+static struct gh_block *next_of(struct gh_block *b, const char *fn, const void *p)
+{
+    struct gh_block *next = gh_block_next(b);
+    if (!gh_block_valid(next) || gh_block_prev_free(next)
+        || (gh_block_is_free(next) && *gh_block_footer(next) != next->size_flags))
+        gh_fatal(fn, GH_MSG_NEIGHBOUR, p);
+    return next;
+}
+
+/* The free block before x (verified, PREV_FREE set), through the footer in
+ * front of x: the footer's size is bounds-checked (at least a minimum block,
+ * inside x's region) before it is followed, and the block found must carry
+ * a verified free header equal to the footer.  Fatal (what, at) otherwise. */
+static struct gh_block *prev_of(const struct gh_heap *h, const struct gh_block *x, const char *fn,
+                                const char *what, const void *at)
+{
+    uint64_t foot = ((const uint64_t *)x)[-1];
+    size_t psize = (size_t)(foot & GH_SIZE_MASK);
+    struct gh_block *prev = (struct gh_block *)((char *)x - psize);
+    if (psize < GH_MIN_BLOCK || psize > (uintptr_t)x - h->bounds.lo - GH_REGION_HEADER
+        || (h->bounds.cover && !gh_tree_covers(h->bounds.cover, prev, psize + GH_HEADER_SIZE))
+        || prev->size_flags != foot || !gh_block_valid(prev) || !gh_block_is_free(prev)
+        || gh_block_prev_free(prev))
+        gh_fatal(fn, what, at);
+    return prev;
+}
+
+/* b came out of the index for a block of `size` bytes: it must be the free
+ * block the index says - verified header with FREE alone, big enough,
+ * inside the heap, footer equal to its header, the next block marked
+ * PREV_FREE.  A stale header from a merged-away block fails the last two. */
+static void indexed_ok(const struct gh_heap *h, struct gh_block *b, size_t size)
+{
+    size_t have = gh_block_size(b);
+    if (!gh_block_valid(b) || (b->size_flags & GH_FLAG_MASK) != GH_FLAG_FREE || have < size
+        || !gh_heap_in_regions(h, b, have + GH_HEADER_SIZE) || *gh_block_footer(b) != b->size_flags
+        || !gh_block_prev_free(gh_block_next(b)))
+        gh_fatal(gh_heap_call(h), GH_MSG_FREE_LIST, gh_block_payload(b));
+}
+
+/* Set or clear x's PREV_FREE flag; x verified (or fatal: `at`'s neighbour). */
+static void set_prev_free(struct gh_block *x, bool on, const char *fn, const void *at)
+{
+    if (!gh_block_valid(x))
+        gh_fatal(fn, GH_MSG_NEIGHBOUR, at);
+    gh_block_set_flags(x, on ? GH_FLAG_PREV_FREE : 0, on ? 0 : GH_FLAG_PREV_FREE);
 }
 
 /* ---- the index and the counters -------------------------------------- */
@@ -64,18 +114,19 @@ static void index_move(struct gh_heap *h, struct gh_block *old, size_t old_size,
     h->c.free_hist[gh_size_class(gh_block_size(nb))]++;
 }
 
-/* Write [b, b+size) as one free block: header, footer, next's PREV_FREE.
- * The block before b must not be free.  Does not index it. */
-static void write_free(struct gh_block *b, size_t size)
+/* Write [b, b+size) as one free block: header (its requested field `mark`:
+ * GH_FREED_BY_CALL or 0) and footer.  The block before b must not be free;
+ * the caller sets the next block's PREV_FREE.  Does not index it. */
+static void write_free(struct gh_block *b, size_t size, size_t mark)
 {
-    gh_block_set(b, (uint64_t)size | GH_FLAG_FREE, 0);
-    gh_block_mark_free(b);
+    gh_block_set(b, (uint64_t)size | GH_FLAG_FREE, mark);
+    gh_block_set_footer(b);
 }
 
-/* write_free and index it. */
+/* write_free (never handed out: mark 0) and index it. */
 static void make_free(struct gh_heap *h, struct gh_block *b, size_t size)
 {
-    write_free(b, size);
+    write_free(b, size, 0);
     index_insert(h, b);
 }
 
@@ -99,8 +150,7 @@ static void carve(struct gh_heap *h, struct gh_block *b, size_t size, size_t req
     if (have - size >= GH_MIN_BLOCK) {
         struct gh_block *rest = (struct gh_block *)((char *)b + size);
         /* rest's successor already has PREV_FREE set (b was free). */
-        gh_block_set(rest, (uint64_t)(have - size) | GH_FLAG_FREE, 0);
-        *gh_block_footer(rest) = rest->size_flags;
+        write_free(rest, have - size, 0);
         if (indexed)
             index_move(h, b, have, rest);
         else
@@ -109,7 +159,7 @@ static void carve(struct gh_heap *h, struct gh_block *b, size_t size, size_t req
         size = have;
         if (indexed)
             index_remove(h, b);
-        gh_block_next(b)->size_flags &= ~GH_FLAG_PREV_FREE;
+        set_prev_free(gh_block_next(b), false, gh_heap_call(h), gh_block_payload(b));
     }
     gh_block_set(b, (uint64_t)size | keep, requested);
     h->c.live_requested += requested;
@@ -123,15 +173,18 @@ static void carve(struct gh_heap *h, struct gh_block *b, size_t size, size_t req
 /* Extend region r in place by the span just after it. */
 static void extend_region(struct gh_heap *h, struct gh_region *r, size_t len)
 {
-    struct gh_block *old_marker = region_marker(r);
-    bool prev_free = gh_block_prev_free(old_marker);
+    struct gh_block *old_marker = gh_fit_marker(r);
+    if (!gh_block_valid(old_marker) || gh_block_size(old_marker) != 0)
+        gh_fatal(gh_heap_call(h), GH_MSG_HEADER, gh_block_payload(old_marker));
+    struct gh_block *prev = NULL;
+    if (gh_block_prev_free(old_marker))
+        prev = prev_of(h, old_marker, gh_heap_call(h), GH_MSG_FREE_LIST, gh_block_payload(old_marker));
     gh_region_extend(h, r, len);
-    set_marker(region_marker(r), false);
-    if (prev_free) {
+    set_marker(gh_fit_marker(r), true);
+    if (prev) {
         /* The free block at the top grows in place. */
-        struct gh_block *prev = gh_block_prev(old_marker);
         size_t old_size = gh_block_size(prev);
-        write_free(prev, old_size + len);
+        write_free(prev, old_size + len, gh_block_requested(prev));
         index_move(h, prev, old_size, prev);
     } else {
         make_free(h, old_marker, len);
@@ -142,8 +195,8 @@ static void extend_region(struct gh_heap *h, struct gh_region *r, size_t len)
 static struct gh_region *new_region(struct gh_heap *h, const struct gh_span *span)
 {
     struct gh_region *r = gh_region_add(h, span, GH_REGION_OVERHEAD);
-    set_marker(region_marker(r), false);
-    make_free(h, region_first(r), span->len - GH_REGION_OVERHEAD);
+    set_marker(gh_fit_marker(r), true);
+    make_free(h, gh_fit_first(r), span->len - GH_REGION_OVERHEAD);
     return r;
 }
 
@@ -154,8 +207,11 @@ static size_t exact_len(const struct gh_heap *h, size_t need)
 {
     if (!h->grow_exact || !h->top || h->src->kind != GH_SOURCE_ARENA)
         return 0;
-    struct gh_block *m = region_marker(h->top);
-    size_t have = gh_block_prev_free(m) ? gh_block_size(gh_block_prev(m)) : 0;
+    struct gh_block *m = gh_fit_marker(h->top);
+    if (!gh_block_valid(m))
+        gh_fatal(gh_heap_call(h), GH_MSG_HEADER, gh_block_payload(m));
+    size_t have = gh_block_prev_free(m)
+        ? gh_block_size(prev_of(h, m, gh_heap_call(h), GH_MSG_FREE_LIST, gh_block_payload(m))) : 0;
     size_t len = need > have ? need - have : 0;
     /* With no free block at the top the extension is a free block of its
      * own: at least a minimum block (an in-place resize may lack less). */
@@ -206,10 +262,10 @@ static struct gh_block *find_or_grow(struct gh_heap *h, size_t size)
     struct gh_block *b = h->policy.ops->find(&h->policy, size);
     if (!b && grow(h, size))
         b = h->policy.ops->find(&h->policy, size);
-    /* A program that wrote past its block may have hit this free block's
-     * header: stop here rather than carve with a forged size. */
-    if (b && (!gh_block_valid(b) || !gh_block_is_free(b) || gh_block_size(b) < size))
-        gh_fatal("malloc", "corrupted header of block", gh_block_payload(b));
+    /* A program that wrote past its block may have hit this free block: stop
+     * here rather than carve with a forged size. */
+    if (b)
+        indexed_ok(h, b, size);
     return b;
 }
 
@@ -219,6 +275,7 @@ static void fit_init(struct gh_heap *h, size_t largest_request)
 {
     (void)largest_request; /* any request up to GH_MAX_REQUEST */
     gh_policy_init(&h->policy, h->entry);
+    gh_tree_set_bounds(&h->policy.tree, &h->bounds); /* its links checked (tree.h) */
     h->top_pad = GH_DEFAULT_TOP_PAD;
     h->trim_threshold = GH_DEFAULT_TRIM_THRESHOLD;
     h->trim_adaptive = true;
@@ -282,8 +339,7 @@ static void *fit_alloc(struct gh_heap *h, size_t align, size_t n)
          * use, b being free); the aligned rest is carved out of the index. */
         size_t total = gh_block_size(b);
         struct gh_block *nb = (struct gh_block *)(p - GH_HEADER_SIZE);
-        gh_block_set(b, (uint64_t)gap | GH_FLAG_FREE | (b->size_flags & GH_FLAG_PREV_FREE), 0);
-        *gh_block_footer(b) = b->size_flags;
+        write_free(b, gap, gh_block_requested(b));
         index_move(h, b, total, b);
         gh_block_set(nb, (uint64_t)(total - gap) | GH_FLAG_FREE | GH_FLAG_PREV_FREE, 0);
         b = nb;
@@ -295,35 +351,57 @@ static void *fit_alloc(struct gh_heap *h, size_t align, size_t n)
     return (void *)p;
 }
 
-static struct gh_block *fit_block(struct gh_heap *h, const void *p, const char *fn)
+/* p is inside a region of h but its header fails the check: is p a block
+ * whose header was overwritten, or a pointer into the middle of one?  Walk
+ * the region from its first block (only on the way to abort()). */
+__attribute__((noreturn, cold, noinline)) static void unknown(const struct gh_heap *h, const void *p,
+                                                              const char *fn)
 {
-    (void)h;
+    const struct gh_region *r = gh_region_containing(h, p);
+    if (!r)
+        gh_fatal(fn, GH_MSG_INVALID, p);
+    const char *a = (const char *)gh_fit_first(r), *end = (const char *)gh_fit_marker(r);
+    while (a < end) {
+        const struct gh_block *x = (const struct gh_block *)a;
+        size_t size = gh_block_size(x);
+        if (!gh_block_valid(x) || size < GH_MIN_BLOCK || size > (size_t)(end - a))
+            gh_fatal(fn, GH_MSG_HEADER, gh_block_payload((struct gh_block *)x));
+        if ((const char *)p < a + size)
+            gh_fatal(fn, GH_MSG_INTERIOR, p);
+        a += size;
+    }
+    gh_fatal(fn, GH_MSG_INTERIOR, p); /* in the end marker */
+}
+
+/* The block of payload p (inside a region of h), verified and in use;
+ * fatal otherwise, with the words for what p is.  `freeing`: a free() (a
+ * block already freed is a double free, not just a freed block). */
+static struct gh_block *lookup(const struct gh_heap *h, const void *p, const char *fn, bool freeing)
+{
     if ((uintptr_t)p & (GH_ALIGN - 1))
-        gh_fatal(fn, "invalid pointer", p);
+        gh_fatal(fn, GH_MSG_INTERIOR, p);
     struct gh_block *b = gh_block_of(p);
-    if (!gh_block_valid(b) || (b->size_flags & GH_FLAG_MMAPPED) || gh_block_size(b) < GH_MIN_BLOCK)
-        gh_fatal(fn, "corrupted header of block", p);
-    if (gh_block_is_free(b))
-        gh_fatal(fn, "double free of", p);
+    if (!gh_block_valid(b)) {
+        if (gh_block_poisoned(b))
+            gh_fatal(fn, freeing ? GH_MSG_DOUBLE_FREE : GH_MSG_FREED, p);
+        unknown(h, p, fn);
+    }
+    size_t size = gh_block_size(b);
+    if ((b->size_flags & (GH_FLAG_MMAPPED | GH_FLAG_INNER)) || size < GH_MIN_BLOCK)
+        gh_fatal(fn, GH_MSG_HEADER, p);
+    if (gh_block_is_free(b)) {
+        if (gh_block_requested(b) != GH_FREED_BY_CALL)
+            gh_fatal(fn, GH_MSG_INVALID, p); /* free space no call had */
+        gh_fatal(fn, freeing ? GH_MSG_DOUBLE_FREE : GH_MSG_FREED, p);
+    }
+    if (gh_block_requested(b) > size - GH_HEADER_SIZE)
+        gh_fatal(fn, GH_MSG_HEADER, p);
     return b;
 }
 
-/* The block after b, checked: a corrupt neighbour is reported, not used. */
-static struct gh_block *checked_next(struct gh_block *b, const char *fn)
+static struct gh_block *fit_block(struct gh_heap *h, const void *p, const char *fn)
 {
-    struct gh_block *next = gh_block_next(b);
-    if (!gh_block_valid(next))
-        gh_fatal(fn, "corrupted header of block", gh_block_payload(next));
-    return next;
-}
-
-/* The free block before b (PREV_FREE set), checked against b's footer. */
-static struct gh_block *checked_prev(struct gh_block *b, const char *fn)
-{
-    struct gh_block *prev = gh_block_prev(b);
-    if (!gh_block_valid(prev) || !gh_block_is_free(prev) || gh_block_next(prev) != b)
-        gh_fatal(fn, "corrupted header of block", gh_block_payload(b));
-    return prev;
+    return lookup(h, p, fn, /* freeing */ false);
 }
 
 /* Give back the free tail of the top region beyond `pad` bytes. */
@@ -332,10 +410,12 @@ static size_t trim_top(struct gh_heap *h, size_t pad)
     struct gh_region *r = h->top;
     if (!r)
         return 0;
-    struct gh_block *marker = region_marker(r);
+    struct gh_block *marker = gh_fit_marker(r);
+    if (!gh_block_valid(marker))
+        gh_fatal(gh_heap_call(h), GH_MSG_HEADER, gh_block_payload(marker));
     if (!gh_block_prev_free(marker))
         return 0;
-    struct gh_block *last = gh_block_prev(marker);
+    struct gh_block *last = prev_of(h, marker, gh_heap_call(h), GH_MSG_FREE_LIST, gh_block_payload(marker));
     size_t keep_min;
     if (__builtin_add_overflow(pad, GH_MIN_BLOCK + GH_HEADER_SIZE, &keep_min)
         || !gh_round_up(keep_min, GH_ALIGN, &keep_min))
@@ -352,9 +432,8 @@ static size_t trim_top(struct gh_heap *h, size_t pad)
     if (!gh_region_shrink(h, r, release))
         return 0;
     size_t old_size = gh_block_size(last);
-    gh_block_set(last, (uint64_t)(old_size - release) | GH_FLAG_FREE, 0);
-    set_marker(region_marker(r), true);
-    *gh_block_footer(last) = last->size_flags;
+    write_free(last, old_size - release, gh_block_requested(last));
+    set_marker(gh_fit_marker(r), true);
     index_move(h, last, old_size, last);
     return release;
 }
@@ -372,34 +451,37 @@ static size_t release_region(struct gh_heap *h, struct gh_region *r, struct gh_b
 static struct gh_region *sole_block_region(const struct gh_heap *h, struct gh_block *b)
 {
     struct gh_region *r = gh_region_containing(h, b);
-    if (r && region_first(r) == b && gh_block_next(b) == region_marker(r))
+    if (r && gh_fit_first(r) == b && gh_block_next(b) == gh_fit_marker(r))
         return r;
     return NULL;
 }
 
-/* Free b (validated, in use); returns the coalesced free block. */
-static struct gh_block *free_block(struct gh_heap *h, struct gh_block *b, const char *fn)
+/* Free b (verified, in use; p its payload); returns the coalesced free
+ * block.  Both neighbours are verified before anything is written. */
+static struct gh_block *free_block(struct gh_heap *h, struct gh_block *b, const void *p, const char *fn)
 {
     size_t size = gh_block_size(b);
+    struct gh_block *next = next_of(b, fn, p);
+    struct gh_block *prev = gh_block_prev_free(b) ? prev_of(h, b, fn, GH_MSG_NEIGHBOUR, p) : NULL;
     h->c.live_requested -= gh_block_requested(b);
     h->c.live_block_bytes -= size;
     h->c.live_blocks--;
-    /* Mark it free first: a second free of a merged-away header still
-     * reads as a double free. */
-    b->size_flags |= GH_FLAG_FREE;
-    struct gh_block *next = checked_next(b, fn);
-    struct gh_block *prev = gh_block_prev_free(b) ? checked_prev(b, fn) : NULL;
     size_t next_size = gh_block_is_free(next) ? gh_block_size(next) : 0;
+    if (!next_size) /* next verified by next_of */
+        gh_block_set_flags(next, GH_FLAG_PREV_FREE, 0);
     if (prev) {
-        /* Merge into the free block before: it keeps its address. */
+        /* Merge into the free block before: it keeps its address.  b's
+         * header stays behind, poisoned: a second free of it still reads
+         * as a double free. */
+        gh_block_poison(b);
         size_t prev_size = gh_block_size(prev);
         if (next_size)
             index_remove(h, next);
-        write_free(prev, prev_size + size + next_size);
+        write_free(prev, prev_size + size + next_size, gh_block_requested(prev));
         index_move(h, prev, prev_size, prev);
         return prev;
     }
-    write_free(b, size + next_size);
+    write_free(b, size + next_size, GH_FREED_BY_CALL);
     if (next_size)
         index_move(h, next, next_size, b); /* b takes next's place */
     else
@@ -409,10 +491,10 @@ static struct gh_block *free_block(struct gh_heap *h, struct gh_block *b, const 
 
 static void fit_free(struct gh_heap *h, void *p, const char *fn)
 {
-    struct gh_block *own = fit_block(h, p, fn), *next = gh_block_next(own);
+    struct gh_block *own = lookup(h, p, fn, /* freeing */ true), *next = gh_block_next(own);
     if (!gh_block_is_free(next)) /* read before the merge (free_block checks it) */
         next = NULL;
-    struct gh_block *b = free_block(h, own, fn);
+    struct gh_block *b = free_block(h, own, p, fn);
     h->c.frees++;
     if (h->hint_next) /* some aligned block was ever made */
         gh_fit_hint_freed(h, p, own, next, b);
@@ -420,7 +502,7 @@ static void fit_free(struct gh_heap *h, void *p, const char *fn)
     if (gh_block_size(gh_block_next(b)) == 0) {
         /* b is the last block of its region. */
         struct gh_region *r;
-        if (h->top && gh_block_next(b) == region_marker(h->top)) {
+        if (h->top && gh_block_next(b) == gh_fit_marker(h->top)) {
             /* size >= trim_threshold + top_pad, without overflow
              * (mallopt takes either up to SIZE_MAX) */
             if (size >= h->trim_threshold && size - h->trim_threshold >= h->top_pad)
@@ -433,18 +515,18 @@ static void fit_free(struct gh_heap *h, void *p, const char *fn)
 
 static bool fit_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
 {
-    struct gh_block *b = fit_block(h, p, fn);
+    struct gh_block *b = lookup(h, p, fn, /* freeing */ false);
     size_t want = gh_block_size_for(n);
     if (!want) {
         h->c.resize_refused++;
         return false;
     }
     size_t have = gh_block_size(b);
-    struct gh_block *next = checked_next(b, fn);
-    if (want > have && gh_block_size(next) == 0 && h->top && next == region_marker(h->top)) {
+    struct gh_block *next = next_of(b, fn, p);
+    if (want > have && gh_block_size(next) == 0 && h->top && next == gh_fit_marker(h->top)) {
         /* At the top: extend the region, then take from the new tail. */
         if (grow(h, want - have))
-            next = checked_next(b, fn);
+            next = next_of(b, fn, p);
     }
     size_t next_size = gh_block_is_free(next) ? gh_block_size(next) : 0;
     size_t total = have + next_size;
@@ -464,7 +546,9 @@ static bool fit_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
         /* The tail [b+want, b+total) is free: it takes next's place in the
          * index, or it is a new free block. */
         struct gh_block *tail = (struct gh_block *)((char *)b + want);
-        write_free(tail, total - want);
+        write_free(tail, total - want, 0);
+        if (!next_size) /* next verified by next_of */
+            gh_block_set_flags(next, GH_FLAG_PREV_FREE, 0);
         if (next_indexed)
             index_move(h, next, next_size, tail);
         else
@@ -474,7 +558,7 @@ static bool fit_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
         if (next_indexed)
             index_remove(h, next);
         size = total;
-        gh_block_next_of_size(b, total)->size_flags &= ~GH_FLAG_PREV_FREE;
+        set_prev_free(gh_block_next_of_size(b, total), false, fn, p);
     } else {
         size = have; /* shrinking by less than a minimum block: keep it */
     }
@@ -527,11 +611,12 @@ static size_t fit_trim(struct gh_heap *h, size_t pad)
     struct trim_ctx t = { .h = h };
     fit_walk(h, decommit_free, &t);
     for (int i = 0; i < t.nrelease; i++)
-        given += release_region(h, t.release[i], region_first(t.release[i]));
+        given += release_region(h, t.release[i], gh_fit_first(t.release[i]));
     return given;
 }
 
 struct walk_ctx {
+    const char *call;
     bool (*fn)(void *, const struct gh_block_info *);
     void *ctx;
 };
@@ -539,12 +624,13 @@ struct walk_ctx {
 static bool walk_region(void *c, const struct gh_region *r)
 {
     struct walk_ctx *w = c;
-    return gh_region_walk_blocks(r, (const char *)region_first(r), (const char *)region_marker(r), w->fn, w->ctx);
+    return gh_region_walk_blocks(r, (const char *)gh_fit_first(r), (const char *)gh_fit_marker(r), w->call,
+                                 w->fn, w->ctx);
 }
 
 static void fit_walk(const struct gh_heap *h, bool (*fn)(void *ctx, const struct gh_block_info *b), void *ctx)
 {
-    struct walk_ctx w = { fn, ctx };
+    struct walk_ctx w = { gh_heap_call(h), fn, ctx };
     gh_region_walk(h, walk_region, &w);
 }
 
@@ -558,106 +644,6 @@ static size_t fit_free_blocks(const struct gh_heap *h)
     return gh_policy_count(&h->policy);
 }
 
-/* ---- the checker ----------------------------------------------------- */
-
-struct check_ctx {
-    const struct gh_heap *h;
-    const char *why;
-    const void *where;
-    uint64_t live_req, live_bytes, live_blocks, free_bytes, free_blocks, heap_bytes, regions;
-    uint64_t hist[64];
-};
-
-static bool fail(struct check_ctx *c, const char *why, const void *where)
-{
-    c->why = why;
-    c->where = where;
-    return false;
-}
-
-static bool check_region(void *cv, const struct gh_region *r)
-{
-    struct check_ctx *c = cv;
-    if (r->len % GH_ALIGN || r->len < GH_REGION_OVERHEAD + GH_MIN_BLOCK)
-        return fail(c, "region length is not a whole number of blocks", r);
-    c->regions++;
-    c->heap_bytes += r->len;
-    const struct gh_block *m = region_marker(r);
-    const struct gh_block *b = region_first(r);
-    bool prev_free = false;
-    while (b != m) {
-        if (b > m)
-            return fail(c, "block runs past the end of its region", b);
-        if (!gh_block_valid(b))
-            return fail(c, "block header fails its check", b);
-        size_t size = gh_block_size(b);
-        if (size < GH_MIN_BLOCK || size % GH_ALIGN || (b->size_flags & GH_FLAG_MMAPPED))
-            return fail(c, "block size is not a valid block size", b);
-        if ((const char *)b + size > (const char *)m)
-            return fail(c, "block runs past the end of its region", b);
-        if (gh_block_prev_free(b) != prev_free)
-            return fail(c, "PREV_FREE flag disagrees with the previous block", b);
-        if (gh_block_is_free(b)) {
-            if (prev_free)
-                return fail(c, "two adjacent free blocks", b);
-            if (*gh_block_footer(b) != b->size_flags)
-                return fail(c, "free block footer differs from its header", b);
-            if (!gh_policy_contains(&c->h->policy, b))
-                return fail(c, "free block missing from the index", b);
-            c->free_blocks++;
-            c->free_bytes += size;
-            c->hist[gh_size_class(size)]++;
-        } else {
-            if (gh_block_requested(b) > size - GH_HEADER_SIZE)
-                return fail(c, "requested size larger than the block", b);
-            c->live_blocks++;
-            c->live_bytes += size;
-            c->live_req += gh_block_requested(b);
-        }
-        prev_free = gh_block_is_free(b);
-        b = (const struct gh_block *)((const char *)b + size);
-    }
-    if (!gh_block_valid(m) || gh_block_size(m) != 0 || gh_block_is_free(m))
-        return fail(c, "region end marker is damaged", m);
-    if (gh_block_prev_free(m) != prev_free)
-        return fail(c, "PREV_FREE flag disagrees with the previous block", m);
-    return true;
-}
-
-static bool fit_check(const struct gh_heap *h, const char **why, const void **where)
-{
-    struct check_ctx c = { .h = h };
-    const char *twhy = NULL;
-    bool ok = true;
-    if (!h->policy.ops->check(&h->policy, &twhy)) {
-        c.why = twhy;
-        ok = false;
-    } else {
-        gh_region_walk(h, check_region, &c);
-        if (c.why)
-            ok = false;
-        else if (c.free_blocks != gh_policy_count(&h->policy))
-            ok = !!fail(&c, "the index holds blocks that are not free blocks of the heap", NULL);
-        else if (c.live_req != h->c.live_requested || c.live_bytes != h->c.live_block_bytes
-                 || c.live_blocks != h->c.live_blocks)
-            ok = !!fail(&c, "live counters disagree with the blocks", NULL);
-        else if (c.free_bytes != h->c.free_bytes)
-            ok = !!fail(&c, "free_bytes counter disagrees with the blocks", NULL);
-        else if (memcmp(c.hist, h->c.free_hist, sizeof c.hist) != 0)
-            ok = !!fail(&c, "free-block size histogram disagrees with the blocks", NULL);
-        else if (c.heap_bytes != h->c.heap_bytes
-                 || c.regions * GH_REGION_OVERHEAD != h->c.overhead_bytes)
-            ok = !!fail(&c, "heap_bytes counter disagrees with the regions", NULL);
-    }
-    if (!ok) {
-        if (why)
-            *why = c.why;
-        if (where)
-            *where = c.where;
-    }
-    return ok;
-}
-
 const struct gh_discipline gh_discipline_fit = {
     .init = fit_init,
     .alloc = fit_alloc,
@@ -668,7 +654,7 @@ const struct gh_discipline gh_discipline_fit = {
     .owns = gh_region_owns,
     .trim = fit_trim,
     .walk = fit_walk,
-    .check = fit_check,
+    .check = gh_fit_check,
     .can_hold = fit_can_hold,
     .describe = fit_describe,
     .largest_free = fit_largest_free,

@@ -62,16 +62,24 @@ void gh_front_large_add(struct gh_front *f, void *p, bool fresh)
     f->large_mapped += fresh;
 }
 
-enum gh_front_kind gh_front_find(const struct gh_front *f, const void *p, const char *fn,
-                                 struct gh_large_rec **rec)
+/* gh_front_find, with the words for a large block freed recently: a
+ * double free when the call frees, a freed block when it only looks. */
+static enum gh_front_kind find(const struct gh_front *f, const void *p, const char *fn,
+                               struct gh_large_rec **rec, const char *freed)
 {
     if (gh_heap_owns(f->heap, p))
         return GH_FRONT_HEAP;
     if ((*rec = gh_large_find(&f->large, p)))
         return GH_FRONT_LARGE;
     if (gh_large_recently_freed(&f->large, p))
-        gh_fatal(fn, "double free of", p);
-    gh_fatal(fn, "invalid pointer", p);
+        gh_fatal(fn, freed, p);
+    gh_fatal(fn, GH_MSG_INVALID, p);
+}
+
+enum gh_front_kind gh_front_find(const struct gh_front *f, const void *p, const char *fn,
+                                 struct gh_large_rec **rec)
+{
+    return find(f, p, fn, rec, GH_MSG_FREED);
 }
 
 void gh_front_release(struct gh_front *f, void *p, const char *fn, struct gh_front_unmap *u, size_t *usable)
@@ -83,7 +91,7 @@ void gh_front_release(struct gh_front *f, void *p, const char *fn, struct gh_fro
     struct gh_large_rec *rec;
     u->base = NULL;
     u->len = 0;
-    if (gh_front_find(f, p, fn, &rec) == GH_FRONT_HEAP) {
+    if (find(f, p, fn, &rec, GH_MSG_DOUBLE_FREE) == GH_FRONT_HEAP) {
         if (usable)
             *usable = gh_heap_usable(f->heap, p);
         gh_heap_free(f->heap, p, fn);

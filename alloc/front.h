@@ -13,7 +13,8 @@
  *     threshold or at least half its usable bytes; anything else moves
  *     (new block, copy, free the old one);
  *   - a pointer that is neither a heap block nor a live large block is
- *     fatal ("double free" when it was freed recently).
+ *     fatal ("double free", or "pointer to a freed block" for a call that
+ *     does not free, when it was freed recently).
  * The heap's own growth and trimming follow its source (a paged arena
  * grows and trims exactly as the break does: source.h).
  *

@@ -1,8 +1,9 @@
 /* heap.c - one heap instance: the dispatcher over its discipline.
  *
  * Owns: setting a heap up from a line of the policy table, the per-process
- * header secret, and the debug checker (GH_CHECKS) after every operation
- * that changes a heap, whatever its discipline.  Everything else is the
+ * header secret, naming the API call under way for the fatal lines of the
+ * layers below (h->bounds.fn), and the debug checker (GH_CHECKS) after
+ * every operation that changes a heap, whatever its discipline.  Everything else is the
  * discipline's (fit.c, buddy.c; discipline.h) or the regions' (region.c).
  * Never: parses the environment, takes a lock, calls the OS (not even
  * through the source), or knows which discipline it runs.
@@ -14,6 +15,9 @@
 #include "error.h"
 
 uint64_t gh_block_secret;
+
+/* The tree reads a block's size through the same mask as block.h. */
+_Static_assert(GH_TNODE_SIZE_MASK == GH_SIZE_MASK, "tree.h and block.h disagree on the size word");
 
 #ifdef GH_CHECKS
 static void debug_check(const struct gh_heap *h, const char *fn)
@@ -36,6 +40,7 @@ static void setup(struct gh_heap *h, struct gh_source *src, const struct gh_poli
     h->d = policy->discipline;
     h->src = src;
     gh_tree_init(&h->regions, GH_TREE_BY_ADDR);
+    gh_tree_set_bounds(&h->regions, &h->bounds);
     h->d->init(h, largest_request);
 }
 
@@ -76,8 +81,15 @@ const char *gh_heap_policy_name(const struct gh_heap *h)
     return h->entry->name;
 }
 
+/* The call whose name a fatal line of the tree or a discipline carries. */
+static inline void call(struct gh_heap *h, const char *fn)
+{
+    h->bounds.fn = fn;
+}
+
 void *gh_heap_alloc(struct gh_heap *h, size_t n)
 {
+    call(h, "malloc");
     void *p = h->d->alloc(h, GH_ALIGN, n);
     debug_check(h, "malloc");
     return p;
@@ -87,6 +99,7 @@ void *gh_heap_alloc_aligned(struct gh_heap *h, size_t align, size_t n)
 {
     if (align <= GH_ALIGN)
         return gh_heap_alloc(h, n);
+    call(h, "memalign");
     void *p = h->d->alloc(h, align, n);
     debug_check(h, "memalign");
     return p;
@@ -94,12 +107,14 @@ void *gh_heap_alloc_aligned(struct gh_heap *h, size_t align, size_t n)
 
 void gh_heap_free(struct gh_heap *h, void *p, const char *fn)
 {
+    call(h, fn);
     h->d->free(h, p, fn);
     debug_check(h, fn);
 }
 
 bool gh_heap_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
 {
+    call(h, fn);
     bool done = h->d->resize(h, p, n, fn);
     debug_check(h, fn);
     return done;
@@ -107,6 +122,7 @@ bool gh_heap_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
 
 struct gh_block *gh_heap_block(struct gh_heap *h, const void *p, const char *fn)
 {
+    call(h, fn);
     return h->d->block(h, p, fn);
 }
 
@@ -122,6 +138,7 @@ bool gh_heap_owns(const struct gh_heap *h, const void *p)
 
 size_t gh_heap_trim(struct gh_heap *h, size_t pad)
 {
+    call(h, "malloc_trim");
     size_t given = h->d->trim(h, pad);
     debug_check(h, "malloc_trim");
     return given;

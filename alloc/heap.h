@@ -20,9 +20,11 @@
  * index holds exactly the free blocks; the counters match the walk.  Buddy
  * invariants: see buddy.c.
  *
- * Not thread-safe: the front end serialises calls.  Misuse found while
- * freeing or resizing (double free, a header that fails its check) is fatal:
- * gh_fatal() with the caller's function name.
+ * Not thread-safe: the front end serialises calls.  Misuse or corruption
+ * found by any call (a double free, a pointer into the middle of a block, a
+ * header that fails its check, a free-list link outside the heap, a
+ * neighbour that disagrees) is fatal: gh_fatal() with one of error.h's
+ * GH_MSG_* and the caller's function name.
  */
 #ifndef GH_HEAP_H
 #define GH_HEAP_H
@@ -75,6 +77,8 @@ struct gh_heap {
         struct gh_buddy buddy;      /* buddy: the per-order free lists */
     };
     struct gh_tree regions;     /* BY_ADDR over struct gh_region.node */
+    struct gh_tree_bounds bounds; /* where its index nodes may lie (region.c);
+                                   the heap must not move once set up */
     struct gh_region *top;      /* the region the source can extend in place */
     /* Fit only (0 for buddy, which grows and trims by whole chunks): */
     size_t top_pad;             /* extra bytes asked for when growing */
@@ -95,6 +99,23 @@ struct gh_heap {
     unsigned hint_next;
     struct gh_heap_counters c;
 };
+
+/* The API call under way (for a fatal line found below the call's entry). */
+static inline const char *gh_heap_call(const struct gh_heap *h)
+{
+    return h->bounds.fn ? h->bounds.fn : "malloc";
+}
+
+/* Does [p, p + len) lie inside one region of h?  O(1) for a heap of one
+ * region (its span), O(log r) otherwise. */
+static inline bool gh_heap_in_regions(const struct gh_heap *h, const void *p, size_t len)
+{
+    const struct gh_tree_bounds *b = &h->bounds;
+    uintptr_t a = (uintptr_t)p;
+    if (a - b->lo > b->hi - b->lo || len > b->hi - a)
+        return false;
+    return !b->cover || gh_tree_covers(b->cover, p, len);
+}
 
 /* A block as the walker reports it. */
 struct gh_block_info {

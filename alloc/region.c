@@ -2,11 +2,36 @@
  * and extending from the source, shrinking the top, releasing mapped
  * regions, and walking regions and their blocks.
  *
- * Owns: struct gh_region, the region tree and the region counters.  Never:
+ * Owns: struct gh_region, the region tree, the region counters and the
+ * heap's link bounds (h->bounds: the span from the lowest region to the end
+ * of the highest, and the region tree as the cover once there are two),
+ * which every index link of the heap is checked against (tree.h).  Never:
  * reads or writes a block header (the disciplines do), calls the OS other
  * than through the source.
  */
 #include "heap.h"
+
+#include "error.h"
+
+/* Recompute h->bounds from the region tree: O(log r), on every change of
+ * the regions (none on the allocation path but growing). */
+static void update_bounds(struct gh_heap *h)
+{
+    struct gh_tree_bounds *b = &h->bounds;
+    const struct gh_tnode *lo = h->regions.root, *hi = h->regions.root;
+    if (!lo) {
+        b->lo = b->hi = 0;
+        b->cover = NULL;
+        return;
+    }
+    while (lo->left)
+        lo = lo->left;
+    while (hi->right)
+        hi = hi->right;
+    b->lo = (uintptr_t)gh_region_of_node(lo);
+    b->hi = (uintptr_t)gh_region_end(gh_region_of_node(hi));
+    b->cover = h->regions.count > 1 ? &h->regions : NULL;
+}
 
 struct gh_region *gh_region_containing(const struct gh_heap *h, const void *p)
 {
@@ -43,6 +68,7 @@ void gh_region_extend(struct gh_heap *h, struct gh_region *r, size_t len)
 {
     r->len += len;
     gh_tree_resized(&h->regions, &r->node);
+    update_bounds(h);
     h->c.heap_bytes += len;
     h->c.regions_extended++;
     note_peak(h);
@@ -55,7 +81,14 @@ static struct gh_region *insert_record(struct gh_heap *h, const struct gh_span *
     r->len = span->len;
     r->mapped = span->mapped;
     r->reserved = 0;
+    /* The new node must be inside the bounds before the tree links to it. */
+    uintptr_t lo = (uintptr_t)span->base, hi = lo + span->len;
+    if (h->bounds.hi == 0 || lo < h->bounds.lo)
+        h->bounds.lo = lo;
+    if (hi > h->bounds.hi)
+        h->bounds.hi = hi;
     gh_tree_insert(&h->regions, &r->node);
+    update_bounds(h);
     h->c.heap_bytes += span->len;
     return r;
 }
@@ -84,6 +117,7 @@ bool gh_region_shrink(struct gh_heap *h, struct gh_region *r, size_t len)
         return false;
     r->len -= len;
     gh_tree_resized(&h->regions, &r->node);
+    update_bounds(h);
     h->c.heap_bytes -= len;
     h->c.trims++;
     h->c.trimmed_bytes += len;
@@ -93,6 +127,7 @@ bool gh_region_shrink(struct gh_heap *h, struct gh_region *r, size_t len)
 size_t gh_region_release(struct gh_heap *h, struct gh_region *r, size_t overhead)
 {
     gh_tree_remove(&h->regions, &r->node);
+    update_bounds(h);
     struct gh_span span = { (char *)r, r->len, true };
     h->c.heap_bytes -= span.len;
     h->c.overhead_bytes -= overhead;
@@ -120,8 +155,8 @@ void gh_region_walk(const struct gh_heap *h, bool (*fn)(void *ctx, const struct 
     gh_tree_walk(&h->regions, walk_one, &w);
 }
 
-bool gh_region_walk_blocks(const struct gh_region *r, const char *first, const char *end,
-                           bool (*fn)(void *ctx, const struct gh_block_info *b), void *ctx)
+bool gh_region_walk_blocks(const struct gh_region *r, const char *first, const char *end, const char *fn,
+                           bool (*fn_block)(void *ctx, const struct gh_block_info *b), void *ctx)
 {
     for (const char *a = first; a < end;) {
         const struct gh_block *b = (const struct gh_block *)a;
@@ -133,9 +168,12 @@ bool gh_region_walk_blocks(const struct gh_region *r, const char *first, const c
             .free = gh_block_is_free(b),
             .region = r,
         };
-        if (bi.size == 0)
+        if (bi.size == 0 && gh_block_valid(b))
             break;
-        if (!fn(ctx, &bi))
+        /* A size read from an unchecked header would walk out of the region. */
+        if (!gh_block_valid(b) || bi.size < GH_ALIGN || bi.size > (size_t)(end - a))
+            gh_fatal(fn, GH_MSG_HEADER, gh_block_payload((struct gh_block *)b));
+        if (!fn_block(ctx, &bi))
             return false;
         a += bi.size;
     }

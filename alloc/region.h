@@ -91,10 +91,11 @@ size_t gh_region_release(struct gh_heap *h, struct gh_region *r, size_t overhead
 void gh_region_walk(const struct gh_heap *h, bool (*fn)(void *ctx, const struct gh_region *r), void *ctx);
 
 /* Visit the blocks of [first, end) in region r in address order, as
- * gh_block_info; a size-0 header ends the region.  false when fn stopped
- * the walk. */
+ * gh_block_info; a size-0 header ends the region.  false when fn_block
+ * stopped the walk.  Each header is verified before its size is used: a
+ * corrupt one is fatal ("<fn>(): corrupted header of block"). */
 struct gh_block_info;
-bool gh_region_walk_blocks(const struct gh_region *r, const char *first, const char *end,
-                           bool (*fn)(void *ctx, const struct gh_block_info *b), void *ctx);
+bool gh_region_walk_blocks(const struct gh_region *r, const char *first, const char *end, const char *fn,
+                           bool (*fn_block)(void *ctx, const struct gh_block_info *b), void *ctx);
 
 #endif

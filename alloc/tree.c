@@ -1,8 +1,8 @@
 /* tree.c - AVL trees embedded in free blocks and records.
  *
- * Owns: the shape of the fit indexes (see tree.h).  Never: reads or writes a
- * block header (only the size word in front of each node), allocates, or
- * takes a lock.
+ * Owns: the shape of the fit indexes (see tree.h) and the check of every
+ * link before it is followed.  Never: reads or writes a block header (only
+ * the size word in front of each node), allocates, or takes a lock.
  *
  * Invariants (gh_tree_check): in-order keys strictly increase; each node's
  * height is 1 + max(child heights) and the two differ by at most 1; each
@@ -10,8 +10,78 @@
  */
 #include "tree.h"
 
+#include "error.h"
+
 #define HEIGHT_SHIFT 56
 #define MAX_MASK ((((uint64_t)1) << HEIGHT_SHIFT) - 1)
+/* A node occupies its size word (16 bytes before it) and itself. */
+#define NODE_SPAN (16u + sizeof(struct gh_tnode))
+
+const struct gh_tree_bounds gh_tree_any = { 0, UINTPTR_MAX, NULL, NULL };
+
+/* ---- checked links ---------------------------------------------------- */
+
+/* A tree's bounds as one walk holds them, in registers: the lowest node
+ * address and, shifted right by 4, how far above it the highest may lie. */
+struct lim {
+    uintptr_t lo;               /* bounds->lo + 16 */
+    uintptr_t span;             /* (hi - lo - NODE_SPAN) >> 4 */
+    bool by_addr;               /* children must lie on their side */
+    bool cover;                 /* several regions: the slow check too */
+    const struct gh_tree *t;
+};
+
+static inline struct lim lim_of(const struct gh_tree *t)
+{
+    const struct gh_tree_bounds *b = t->bounds;
+    return (struct lim){ b->lo + 16, (b->hi - b->lo - NODE_SPAN) >> 4, t->order == GH_TREE_BY_ADDR,
+                         b->cover != NULL && b->cover != t, t };
+}
+
+__attribute__((noreturn, cold, noinline)) static void bad_link(struct lim L, const void *at)
+{
+    const char *fn = L.t->bounds->fn;
+    gh_fatal(fn ? fn : "malloc", GH_MSG_FREE_LIST, at);
+}
+
+/* May the tree hold a node at c (not NULL)?  [c - 16, c + 24) inside
+ * [lo, hi) and c 16-aligned, in one compare: c - lo rotated right by 4
+ * brings any misaligned low bit to the top (and below lo wraps high). */
+static inline bool in_bounds(struct lim L, const struct gh_tnode *c)
+{
+    uintptr_t d = (uintptr_t)c - L.lo;
+    if (__builtin_expect(((d >> 4) | (d << 60)) > L.span, 0))
+        return false;
+    if (__builtin_expect(L.cover, 0) && !gh_tree_covers(L.t->bounds->cover, (const char *)c - 16, NODE_SPAN))
+        return false;
+    return true;
+}
+
+/* n's children, checked: in bounds and, by address, on their side of n. */
+static inline struct gh_tnode *left_of(struct lim L, const struct gh_tnode *n)
+{
+    struct gh_tnode *c = n->left;
+    if (c && __builtin_expect(!in_bounds(L, c) || (L.by_addr && c >= n), 0))
+        bad_link(L, n);
+    return c;
+}
+
+static inline struct gh_tnode *right_of(struct lim L, const struct gh_tnode *n)
+{
+    struct gh_tnode *c = n->right;
+    if (c && __builtin_expect(!in_bounds(L, c) || (L.by_addr && c <= n), 0))
+        bad_link(L, n);
+    return c;
+}
+
+/* A walk may not go deeper than any AVL tree can be (a cycle). */
+static inline void depth_ok(struct lim L, int depth, const void *at)
+{
+    if (__builtin_expect(depth >= GH_TREE_MAX_DEPTH, 0))
+        bad_link(L, at);
+}
+
+/* ---- shape ------------------------------------------------------------- */
 
 static inline int height(const struct gh_tnode *n)
 {
@@ -23,12 +93,13 @@ static inline size_t submax(const struct gh_tnode *n)
     return n ? (size_t)(n->aux & MAX_MASK) : 0;
 }
 
-/* Recompute n's height and subtree max from its children. */
-static inline void pull(struct gh_tnode *n)
+/* Recompute n's height and subtree max from its children l and r
+ * (n->left and n->right, already checked). */
+static inline void pull(struct gh_tnode *n, const struct gh_tnode *l, const struct gh_tnode *r)
 {
-    int hl = height(n->left), hr = height(n->right);
+    int hl = height(l), hr = height(r);
     size_t m = gh_tnode_size(n);
-    size_t ml = submax(n->left), mr = submax(n->right);
+    size_t ml = submax(l), mr = submax(r);
     if (ml > m)
         m = ml;
     if (mr > m)
@@ -47,54 +118,64 @@ static inline bool less(const struct gh_tree *t, const struct gh_tnode *a, const
     return (uintptr_t)a < (uintptr_t)b;
 }
 
-static struct gh_tnode *rotate_right(struct gh_tnode *n)
+/* Rotate at n, whose children l and r are checked; the rotated child is
+ * not NULL (its height is at least 1).  Each reads and checks the two
+ * grandchildren it moves or pulls over. */
+static struct gh_tnode *rotate_right(struct lim L, struct gh_tnode *n, struct gh_tnode *l,
+                                     const struct gh_tnode *r)
 {
-    struct gh_tnode *l = n->left;
-    n->left = l->right;
+    struct gh_tnode *ll = left_of(L, l), *lr = right_of(L, l);
+    n->left = lr;
+    pull(n, lr, r);
     l->right = n;
-    pull(n);
-    pull(l);
+    pull(l, ll, n);
     return l;
 }
 
-static struct gh_tnode *rotate_left(struct gh_tnode *n)
+static struct gh_tnode *rotate_left(struct lim L, struct gh_tnode *n, const struct gh_tnode *l,
+                                    struct gh_tnode *r)
 {
-    struct gh_tnode *r = n->right;
-    n->right = r->left;
+    struct gh_tnode *rl = left_of(L, r), *rr = right_of(L, r);
+    n->right = rl;
+    pull(n, l, rl);
     r->left = n;
-    pull(n);
-    pull(r);
+    pull(r, n, rr);
     return r;
 }
 
-/* Restore the AVL property at n (children balanced); returns the new root. */
-static struct gh_tnode *rebalance(struct gh_tnode *n)
+/* Restore the AVL property at n (children balanced); returns the new root.
+ * A child of height >= 1 is not NULL (height(NULL) is 0), so the rotations
+ * below always have the node they turn. */
+static struct gh_tnode *rebalance(struct lim L, struct gh_tnode *n)
 {
-    int bal = height(n->left) - height(n->right);
+    struct gh_tnode *l = left_of(L, n), *r = right_of(L, n);
+    int bal = height(l) - height(r);
     if (bal > 1) {
-        if (height(n->left->left) < height(n->left->right))
-            n->left = rotate_left(n->left);
-        return rotate_right(n);
+        struct gh_tnode *ll = left_of(L, l), *lr = right_of(L, l);
+        if (height(ll) < height(lr))
+            n->left = l = rotate_left(L, l, ll, lr);
+        return rotate_right(L, n, l, r);
     }
     if (bal < -1) {
-        if (height(n->right->right) < height(n->right->left))
-            n->right = rotate_right(n->right);
-        return rotate_left(n);
+        struct gh_tnode *rl = left_of(L, r), *rr = right_of(L, r);
+        if (height(rr) < height(rl))
+            n->right = r = rotate_right(L, r, rl, rr);
+        return rotate_left(L, n, l, r);
     }
-    pull(n);
+    pull(n, l, r);
     return n;
 }
 
 /* Walk back up a recorded path of links, rebalancing each node.  Once a
  * node keeps its place, height and subtree max, nothing above it can
  * change: stop there (most inserts and removes stop within two levels). */
-static void fix_path(struct gh_tnode **path[], int depth)
+static void fix_path(struct lim L, struct gh_tnode **path[], int depth)
 {
     while (depth-- > 0) {
         struct gh_tnode **link = path[depth];
         struct gh_tnode *n = *link;
         uint64_t before = n->aux;
-        struct gh_tnode *top = rebalance(n);
+        struct gh_tnode *top = rebalance(L, n);
         *link = top;
         if (top == n && n->aux == before)
             return;
@@ -106,22 +187,38 @@ void gh_tree_init(struct gh_tree *t, enum gh_tree_order order)
     t->root = NULL;
     t->count = 0;
     t->order = order;
+    t->bounds = &gh_tree_any;
+}
+
+/* The link below n on the side `left`, its target checked. */
+static inline struct gh_tnode **child_link(struct lim L, struct gh_tnode *n, bool left)
+{
+    if (left) {
+        left_of(L, n);
+        return &n->left;
+    }
+    right_of(L, n);
+    return &n->right;
 }
 
 void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n)
 {
+    struct lim L = lim_of(t);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
     int depth = 0;
     struct gh_tnode **link = &t->root;
     while (*link) {
+        depth_ok(L, depth, *link);
+        if (*link == n) /* already in: a second insert would make a cycle */
+            bad_link(L, n);
         path[depth++] = link;
-        link = less(t, n, *link) ? &(*link)->left : &(*link)->right;
+        link = child_link(L, *link, less(t, n, *link));
     }
     n->left = n->right = NULL;
-    pull(n);
+    pull(n, NULL, NULL);
     *link = n;
     t->count++;
-    fix_path(path, depth);
+    fix_path(L, path, depth);
 }
 
 /* Record the path from the root to n's link, searching with n's key as
@@ -129,9 +226,11 @@ void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n)
  * -1 when n is not in the tree. */
 static int find_path(struct gh_tree *t, const struct gh_tnode *n, size_t size, struct gh_tnode **path[])
 {
+    struct lim L = lim_of(t);
     int depth = 0;
     struct gh_tnode **link = &t->root;
     while (*link) {
+        depth_ok(L, depth, *link);
         path[depth++] = link;
         struct gh_tnode *c = *link;
         if (c == n)
@@ -141,7 +240,7 @@ static int find_path(struct gh_tree *t, const struct gh_tnode *n, size_t size, s
             left = size < gh_tnode_size(c);
         else
             left = (uintptr_t)n < (uintptr_t)c;
-        link = left ? &c->left : &c->right;
+        link = child_link(L, c, left);
     }
     return -1;
 }
@@ -156,35 +255,43 @@ static inline int cmp_key(const struct gh_tree *t, size_t sa, uintptr_t aa, size
 
 bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, struct gh_tnode *n)
 {
+    struct lim L = lim_of(t);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
     int depth = 0;
     struct gh_tnode **link = &t->root;
     const struct gh_tnode *lo = NULL, *hi = NULL; /* in-order neighbours among ancestors */
     while (*link && *link != old) {
+        depth_ok(L, depth, *link);
         path[depth++] = link;
         struct gh_tnode *c = *link;
         if (cmp_key(t, old_size, (uintptr_t)old, gh_tnode_size(c), (uintptr_t)c) < 0) {
             hi = c;
-            link = &c->left;
+            link = child_link(L, c, true);
         } else {
             lo = c;
-            link = &c->right;
+            link = child_link(L, c, false);
         }
     }
     if (!*link)
         return false;
+    depth_ok(L, depth, old);
     path[depth++] = link;
     /* The in-order neighbours inside old's own subtrees. */
-    if (old->left) {
-        const struct gh_tnode *p = old->left;
-        while (p->right)
-            p = p->right;
+    const struct gh_tnode *oleft = left_of(L, old), *oright = right_of(L, old);
+    if (oleft) {
+        const struct gh_tnode *p = oleft, *q;
+        for (int d = depth; (q = right_of(L, p)); d++) {
+            depth_ok(L, d, p);
+            p = q;
+        }
         lo = p;
     }
-    if (old->right) {
-        const struct gh_tnode *p = old->right;
-        while (p->left)
-            p = p->left;
+    if (oright) {
+        const struct gh_tnode *p = oright, *q;
+        for (int d = depth; (q = left_of(L, p)); d++) {
+            depth_ok(L, d, p);
+            p = q;
+        }
         hi = p;
     }
     size_t ns = gh_tnode_size(n);
@@ -197,7 +304,7 @@ bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, stru
         n->aux = old->aux;
         *link = n;
     }
-    fix_path(path, depth);
+    fix_path(L, path, depth);
     return true;
 }
 
@@ -208,26 +315,29 @@ void gh_tree_remove(struct gh_tree *t, struct gh_tnode *n)
 
 void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
 {
+    struct lim L = lim_of(t);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
     int depth = find_path(t, n, size, path);
-    if (depth < 0)
-        return;
+    if (depth < 0) /* n is not where its key says: the index is not what the heap thinks */
+        bad_link(L, n);
     struct gh_tnode **link = path[depth - 1];
-    if (!n->left || !n->right) {
-        *link = n->left ? n->left : n->right;
+    struct gh_tnode *nl = left_of(L, n), *nr = right_of(L, n);
+    if (!nl || !nr) {
+        *link = nl ? nl : nr;
         depth--; /* n's link now holds its child, already balanced */
     } else {
         /* Replace n by its successor s, the leftmost node of n->right. */
         int ndepth = depth;
         struct gh_tnode **slink = &n->right;
         path[depth++] = slink;
-        while ((*slink)->left) {
+        while (left_of(L, *slink)) {
+            depth_ok(L, depth, *slink);
             slink = &(*slink)->left;
             path[depth++] = slink;
         }
         struct gh_tnode *s = *slink;
-        *slink = s->right; /* unlink s */
-        s->left = n->left;
+        *slink = right_of(L, s); /* unlink s */
+        s->left = nl;
         s->right = n->right;
         *link = s;
         /* The entry recorded as &n->right must now be &s->right. */
@@ -237,150 +347,184 @@ void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
         /* Below s: the nodes that lost s.  s itself must always be redone
          * (n's size left its subtree); above s the usual early exit holds,
          * measured against n's old height and max. */
-        fix_path(path + ndepth, depth - ndepth);
+        fix_path(L, path + ndepth, depth - ndepth);
         uint64_t before = n->aux;
-        struct gh_tnode *top = rebalance(s);
+        struct gh_tnode *top = rebalance(L, s);
         *link = top;
         if (top != s || s->aux != before)
-            fix_path(path, ndepth - 1);
+            fix_path(L, path, ndepth - 1);
         return;
     }
     t->count--;
-    fix_path(path, depth);
+    fix_path(L, path, depth);
 }
 
 void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n)
 {
+    struct lim L = lim_of(t);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
     int depth = find_path(t, n, 0, path); /* BY_ADDR: the size is not a key */
-    if (depth > 0)
-        fix_path(path, depth);
+    if (depth <= 0)
+        bad_link(L, n);
+    fix_path(L, path, depth);
+}
+
+/* Below n (submax(n) >= size): the lowest-addressed node that fits. */
+static struct gh_tnode *lowest_fit_below(struct lim L, const struct gh_tnode *n, size_t size, int depth)
+{
+    for (;; depth++) {
+        depth_ok(L, depth, n);
+        const struct gh_tnode *l = left_of(L, n);
+        if (submax(l) >= size) {
+            n = l;
+        } else if (gh_tnode_size(n) >= size) {
+            return (struct gh_tnode *)n;
+        } else {
+            const struct gh_tnode *r = right_of(L, n);
+            if (!r) /* n's max said something below fits: it lied */
+                bad_link(L, n);
+            n = r;
+        }
+    }
 }
 
 struct gh_tnode *gh_tree_first_fit(const struct gh_tree *t, size_t size)
 {
+    struct lim L = lim_of(t);
     const struct gh_tnode *n = t->root;
     if (size == 0)
         size = 1; /* an empty subtree's max is 0: never let it "fit" */
     if (!n || submax(n) < size)
         return NULL;
-    for (;;) {
-        if (submax(n->left) >= size)
-            n = n->left;
-        else if (gh_tnode_size(n) >= size)
-            return (struct gh_tnode *)n;
-        else
-            n = n->right; /* must hold the fit: submax(n) >= size */
-    }
+    return lowest_fit_below(L, n, size, 0);
 }
 
 /* Lowest fitting node in the subtree n whose keys are all >= from. */
 struct gh_tnode *gh_tree_first_fit_from(const struct gh_tree *t, const void *from, size_t size)
 {
+    struct lim L = lim_of(t);
     /* Walk down toward `from`; every time we go left at a node >= from,
      * that node and its right subtree are candidates to its right.  The
      * first candidate (lowest address) that fits wins; the candidates are
      * visited from the deepest (lowest address) upward. */
     const struct gh_tnode *stack[GH_TREE_MAX_DEPTH];
-    int top = 0;
+    int top = 0, depth = 0;
     const struct gh_tnode *n = t->root;
     if (size == 0)
         size = 1;
     while (n) {
+        depth_ok(L, depth++, n);
         if ((uintptr_t)n >= (uintptr_t)from) {
             stack[top++] = n;
-            n = n->left;
+            n = left_of(L, n);
         } else {
-            n = n->right;
+            n = right_of(L, n);
         }
     }
     while (top-- > 0) {
         const struct gh_tnode *c = stack[top];
         if (gh_tnode_size(c) >= size)
             return (struct gh_tnode *)c;
-        if (submax(c->right) >= size) {
-            const struct gh_tnode *r = c->right;
-            for (;;) {
-                if (submax(r->left) >= size)
-                    r = r->left;
-                else if (gh_tnode_size(r) >= size)
-                    return (struct gh_tnode *)r;
-                else
-                    r = r->right;
-            }
-        }
+        const struct gh_tnode *r = right_of(L, c);
+        if (submax(r) >= size)
+            return lowest_fit_below(L, r, size, top + 1);
     }
     return NULL;
 }
 
 struct gh_tnode *gh_tree_floor(const struct gh_tree *t, const void *addr)
 {
+    struct lim L = lim_of(t);
     const struct gh_tnode *n = t->root, *best = NULL;
-    while (n) {
+    for (int depth = 0; n; depth++) {
+        depth_ok(L, depth, n);
         if ((uintptr_t)n <= (uintptr_t)addr) {
             best = n;
-            n = n->right;
+            n = right_of(L, n);
         } else {
-            n = n->left;
+            n = left_of(L, n);
         }
     }
     return (struct gh_tnode *)best;
+}
+
+bool gh_tree_covers(const struct gh_tree *t, const void *p, size_t len)
+{
+    const struct gh_tnode *n = gh_tree_floor(t, (const char *)p + 16);
+    if (!n)
+        return false;
+    uintptr_t start = (uintptr_t)n - 16, a = (uintptr_t)p;
+    return a >= start && a - start <= gh_tnode_size(n) && gh_tnode_size(n) - (a - start) >= len;
 }
 
 struct gh_tnode *gh_tree_best_fit(const struct gh_tree *t, size_t size)
 {
+    struct lim L = lim_of(t);
     const struct gh_tnode *n = t->root, *best = NULL;
-    while (n) {
+    for (int depth = 0; n; depth++) {
+        depth_ok(L, depth, n);
         if (gh_tnode_size(n) >= size) {
             best = n;
-            n = n->left;
+            n = left_of(L, n);
         } else {
-            n = n->right;
+            n = right_of(L, n);
         }
     }
     return (struct gh_tnode *)best;
 }
 
+/* The rightmost node below n (not NULL). */
+static const struct gh_tnode *rightmost(struct lim L, const struct gh_tnode *n)
+{
+    const struct gh_tnode *r;
+    for (int depth = 0; (r = right_of(L, n)); depth++) {
+        depth_ok(L, depth, n);
+        n = r;
+    }
+    return n;
+}
+
 struct gh_tnode *gh_tree_largest(const struct gh_tree *t)
 {
+    struct lim L = lim_of(t);
     const struct gh_tnode *n = t->root;
     if (!n)
         return NULL;
-    while (n->right)
-        n = n->right;
+    n = rightmost(L, n);
     /* n is the largest (size, address); find the lowest address of its size. */
     return gh_tree_best_fit(t, gh_tnode_size(n));
 }
 
 size_t gh_tree_max_size(const struct gh_tree *t)
 {
+    struct lim L = lim_of(t);
     if (t->order == GH_TREE_BY_ADDR)
         return submax(t->root);
     const struct gh_tnode *n = t->root;
     if (!n)
         return 0;
-    while (n->right)
-        n = n->right;
-    return gh_tnode_size(n);
+    return gh_tnode_size(rightmost(L, n));
 }
 
-static bool walk(struct gh_tnode *n, bool (*fn)(void *, struct gh_tnode *), void *ctx)
+static bool walk(struct lim L, struct gh_tnode *n, int depth, bool (*fn)(void *, struct gh_tnode *),
+                 void *ctx)
 {
     /* Recursion depth is the tree height (<= GH_TREE_MAX_DEPTH). */
     if (!n)
         return true;
+    depth_ok(L, depth, n);
     /* Read the children before calling fn, which may reuse the node. */
-    struct gh_tnode *r = n->right;
-    if (!walk(n->left, fn, ctx))
+    struct gh_tnode *l = left_of(L, n), *r = right_of(L, n);
+    if (!walk(L, l, depth + 1, fn, ctx))
         return false;
     if (!fn(ctx, n))
         return false;
-    return walk(r, fn, ctx);
+    return walk(L, r, depth + 1, fn, ctx);
 }
 
 void gh_tree_walk(const struct gh_tree *t, bool (*fn)(void *ctx, struct gh_tnode *n), void *ctx)
 {
-    walk(t->root, fn, ctx);
+    walk(lim_of(t), t->root, 0, fn, ctx);
 }
 
 struct check_state {
@@ -389,6 +533,17 @@ struct check_state {
     size_t count;
     const char *why;
 };
+
+/* May the checker follow the link from n to c?  Like left_of/right_of, but
+ * a bad link is a finding, not a fatal error. */
+static bool check_link(struct check_state *st, const struct gh_tnode *c)
+{
+    if (c && !in_bounds(lim_of(st->t), c)) {
+        st->why = "tree link points outside the heap or is misaligned";
+        return false;
+    }
+    return true;
+}
 
 /* Returns the subtree height, or -1 on a broken invariant. */
 static int check(struct check_state *st, const struct gh_tnode *n, int depth)
@@ -399,6 +554,8 @@ static int check(struct check_state *st, const struct gh_tnode *n, int depth)
         st->why = "tree deeper than GH_TREE_MAX_DEPTH (a cycle?)";
         return -1;
     }
+    if (!check_link(st, n->left) || !check_link(st, n->right))
+        return -1;
     int hl = check(st, n->left, depth + 1);
     if (hl < 0)
         return -1;
@@ -435,7 +592,7 @@ static int check(struct check_state *st, const struct gh_tnode *n, int depth)
 bool gh_tree_check(const struct gh_tree *t, const char **why)
 {
     struct check_state st = { t, NULL, 0, NULL };
-    if (check(&st, t->root, 0) < 0) {
+    if (!check_link(&st, t->root) || check(&st, t->root, 0) < 0) {
         if (why)
             *why = st.why;
         return false;

@@ -16,6 +16,16 @@
  *
  * No parent pointers: updates keep the root-to-node path on a stack (AVL
  * height <= 1.44 log2(n+2), so GH_TREE_MAX_DEPTH covers any address space).
+ *
+ * The nodes live in memory a program can overwrite (a free block's payload
+ * is next to a live one), so no link is followed unchecked: every child
+ * pointer is checked against the tree's bounds before it is read through -
+ * 16-byte aligned, its node and size word inside [lo, hi), inside one of the
+ * cover tree's spans when there is more than one, on the right side of its
+ * parent (BY_ADDR), and no path deeper than GH_TREE_MAX_DEPTH.  O(1) per link
+ * (the cover lookup only for heaps of several regions).  A bad link is fatal:
+ * "<fn>(): corrupted free list at <node>" (error.h), naming the node that
+ * holds it.
  * A node's size must not change while it is in a BY_SIZE tree; in a BY_ADDR
  * tree call gh_tree_resized() after changing it.
  */
@@ -35,24 +45,56 @@ struct gh_tnode {
     uint64_t aux; /* low 56 bits: largest size in this subtree; high 8: height */
 };
 
+/* Where a tree's nodes may lie (kept by the owner of the memory, region.c
+ * for a heap).  A node n occupies [n - 16, n + 24): its size word and
+ * itself. */
+struct gh_tree_bounds {
+    uintptr_t lo, hi;            /* every node inside [lo, hi) */
+    const struct gh_tree *cover; /* NULL, or a BY_ADDR tree (the regions) one
+                                    of whose spans must hold the node too */
+    const char *fn;              /* the API call under way, for the fatal line */
+};
+
 struct gh_tree {
     struct gh_tnode *root;
     size_t count;
     enum gh_tree_order order;
+    const struct gh_tree_bounds *bounds; /* gh_tree_any unless set */
 };
+
+/* Bounds that hold any aligned address (trees over memory of many owners). */
+extern const struct gh_tree_bounds gh_tree_any;
+
+/* The size word's layout (block.h): flags in bits 0-3, size in bits 4-47,
+ * check bits above.  Region and large-block records put a plain length
+ * there. */
+#define GH_TNODE_SIZE_MASK ((((uint64_t)1 << 48) - 1) & ~(uint64_t)15)
 
 /* The size the node indexes: the word 16 bytes before it, flags masked. */
 static inline size_t gh_tnode_size(const struct gh_tnode *n)
 {
-    return (size_t)(((const uint64_t *)n)[-2] & ~(uint64_t)15);
+    return (size_t)(((const uint64_t *)n)[-2] & GH_TNODE_SIZE_MASK);
 }
 
+/* An empty tree with the bounds gh_tree_any. */
 void gh_tree_init(struct gh_tree *t, enum gh_tree_order order);
+
+/* Check every link of t against b from now on (b outlives t). */
+static inline void gh_tree_set_bounds(struct gh_tree *t, const struct gh_tree_bounds *b)
+{
+    t->bounds = b;
+}
+
+/* BY_ADDR tree whose node n spans [n - 16, n - 16 + size(n)) (a region
+ * record): does one of the spans hold [p, p + len)? */
+bool gh_tree_covers(const struct gh_tree *t, const void *p, size_t len);
 
 /* Insert n (not already in t). */
 void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n);
 
-/* Remove n, which must be in t (with the size it was inserted with). */
+/* Remove n, which must be in t (with the size it was inserted with); not
+ * finding it is fatal, a corrupted free list (so are inserting a node
+ * already in t and resizing one that is not). */
 void gh_tree_remove(struct gh_tree *t, struct gh_tnode *n);
 
 /* Remove n, which was inserted with size `size` (its header may say

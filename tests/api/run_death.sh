@@ -24,6 +24,10 @@ if ! [[ $ptr =~ ^0x[0-9a-f]+$ ]]; then
     echo "FAIL: the driver printed no pointer (stdout: $(cat "$tmp/out"))"
     exit 1
 fi
+if grep -qx overlap "$tmp/out"; then
+    echo "FAIL: malloc returned memory over a live block"
+    status=1
+fi
 if grep -qx survived "$tmp/out"; then
     echo "FAIL: the program survived the misuse (no abort)"
     status=1

@@ -195,7 +195,7 @@ static void test_checker(void **state)
     char *a = gh_heap_alloc(&f.h, 10), *c = gh_heap_alloc(&f.h, 10);
     (void)c;
     struct gh_block *cb = gh_block_of(c);
-    cb->size_flags |= GH_FLAG_FREE; /* c "free" but on no list */
+    gh_block_set_flags(cb, GH_FLAG_FREE, 0); /* c "free" (a valid header) but on no list */
     expect_broken(&f.h, "missing from its order's list");
     fx_close(&f);
 

@@ -68,7 +68,7 @@ static struct gh_tnode *slot_node(size_t i)
 
 static size_t slot_size(size_t i)
 {
-    return (size_t)(*slot_word(i) & ~(uint64_t)15);
+    return (size_t)(*slot_word(i) & GH_TNODE_SIZE_MASK);
 }
 
 static size_t node_slot(const struct gh_tnode *n)
@@ -85,7 +85,7 @@ static uint64_t random_size_word(size_t distinct)
 {
     uint64_t size;
     if (rnd_below(64) == 0)
-        size = ((uint64_t)1 << (32 + rnd_below(20))) + 16 * rnd_below(4);
+        size = ((uint64_t)1 << (32 + rnd_below(15))) + 16 * rnd_below(4); /* below 2^48 */
     else
         size = 16 * (1 + rnd_below(distinct));
     return size | (rnd() & 15);
@@ -747,7 +747,7 @@ static void test_check_balance(void **state)
     c->aux = ((uint64_t)1 << HEIGHT_SHIFT) | 48;
     b->aux = ((uint64_t)2 << HEIGHT_SHIFT) | 48;
     a->aux = ((uint64_t)3 << HEIGHT_SHIFT) | 48;
-    struct gh_tree t = { a, 3, GH_TREE_BY_ADDR };
+    struct gh_tree t = { a, 3, GH_TREE_BY_ADDR, &gh_tree_any };
     expect_broken(&t, "balance");
     /* the same three nodes balanced are fine */
     b->left = a;
