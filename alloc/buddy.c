@@ -351,9 +351,9 @@ static struct gh_block *lookup(struct gh_heap *h, const void *p, const char *fn,
     return b;
 }
 
-static struct gh_block *buddy_block(struct gh_heap *h, const void *p, const char *fn)
+static struct gh_block *buddy_block(struct gh_heap *h, const void *p, const char *fn, bool freeing)
 {
-    return lookup(h, p, fn, /* freeing */ false);
+    return lookup(h, p, fn, freeing);
 }
 
 static size_t buddy_usable(const struct gh_heap *h, const void *p)

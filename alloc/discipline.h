@@ -35,7 +35,9 @@ struct gh_discipline {
     void *(*alloc)(struct gh_heap *h, size_t align, size_t n);
     void (*free)(struct gh_heap *h, void *p, const char *fn);
     bool (*resize)(struct gh_heap *h, void *p, size_t n, const char *fn);
-    struct gh_block *(*block)(struct gh_heap *h, const void *p, const char *fn);
+    /* p's block, checked as free() checks it (freeing: the words of a
+     * free - "double free" - for a block already free). */
+    struct gh_block *(*block)(struct gh_heap *h, const void *p, const char *fn, bool freeing);
     size_t (*usable)(const struct gh_heap *h, const void *p);
     bool (*owns)(const struct gh_heap *h, const void *p);
     size_t (*trim)(struct gh_heap *h, size_t pad);

@@ -399,9 +399,9 @@ static struct gh_block *lookup(const struct gh_heap *h, const void *p, const cha
     return b;
 }
 
-static struct gh_block *fit_block(struct gh_heap *h, const void *p, const char *fn)
+static struct gh_block *fit_block(struct gh_heap *h, const void *p, const char *fn, bool freeing)
 {
-    return lookup(h, p, fn, /* freeing */ false);
+    return lookup(h, p, fn, freeing);
 }
 
 /* Give back the free tail of the top region beyond `pad` bytes. */

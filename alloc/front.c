@@ -62,24 +62,16 @@ void gh_front_large_add(struct gh_front *f, void *p, bool fresh)
     f->large_mapped += fresh;
 }
 
-/* gh_front_find, with the words for a large block freed recently: a
- * double free when the call frees, a freed block when it only looks. */
-static enum gh_front_kind find(const struct gh_front *f, const void *p, const char *fn,
-                               struct gh_large_rec **rec, const char *freed)
+enum gh_front_kind gh_front_find(const struct gh_front *f, const void *p, const char *fn, bool freeing,
+                                 struct gh_large_rec **rec)
 {
     if (gh_heap_owns(f->heap, p))
         return GH_FRONT_HEAP;
     if ((*rec = gh_large_find(&f->large, p)))
         return GH_FRONT_LARGE;
     if (gh_large_recently_freed(&f->large, p))
-        gh_fatal(fn, freed, p);
+        gh_fatal(fn, freeing ? GH_MSG_DOUBLE_FREE : GH_MSG_FREED, p);
     gh_fatal(fn, GH_MSG_INVALID, p);
-}
-
-enum gh_front_kind gh_front_find(const struct gh_front *f, const void *p, const char *fn,
-                                 struct gh_large_rec **rec)
-{
-    return find(f, p, fn, rec, GH_MSG_FREED);
 }
 
 void gh_front_release(struct gh_front *f, void *p, const char *fn, struct gh_front_unmap *u, size_t *usable)
@@ -91,7 +83,7 @@ void gh_front_release(struct gh_front *f, void *p, const char *fn, struct gh_fro
     struct gh_large_rec *rec;
     u->base = NULL;
     u->len = 0;
-    if (find(f, p, fn, &rec, GH_MSG_DOUBLE_FREE) == GH_FRONT_HEAP) {
+    if (gh_front_find(f, p, fn, /* freeing */ true, &rec) == GH_FRONT_HEAP) {
         if (usable)
             *usable = gh_heap_usable(f->heap, p);
         gh_heap_free(f->heap, p, fn);
@@ -111,8 +103,8 @@ size_t gh_front_usable(struct gh_front *f, const void *p, const char *fn)
     if (__builtin_expect(f->harden, 0))
         return gh_harden_usable(f, p, fn);
     struct gh_large_rec *rec;
-    if (gh_front_find(f, p, fn, &rec) == GH_FRONT_HEAP) {
-        gh_heap_block(f->heap, p, fn);
+    if (gh_front_find(f, p, fn, /* freeing */ false, &rec) == GH_FRONT_HEAP) {
+        gh_heap_block(f->heap, p, fn, /* freeing */ false);
         return gh_heap_usable(f->heap, p);
     }
     return gh_large_usable(p);
@@ -126,8 +118,8 @@ enum gh_realloc_step gh_front_realloc_begin(struct gh_front *f, void *p, size_t 
     if (n > PTRDIFF_MAX)
         return GH_REALLOC_FAILED;
     struct gh_large_rec *rec;
-    if (gh_front_find(f, p, fn, &rec) == GH_FRONT_HEAP) {
-        struct gh_block *b = gh_heap_block(f->heap, p, fn);
+    if (gh_front_find(f, p, fn, /* freeing */ false, &rec) == GH_FRONT_HEAP) {
+        struct gh_block *b = gh_heap_block(f->heap, p, fn, /* freeing */ false);
         r->old_requested = gh_block_requested(b);
         r->old_usable = gh_heap_usable(f->heap, p);
         if (!gh_front_is_large(f, n) && gh_heap_resize(f->heap, p, n, fn))

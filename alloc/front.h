@@ -88,8 +88,10 @@ void gh_front_large_add(struct gh_front *f, void *p, bool fresh);
 enum gh_front_kind { GH_FRONT_HEAP, GH_FRONT_LARGE };
 
 /* Lock held: what p is.  Fatal (named after fn) when it is neither a heap
- * block nor a live large block; *rec is p's record when large. */
-enum gh_front_kind gh_front_find(const struct gh_front *f, const void *p, const char *fn,
+ * block nor a live large block - for a large block freed recently "double
+ * free" when the call frees (freeing), "pointer to a freed block" when it
+ * only looks; *rec is p's record when large. */
+enum gh_front_kind gh_front_find(const struct gh_front *f, const void *p, const char *fn, bool freeing,
                                  struct gh_large_rec **rec);
 
 /* A mapping to give back once the lock is dropped (base NULL: none). */

@@ -210,7 +210,7 @@ void gh_harden_verify(struct gh_front *f, const char *fn)
         const struct qent *e = &H.ring[(H.head + k) % GH_HARDEN_QUARANTINE_BLOCKS];
         if (!pattern_intact(e->p, e->usable))
             gh_fatal(fn, "write after free of block", e->p);
-        gh_heap_block(f->heap, e->p, fn);
+        gh_heap_block(f->heap, e->p, fn, /* freeing */ false);
     }
 }
 
@@ -244,7 +244,7 @@ static size_t zero_slot(const void *p, const char *fn, const char *dead)
 {
     size_t off = (size_t)((const char *)p - H.zero);
     if (off % ZERO_SLOT)
-        gh_fatal(fn, "invalid pointer", p);
+        gh_fatal(fn, GH_MSG_INVALID, p);
     size_t i = off / ZERO_SLOT;
     if (!(H.zero_live[i / 64] & ((uint64_t)1 << (i % 64))))
         gh_fatal(fn, dead, p);
@@ -253,7 +253,7 @@ static size_t zero_slot(const void *p, const char *fn, const char *dead)
 
 static void zero_release(const void *p, const char *fn)
 {
-    size_t i = zero_slot(p, fn, "double free of");
+    size_t i = zero_slot(p, fn, GH_MSG_DOUBLE_FREE);
     H.zero_live[i / 64] &= ~((uint64_t)1 << (i % 64));
     H.c.zero_blocks--;
 }
@@ -277,13 +277,14 @@ void gh_harden_init(struct gh_front *f, bool on)
 
 /* A live heap block's requested size (the header's, less the reserve
  * byte), validated; *b its block. */
-static size_t heap_requested(struct gh_front *f, const void *p, const char *fn, struct gh_block **b, size_t *usable)
+static size_t heap_requested(struct gh_front *f, const void *p, const char *fn, bool freeing, struct gh_block **b,
+                             size_t *usable)
 {
-    *b = gh_heap_block(f->heap, p, fn);
+    *b = gh_heap_block(f->heap, p, fn, freeing);
     *usable = gh_heap_usable(f->heap, p);
     size_t r = gh_block_requested(*b);
     if (r == 0 || r - 1 > *usable)
-        gh_fatal(fn, "corrupted header of block", p);
+        gh_fatal(fn, GH_MSG_HEADER, p);
     return r - 1;
 }
 
@@ -340,15 +341,15 @@ void gh_harden_release(struct gh_front *f, void *p, const char *fn, struct gh_fr
         return;
     }
     if (set_has(p))
-        gh_fatal(fn, "double free of", p);
+        gh_fatal(fn, GH_MSG_DOUBLE_FREE, p);
     struct gh_large_rec *rec;
-    if (gh_front_find(f, p, fn, &rec) == GH_FRONT_LARGE) {
+    if (gh_front_find(f, p, fn, /* freeing */ true, &rec) == GH_FRONT_LARGE) {
         void *base;
         size_t len;
         gh_large_unregister(&f->large, rec, p, fn, &base, &len);
         size_t use = gh_large_usable(p), n = gh_large_requested(p);
         if (n > use)
-            gh_fatal(fn, "corrupted header of block", p);
+            gh_fatal(fn, GH_MSG_HEADER, p);
         check_canary(p, n, use, fn);
         __atomic_fetch_sub(&H.large_canary_bytes, canary_len(use, n), __ATOMIC_RELAXED);
         u->base = base;
@@ -356,7 +357,7 @@ void gh_harden_release(struct gh_front *f, void *p, const char *fn, struct gh_fr
         return;
     }
     struct gh_block *b;
-    size_t use, n = heap_requested(f, p, fn, &b, &use);
+    size_t use, n = heap_requested(f, p, fn, /* freeing */ true, &b, &use);
     check_canary(p, n, use, fn);
     size_t filled = n + canary_len(use, n);
     H.c.canary_bytes -= filled - n;
@@ -375,17 +376,17 @@ void gh_harden_release(struct gh_front *f, void *p, const char *fn, struct gh_fr
 size_t gh_harden_usable(struct gh_front *f, const void *p, const char *fn)
 {
     if (zero_owns(p)) {
-        zero_slot(p, fn, "pointer to a freed block");
+        zero_slot(p, fn, GH_MSG_FREED);
         return 0;
     }
     if (set_has(p))
-        gh_fatal(fn, "pointer to a freed block", p);
+        gh_fatal(fn, GH_MSG_FREED, p);
     struct gh_large_rec *rec;
-    if (gh_front_find(f, p, fn, &rec) == GH_FRONT_LARGE)
+    if (gh_front_find(f, p, fn, /* freeing */ false, &rec) == GH_FRONT_LARGE)
         return gh_large_requested(p);
     struct gh_block *b;
     size_t use;
-    return heap_requested(f, p, fn, &b, &use);
+    return heap_requested(f, p, fn, /* freeing */ false, &b, &use);
 }
 
 enum gh_realloc_step gh_harden_realloc_begin(struct gh_front *f, void *p, size_t n, const char *fn,
@@ -395,22 +396,22 @@ enum gh_realloc_step gh_harden_realloc_begin(struct gh_front *f, void *p, size_t
         return GH_REALLOC_FAILED;
     r->old_requested = r->old_usable = 0;
     if (zero_owns(p)) {
-        zero_slot(p, fn, "double free of");
+        zero_slot(p, fn, GH_MSG_FREED);
         return GH_REALLOC_MOVE;
     }
     if (set_has(p))
-        gh_fatal(fn, "double free of", p);
+        gh_fatal(fn, GH_MSG_FREED, p);
     struct gh_large_rec *rec;
-    if (gh_front_find(f, p, fn, &rec) == GH_FRONT_LARGE) {
+    if (gh_front_find(f, p, fn, /* freeing */ false, &rec) == GH_FRONT_LARGE) {
         size_t use = gh_large_usable(p), old = gh_large_requested(p);
         if (old > use)
-            gh_fatal(fn, "corrupted header of block", p);
+            gh_fatal(fn, GH_MSG_HEADER, p);
         check_canary(p, old, use, fn);
         r->old_requested = r->old_usable = old;
         return GH_REALLOC_MOVE;
     }
     struct gh_block *b;
-    size_t use, old = heap_requested(f, p, fn, &b, &use);
+    size_t use, old = heap_requested(f, p, fn, /* freeing */ false, &b, &use);
     check_canary(p, old, use, fn);
     r->old_requested = r->old_usable = old;
     /* Grown in place only: a shrink moves, so the bytes it gives up are
@@ -437,7 +438,7 @@ void gh_harden_check_size(struct gh_front *f, const void *p, size_t size, size_t
     else if (gh_heap_owns(f->heap, p)) {
         struct gh_block *b;
         size_t use;
-        n = heap_requested(f, p, fn, &b, &use);
+        n = heap_requested(f, p, fn, /* freeing: a sized free */ true, &b, &use);
     } else if (gh_large_find(&f->large, p))
         n = gh_large_requested(p);
     else

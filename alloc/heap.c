@@ -120,10 +120,10 @@ bool gh_heap_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
     return done;
 }
 
-struct gh_block *gh_heap_block(struct gh_heap *h, const void *p, const char *fn)
+struct gh_block *gh_heap_block(struct gh_heap *h, const void *p, const char *fn, bool freeing)
 {
     call(h, fn);
-    return h->d->block(h, p, fn);
+    return h->d->block(h, p, fn, freeing);
 }
 
 size_t gh_heap_usable(const struct gh_heap *h, const void *p)

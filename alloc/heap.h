@@ -190,8 +190,10 @@ void gh_heap_free(struct gh_heap *h, void *p, const char *fn);
 bool gh_heap_resize(struct gh_heap *h, void *p, size_t n, const char *fn);
 
 /* Validate the header of an owned payload the way free() does; fatal when
- * it is corrupt or already free.  Returns the block. */
-struct gh_block *gh_heap_block(struct gh_heap *h, const void *p, const char *fn);
+ * it is corrupt or already free ("double free" when the call frees,
+ * freeing; "pointer to a freed block" when it only looks).  Returns the
+ * block. */
+struct gh_block *gh_heap_block(struct gh_heap *h, const void *p, const char *fn, bool freeing);
 
 /* Bytes usable at p (block size - header). */
 size_t gh_heap_usable(const struct gh_heap *h, const void *p);

@@ -94,7 +94,7 @@ static inline void perturb_new(void *p, size_t n)
 static void perturb_freed(void *p, const char *fn)
 {
     struct gh_large_rec *rec;
-    if (G.perturb && gh_front_find(&G.front, p, fn, &rec) == GH_FRONT_HEAP)
+    if (G.perturb && gh_front_find(&G.front, p, fn, /* freeing */ true, &rec) == GH_FRONT_HEAP)
         memset(p, G.perturb & 0xff, gh_front_usable(&G.front, p, fn));
 }
 

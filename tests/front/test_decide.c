@@ -41,8 +41,8 @@ static void test_threshold(void **state)
         assert_non_null(h);
         assert_non_null(l);
         assert_null(gh_front_malloc(&x.f, GH_ALIGN, (size_t)PTRDIFF_MAX + 1));
-        assert_int_equal(gh_front_find(&x.f, h, "test", &rec), GH_FRONT_HEAP);
-        assert_int_equal(gh_front_find(&x.f, l, "test", &rec), GH_FRONT_LARGE);
+        assert_int_equal(gh_front_find(&x.f, h, "test", false, &rec), GH_FRONT_HEAP);
+        assert_int_equal(gh_front_find(&x.f, l, "test", false, &rec), GH_FRONT_LARGE);
         assert_int_equal(x.mapped.maps, 1);
         assert_int_equal(x.f.large_mapped, 1);
         assert_int_equal(x.f.large.live_requested, FX_THRESHOLD);
@@ -92,8 +92,8 @@ static void test_buddy_limits(void **state)
     assert_int_equal((uintptr_t)p % largest, 0);
     assert_int_equal((uintptr_t)q % largest, 0);
     struct gh_large_rec *rec;
-    assert_int_equal(gh_front_find(&b.f, p, "test", &rec), GH_FRONT_LARGE);
-    assert_int_equal(gh_front_find(&f.f, q, "test", &rec), GH_FRONT_HEAP);
+    assert_int_equal(gh_front_find(&b.f, p, "test", false, &rec), GH_FRONT_LARGE);
+    assert_int_equal(gh_front_find(&f.f, q, "test", false, &rec), GH_FRONT_HEAP);
     gh_front_free(&b.f, p);
     gh_front_free(&f.f, q);
     /* A larger threshold sizes the buddy heap's largest block to hold it. */
