@@ -187,6 +187,30 @@ static inline int gh_t_checked(void)
     return c && strcmp(c, "1") == 0;
 }
 
+/* The misuse programs (gh_misuse.c, gh_corrupt.c, tests/harden): the
+ * pointer a case is about to misuse, on a line of its own (their stdout is
+ * unbuffered, so printing allocates nothing and the heap stays as the case
+ * built it). */
+static inline void gh_t_announce(const void *p)
+{
+    printf("%p\n", p);
+    fflush(stdout);
+}
+
+/* A heap block of n bytes, filled with 0x3C, between two live neighbours:
+ * freeing it cannot coalesce it, so its header stays a valid free header. */
+static inline unsigned char *gh_t_fenced(size_t n)
+{
+    static void *volatile keep __attribute__((unused)); /* the neighbours stay live */
+    keep = malloc(64);
+    unsigned char *p = (unsigned char *)malloc(n);
+    keep = malloc(64);
+    if (!p)
+        GH_T_FAIL("malloc(%zu) failed", n);
+    memset(p, 0x3C, n);
+    return p;
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,23 +25,7 @@
 
 static void *volatile sink;
 
-static void announce(const void *p)
-{
-    printf("%p\n", p);
-    fflush(stdout);
-}
 
-/* A heap block of n bytes between two live neighbours. */
-static unsigned char *fenced(size_t n)
-{
-    sink = malloc(64);
-    unsigned char *p = malloc(n);
-    sink = malloc(64);
-    if (!p)
-        GH_T_FAIL("malloc(%zu) failed", n);
-    memset(p, 0x3C, n);
-    return p;
-}
 
 static int overlaps(const void *a, size_t na, const void *b, size_t nb)
 {
@@ -63,9 +47,9 @@ int main(int argc, char **argv)
 
     if (strcmp(c, "usable_size_freed") == 0) {
         /* A freed block is not "a double free" when nothing frees it. */
-        unsigned char *p = fenced(64);
+        unsigned char *p = gh_t_fenced(64);
         free(p);
-        announce(p);
+        gh_t_announce(p);
         sink = (void *)(uintptr_t)malloc_usable_size(p);
     } else if (strcmp(c, "free_space") == 0) {
         /* The payload position of the free space after a fresh block: a
@@ -74,27 +58,27 @@ int main(int argc, char **argv)
         if (!p)
             GH_T_FAIL("malloc(5000) failed");
         unsigned char *q = p + malloc_usable_size(p) + 16;
-        announce(q);
+        gh_t_announce(q);
         free(q);
     } else if (strcmp(c, "header_requested") == 0) {
         /* The requested size (low bits of the header's second word): the
          * check covers it, so the counters cannot be made to underflow. */
-        unsigned char *p = fenced(64);
-        announce(p);
+        unsigned char *p = gh_t_fenced(64);
+        gh_t_announce(p);
         p[-8] ^= 0x10;
         free(p);
     } else if (strcmp(c, "header_flags") == 0) {
         /* PREV_FREE set on a live block: without the check it would send
          * free() through a footer that is the previous block's data. */
-        unsigned char *p = fenced(64);
-        announce(p);
+        unsigned char *p = gh_t_fenced(64);
+        gh_t_announce(p);
         p[-16] ^= 0x02;
         free(p);
     } else if (strcmp(c, "neighbour_overflow") == 0) {
         /* One byte past the usable size flips the next header's FREE flag. */
-        unsigned char *p = fenced(64);
+        unsigned char *p = gh_t_fenced(64);
         size_t n = malloc_usable_size(p);
-        announce(p);
+        gh_t_announce(p);
         p[n] ^= 0x01;
         free(p);
     } else if (strcmp(c, "overflow_then_malloc") == 0) {
@@ -108,7 +92,7 @@ int main(int argc, char **argv)
             GH_T_FAIL("malloc(40) failed");
         memset(q, 0x5A, 40);
         size_t n = malloc_usable_size(p);
-        announce(p);
+        gh_t_announce(p);
         p[n] |= 0x01;
         free(p);
         unsigned char *x = malloc(96);
@@ -124,7 +108,7 @@ int main(int argc, char **argv)
             GH_T_FAIL("malloc(96) failed");
         size_t n = malloc_usable_size(p);
         free(q);
-        announce(q);
+        gh_t_announce(q);
         memset(p + n, 0x41, 16 + 24);
         sink = malloc(96);
     } else if (strcmp(c, "fake_footer") == 0) {
@@ -140,7 +124,7 @@ int main(int argc, char **argv)
         if (q != p + n + 16)
             GH_T_FAIL("q %p does not follow p %p (usable %zu)", (void *)q, (void *)p, n);
         free(p);
-        announce(q);
+        gh_t_announce(q);
         uint64_t fake = (uint64_t)1 << 40;
         memcpy(p + n - 8, &fake, sizeof fake);
         free(q);

@@ -22,23 +22,7 @@
 
 static void *volatile sink;
 
-static void announce(const void *p)
-{
-    printf("%p\n", p);
-    fflush(stdout);
-}
 
-/* A heap block of n bytes between two live neighbours. */
-static unsigned char *fenced(size_t n)
-{
-    sink = malloc(64);
-    unsigned char *p = malloc(n);
-    sink = malloc(64);
-    if (!p)
-        GH_T_FAIL("malloc(%zu) failed", n);
-    memset(p, 0x3C, n);
-    return p;
-}
 
 int main(int argc, char **argv)
 {
@@ -52,33 +36,33 @@ int main(int argc, char **argv)
         GH_T_FAIL("heap check failed before the misuse");
 
     if (strcmp(c, "double_free") == 0) {
-        unsigned char *p = fenced(64);
+        unsigned char *p = gh_t_fenced(64);
         free(p);
-        announce(p);
+        gh_t_announce(p);
         free(p);
     } else if (strcmp(c, "invalid_free_stack") == 0) {
         _Alignas(16) unsigned char buf[256];
         memset(buf, 0, sizeof buf);
         unsigned char *p = buf + 64; /* 16-aligned, zeroed "header" below it */
         sink = buf;
-        announce(p);
+        gh_t_announce(p);
         free(p);
     } else if (strcmp(c, "invalid_free_interior8") == 0) {
-        unsigned char *p = fenced(256);
-        announce(p + 8);
+        unsigned char *p = gh_t_fenced(256);
+        gh_t_announce(p + 8);
         free(p + 8);
     } else if (strcmp(c, "invalid_free_interior16") == 0) {
-        unsigned char *p = fenced(256);
+        unsigned char *p = gh_t_fenced(256);
         memset(p, 0xA5, 256); /* garbage where a header would be */
-        announce(p + 32);
+        gh_t_announce(p + 32);
         free(p + 32);
     } else if (strcmp(c, "header_underflow") == 0) {
-        unsigned char *p = fenced(64);
+        unsigned char *p = gh_t_fenced(64);
         /* Announced first: printf's first write mallocs stdout's buffer,
          * and under GLASSHEAP_CHECKS that malloc's heap walk would meet the
          * corrupt header before free() does.  So free() is the only heap
          * call after the corruption, in every build. */
-        announce(p);
+        gh_t_announce(p);
         /* An 8-byte underflow: p[-8..-1] get garbage.  XOR, so the word
          * surely changes (the check bits in particular). */
         for (int i = 1; i <= 8; i++)
@@ -93,24 +77,24 @@ int main(int argc, char **argv)
             GH_T_FAIL("a 1 MiB block is not a large block");
         memset(p, 1, 1 << 20);
         free(p);
-        announce(p);
+        gh_t_announce(p);
         free(p);
     } else if (strcmp(c, "realloc_freed") == 0) {
-        unsigned char *p = fenced(64);
+        unsigned char *p = gh_t_fenced(64);
         free(p);
-        announce(p);
+        gh_t_announce(p);
         sink = realloc(p, 128);
     } else if (strcmp(c, "realloc_stack") == 0) {
         _Alignas(16) unsigned char buf[256];
         memset(buf, 0, sizeof buf);
         sink = buf;
-        announce(buf + 64);
+        gh_t_announce(buf + 64);
         sink = realloc(buf + 64, 100);
     } else if (strcmp(c, "usable_size_stack") == 0) {
         _Alignas(16) unsigned char buf[256];
         memset(buf, 0, sizeof buf);
         sink = buf;
-        announce(buf + 64);
+        gh_t_announce(buf + 64);
         sink = (void *)(uintptr_t)malloc_usable_size(buf + 64);
     } else {
         fprintf(stderr, "gh_misuse: unknown case '%s'\n", c);
