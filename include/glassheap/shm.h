@@ -137,12 +137,24 @@ struct gh_shm_counters {
     uint64_t quarantined_requested;  /* what they had been asked for */
     uint64_t canary_bytes;           /* canary bytes in live blocks, heap and large */
     uint64_t zero_blocks;            /* live malloc(0) pointers (no-access region) */
-    uint64_t reserved[9];
+    /* GLASSHEAP_CACHE (appended in reserved words: 0 from an older writer).
+     * Cached blocks are in use in the heap but freed by the program; with
+     * cache_on the live_* above exclude them, a term of their own:
+     * live_block_bytes + cached_bytes (+ quarantined_bytes) + free_bytes
+     * + overhead_bytes = heap_bytes. */
+    uint64_t cache_on;               /* 1: per-thread caches in use */
+    uint64_t cached_blocks;          /* blocks the threads' caches hold */
+    uint64_t cached_bytes;           /* their whole blocks, headers included */
+    uint64_t cached_requested;       /* what the heap recorded for them */
+    uint64_t cache_hits;             /* requests served from a cache so far */
+    uint64_t arenas;                 /* heap instances (arenas); 0 from an older writer: 1 */
+    uint64_t reserved[3];
 };
 
 enum gh_shm_block_state {
     GH_SHM_BLOCK_USED = 1,
     GH_SHM_BLOCK_FREE = 2,
+    GH_SHM_BLOCK_CACHED = 3,   /* freed, kept in a thread's cache (in use in the heap) */
 };
 
 struct gh_shm_block {
