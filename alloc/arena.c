@@ -9,6 +9,8 @@
 
 #include <sched.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "os.h"
@@ -72,7 +74,9 @@ static struct gh_arena *create(unsigned k)
 
 struct gh_arena *gh_arena_pick(void)
 {
-    if (gh_arena_limit <= 1 || gh_single_threaded()) {
+    /* The main thread (its id is the process's) keeps the main arena, also
+     * when its first call comes after other threads exist. */
+    if (gh_arena_limit <= 1 || gh_single_threaded() || syscall(SYS_gettid) == getpid()) {
         gh_lock(&create_lock);
         main_arena.threads++;
         gh_unlock(&create_lock);

@@ -9,8 +9,8 @@
  * placement inside an arena is exactly the policy's.
  *
  * A thread is attached to one arena for its life, chosen at its first call
- * (gh_arena_pick): the main thread, and any thread while the process has
- * only one, takes the main arena; another takes an arena no live thread is
+ * (gh_arena_pick): the main thread (the one whose id is the process id),
+ * and any thread while the process has only one, takes the main arena; another takes an arena no live thread is
  * attached to, else a new one while fewer than the limit exist (8 x the
  * CPUs the process may run on, at most GH_ARENAS_MAX; GLASSHEAP_ARENAS=N
  * fixes it), else the one with the fewest threads.  Blocks go back to the

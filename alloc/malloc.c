@@ -265,10 +265,12 @@ static void free_locked(void *p, const char *fn, int op, void *moved_to, size_t 
     gh_front_unmap(&a->front, &u);
 }
 
-/* Free p: into this thread's cache when it can keep it, else locked. */
+/* Free p: into this thread's cache when it can keep it, else locked.  A
+ * free never attaches a thread: the first call of a thread may be a free
+ * made while it exits (glibc's own), after its exit handler ran. */
 static void free_impl(void *p, const char *fn, int op, void *moved_to, size_t n, enum call c)
 {
-    struct gh_tcache *tc = cache_now();
+    struct gh_tcache *tc = gh_self.tc.state == GH_TCACHE_ACTIVE && !G.perturb ? &gh_self.tc : NULL;
     if (tc && cache_put(tc, p)) {
         cache_served(tc, c);
         return;
@@ -306,9 +308,16 @@ GH_EXPORT void free(void *p)
 {
     if (!p)
         return;
+    /* The cache first: it touches neither errno nor a lock (a thread has an
+     * active cache only once the library is set up). */
+    struct gh_tcache *tc = &gh_self.tc;
+    if (__builtin_expect(tc->state == GH_TCACHE_ACTIVE, 1) && !G.perturb && cache_put(tc, p)) {
+        cache_served(tc, C_FREE);
+        return;
+    }
     int saved = errno;
     ensure_init();
-    free_impl(p, "free", GH_TRACE_FREE, NULL, 0, C_FREE);
+    free_locked(p, "free", GH_TRACE_FREE, NULL, 0, C_FREE);
     errno = saved;
 }
 

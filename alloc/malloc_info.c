@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <malloc.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -287,13 +288,9 @@ GH_EXPORT int glassheap_check(void)
     return ok;
 }
 
-GH_EXPORT int glassheap_counters(struct glassheap_counters *out, size_t size)
+static void fill_counters(struct glassheap_counters *out, const struct gh_stats_snapshot *sp)
 {
-    if (size < sizeof *out)
-        return -1;
-    struct gh_stats_snapshot s;
-    snapshot(&s);
-    memset(out, 0, size);
+    const struct gh_stats_snapshot s = *sp;
     out->malloc_calls = s.calls.malloc;
     out->calloc_calls = s.calls.calloc;
     out->realloc_calls = s.calls.realloc;
@@ -311,5 +308,24 @@ GH_EXPORT int glassheap_counters(struct glassheap_counters *out, size_t size)
     out->large_blocks = s.large_blocks;
     out->peak_requested = s.heap.peak_requested;
     out->peak_heap_bytes = s.heap.peak_heap_bytes;
+    out->cached_blocks = s.cache.blocks;
+    out->cached_bytes = s.cache.bytes;
+    out->cache_hits = s.cache.hits;
+    out->arenas = s.arenas;
+}
+
+GH_EXPORT int glassheap_counters(struct glassheap_counters *out, size_t size)
+{
+    if (size < offsetof(struct glassheap_counters, cached_blocks))
+        return -1;
+    struct gh_stats_snapshot s;
+    snapshot(&s);
+    struct glassheap_counters all;
+    memset(&all, 0, sizeof all);
+    fill_counters(&all, &s);
+    memset(out, 0, size);
+    memcpy(out, &all, size < sizeof all ? size : sizeof all);
     return 0;
 }
+
+

@@ -3,8 +3,8 @@
  * that thread without a lock.
  *
  * What it holds: heap blocks of at most GH_TCACHE_MAX_BLOCK bytes (header
- * included), binned by exact block size (16-byte steps), at most
- * GH_TCACHE_PER_BIN per bin (chosen by measurement: bench/RESULTS.md).  A
+ * included), binned by exact block size (16-byte steps), within the bounds
+ * below.  A
  * request takes a cached block only of exactly the block size the heap's
  * policy would make for it (tcache_block_size), so the cache changes where
  * a block comes from - the most recently freed block of that size, LIFO -
@@ -54,9 +54,17 @@
 #define GH_TCACHE_MAX_BLOCK 1040u                       /* 1024 usable bytes */
 #define GH_TCACHE_BINS      (GH_TCACHE_MAX_BLOCK / GH_ALIGN + 1)
 #define GH_TCACHE_LOOK_EVERY 64u
-#ifndef GH_TCACHE_PER_BIN
-#define GH_TCACHE_PER_BIN   8u
+/* Bounds, chosen by measurement (bench/RESULTS.md: 8 blocks a bin, as
+ * glibc keeps, sent one free in nine to the locked path under random-size
+ * churn; 64 brought it to parity): a bin holds up to GH_TCACHE_BIN_BYTES
+ * of blocks, at least GH_TCACHE_BIN_MIN and at most GH_TCACHE_BIN_MAX of
+ * them, and a thread's cache at most GH_TCACHE_MAX_BYTES in all. */
+#ifndef GH_TCACHE_BIN_MAX
+#define GH_TCACHE_BIN_MAX   64u
 #endif
+#define GH_TCACHE_BIN_MIN   8u
+#define GH_TCACHE_BIN_BYTES (32u * 1024u)
+#define GH_TCACHE_MAX_BYTES (512u * 1024u)
 
 
 enum gh_tcache_state {
@@ -68,6 +76,7 @@ enum gh_tcache_state {
 struct gh_tcache_bin {
     char *head;           /* payload of the most recently cached block */
     uint32_t count;
+    uint32_t limit;       /* blocks it may hold (set when registered) */
 };
 
 struct gh_tcache {
@@ -101,7 +110,7 @@ static inline bool gh_tcache_marked(const void *p)
 static inline bool gh_tcache_put(struct gh_tcache *tc, char *p, size_t size, size_t req)
 {
     struct gh_tcache_bin *b = &tc->bins[size / GH_ALIGN];
-    if (b->count >= GH_TCACHE_PER_BIN)
+    if (b->count >= b->limit || tc->c.bytes + size > GH_TCACHE_MAX_BYTES)
         return false;
     uint64_t *w = (uint64_t *)p;
     w[0] = (uint64_t)(uintptr_t)b->head;
