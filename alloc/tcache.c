@@ -57,6 +57,34 @@ void gh_tcache_flush(struct gh_tcache *tc, void (*release)(char *p))
     }
 }
 
+char *gh_tcache_take_aligned(struct gh_tcache *tc, size_t size, size_t align, const char *fn)
+{
+    struct gh_tcache_bin *b = &tc->bins[size / GH_ALIGN];
+    char *prev = NULL;
+    for (char *p = b->head; p;) {
+        uint64_t *w = (uint64_t *)p;
+        char *next = (char *)(uintptr_t)w[0];
+        if (w[1] != gh_tcache_link_mac(p, next))
+            gh_fatal(fn, GH_MSG_FREE_LIST, p);
+        if (((uintptr_t)p & (align - 1)) == 0) {
+            if (!prev)
+                return gh_tcache_take(tc, size, fn);
+            /* unlink p: prev now leads to next, with a new mark */
+            uint64_t *pw = (uint64_t *)prev;
+            pw[0] = (uint64_t)(uintptr_t)next;
+            pw[1] = gh_tcache_link_mac(prev, next);
+            /* make p the head, then take it: one place counts */
+            w[0] = (uint64_t)(uintptr_t)b->head;
+            w[1] = gh_tcache_link_mac(p, b->head);
+            b->head = p;
+            return gh_tcache_take(tc, size, fn);
+        }
+        prev = p;
+        p = next;
+    }
+    return NULL;
+}
+
 static void unlink_locked(struct gh_tcache *tc)
 {
     if (tc->prev)

@@ -148,15 +148,10 @@ static inline char *gh_tcache_take(struct gh_tcache *tc, size_t size, const char
     return p;
 }
 
-/* The most recently cached block of block size `size` when its payload is
- * a multiple of align (only the newest is looked at), or NULL. */
-static inline char *gh_tcache_take_aligned(struct gh_tcache *tc, size_t size, size_t align, const char *fn)
-{
-    char *p = tc->bins[size / GH_ALIGN].head;
-    if (!p || ((uintptr_t)p & (align - 1)))
-        return NULL;
-    return gh_tcache_take(tc, size, fn);
-}
+/* The most recently cached block of block size `size` whose payload is a
+ * multiple of align, or NULL; the bin is walked (each link checked, fatal
+ * as in gh_tcache_take) and the block unlinked from where it is. */
+char *gh_tcache_take_aligned(struct gh_tcache *tc, size_t size, size_t align, const char *fn);
 
 /* Count one API call served by the cache (enum gh_call_kind). */
 static inline void gh_tcache_count_call(struct gh_tcache *tc, int kind)

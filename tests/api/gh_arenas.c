@@ -65,12 +65,12 @@ static uint64_t rnd(uint64_t *x)
 
 static size_t pick_size(uint64_t *x)
 {
-    uint64_t r = rnd(x) % 100;
-    if (r < 70)
+    uint64_t r = rnd(x) % 1000;
+    if (r < 700)
         return 1 + rnd(x) % 256;
-    if (r < 95)
+    if (r < 960)
         return 1 + rnd(x) % 4096;
-    if (r < 99)
+    if (r < 997)
         return 4096 + rnd(x) % 60000;
     return 128 * 1024 + rnd(x) % (256 * 1024); /* large */
 }
@@ -147,7 +147,7 @@ static void step(uint64_t *x)
 static void *churn(void *arg)
 {
     uint64_t x = (uint64_t)(uintptr_t)arg * 0x9E3779B97F4A7C15ull + 1;
-    long steps = gh_t_checked() ? 3000 : 200000;
+    long steps = gh_t_checked() ? 3000 : 40000;
     for (long i = 0; i < steps && !atomic_load(&stop); i++)
         step(&x);
     return NULL;

@@ -428,7 +428,7 @@ static void test_map_bad_state(void **state)
     (void)state;
     struct gh_shm_block b[IMG_CAP];
     size_t n;
-    const uint32_t bad[] = { 0, 3, 0xffffffffu };
+    const uint32_t bad[] = { 0, 4, 0xffffffffu }; /* 3 is GH_SHM_BLOCK_CACHED */
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct img m;
         img_init(&m);
