@@ -88,6 +88,32 @@ struct gh_tcache {
     struct gh_tcache *next, *prev; /* the registry */
 };
 
+/* The block size a heap makes for a request of n bytes when a block of it
+ * can be cached, else 0: the fit rule (block.h), or for a heap of
+ * power-of-two blocks (pow2: buddy) the power of two that holds n and a
+ * header, at least 32. */
+static inline size_t gh_tcache_size_for(size_t n, bool pow2)
+{
+    if (n > GH_TCACHE_MAX_BLOCK - GH_HEADER_SIZE)
+        return 0;
+    if (!pow2)
+        return gh_block_size_for(n);
+    size_t total = n + GH_HEADER_SIZE;
+    size_t s = total <= 32 ? 32 : (size_t)1 << (64 - __builtin_clzll((unsigned long long)(total - 1)));
+    return s <= GH_TCACHE_MAX_BLOCK ? s : 0;
+}
+
+/* The size of a block in use whose header word is w0 when the cache may
+ * keep it (a plain heap block of 32 to GH_TCACHE_MAX_BLOCK bytes), else 0.
+ * The header must have been verified by the caller. */
+static inline size_t gh_tcache_cacheable(uint64_t w0)
+{
+    size_t size = (size_t)(w0 & GH_SIZE_MASK);
+    if ((w0 & (GH_FLAG_FREE | GH_FLAG_MMAPPED | GH_FLAG_INNER)) || size > GH_TCACHE_MAX_BLOCK || size < 32)
+        return 0;
+    return size;
+}
+
 /* The mark of a cached block's link (payload p, next cached payload). */
 static inline uint64_t gh_tcache_link_mac(const void *p, const void *next)
 {
@@ -166,6 +192,10 @@ static inline void gh_tcache_count_call(struct gh_tcache *tc, int kind)
     }
     __atomic_store_n(slot, *slot + 1, __ATOMIC_RELAXED);
 }
+
+/* Set every bin's bound (gh_tcache_register does; a cache used without the
+ * registry - glassheap replay --cache - calls it itself). */
+void gh_tcache_init_bins(struct gh_tcache *tc);
 
 /* Register tc (its thread's first use): the snapshot counts it from now. */
 void gh_tcache_register(struct gh_tcache *tc);
