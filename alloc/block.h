@@ -90,8 +90,12 @@ struct gh_block {
     uint64_t tag;
 };
 
+/* The library's own globals: reached without the GOT in the shared library
+ * (whose definitions are hidden anyway). */
+#define GH_HIDDEN __attribute__((visibility("hidden")))
+
 /* Set once at start-up from AT_RANDOM; a zero secret is legal (tests). */
-extern uint64_t gh_block_secret;
+extern uint64_t gh_block_secret GH_HIDDEN;
 
 static inline size_t gh_block_size(const struct gh_block *b)
 {

@@ -76,7 +76,7 @@ struct gh_exports_state {
 };
 
 /* The one process state, G for short (defined in malloc_life.c). */
-extern struct gh_exports_state gh_exports;
+extern struct gh_exports_state gh_exports GH_HIDDEN;
 #define G gh_exports
 
 /* Each thread's own state. */
@@ -88,7 +88,7 @@ struct gh_self {
     struct gh_tcache tc;      /* its cache (tc.state ACTIVE when in use) */
 };
 
-extern __thread struct gh_self gh_self; /* malloc_life.c */
+extern __thread struct gh_self gh_self GH_HIDDEN; /* malloc_life.c */
 
 /* Attach this thread (arena, cache, exit handler); malloc_life.c. */
 void gh_self_setup(void);
