@@ -56,15 +56,16 @@
 #define GH_TCACHE_LOOK_EVERY 64u
 /* Bounds, chosen by measurement (bench/RESULTS.md: 8 blocks a bin, as
  * glibc keeps, sent one free in nine to the locked path under random-size
- * churn; 64 brought it to parity): a bin holds up to GH_TCACHE_BIN_BYTES
+ * churn; 64 brought it to parity; 32 KiB a bin cost realloc-heavy work 1.9x
+ * glibc's peak RSS): a bin holds up to GH_TCACHE_BIN_BYTES
  * of blocks, at least GH_TCACHE_BIN_MIN and at most GH_TCACHE_BIN_MAX of
  * them, and a thread's cache at most GH_TCACHE_MAX_BYTES in all. */
 #ifndef GH_TCACHE_BIN_MAX
 #define GH_TCACHE_BIN_MAX   64u
 #endif
 #define GH_TCACHE_BIN_MIN   8u
-#define GH_TCACHE_BIN_BYTES (32u * 1024u)
-#define GH_TCACHE_MAX_BYTES (512u * 1024u)
+#define GH_TCACHE_BIN_BYTES (16u * 1024u)
+#define GH_TCACHE_MAX_BYTES (256u * 1024u)
 
 
 enum gh_tcache_state {
