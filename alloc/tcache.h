@@ -54,10 +54,10 @@
 #define GH_TCACHE_MAX_BLOCK 1040u                       /* 1024 usable bytes */
 #define GH_TCACHE_BINS      (GH_TCACHE_MAX_BLOCK / GH_ALIGN + 1)
 #define GH_TCACHE_LOOK_EVERY 64u
-/* Bounds, chosen by measurement (bench/RESULTS.md: 8 blocks a bin, as
- * glibc keeps, sent one free in nine to the locked path under random-size
- * churn; 64 brought it to parity; 32 KiB a bin cost realloc-heavy work 1.9x
- * glibc's peak RSS): a bin holds up to GH_TCACHE_BIN_BYTES
+/* Bounds, chosen by measurement (bench/RESULTS.md, "The cache's bounds":
+ * 8 blocks a bin, as glibc keeps, took thread-local churn to 4.3x glibc's
+ * time, 64 to 0.96x; 32 KiB a bin took a realloc mix to 1.9x glibc's peak
+ * RSS, 16 KiB to 1.4x): a bin holds up to GH_TCACHE_BIN_BYTES
  * of blocks, at least GH_TCACHE_BIN_MIN and at most GH_TCACHE_BIN_MAX of
  * them, and a thread's cache at most GH_TCACHE_MAX_BYTES in all. */
 #ifndef GH_TCACHE_BIN_MAX
