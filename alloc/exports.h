@@ -186,6 +186,19 @@ static inline void leave(struct gh_arena *a)
         gh_exports_shm_service();
 }
 
+/* No lock held: is a reader waiting?  Looked at under the main arena's
+ * lock (if it is free now), so never after the exit handler took the
+ * segment away (it clears G.shm.hdr with every arena lock held). */
+static inline bool reader_waiting(void)
+{
+    struct gh_arena *m = GH_MAIN_ARENA;
+    if (!G.shm.hdr || !gh_trylock(&m->lock))
+        return false;
+    bool waiting = G.shm.hdr && gh_shm_requested(&G.shm);
+    gh_unlock(&m->lock);
+    return waiting;
+}
+
 /* Run once, by the first call, before anything else touches a heap
  * (malloc_life.c); under the init lock. */
 void gh_exports_init_locked(void);

@@ -123,7 +123,7 @@ static inline bool cache_put(struct gh_tcache *tc, void *p)
 static inline void cache_served(struct gh_tcache *tc, enum call c)
 {
     gh_tcache_count_call(tc, c);
-    if (__builtin_expect(++tc->ticks % GH_TCACHE_LOOK_EVERY == 0, 0) && G.shm.hdr && gh_shm_requested(&G.shm))
+    if (__builtin_expect(++tc->ticks % GH_TCACHE_LOOK_EVERY == 0, 0) && reader_waiting())
         gh_exports_shm_service();
 }
 
