@@ -359,6 +359,24 @@ void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
     fix_path(L, path, depth);
 }
 
+bool gh_tree_contains(const struct gh_tree *t, const struct gh_tnode *n, size_t size)
+{
+    struct lim L = lim_of(t);
+    const struct gh_tnode *c = t->root;
+    for (int depth = 0; c; depth++) {
+        depth_ok(L, depth, c);
+        if (c == n)
+            return true;
+        bool left;
+        if (t->order == GH_TREE_BY_SIZE && size != gh_tnode_size(c))
+            left = size < gh_tnode_size(c);
+        else
+            left = (uintptr_t)n < (uintptr_t)c;
+        c = left ? left_of(L, c) : right_of(L, c);
+    }
+    return false;
+}
+
 void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n)
 {
     struct lim L = lim_of(t);

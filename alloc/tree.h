@@ -108,6 +108,10 @@ void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size);
  * would sort elsewhere: then remove old and insert n. */
 bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, struct gh_tnode *n);
 
+/* Is n in t, searched for with the key (size, n)?  Its links checked like
+ * every walk's (a bad one is fatal). */
+bool gh_tree_contains(const struct gh_tree *t, const struct gh_tnode *n, size_t size);
+
 /* BY_ADDR: n's size changed in place; refresh the subtree maxima. */
 void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n);
 
