@@ -89,7 +89,14 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *policy = argv[1];
-    uint64_t want = strtoull(argv[2], NULL, 0);
+    /* OPS as a number or in floating notation ("1e8", long_run.sh's). */
+    char *end;
+    double want_d = strtod(argv[2], &end);
+    if (end == argv[2] || *end || !(want_d >= 0 && want_d < 1e19)) {
+        fprintf(stderr, "gh_fuzz_heap: OPS must be a count, not %s\n", argv[2]);
+        return 2;
+    }
+    uint64_t want = (uint64_t)want_d;
     uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 0) : 1;
     /* CASE...: only those cases, OPS ignored. */
     int nonly = argc > 4 ? argc - 4 : 0, next_only = 0;
