@@ -5,8 +5,9 @@
  * the size word in front of each node), allocates, or takes a lock.
  *
  * Invariants (gh_tree_check): in-order keys strictly increase; each node's
- * height is 1 + max(child heights) and the two differ by at most 1; each
- * node's max is the largest size in its subtree; count is the node count.
+ * height is 1 + max(child heights) and the two differ by at most 1; in a
+ * BY_ADDR tree each node's max is the largest size in its subtree (a BY_SIZE
+ * tree keeps 0 there); count is the node count.
  */
 #include "tree.h"
 
@@ -17,15 +18,15 @@
 /* A node occupies its size word (16 bytes before it) and itself. */
 #define NODE_SPAN (16u + sizeof(struct gh_tnode))
 
-const struct gh_tree_bounds gh_tree_any = { 0, UINTPTR_MAX, NULL, NULL };
+const struct gh_tree_bounds gh_tree_any = { 0, UINTPTR_MAX, NULL, NULL, 16, (UINTPTR_MAX - NODE_SPAN) >> 4, 0, 0 };
 
 /* ---- checked links ---------------------------------------------------- */
 
 /* A tree's bounds as one walk holds them, in registers: the lowest node
  * address and, shifted right by 4, how far above it the highest may lie. */
 struct lim {
-    uintptr_t lo;               /* bounds->lo + 16 */
-    uintptr_t span;             /* (hi - lo - NODE_SPAN) >> 4 */
+    uintptr_t lo;               /* bounds->node_lo: bounds->lo + 16 */
+    uintptr_t span;             /* bounds->node_span: (hi - lo - NODE_SPAN) >> 4 */
     bool by_addr;               /* children must lie on their side */
     bool cover;                 /* several regions: the slow check too */
     const struct gh_tree *t;
@@ -34,7 +35,7 @@ struct lim {
 static inline struct lim lim_of(const struct gh_tree *t)
 {
     const struct gh_tree_bounds *b = t->bounds;
-    return (struct lim){ b->lo + 16, (b->hi - b->lo - NODE_SPAN) >> 4, t->order == GH_TREE_BY_ADDR,
+    return (struct lim){ b->node_lo, b->node_span, t->order == GH_TREE_BY_ADDR,
                          b->cover != NULL && b->cover != t, t };
 }
 
@@ -42,6 +43,27 @@ __attribute__((noreturn, cold, noinline)) static void bad_link(struct lim L, con
 {
     const char *fn = L.t->bounds->fn;
     gh_fatal(fn ? fn : "malloc", GH_MSG_FREE_LIST, at);
+}
+
+/* Several regions: does one of the cover's spans hold the node at c?  The
+ * span that held the last one is remembered in the bounds (a cache, so it
+ * is written through the const pointer: the bounds belong to the heap
+ * whose lock is held). */
+__attribute__((noinline)) static bool in_cover(struct lim L, const struct gh_tnode *c)
+{
+    struct gh_tree_bounds *b = (struct gh_tree_bounds *)L.t->bounds;
+    uintptr_t a = (uintptr_t)c - 16;
+    if (a - b->hit_lo < b->hit_len)
+        return true;
+    const struct gh_tnode *n = gh_tree_floor(b->cover, (const char *)c);
+    if (!n)
+        return false;
+    uintptr_t start = (uintptr_t)n - 16, len = gh_tnode_size(n);
+    if (a < start || len < NODE_SPAN || a - start > len - NODE_SPAN)
+        return false;
+    b->hit_lo = start;
+    b->hit_len = len - NODE_SPAN + 1;
+    return true;
 }
 
 /* May the tree hold a node at c (not NULL)?  [c - 16, c + 24) inside
@@ -52,7 +74,7 @@ static inline bool in_bounds(struct lim L, const struct gh_tnode *c)
     uintptr_t d = (uintptr_t)c - L.lo;
     if (__builtin_expect(((d >> 4) | (d << 60)) > L.span, 0))
         return false;
-    if (__builtin_expect(L.cover, 0) && !gh_tree_covers(L.t->bounds->cover, (const char *)c - 16, NODE_SPAN))
+    if (__builtin_expect(L.cover, 0) && !in_cover(L, c))
         return false;
     return true;
 }
@@ -93,18 +115,25 @@ static inline size_t submax(const struct gh_tnode *n)
     return n ? (size_t)(n->aux & MAX_MASK) : 0;
 }
 
-/* Recompute n's height and subtree max from its children l and r
- * (n->left and n->right, already checked). */
-static inline void pull(struct gh_tnode *n, const struct gh_tnode *l, const struct gh_tnode *r)
+/* Recompute n's height and (BY_ADDR) subtree max from its children l and r
+ * (n->left and n->right, already checked).  A BY_SIZE tree keeps no max:
+ * its largest node is the rightmost, and a move that keeps the order then
+ * changes nothing above the node. */
+static inline void pull(struct lim L, struct gh_tnode *n, const struct gh_tnode *l, const struct gh_tnode *r)
 {
     int hl = height(l), hr = height(r);
+    uint64_t h = (uint64_t)(1 + (hl > hr ? hl : hr)) << HEIGHT_SHIFT;
+    if (!L.by_addr) {
+        n->aux = h;
+        return;
+    }
     size_t m = gh_tnode_size(n);
     size_t ml = submax(l), mr = submax(r);
     if (ml > m)
         m = ml;
     if (mr > m)
         m = mr;
-    n->aux = ((uint64_t)(1 + (hl > hr ? hl : hr)) << HEIGHT_SHIFT) | (uint64_t)m;
+    n->aux = h | (uint64_t)m;
 }
 
 /* True when a sorts before b in t's order. */
@@ -126,9 +155,9 @@ static struct gh_tnode *rotate_right(struct lim L, struct gh_tnode *n, struct gh
 {
     struct gh_tnode *ll = left_of(L, l), *lr = right_of(L, l);
     n->left = lr;
-    pull(n, lr, r);
+    pull(L, n, lr, r);
     l->right = n;
-    pull(l, ll, n);
+    pull(L, l, ll, n);
     return l;
 }
 
@@ -137,33 +166,52 @@ static struct gh_tnode *rotate_left(struct lim L, struct gh_tnode *n, const stru
 {
     struct gh_tnode *rl = left_of(L, r), *rr = right_of(L, r);
     n->right = rl;
-    pull(n, l, rl);
+    pull(L, n, l, rl);
     r->left = n;
-    pull(r, n, rr);
+    pull(L, r, n, rr);
     return r;
 }
 
-/* Restore the AVL property at n (children balanced); returns the new root.
- * A child of height >= 1 is not NULL (height(NULL) is 0), so the rotations
- * below always have the node they turn. */
-static struct gh_tnode *rebalance(struct lim L, struct gh_tnode *n)
+/* n's children l and r (checked) differ in height by 2: rotate; returns
+ * the subtree's new root.  A child of height >= 1 is not NULL (height(NULL)
+ * is 0), so the rotations below always have the node they turn. */
+__attribute__((noinline)) static struct gh_tnode *rotate(struct lim L, struct gh_tnode *n, struct gh_tnode *l,
+                                                         struct gh_tnode *r)
 {
-    struct gh_tnode *l = left_of(L, n), *r = right_of(L, n);
-    int bal = height(l) - height(r);
-    if (bal > 1) {
+    if (height(l) > height(r)) {
         struct gh_tnode *ll = left_of(L, l), *lr = right_of(L, l);
         if (height(ll) < height(lr))
             n->left = l = rotate_left(L, l, ll, lr);
         return rotate_right(L, n, l, r);
     }
-    if (bal < -1) {
-        struct gh_tnode *rl = left_of(L, r), *rr = right_of(L, r);
-        if (height(rr) < height(rl))
-            n->right = r = rotate_right(L, r, rl, rr);
-        return rotate_left(L, n, l, r);
+    struct gh_tnode *rl = left_of(L, r), *rr = right_of(L, r);
+    if (height(rr) < height(rl))
+        n->right = r = rotate_right(L, r, rl, rr);
+    return rotate_left(L, n, l, r);
+}
+
+/* Restore the AVL property at n (children balanced); returns the new root.
+ * The common case - no rotation, only n's height and max recomputed - is
+ * inline; *changed says whether n's aux changed (or n was rotated). */
+static inline __attribute__((always_inline)) struct gh_tnode *rebalance_at(struct lim L, struct gh_tnode *n,
+                                                                            bool *changed)
+{
+    struct gh_tnode *l = left_of(L, n), *r = right_of(L, n);
+    int bal = height(l) - height(r);
+    if (__builtin_expect(bal > 1 || bal < -1, 0)) {
+        *changed = true;
+        return rotate(L, n, l, r);
     }
-    pull(n, l, r);
+    uint64_t before = n->aux;
+    pull(L, n, l, r);
+    *changed = n->aux != before;
     return n;
+}
+
+static struct gh_tnode *rebalance(struct lim L, struct gh_tnode *n)
+{
+    bool changed;
+    return rebalance_at(L, n, &changed);
 }
 
 /* Walk back up a recorded path of links, rebalancing each node.  Once a
@@ -173,12 +221,11 @@ static void fix_path(struct lim L, struct gh_tnode **path[], int depth)
 {
     while (depth-- > 0) {
         struct gh_tnode **link = path[depth];
-        struct gh_tnode *n = *link;
-        uint64_t before = n->aux;
-        struct gh_tnode *top = rebalance(L, n);
-        *link = top;
-        if (top == n && n->aux == before)
+        bool changed;
+        struct gh_tnode *top = rebalance_at(L, *link, &changed);
+        if (!changed)
             return;
+        *link = top;
     }
 }
 
@@ -215,7 +262,7 @@ void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n)
         link = child_link(L, *link, less(t, n, *link));
     }
     n->left = n->right = NULL;
-    pull(n, NULL, NULL);
+    pull(L, n, NULL, NULL);
     *link = n;
     t->count++;
     fix_path(L, path, depth);
@@ -264,12 +311,16 @@ bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, stru
         depth_ok(L, depth, *link);
         path[depth++] = link;
         struct gh_tnode *c = *link;
+        /* By size no fix_path follows to check the other child: check it
+         * here, so a move sees every link on its path as a rebalance would. */
+        if (!L.by_addr)
+            (void)left_of(L, c), (void)right_of(L, c);
         if (cmp_key(t, old_size, (uintptr_t)old, gh_tnode_size(c), (uintptr_t)c) < 0) {
             hi = c;
-            link = child_link(L, c, true);
+            link = L.by_addr ? child_link(L, c, true) : &c->left;
         } else {
             lo = c;
-            link = child_link(L, c, false);
+            link = L.by_addr ? child_link(L, c, false) : &c->right;
         }
     }
     if (!*link)
@@ -304,7 +355,10 @@ bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, stru
         n->aux = old->aux;
         *link = n;
     }
-    fix_path(L, path, depth);
+    /* Heights stay; by address the maxima above may change, by size there
+     * are none. */
+    if (L.by_addr)
+        fix_path(L, path, depth);
     return true;
 }
 
@@ -595,11 +649,14 @@ static int check(struct check_state *st, const struct gh_tnode *n, int depth)
         st->why = "tree node height is stale";
         return -1;
     }
-    size_t m = gh_tnode_size(n);
-    if (submax(n->left) > m)
-        m = submax(n->left);
-    if (submax(n->right) > m)
-        m = submax(n->right);
+    size_t m = 0;
+    if (st->t->order == GH_TREE_BY_ADDR) {
+        m = gh_tnode_size(n);
+        if (submax(n->left) > m)
+            m = submax(n->left);
+        if (submax(n->right) > m)
+            m = submax(n->right);
+    }
     if (submax(n) != m) {
         st->why = "tree subtree maximum is stale";
         return -1;

@@ -53,7 +53,27 @@ struct gh_tree_bounds {
     const struct gh_tree *cover; /* NULL, or a BY_ADDR tree (the regions) one
                                     of whose spans must hold the node too */
     const char *fn;              /* the API call under way, for the fatal line */
+    /* lo and hi as the link check uses them (gh_tree_bounds_changed): the
+     * lowest node address, and how far above it the highest may lie, in
+     * 16-byte units. */
+    uintptr_t node_lo, node_span;
+    /* With a cover: the span of the cover node that last held a node
+     * [hit_lo, hit_lo + hit_len + NODE_SPAN - 1), so the next link into
+     * the same region costs one compare instead of a cover walk (hit_len
+     * 0: none yet). */
+    uintptr_t hit_lo, hit_len;
 };
+
+/* Recompute node_lo and node_span after lo or hi changed (region.c). */
+static inline void gh_tree_bounds_changed(struct gh_tree_bounds *b)
+{
+    /* A node occupies [n - 16, n + 24): its size word and itself. */
+    b->node_lo = b->lo + 16;
+    b->node_span = b->hi - b->lo >= 40 ? (b->hi - b->lo - 40) >> 4 : 0;
+    if (b->hi <= b->lo) /* no regions: no node passes */
+        b->node_lo = UINTPTR_MAX, b->node_span = 0;
+    b->hit_lo = b->hit_len = 0;
+}
 
 struct gh_tree {
     struct gh_tnode *root;
