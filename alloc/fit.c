@@ -120,7 +120,7 @@ static void index_move(struct gh_heap *h, struct gh_block *old, size_t old_size,
 static void write_free(struct gh_block *b, size_t size, size_t mark)
 {
     gh_block_set(b, (uint64_t)size | GH_FLAG_FREE, mark);
-    gh_block_set_footer(b);
+    *(uint64_t *)((char *)b + size - GH_FOOTER_SIZE) = b->size_flags; /* gh_block_set_footer, size known */
 }
 
 /* write_free (never handed out: mark 0) and index it. */

@@ -26,7 +26,8 @@ const struct gh_tree_bounds gh_tree_any = { 0, UINTPTR_MAX, NULL, NULL, 16, (UIN
  * address and, shifted right by 4, how far above it the highest may lie. */
 struct lim {
     uintptr_t lo;               /* bounds->node_lo: bounds->lo + 16 */
-    uintptr_t span;             /* bounds->node_span: (hi - lo - NODE_SPAN) >> 4 */
+    uintptr_t span;             /* bounds->node_span: (hi - lo - NODE_SPAN) >> 4;
+                                   0 with a cover: every link takes the slow check */
     bool by_addr;               /* children must lie on their side */
     bool cover;                 /* several regions: the slow check too */
     const struct gh_tree *t;
@@ -35,8 +36,18 @@ struct lim {
 static inline struct lim lim_of(const struct gh_tree *t)
 {
     const struct gh_tree_bounds *b = t->bounds;
-    return (struct lim){ b->node_lo, b->node_span, t->order == GH_TREE_BY_ADDR,
-                         b->cover != NULL && b->cover != t, t };
+    bool cover = b->cover != NULL && b->cover != t;
+    return (struct lim){ b->node_lo, cover ? 0 : b->node_span, t->order == GH_TREE_BY_ADDR, cover, t };
+}
+
+/* The same with the order known at compile time (a function of one order,
+ * or one of the two copies of an always-inline one): the side checks of
+ * the other order compile away. */
+static inline struct lim lim_ordered(const struct gh_tree *t, bool by_addr)
+{
+    struct lim L = lim_of(t);
+    L.by_addr = by_addr;
+    return L;
 }
 
 __attribute__((noreturn, cold, noinline)) static void bad_link(struct lim L, const void *at)
@@ -52,7 +63,9 @@ __attribute__((noreturn, cold, noinline)) static void bad_link(struct lim L, con
 __attribute__((noinline)) static bool in_cover(struct lim L, const struct gh_tnode *c)
 {
     struct gh_tree_bounds *b = (struct gh_tree_bounds *)L.t->bounds;
-    uintptr_t a = (uintptr_t)c - 16;
+    uintptr_t a = (uintptr_t)c - 16, d = (uintptr_t)c - b->node_lo;
+    if (((d >> 4) | (d << 60)) > b->node_span) /* outside [lo, hi) or misaligned */
+        return false;
     if (a - b->hit_lo < b->hit_len)
         return true;
     const struct gh_tnode *n = gh_tree_floor(b->cover, (const char *)c);
@@ -73,9 +86,7 @@ static inline bool in_bounds(struct lim L, const struct gh_tnode *c)
 {
     uintptr_t d = (uintptr_t)c - L.lo;
     if (__builtin_expect(((d >> 4) | (d << 60)) > L.span, 0))
-        return false;
-    if (__builtin_expect(L.cover, 0) && !in_cover(L, c))
-        return false;
+        return L.cover && in_cover(L, c); /* several regions: span 0, always here */
     return true;
 }
 
@@ -217,7 +228,7 @@ static struct gh_tnode *rebalance(struct lim L, struct gh_tnode *n)
 /* Walk back up a recorded path of links, rebalancing each node.  Once a
  * node keeps its place, height and subtree max, nothing above it can
  * change: stop there (most inserts and removes stop within two levels). */
-static void fix_path(struct lim L, struct gh_tnode **path[], int depth)
+static inline __attribute__((always_inline)) void fix_path(struct lim L, struct gh_tnode **path[], int depth)
 {
     while (depth-- > 0) {
         struct gh_tnode **link = path[depth];
@@ -226,6 +237,37 @@ static void fix_path(struct lim L, struct gh_tnode **path[], int depth)
         if (!changed)
             return;
         *link = top;
+    }
+}
+
+/* BY_ADDR, after a move (heights unchanged): refresh the subtree maxima up
+ * the recorded path, stopping where one stays.  path[depth-1] links to the
+ * moved node, whose children were checked; above it each node's child on
+ * the path was checked on the way down, so only its other child is. */
+static inline __attribute__((always_inline)) void fix_max(struct lim L, struct gh_tnode **path[], int depth)
+{
+    for (int d = depth - 1; d >= 0; d--) {
+        struct gh_tnode *x = *path[d];
+        const struct gh_tnode *l, *r;
+        if (d == depth - 1) {
+            l = x->left;
+            r = x->right;
+        } else if (path[d + 1] == &x->left) {
+            l = x->left;
+            r = right_of(L, x);
+        } else {
+            l = left_of(L, x);
+            r = x->right;
+        }
+        size_t m = gh_tnode_size(x), ml = submax(l), mr = submax(r);
+        if (ml > m)
+            m = ml;
+        if (mr > m)
+            m = mr;
+        uint64_t aux = (x->aux & ~MAX_MASK) | (uint64_t)m;
+        if (aux == x->aux)
+            return;
+        x->aux = aux;
     }
 }
 
@@ -248,9 +290,9 @@ static inline struct gh_tnode **child_link(struct lim L, struct gh_tnode *n, boo
     return &n->right;
 }
 
-void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n)
+static inline __attribute__((always_inline)) void insert_impl(struct gh_tree *t, struct gh_tnode *n, bool by_addr)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, by_addr);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
     int depth = 0;
     struct gh_tnode **link = &t->root;
@@ -268,12 +310,21 @@ void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n)
     fix_path(L, path, depth);
 }
 
+void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n)
+{
+    if (t->order == GH_TREE_BY_ADDR)
+        insert_impl(t, n, true);
+    else
+        insert_impl(t, n, false);
+}
+
 /* Record the path from the root to n's link, searching with n's key as
  * (size, n); returns the depth (the link to n itself is path[depth-1]), or
  * -1 when n is not in the tree. */
-static int find_path(struct gh_tree *t, const struct gh_tnode *n, size_t size, struct gh_tnode **path[])
+static inline __attribute__((always_inline)) int find_path(struct gh_tree *t, const struct gh_tnode *n, size_t size, struct gh_tnode **path[],
+                                                        bool by_addr)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, by_addr);
     int depth = 0;
     struct gh_tnode **link = &t->root;
     while (*link) {
@@ -300,9 +351,10 @@ static inline int cmp_key(const struct gh_tree *t, size_t sa, uintptr_t aa, size
     return aa < ab ? -1 : aa > ab;
 }
 
-bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, struct gh_tnode *n)
+static inline __attribute__((always_inline)) bool move_impl(struct gh_tree *t, struct gh_tnode *old, size_t old_size, struct gh_tnode *n,
+                                                        bool by_addr)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, by_addr);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
     int depth = 0;
     struct gh_tnode **link = &t->root;
@@ -358,8 +410,15 @@ bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, stru
     /* Heights stay; by address the maxima above may change, by size there
      * are none. */
     if (L.by_addr)
-        fix_path(L, path, depth);
+        fix_max(L, path, depth);
     return true;
+}
+
+bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, struct gh_tnode *n)
+{
+    if (t->order == GH_TREE_BY_ADDR)
+        return move_impl(t, old, old_size, n, true);
+    return move_impl(t, old, old_size, n, false);
 }
 
 void gh_tree_remove(struct gh_tree *t, struct gh_tnode *n)
@@ -367,11 +426,11 @@ void gh_tree_remove(struct gh_tree *t, struct gh_tnode *n)
     gh_tree_remove_sized(t, n, gh_tnode_size(n));
 }
 
-void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
+static inline __attribute__((always_inline)) void remove_impl(struct gh_tree *t, struct gh_tnode *n, size_t size, bool by_addr)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, by_addr);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
-    int depth = find_path(t, n, size, path);
+    int depth = find_path(t, n, size, path, by_addr);
     if (depth < 0) /* n is not where its key says: the index is not what the heap thinks */
         bad_link(L, n);
     struct gh_tnode **link = path[depth - 1];
@@ -413,6 +472,14 @@ void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
     fix_path(L, path, depth);
 }
 
+void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
+{
+    if (t->order == GH_TREE_BY_ADDR)
+        remove_impl(t, n, size, true);
+    else
+        remove_impl(t, n, size, false);
+}
+
 bool gh_tree_contains(const struct gh_tree *t, const struct gh_tnode *n, size_t size)
 {
     struct lim L = lim_of(t);
@@ -433,9 +500,9 @@ bool gh_tree_contains(const struct gh_tree *t, const struct gh_tnode *n, size_t 
 
 void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, true);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
-    int depth = find_path(t, n, 0, path); /* BY_ADDR: the size is not a key */
+    int depth = find_path(t, n, 0, path, true); /* BY_ADDR: the size is not a key */
     if (depth <= 0)
         bad_link(L, n);
     fix_path(L, path, depth);
@@ -462,7 +529,7 @@ static struct gh_tnode *lowest_fit_below(struct lim L, const struct gh_tnode *n,
 
 struct gh_tnode *gh_tree_first_fit(const struct gh_tree *t, size_t size)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, true);
     const struct gh_tnode *n = t->root;
     if (size == 0)
         size = 1; /* an empty subtree's max is 0: never let it "fit" */
@@ -474,7 +541,7 @@ struct gh_tnode *gh_tree_first_fit(const struct gh_tree *t, size_t size)
 /* Lowest fitting node in the subtree n whose keys are all >= from. */
 struct gh_tnode *gh_tree_first_fit_from(const struct gh_tree *t, const void *from, size_t size)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, true);
     /* Walk down toward `from`; every time we go left at a node >= from,
      * that node and its right subtree are candidates to its right.  The
      * first candidate (lowest address) that fits wins; the candidates are
@@ -506,8 +573,12 @@ struct gh_tnode *gh_tree_first_fit_from(const struct gh_tree *t, const void *fro
 
 struct gh_tnode *gh_tree_floor(const struct gh_tree *t, const void *addr)
 {
-    struct lim L = lim_of(t);
     const struct gh_tnode *n = t->root, *best = NULL;
+    /* A tree of one node (a heap of one region: every "which region holds
+     * p") follows no link: answer before setting up the checks. */
+    if (!n || (!n->left && !n->right))
+        return (struct gh_tnode *)(n && (uintptr_t)n <= (uintptr_t)addr ? n : NULL);
+    struct lim L = lim_ordered(t, true);
     for (int depth = 0; n; depth++) {
         depth_ok(L, depth, n);
         if ((uintptr_t)n <= (uintptr_t)addr) {
@@ -531,7 +602,7 @@ bool gh_tree_covers(const struct gh_tree *t, const void *p, size_t len)
 
 struct gh_tnode *gh_tree_best_fit(const struct gh_tree *t, size_t size)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, false);
     const struct gh_tnode *n = t->root, *best = NULL;
     for (int depth = 0; n; depth++) {
         depth_ok(L, depth, n);
@@ -558,7 +629,7 @@ static const struct gh_tnode *rightmost(struct lim L, const struct gh_tnode *n)
 
 struct gh_tnode *gh_tree_largest(const struct gh_tree *t)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, false);
     const struct gh_tnode *n = t->root;
     if (!n)
         return NULL;
