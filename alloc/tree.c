@@ -509,7 +509,7 @@ void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n)
 }
 
 /* Below n (submax(n) >= size): the lowest-addressed node that fits. */
-static struct gh_tnode *lowest_fit_below(struct lim L, const struct gh_tnode *n, size_t size, int depth)
+static inline __attribute__((always_inline)) struct gh_tnode *lowest_fit_below(struct lim L, const struct gh_tnode *n, size_t size, int depth)
 {
     for (;; depth++) {
         depth_ok(L, depth, n);
