@@ -23,7 +23,8 @@
  * 16-byte aligned, its node and size word inside [lo, hi), inside one of the
  * cover tree's spans when there is more than one, on the right side of its
  * parent (BY_ADDR), and no path deeper than GH_TREE_MAX_DEPTH.  O(1) per link
- * (the cover lookup only for heaps of several regions).  A bad link is fatal:
+ * (the cover lookup only for heaps of several regions, and then mostly one
+ * compare against the span that held the last node).  A bad link is fatal:
  * "<fn>(): corrupted free list at <node>" (error.h), naming the node that
  * holds it.
  * A node's size must not change while it is in a BY_SIZE tree; in a BY_ADDR
