@@ -159,6 +159,7 @@ void gh_exports_shm_service(void);
 static inline void enter(void)
 {
     lock();
+    gh_shm_enter(&G.shm); /* the heap's seq odd: walkers outside wait (shm.h) */
 #ifdef GH_HAVE_VALGRIND
     VG(VALGRIND_DISABLE_ERROR_REPORTING);
 #endif
@@ -169,6 +170,7 @@ static inline void leave(void)
     /* Publish every GH_SHM_PUBLISH_EVERY calls, and answer a waiting reader. */
     if (G.shm.hdr && (++G.shm.calls >= GH_SHM_PUBLISH_EVERY || gh_shm_requested(&G.shm)))
         gh_exports_shm_service();
+    gh_shm_leave(&G.shm, &G.heap); /* region table if changed, seq even */
 #ifdef GH_HAVE_VALGRIND
     VG(VALGRIND_ENABLE_ERROR_REPORTING);
 #endif

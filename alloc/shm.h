@@ -8,6 +8,11 @@
  * allocates; the segment is a MAP_SHARED mapping of
  * /dev/shm/glassheap.<pid>, made and removed through os.c.
  *
+ * Every allocator call is bracketed by gh_shm_enter() and gh_shm_leave()
+ * (exports.h's enter() and leave()): the heap's sequence word and its
+ * region table, which let a reader walk the heap from outside while the
+ * process sleeps, blocks or is stopped (include/glassheap/shm.h).
+ *
  * A file shrunk by someone else (same user, root) never kills the program:
  * the mapping is guarded against SIGBUS (os.c's gh_os_shm_guard), every
  * publish first checks the file's size, and once the segment is lost one
@@ -41,6 +46,14 @@ struct gh_shm {
     uint64_t calls;                /* allocator calls since the last publish */
     bool lost;                     /* the file was shrunk under us: publish nothing */
     long pid;                      /* the writer (kept here: a lost mapping reads 0) */
+    /* The region table, for readers that walk the heap themselves. */
+    struct gh_shm_heap *heap_tab;  /* the table; valid while hdr is not NULL */
+    struct gh_shm_region *regions;
+    uint64_t seq;                  /* our copy of heap_tab->seq (never read back) */
+    uint64_t seen_heap_bytes;      /* the heap's region counters when the */
+    uint64_t seen_region_ops;      /* table was last written */
+    uint32_t discipline;           /* enum gh_shm_discipline of the heap */
+    uint32_t max_order;            /* buddy: its chunk order */
 };
 
 /* Create /dev/shm/glassheap.<getpid()> (replacing one left by an earlier
@@ -72,6 +85,40 @@ void gh_shm_write_map(struct gh_shm *s, const struct gh_heap *h);
  * without a list.  gh_shm_publish and gh_shm_write_map call it; a front end
  * may also call it after each large map/unmap to keep it current. */
 void gh_shm_write_large(struct gh_shm *s);
+
+/* Rewrite the region table from h's region tree (inside the odd window
+ * of the heap's seq; gh_shm_leave calls it when the regions changed). */
+void gh_shm_write_regions(struct gh_shm *s, const struct gh_heap *h);
+
+/* Every change to h's regions moves one of these counters (region.c). */
+static inline uint64_t gh_shm_region_ops(const struct gh_heap *h)
+{
+    return h->c.regions_added + h->c.regions_released + h->c.regions_extended + h->c.trims;
+}
+
+/* At the start of an allocator call (lock held; exports.h's enter()): the
+ * heap's seq goes odd, so a walker outside knows the heap may change. */
+static inline void gh_shm_enter(struct gh_shm *s)
+{
+    if (s->hdr) {
+        s->seq |= 1;
+        __atomic_store_n(&s->heap_tab->seq, s->seq, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+    }
+}
+
+/* At its end (lock still held; leave()): the region table rewritten when
+ * a region was added, extended, shrunk or released - two compares when
+ * none was - then seq even again, one more than at the start. */
+static inline void gh_shm_leave(struct gh_shm *s, const struct gh_heap *h)
+{
+    if (s->hdr && (s->seq & 1)) {
+        if (h->c.heap_bytes != s->seen_heap_bytes || gh_shm_region_ops(h) != s->seen_region_ops)
+            gh_shm_write_regions(s, h);
+        s->seq++;
+        __atomic_store_n(&s->heap_tab->seq, s->seq, __ATOMIC_RELEASE);
+    }
+}
 
 /* A reader is waiting for counters or a map? */
 static inline bool gh_shm_requested(const struct gh_shm *s)
