@@ -479,4 +479,7 @@ void gh_shm_write_large(struct gh_shm *s)
     list->count = k.n;
     list->total = k.total;
     seq_end(&list->seq);
+    s->seen_large[0] = s->large->live_blocks;
+    s->seen_large[1] = s->large->live_bytes;
+    s->seen_large[2] = s->large->live_requested;
 }

@@ -28,9 +28,8 @@
 #include "config.h"
 #include "glassheap/shm.h"
 #include "heap.h"
+#include "large.h"
 #include "stats.h"
-
-struct gh_large;
 
 struct gh_shm {
     struct gh_shm_header *hdr;     /* NULL: no segment */
@@ -52,6 +51,8 @@ struct gh_shm {
     uint64_t seq;                  /* our copy of heap_tab->seq (never read back) */
     uint64_t seen_heap_bytes;      /* the heap's region counters when the */
     uint64_t seen_region_ops;      /* table was last written */
+    uint64_t seen_large[3];        /* the registry's live blocks, bytes, requested
+                                      when the large-block list was last written */
     uint32_t discipline;           /* enum gh_shm_discipline of the heap */
     uint32_t max_order;            /* buddy: its chunk order */
 };
@@ -108,13 +109,18 @@ static inline void gh_shm_enter(struct gh_shm *s)
 }
 
 /* At its end (lock still held; leave()): the region table rewritten when
- * a region was added, extended, shrunk or released - two compares when
- * none was - then seq even again, one more than at the start. */
+ * a region was added, extended, shrunk or released, and the large-block
+ * list when a large block came or went or changed (a few compares when
+ * nothing did), then seq even again, one more than at the start: what a
+ * walker outside reads is current after every call. */
 static inline void gh_shm_leave(struct gh_shm *s, const struct gh_heap *h)
 {
     if (s->hdr && (s->seq & 1)) {
         if (h->c.heap_bytes != s->seen_heap_bytes || gh_shm_region_ops(h) != s->seen_region_ops)
             gh_shm_write_regions(s, h);
+        if (s->large && (s->large->live_blocks != s->seen_large[0] || s->large->live_bytes != s->seen_large[1]
+                         || s->large->live_requested != s->seen_large[2]))
+            gh_shm_write_large(s);
         s->seq++;
         __atomic_store_n(&s->heap_tab->seq, s->seq, __ATOMIC_RELEASE);
     }
