@@ -18,7 +18,8 @@
  * consistent: it is copied under the writer's sequence lock.
  *
  * The heap as it is now - live, free, largest free, heap bytes, the
- * free-block histogram and the buddy orders - is walked from outside (the
+ * free-block histogram and the buddy orders, the large blocks from the
+ * segment's list - is walked from outside (the
  * reader's walker, walk.h) whenever the kernel lets us read the process, so
  * an idle or stopped process shows its heap exactly; the headings say
  * "read from outside" ("heap_source": "outside"), else "as published" and
@@ -229,6 +230,7 @@ static void walk_heap(struct view *v, const struct ghr_segment *seg)
         hm_overlay_counters(&w, &v->c);
         v->outside = 1;
         ghw_free(&w);
+        hm_overlay_large_of(seg, &v->c); /* the large-block list is as current as the table */
     } else {
         snprintf(v->heap_note, sizeof v->heap_note, "%s", w.why);
     }

@@ -214,3 +214,16 @@ void hm_overlay_large(const struct gh_shm_large_block *v, size_t n, uint64_t tot
     c->large_bytes = bytes;
     c->large_requested = requested;
 }
+
+bool hm_overlay_large_of(const struct ghr_segment *seg, struct gh_shm_counters *c)
+{
+    const struct gh_shm_header *h = ghr_header(seg);
+    size_t cap = h ? h->large_capacity : 0, n = 0;
+    uint64_t total = 0;
+    struct gh_shm_large_block *v = cap ? calloc(cap, sizeof *v) : NULL;
+    bool ok = v && ghr_large(seg, v, cap, &n, &total) == GHR_OK;
+    if (ok)
+        hm_overlay_large(v, n, total, c);
+    free(v);
+    return ok;
+}

@@ -93,4 +93,8 @@ void hm_overlay_counters(const struct ghw_heap *w, struct gh_shm_counters *c);
  * requests. */
 void hm_overlay_large(const struct gh_shm_large_block *v, size_t n, uint64_t total, struct gh_shm_counters *c);
 
+/* hm_overlay_large with the list read from seg; false (c untouched) when
+ * the segment has no list or it cannot be read. */
+bool hm_overlay_large_of(const struct ghr_segment *seg, struct gh_shm_counters *c);
+
 #endif
