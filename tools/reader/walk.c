@@ -61,6 +61,10 @@ static bool fetch(struct walk *k, uint64_t addr, void *out, size_t len, uint64_t
         memcpy(out, w->buf + (addr - w->lo), len);
         return true;
     }
+    if (addr > limit || limit - addr < len) {
+        k->err = EFAULT;     /* never read past the region (callers keep inside it) */
+        return false;
+    }
     uint64_t n = limit - addr;
     if (n > GHW_CHUNK)
         n = GHW_CHUNK;
