@@ -234,6 +234,12 @@ struct gh_shm_large_block {
  * verify it); word 1 = requested size (requested_mask; in a free block a
  * mark, not a size) | check bits (check_mask1) | arena bits (arena_mask).
  * A used block's requested size is at most its size less header_bytes.
+ *
+ * Arenas: every entry names its heap (`arena`); today there is one heap and
+ * one seq.  A writer with several arenas, each under its own lock, moves
+ * this seq atomically from each (so it still changes with every call) or
+ * appends a seq per arena in `reserved`; a reader that only knows this one
+ * stays correct either way, retrying more often.
  */
 enum gh_shm_discipline {
     GH_SHM_DISC_FIT = 1,

@@ -581,6 +581,7 @@ static void test_refused(void **state)
     assert_int_equal(w.tries, 1);
     assert_int_equal(m->reads, 1);
     assert_non_null(strstr(w.why, "refused"));
+    assert_int_equal(w.read_errno, EPERM);
     image_free(m);
     m = image_of(f);
     m->mode = M_ESRCH;

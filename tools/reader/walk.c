@@ -161,6 +161,7 @@ static int keep(struct walk *k, uint64_t addr, uint64_t size, uint64_t requested
 static int read_failed(struct walk *k, uint64_t addr)
 {
     struct ghw_heap *h = k->out;
+    h->read_errno = k->err;
     if (k->err == EPERM || k->err == EACCES)
         return fail(h, GHW_REFUSED, "reading the process's memory was refused (%s)", strerror(k->err));
     if (k->err == ESRCH)
@@ -418,10 +419,12 @@ int ghw_walk(const struct ghw_source *src, size_t max_blocks, struct ghw_heap *o
                  last[0] ? "; last: " : "", last);
     } else if (rc != GHW_OK) {
         unsigned tries = out->tries;
+        int err = out->read_errno;
         char why[GHW_WHY_MAX];
         memcpy(why, out->why, sizeof why);
         reset(out);
         out->tries = tries;
+        out->read_errno = err;
         memcpy(out->why, why, sizeof why);
     }
     free(w);

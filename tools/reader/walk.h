@@ -90,6 +90,7 @@ struct ghw_heap {
     uint64_t seq;                  /* the moment walked (the table's even seq) */
     unsigned tries;                /* walks it took */
     uint64_t reads, read_bytes;    /* what it asked the source for */
+    int read_errno;                /* GHW_REFUSED, GHW_GONE: the source's errno */
     char why[GHW_WHY_MAX];         /* on an error: one line, no newline */
 };
 

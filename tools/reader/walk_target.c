@@ -122,9 +122,8 @@ int ghw_walk_segment(const struct ghr_segment *seg, size_t max_blocks, struct gh
     const struct ghw_source src = { t_table, t_seq, t_read, t_pause, &t };
     int rc = ghw_walk(&src, max_blocks, out);
     if (rc == GHW_REFUSED) {
-        /* the kernel's errno is in the line; name the causes it can have */
-        int err = strstr(out->why, strerror(EACCES)) ? EACCES : EPERM;
-        ghw_refusal_line(h->pid, err, out->why, sizeof out->why);
+        /* name the causes the kernel can have */
+        ghw_refusal_line(h->pid, out->read_errno, out->why, sizeof out->why);
     }
     return rc;
 }
