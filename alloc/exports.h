@@ -165,7 +165,7 @@ static inline void enter(void)
 #endif
 }
 
-static inline void leave(void)
+static inline __attribute__((always_inline)) void leave(void)
 {
     /* Publish every GH_SHM_PUBLISH_EVERY calls, and answer a waiting reader. */
     if (G.shm.hdr && (++G.shm.calls >= GH_SHM_PUBLISH_EVERY || gh_shm_requested(&G.shm)))

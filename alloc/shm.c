@@ -148,8 +148,20 @@ void gh_shm_write_regions(struct gh_shm *s, const struct gh_heap *h)
     s->heap_tab->count = k.n;
     s->heap_tab->total = k.total;
     s->heap_tab->table_writes++;
-    s->seen_heap_bytes = h->c.heap_bytes;
-    s->seen_region_ops = gh_shm_region_ops(h);
+    s->seen_regions = h->c.region_changes;
+    s->seen_changes = s->seen_regions + s->seen_large;
+}
+
+void gh_shm_refresh(struct gh_shm *s, const struct gh_heap *h)
+{
+    if (h->c.region_changes != s->seen_regions)
+        gh_shm_write_regions(s, h);
+    if (s->large && s->large->changes != s->seen_large)
+        gh_shm_write_large(s);
+    /* lost: nothing is written any more, and nothing asked again */
+    s->seen_regions = h->c.region_changes;
+    s->seen_large = s->large ? s->large->changes : 0;
+    s->seen_changes = gh_shm_changes(s, h);
 }
 
 int gh_shm_open(struct gh_shm *s, const struct gh_config *cfg, const struct gh_heap *h)
@@ -479,7 +491,6 @@ void gh_shm_write_large(struct gh_shm *s)
     list->count = k.n;
     list->total = k.total;
     seq_end(&list->seq);
-    s->seen_large[0] = s->large->live_blocks;
-    s->seen_large[1] = s->large->live_bytes;
-    s->seen_large[2] = s->large->live_requested;
+    s->seen_large = s->large->changes;
+    s->seen_changes = s->seen_regions + s->seen_large;
 }

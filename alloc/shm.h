@@ -48,11 +48,13 @@ struct gh_shm {
     /* The region table, for readers that walk the heap themselves. */
     struct gh_shm_heap *heap_tab;  /* the table; valid while hdr is not NULL */
     struct gh_shm_region *regions;
-    uint64_t seq;                  /* our copy of heap_tab->seq (never read back) */
-    uint64_t seen_heap_bytes;      /* the heap's region counters when the */
-    uint64_t seen_region_ops;      /* table was last written */
-    uint64_t seen_large[3];        /* the registry's live blocks, bytes, requested
-                                      when the large-block list was last written */
+    uint64_t seq;                  /* heap_tab->seq between calls, always even
+                                      (never read back from the segment) */
+    uint64_t seen_regions;         /* the heap's region_changes when the table
+                                      was last written */
+    uint64_t seen_large;           /* the registry's changes when the large
+                                      list was last written */
+    uint64_t seen_changes;         /* gh_shm_changes() when both were */
     uint32_t discipline;           /* enum gh_shm_discipline of the heap */
     uint32_t max_order;            /* buddy: its chunk order */
 };
@@ -88,40 +90,44 @@ void gh_shm_write_map(struct gh_shm *s, const struct gh_heap *h);
 void gh_shm_write_large(struct gh_shm *s);
 
 /* Rewrite the region table from h's region tree (inside the odd window
- * of the heap's seq; gh_shm_leave calls it when the regions changed). */
+ * of the heap's seq, or before the segment is published). */
 void gh_shm_write_regions(struct gh_shm *s, const struct gh_heap *h);
 
-/* Every change to h's regions moves one of these counters (region.c). */
-static inline uint64_t gh_shm_region_ops(const struct gh_heap *h)
+/* gh_shm_leave's slow path: the region table and/or the large-block list
+ * rewritten, whichever changed. */
+void gh_shm_refresh(struct gh_shm *s, const struct gh_heap *h);
+
+/* The regions' and the large blocks' change counters together (region.c
+ * and large.c move them on every change): one word that moves whenever the
+ * table or the large-block list is out of date. */
+static inline uint64_t gh_shm_changes(const struct gh_shm *s, const struct gh_heap *h)
 {
-    return h->c.regions_added + h->c.regions_released + h->c.regions_extended + h->c.trims;
+    return h->c.region_changes + (s->large ? s->large->changes : 0);
 }
 
 /* At the start of an allocator call (lock held; exports.h's enter()): the
- * heap's seq goes odd, so a walker outside knows the heap may change. */
+ * heap's seq goes odd (ours stays even), so a walker outside knows the heap
+ * may change. */
 static inline void gh_shm_enter(struct gh_shm *s)
 {
     if (s->hdr) {
-        s->seq |= 1;
-        __atomic_store_n(&s->heap_tab->seq, s->seq, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->heap_tab->seq, s->seq + 1, __ATOMIC_RELAXED);
         __atomic_thread_fence(__ATOMIC_RELEASE);
     }
 }
 
 /* At its end (lock still held; leave()): the region table rewritten when
  * a region was added, extended, shrunk or released, and the large-block
- * list when a large block came or went or changed (a few compares when
- * nothing did), then seq even again, one more than at the start: what a
- * walker outside reads is current after every call. */
+ * list when a large block came or went (one compare when nothing did),
+ * then seq even again, two more than before the call: what a walker outside
+ * reads is current after every call.  (A leave whose enter found no
+ * segment - the one that publishes it - moves seq by two all the same.) */
 static inline void gh_shm_leave(struct gh_shm *s, const struct gh_heap *h)
 {
-    if (s->hdr && (s->seq & 1)) {
-        if (h->c.heap_bytes != s->seen_heap_bytes || gh_shm_region_ops(h) != s->seen_region_ops)
-            gh_shm_write_regions(s, h);
-        if (s->large && (s->large->live_blocks != s->seen_large[0] || s->large->live_bytes != s->seen_large[1]
-                         || s->large->live_requested != s->seen_large[2]))
-            gh_shm_write_large(s);
-        s->seq++;
+    if (s->hdr) {
+        if (__builtin_expect(gh_shm_changes(s, h) != s->seen_changes, 0))
+            gh_shm_refresh(s, h);
+        s->seq += 2;
         __atomic_store_n(&s->heap_tab->seq, s->seq, __ATOMIC_RELEASE);
     }
 }
