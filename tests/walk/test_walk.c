@@ -249,7 +249,31 @@ struct img {
     enum mutate mode;
     uint64_t rng;
     unsigned reads, tables;
+    uint64_t mut_lo, mut_hi;       /* M_BYTES changes bytes at these offsets */
+    uint64_t dirty[4096];          /* offsets changed since the last restore */
+    size_t ndirty;
+    bool overflow;                 /* more than dirty holds: restore it all */
 };
+
+static void mark_dirty(struct img *m, uint64_t off)
+{
+    if (m->ndirty < sizeof m->dirty / sizeof m->dirty[0])
+        m->dirty[m->ndirty++] = off;
+    else
+        m->overflow = true;
+}
+
+/* Undo every change since the last restore, from the pristine copy. */
+static void restore(struct img *m, const uint8_t *pristine)
+{
+    if (m->overflow)
+        memcpy(m->mem, pristine, m->len);
+    else
+        for (size_t i = 0; i < m->ndirty; i++)
+            memcpy(m->mem + m->dirty[i], pristine + m->dirty[i], 8);
+    m->ndirty = 0;
+    m->overflow = false;
+}
 
 static int img_table(void *ctx, struct gh_shm_heap *head, struct gh_shm_region *regions, size_t cap, size_t *n)
 {
@@ -290,8 +314,11 @@ static int img_read(void *ctx, uint64_t addr, void *buf, size_t len)
     if (m->mode == M_BYTES) {
         /* the process runs on between our reads: a few bytes change, and
          * now and then the seq says so */
-        for (int i = 0; i < 4; i++)
-            m->mem[next_rand(&m->rng) % m->len] ^= (uint8_t)(1u << (next_rand(&m->rng) % 8));
+        for (int i = 0; i < 4; i++) {
+            uint64_t at = (m->mut_lo + next_rand(&m->rng) % (m->mut_hi - m->mut_lo)) & ~(uint64_t)7;
+            mark_dirty(m, at);
+            m->mem[at + next_rand(&m->rng) % 8] ^= (uint8_t)(1u << (next_rand(&m->rng) % 8));
+        }
         if (next_rand(&m->rng) % 4 == 0)
             m->seq += 2;
     }
@@ -313,6 +340,17 @@ static struct img *image_of(struct fx *f)
     m->seq = f->shm.heap_tab->seq;
     m->rng = 12345;
     return m;
+}
+
+/* The part of the image the walk reads: from the region's start to the
+ * header of its last block (the rest is that free block's payload). */
+static void walked_span(struct fx *f, const struct img *m, uint64_t *lo, uint64_t *hi)
+{
+    static struct own o;
+    o.n = 0;
+    gh_heap_walk(&f->heap, own_one, &o);
+    *lo = m->regs[0].base - m->base;
+    *hi = o.b[o.n - 1].addr + GH_HEADER_SIZE - m->base;
 }
 
 static void image_free(struct img *m)
@@ -492,22 +530,27 @@ static void test_fuzz_image(void **state)
     uint8_t *pristine = malloc(m->len);
     assert_non_null(pristine);
     memcpy(pristine, m->mem, m->len);
-    /* edits where the blocks are: from the region's start to the header of
-     * its last block (the rest is one free block's payload, never read) */
+    /* edits where the blocks are (the rest is one free block's payload,
+     * never read), on headers and footers of the heap's own blocks */
     static struct own o;
     o.n = 0;
     gh_heap_walk(&f->heap, own_one, &o);
-    uint64_t lo = m->regs[0].base - m->base, hi = o.b[o.n - 1].addr + GH_HEADER_SIZE - m->base;
+    uint64_t lo, hi;
+    walked_span(f, m, &lo, &hi);
     uint64_t rng = 0xdeadbeefcafef00dULL;
     unsigned verdict[GHW_NOMEM + 1] = { 0 };
     for (int round = 0; round < FUZZ_ROUNDS; round++) {
-        memcpy(m->mem, pristine, m->len);
+        restore(m, pristine);
         int edits = 1 + (int)(next_rand(&rng) % 4);
         for (int e = 0; e < edits; e++) {
             uint64_t at = lo + next_rand(&rng) % (hi - lo);
             /* a header word of a random block (word 0 or 1), or its footer */
             const struct gh_shm_block *b = &o.b[next_rand(&rng) % o.n];
             uint64_t hdr = b->addr - m->base + (next_rand(&rng) % 3 == 0 ? 8 : 0);
+            uint64_t foot = b->addr + b->size - 8 - m->base;
+            mark_dirty(m, at & ~(uint64_t)7);
+            mark_dirty(m, hdr);
+            mark_dirty(m, foot);
             switch (next_rand(&rng) % 5) {
             case 0: /* one bit anywhere */
                 m->mem[at] ^= (uint8_t)(1u << (next_rand(&rng) % 8));
@@ -522,7 +565,7 @@ static void test_fuzz_image(void **state)
                 m->mem[hdr] ^= (uint8_t)(1u << (next_rand(&rng) % 8));
                 break;
             default: /* the word before the next block: a footer when free */
-                m->mem[b->addr + b->size - 8 - m->base] ^= (uint8_t)(1u << (next_rand(&rng) % 8));
+                m->mem[foot] ^= (uint8_t)(1u << (next_rand(&rng) % 8));
                 break;
             }
         }
@@ -546,18 +589,29 @@ static void test_changing(void **state)
 {
     struct fx *f = *state;
     struct ghw_heap w;
-    /* memory that changes under the reads, the seq now and then moving */
+    /* memory that changes under the reads, where the walk reads it, the seq
+     * now and then moving */
+    struct img *m = image_of(f);
+    uint8_t *pristine = malloc(m->len);
+    assert_non_null(pristine);
+    memcpy(pristine, m->mem, m->len);
+    walked_span(f, m, &m->mut_lo, &m->mut_hi);
+    unsigned seen[GHW_NOMEM + 1] = { 0 };
     for (int round = 0; round < 300; round++) {
-        struct img *m = image_of(f);
+        restore(m, pristine);
         m->mode = M_BYTES;
         m->rng = (uint64_t)round * 7919 + 1;
+        m->seq = f->shm.heap_tab->seq;
         int rc = walk_img(m, &w);
         assert_true(rc == GHW_OK || rc == GHW_CORRUPT || rc == GHW_CHANGING);
+        seen[rc]++;
         if (rc == GHW_OK)
             ghw_free(&w);
-        image_free(m);
     }
-    struct img *m = image_of(f);
+    assert_true(seen[GHW_CHANGING] > 0);
+    free(pristine);
+    image_free(m);
+    m = image_of(f);
     m->mode = M_SEQ_MOVES;
     assert_int_equal(walk_img(m, &w), GHW_CHANGING);
     assert_int_equal(w.tries, GHW_TRIES);
