@@ -167,17 +167,21 @@ void gh_exports_shm_service(void);
 static inline void enter(struct gh_arena *a)
 {
     gh_lock(&a->lock);
+    if (a == GH_MAIN_ARENA) /* the region table is the main arena's (shm.h) */
+        gh_shm_enter(&G.shm); /* the heap's seq odd: walkers outside wait */
 #ifdef GH_HAVE_VALGRIND
     VG(VALGRIND_DISABLE_ERROR_REPORTING);
 #endif
 }
 
-static inline void leave(struct gh_arena *a)
+static inline __attribute__((always_inline)) void leave(struct gh_arena *a)
 {
     /* Publish every GH_SHM_PUBLISH_EVERY calls, and answer a waiting reader. */
     bool publish = G.shm.hdr && (++a->shm_calls >= GH_SHM_PUBLISH_EVERY || gh_shm_requested(&G.shm));
     if (publish)
         a->shm_calls = 0;
+    if (a == GH_MAIN_ARENA)
+        gh_shm_leave(&G.shm, &a->heap); /* region table if changed, seq even */
 #ifdef GH_HAVE_VALGRIND
     VG(VALGRIND_ENABLE_ERROR_REPORTING);
 #endif
@@ -197,6 +201,15 @@ static inline bool reader_waiting(void)
     bool waiting = G.shm.hdr && gh_shm_requested(&G.shm);
     gh_unlock(&m->lock);
     return waiting;
+}
+
+/* The main arena's lock held: tell a walker outside how many arenas there
+ * are (the region table is the main arena's alone: glassheap/shm.h). */
+static inline void shm_note_arenas(void)
+{
+    if (G.shm.hdr)
+        __atomic_store_n(&G.shm.heap_tab->arenas, (uint64_t)__atomic_load_n(&gh_arena_count, __ATOMIC_ACQUIRE),
+                         __ATOMIC_RELEASE);
 }
 
 /* Run once, by the first call, before anything else touches a heap

@@ -60,6 +60,8 @@ struct gh_heap_counters {
     uint64_t regions_added, regions_extended, regions_released;
     uint64_t trims, trimmed_bytes;
     uint64_t free_hist[64];    /* free blocks with 2^k <= size < 2^(k+1), by k */
+    uint64_t region_changes;   /* moves with every change of the regions (region.c):
+                                  the segment's region table follows it (shm.h) */
 };
 
 /* The histogram bucket of a block size (> 0). */

@@ -71,6 +71,7 @@ void gh_large_register(struct gh_large *l, void *p)
 {
     struct gh_large_rec *r = gh_large_rec_of(p);
     gh_tree_insert(&l->tree, &r->node);
+    l->changes++;
     l->live_blocks++;
     l->live_bytes += r->map_len;
     l->live_requested += gh_large_requested(p);
@@ -97,6 +98,7 @@ void gh_large_unregister(struct gh_large *l, struct gh_large_rec *r, const void 
         || (uintptr_t)b + gh_block_size(b) != r->map_base + r->map_len)
         gh_fatal(fn, "corrupted header of block", p);
     gh_tree_remove(&l->tree, &r->node);
+    l->changes++;
     l->live_blocks--;
     l->live_bytes -= r->map_len;
     l->live_requested -= gh_large_requested(p);

@@ -41,6 +41,8 @@ struct gh_large {
     struct gh_tree tree;    /* BY_ADDR over records */
     uint64_t live_blocks, live_bytes, live_requested;
     uint64_t peak_bytes, peak_blocks;
+    uint64_t changes;       /* moves with every register and unregister: the
+                               segment's large-block list follows it (shm.h) */
     const void *recent_free[16]; /* to tell a double free from a wild pointer */
     unsigned recent_next;
 };

@@ -88,7 +88,13 @@ void gh_self_setup(void)
     if (gh_self.state != GH_SELF_NEW || !__atomic_load_n(&G.ready, __ATOMIC_ACQUIRE))
         return;
     gh_self.state = GH_SELF_SETTING_UP; /* calls made meanwhile use the main arena, no cache */
+    unsigned before = __atomic_load_n(&gh_arena_count, __ATOMIC_ACQUIRE);
     gh_self.arena = gh_arena_pick();
+    if (__atomic_load_n(&gh_arena_count, __ATOMIC_ACQUIRE) != before) { /* a new arena: walkers must know */
+        gh_lock(&GH_MAIN_ARENA->lock);
+        shm_note_arenas();
+        gh_unlock(&GH_MAIN_ARENA->lock);
+    }
     /* The cache needs the exit handler to give its blocks back. */
     bool cache = G.cache && __atomic_load_n(&exit_key_ready, __ATOMIC_ACQUIRE)
                  && pthread_setspecific(exit_key, &gh_self) == 0;
@@ -148,6 +154,7 @@ static void shm_start(void)
         return; /* no segment: the program runs on, unobserved */
     unsigned n = gh_arenas_lock_all();
     G.shm = fresh;
+    shm_note_arenas();
     gh_arenas_unlock_all(n);
     gh_exports_shm_service();
 }

@@ -14,9 +14,11 @@
 #include "error.h"
 
 /* Recompute h->bounds from the region tree: O(log r), on every change of
- * the regions (none on the allocation path but growing). */
+ * the regions (none on the allocation path but growing); and count the
+ * change (region_changes). */
 static void update_bounds(struct gh_heap *h)
 {
+    h->c.region_changes++;
     struct gh_tree_bounds *b = &h->bounds;
     const struct gh_tnode *lo = h->regions.root, *hi = h->regions.root;
     if (!lo) {

@@ -93,6 +93,78 @@ static uint32_t round8(size_t n)
     return (uint32_t)((n + 7) & ~(size_t)7);
 }
 
+/* The block layout a walker outside needs (include/glassheap/shm.h), from
+ * block.h and region.h: written once, at open. */
+static void fill_layout(struct gh_shm *s, const struct gh_heap_desc *d)
+{
+    struct gh_shm_heap *t = s->heap_tab;
+    s->discipline = d->max_order ? GH_SHM_DISC_BUDDY : GH_SHM_DISC_FIT;
+    s->max_order = d->max_order;
+    t->header_bytes = GH_HEADER_SIZE;
+    t->alignment = GH_ALIGN;
+    t->min_block = (uint32_t)d->min_block;
+    t->region_record_bytes = GH_REGION_HEADER;
+    t->end_marker_bytes = d->max_order ? 0 : GH_HEADER_SIZE;
+    t->footer_bytes = d->max_order ? 0 : GH_FOOTER_SIZE;
+    t->size_mask = GH_SIZE_MASK;
+    t->free_flag = GH_FLAG_FREE;
+    t->prev_free_flag = GH_FLAG_PREV_FREE;
+    t->mmapped_flag = GH_FLAG_MMAPPED;
+    t->inner_flag = GH_FLAG_INNER;
+    t->check_mask0 = GH_CHECK_A_MASK;
+    t->requested_mask = GH_REQ_MASK;
+    t->check_mask1 = GH_CHECK_B_MASK;
+    t->arena_mask = GH_ARENA_MASK;
+}
+
+struct regions_ctx {
+    struct gh_shm *s;
+    uint64_t n, total;
+};
+
+static bool region_one(void *cv, const struct gh_region *r)
+{
+    struct regions_ctx *k = cv;
+    k->total++;
+    if (k->n < GH_SHM_REGION_CAPACITY) {
+        struct gh_shm_region *e = &k->s->regions[k->n++];
+        e->base = (uint64_t)(uintptr_t)r;
+        e->len = r->len;
+        e->discipline = k->s->discipline;
+        e->max_order = k->s->max_order;
+        e->arena = 0;
+        e->mapped = r->mapped ? 1 : 0;
+    }
+    return true;
+}
+
+/* Called inside the odd window of heap_tab->seq (or before the segment is
+ * published): a reader retries a walk that saw it move. */
+void gh_shm_write_regions(struct gh_shm *s, const struct gh_heap *h)
+{
+    if (!s->heap_tab || s->lost)
+        return;
+    struct regions_ctx k = { .s = s };
+    gh_region_walk(h, region_one, &k);
+    s->heap_tab->count = k.n;
+    s->heap_tab->total = k.total;
+    s->heap_tab->table_writes++;
+    s->seen_regions = h->c.region_changes;
+    s->seen_changes = s->seen_regions + s->seen_large;
+}
+
+void gh_shm_refresh(struct gh_shm *s, const struct gh_heap *h)
+{
+    if (h->c.region_changes != s->seen_regions)
+        gh_shm_write_regions(s, h);
+    if (s->large && s->large->changes != s->seen_large)
+        gh_shm_write_large(s);
+    /* lost: nothing is written any more, and nothing asked again */
+    s->seen_regions = h->c.region_changes;
+    s->seen_large = s->large ? s->large->changes : 0;
+    s->seen_changes = gh_shm_changes(s, h);
+}
+
 int gh_shm_open(struct gh_shm *s, const struct gh_config *cfg, const struct gh_heap *h)
 {
     return gh_shm_open_large(s, cfg, h, NULL);
@@ -113,7 +185,10 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     uint32_t large_size = large ? (uint32_t)(sizeof(struct gh_shm_large)
                                              + GH_SHM_LARGE_CAPACITY * sizeof(struct gh_shm_large_block))
                                 : 0;
-    uint64_t total = large ? (uint64_t)off_large + large_size : (uint64_t)off_map + map_size;
+    uint64_t end = large ? (uint64_t)off_large + large_size : (uint64_t)off_map + map_size;
+    uint32_t off_heap = round8((size_t)end);
+    uint32_t heap_size = (uint32_t)(sizeof(struct gh_shm_heap) + GH_SHM_REGION_CAPACITY * sizeof(struct gh_shm_region));
+    uint64_t total = (uint64_t)off_heap + heap_size;
 
     /* Made under a temporary name and renamed into place once complete, so
      * a reader never opens a half-made segment under the real name (and an
@@ -136,6 +211,8 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     s->counters = (struct gh_shm_counters *)((char *)m + off_counters);
     s->map = (struct gh_shm_map *)((char *)m + off_map);
     s->blocks = (struct gh_shm_block *)(s->map + 1);
+    s->heap_tab = (struct gh_shm_heap *)((char *)m + off_heap);
+    s->regions = (struct gh_shm_region *)(s->heap_tab + 1);
     if (large) {
         s->large = large;
         s->large_list = (struct gh_shm_large *)((char *)m + off_large);
@@ -152,6 +229,8 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     c->alignment = GH_ALIGN;
     c->header_bytes = GH_HEADER_SIZE;
     c->min_block = (uint32_t)d.min_block;
+    fill_layout(s, &d);
+    gh_shm_write_regions(s, h);
     size_t n = read_proc("/proc/self/cmdline", c->cmdline, sizeof c->cmdline);
     for (size_t i = 0; i + 1 < n; i++)
         if (c->cmdline[i] == '\0')
@@ -172,6 +251,10 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     hdr->large_size = large_size;
     hdr->large_capacity = large ? GH_SHM_LARGE_CAPACITY : 0;
     hdr->large_block_size = large ? sizeof(struct gh_shm_large_block) : 0;
+    hdr->heap_offset = off_heap;
+    hdr->heap_size = heap_size;
+    hdr->heap_capacity = GH_SHM_REGION_CAPACITY;
+    hdr->heap_region_size = sizeof(struct gh_shm_region);
     hdr->pid = (int32_t)getpid();
     hdr->uid = (uint32_t)getuid();
     hdr->start_time_ns = now_ns(CLOCK_REALTIME);
@@ -189,6 +272,7 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
         gh_os_shm_unmap(m, (size_t)total);
         close(fd);
         gh_os_shm_unlink(tmp);
+        s->heap_tab = NULL;
         return err;
     }
     s->hdr = hdr;
@@ -231,6 +315,8 @@ void gh_shm_close(struct gh_shm *s, bool unlink_it)
     if (s->fd >= 0)
         close(s->fd);
     s->hdr = NULL;
+    s->heap_tab = NULL;
+    s->regions = NULL;
     s->fd = -1;
 }
 
@@ -414,4 +500,6 @@ void gh_shm_write_large(struct gh_shm *s)
     list->count = k.n;
     list->total = k.total;
     seq_end(&list->seq);
+    s->seen_large = s->large->changes;
+    s->seen_changes = s->seen_regions + s->seen_large;
 }

@@ -8,6 +8,11 @@
  * allocates; the segment is a MAP_SHARED mapping of
  * /dev/shm/glassheap.<pid>, made and removed through os.c.
  *
+ * Every allocator call is bracketed by gh_shm_enter() and gh_shm_leave()
+ * (exports.h's enter() and leave()): the heap's sequence word and its
+ * region table, which let a reader walk the heap from outside while the
+ * process sleeps, blocks or is stopped (include/glassheap/shm.h).
+ *
  * A file shrunk by someone else (same user, root) never kills the program:
  * the mapping is guarded against SIGBUS (os.c's gh_os_shm_guard), every
  * publish first checks the file's size, and once the segment is lost one
@@ -23,9 +28,8 @@
 #include "config.h"
 #include "glassheap/shm.h"
 #include "heap.h"
+#include "large.h"
 #include "stats.h"
-
-struct gh_large;
 
 struct gh_shm {
     struct gh_shm_header *hdr;     /* NULL: no segment */
@@ -41,6 +45,18 @@ struct gh_shm {
     uint64_t calls;                /* allocator calls since the last publish */
     bool lost;                     /* the file was shrunk under us: publish nothing */
     long pid;                      /* the writer (kept here: a lost mapping reads 0) */
+    /* The region table, for readers that walk the heap themselves. */
+    struct gh_shm_heap *heap_tab;  /* the table; valid while hdr is not NULL */
+    struct gh_shm_region *regions;
+    uint64_t seq;                  /* heap_tab->seq between calls, always even
+                                      (never read back from the segment) */
+    uint64_t seen_regions;         /* the heap's region_changes when the table
+                                      was last written */
+    uint64_t seen_large;           /* the registry's changes when the large
+                                      list was last written */
+    uint64_t seen_changes;         /* gh_shm_changes() when both were */
+    uint32_t discipline;           /* enum gh_shm_discipline of the heap */
+    uint32_t max_order;            /* buddy: its chunk order */
 };
 
 /* Create /dev/shm/glassheap.<getpid()> (replacing one left by an earlier
@@ -74,6 +90,49 @@ void gh_shm_write_map(struct gh_shm *s, const struct gh_heap *const *heaps, unsi
  * without a list.  gh_shm_publish and gh_shm_write_map call it; a front end
  * may also call it after each large map/unmap to keep it current. */
 void gh_shm_write_large(struct gh_shm *s);
+
+/* Rewrite the region table from h's region tree (inside the odd window
+ * of the heap's seq, or before the segment is published). */
+void gh_shm_write_regions(struct gh_shm *s, const struct gh_heap *h);
+
+/* gh_shm_leave's slow path: the region table and/or the large-block list
+ * rewritten, whichever changed. */
+void gh_shm_refresh(struct gh_shm *s, const struct gh_heap *h);
+
+/* The regions' and the large blocks' change counters together (region.c
+ * and large.c move them on every change): one word that moves whenever the
+ * table or the large-block list is out of date. */
+static inline uint64_t gh_shm_changes(const struct gh_shm *s, const struct gh_heap *h)
+{
+    return h->c.region_changes + (s->large ? s->large->changes : 0);
+}
+
+/* At the start of an allocator call (lock held; exports.h's enter()): the
+ * heap's seq goes odd (ours stays even), so a walker outside knows the heap
+ * may change. */
+static inline void gh_shm_enter(struct gh_shm *s)
+{
+    if (s->hdr) {
+        __atomic_store_n(&s->heap_tab->seq, s->seq + 1, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+    }
+}
+
+/* At its end (lock still held; leave()): the region table rewritten when
+ * a region was added, extended, shrunk or released, and the large-block
+ * list when a large block came or went (one compare when nothing did),
+ * then seq even again, two more than before the call: what a walker outside
+ * reads is current after every call.  (A leave whose enter found no
+ * segment - the one that publishes it - moves seq by two all the same.) */
+static inline void gh_shm_leave(struct gh_shm *s, const struct gh_heap *h)
+{
+    if (s->hdr) {
+        if (__builtin_expect(gh_shm_changes(s, h) != s->seen_changes, 0))
+            gh_shm_refresh(s, h);
+        s->seq += 2;
+        __atomic_store_n(&s->heap_tab->seq, s->seq, __ATOMIC_RELEASE);
+    }
+}
 
 /* A reader is waiting for counters or a map? */
 static inline bool gh_shm_requested(const struct gh_shm *s)

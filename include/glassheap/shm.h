@@ -15,6 +15,9 @@
  *                            entries of struct gh_shm_large_block
  *                            (large_size bytes; large_offset 0: a writer
  *                            older than the list, no large blocks listed)
+ *   heap_offset              struct gh_shm_heap, then heap_capacity entries
+ *                            of struct gh_shm_region (heap_size bytes;
+ *                            heap_offset 0: a writer older than the table)
  *
  * A reader must check magic, version and every offset/size against the
  * file's real size before it reads anything, and must treat every value as
@@ -24,6 +27,12 @@
  * Consistency: the counters and the map are each written under a sequence
  * lock.  `seq` is odd while the writer is inside; a reader copies the
  * struct, reads `seq` again, and retries when it was odd or changed.
+ *
+ * Heap map from outside: the region table (struct gh_shm_heap) says where
+ * the heap lies and how its blocks are laid out; a reader walks the blocks
+ * in the process's memory itself, under the table's `seq` (below).  The
+ * request protocol is the fallback, for a reader the kernel does not let
+ * read the process.
  *
  * Heap map on request: a reader adds 1 to map.request (atomically); the
  * library notices on its next call into the allocator, walks the heap, and
@@ -81,7 +90,12 @@ struct gh_shm_header {
     uint32_t large_offset, large_size;       /* the large-block list; 0 0: none */
     uint32_t large_capacity;                 /* entries after struct gh_shm_large */
     uint32_t large_block_size;               /* sizeof(struct gh_shm_large_block) */
-    uint64_t reserved[6];
+    /* The heap's region table (appended in reserved words; 0 0: a writer
+     * older than the table, whose heap can only be asked for a map). */
+    uint32_t heap_offset, heap_size;         /* struct gh_shm_heap and its entries */
+    uint32_t heap_capacity;                  /* entries after struct gh_shm_heap */
+    uint32_t heap_region_size;               /* sizeof(struct gh_shm_region) */
+    uint64_t reserved[4];
 };
 
 struct gh_shm_config {
@@ -199,5 +213,91 @@ struct gh_shm_large_block {
 };
 
 #define GH_SHM_LARGE_CAPACITY 4096u              /* large blocks listed */
+
+/* ---- the heap, for a walker outside the process ----------------------
+ *
+ * What a reader needs to walk the heap's boundary tags itself, in the
+ * target's memory (process_vm_readv), without the process's help: where
+ * the regions are, which discipline lays out each, and the block layout's
+ * constants (so a reader does not hard-code the library's block.h).
+ *
+ * `seq` is odd while an allocator call is in progress (the library stores
+ * it odd at the start of every call it serves under its lock, even at the
+ * end) and changes with every call, so a reader that copies the table,
+ * walks the memory and finds `seq` even and unchanged has seen the heap of
+ * one moment between two calls.  The table is rewritten at the end of a
+ * call that added, extended, shrank or released a region (inside the odd
+ * window).  Every word is still untrusted: a walker checks each region and
+ * each header against the layout below and stops with an error at the
+ * first that does not fit.
+ *
+ * A region (entry) is [record][blocks ...]:
+ *   fit:   blocks from base + region_record_bytes up to an end marker, an
+ *          in-use header of size 0 in the region's last end_marker_bytes;
+ *          block sizes are multiples of `alignment`, at least min_block;
+ *          a free block's last 8 bytes repeat its first header word (the
+ *          footer), and the next header has prev_free_flag set;
+ *   buddy: chunks of 2^max_order bytes from base + region_record_bytes, as
+ *          many as fit in len; each chunk tiled by blocks of 2^k bytes,
+ *          min_block <= 2^k <= 2^max_order, each at a multiple of 2^k from
+ *          the first chunk.
+ * A header is two words: word 0 = size | flags | check bits (size_mask,
+ * the flag bits, check_mask0: ignore the check, only the process can
+ * verify it); word 1 = requested size (requested_mask; in a free block a
+ * mark, not a size) | check bits (check_mask1) | arena bits (arena_mask).
+ * A used block's requested size is at most its size less header_bytes.
+ *
+ * Arenas: every entry names its heap (`arena`); today there is one heap and
+ * one seq.  A writer with several arenas, each under its own lock, moves
+ * this seq atomically from each (so it still changes with every call) or
+ * appends a seq per arena in `reserved`; a reader that only knows this one
+ * stays correct either way, retrying more often.
+ */
+enum gh_shm_discipline {
+    GH_SHM_DISC_FIT = 1,
+    GH_SHM_DISC_BUDDY = 2,
+};
+
+struct gh_shm_region {
+    uint64_t base;             /* the region record's address (16-aligned) */
+    uint64_t len;              /* the whole span, record included */
+    uint32_t discipline;       /* enum gh_shm_discipline */
+    uint32_t max_order;        /* buddy: chunk 2^max_order; 0 for fit */
+    uint32_t arena;            /* the heap (arena) it belongs to; 0 until there are arenas */
+    uint32_t mapped;           /* 1: an mmap region, 0: the break */
+};
+
+struct gh_shm_heap {
+    uint64_t seq;              /* odd inside an allocator call; moves with every call */
+    uint64_t count;            /* valid entries below */
+    uint64_t total;            /* regions the heap holds (> count: table full) */
+    uint64_t table_writes;     /* times the table was rewritten */
+    /* the block layout (constant for the segment's life) */
+    uint32_t header_bytes;     /* 16 */
+    uint32_t alignment;        /* 16 */
+    uint32_t min_block;        /* smallest block */
+    uint32_t region_record_bytes; /* before the first block of a region */
+    uint32_t end_marker_bytes; /* fit: the end marker */
+    uint32_t footer_bytes;     /* fit: a free block's footer */
+    uint64_t size_mask;        /* word 0: the block size */
+    uint64_t free_flag;        /* word 0: the block is free */
+    uint64_t prev_free_flag;   /* word 0: the block before is free (fit) */
+    uint64_t mmapped_flag;     /* word 0: never set in a heap block */
+    uint64_t inner_flag;       /* word 0 (buddy): a used block with an aligned payload inside */
+    uint64_t check_mask0;      /* word 0: check bits, to ignore */
+    uint64_t requested_mask;   /* word 1: requested size */
+    uint64_t check_mask1;      /* word 1: check bits, to ignore */
+    uint64_t arena_mask;       /* word 1: owning arena */
+    /* Heaps (arenas) the process runs; 0 from an older writer: one.  The
+     * table and seq describe the main arena (arena 0) only: above 1, the
+     * regions listed are not the whole heap, and a walker must not take
+     * them for it (the other arenas have their own locks; their blocks are
+     * in the map the process writes on request). */
+    uint64_t arenas;
+    uint64_t reserved[7];
+    /* struct gh_shm_region entries[heap_capacity] follow, in address order */
+};
+
+#define GH_SHM_REGION_CAPACITY 4096u             /* regions listed */
 
 #endif

@@ -18,14 +18,17 @@ One CTest test per case:
                    (err_replaced: a process that exec()ed a program without
                    glassheap; disabled until the reader detects it)
   usage            bad arguments exit 2; --help exits 0
+  watch            cli_watch_cases.py: `glassheap watch` of a sleeping helper, N
+                   samples read from outside with the script's exact figures;
+                   stat of it shows the same heap, read from outside
   escapes, trace_escapes, err_forged, truncated
                    issue 11's safe tools (cli_safe_cases.py): control
                    characters from a segment or trace escaped everywhere, a
                    segment of another owner than its process refused, a
                    truncated one an error and never a SIGBUS
 
-The cases live in cli_stat_cases.py (stat, ps) and cli_error_cases.py
-(err_*, usage, run), over cli_common.py (Ctx, the pattern); this file
+The cases live in cli_stat_cases.py (stat, ps), cli_watch_cases.py (watch)
+and cli_error_cases.py (err_*, usage, run), over cli_common.py (Ctx, the pattern); this file
 registers them and runs one.  Exit 0 pass, 1 fail, 77 skip.  Every helper is killed and every segment file
 the test made or left is removed, whatever happens.
 """
@@ -44,6 +47,7 @@ from cli_error_cases import (case_err_no_glassheap, case_err_no_library, case_er
                              case_run, case_usage)
 from cli_safe_cases import case_err_forged, case_escapes, case_trace_escapes, case_truncated  # noqa: E402
 from cli_stat_cases import case_ps, case_ps_stale, case_stat, case_stat_no_answer  # noqa: E402
+from cli_watch_cases import case_watch  # noqa: E402
 
 
 CASES = {
@@ -52,7 +56,7 @@ CASES = {
     "err_stale": case_err_stale, "err_replaced": case_err_replaced, "err_other_user": case_err_other_user, "err_version": case_err_version,
     "usage": case_usage, "run": case_run, "err_no_library": case_err_no_library,
     "escapes": case_escapes, "trace_escapes": case_trace_escapes, "err_forged": case_err_forged,
-    "truncated": case_truncated,
+    "truncated": case_truncated, "watch": case_watch,
 }
 
 

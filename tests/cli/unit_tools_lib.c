@@ -450,6 +450,85 @@ static void test_heapmap(void **state)
     hm_free(&m);
 }
 
+/* A walk's result made into the map model and laid over the counters. */
+static void test_heapmap_walked(void **state)
+{
+    (void)state;
+    const struct gh_shm_block in[] = {
+        { 0x1030, 0x40, 0x20, GH_SHM_BLOCK_USED, 0 },
+        { 0x1070, 0x80, 0, GH_SHM_BLOCK_FREE, 0 },
+        { 0x9030, 0x40, 0x30, GH_SHM_BLOCK_USED, 2 },
+    };
+    struct ghw_heap w;
+    memset(&w, 0, sizeof w);
+    w.blocks = blocks_of(in, 3);
+    w.n = 3;
+    w.total = 3;
+    w.nregions = 3;
+    w.regions = calloc(3, sizeof *w.regions);
+    assert_non_null(w.regions);
+    w.regions[0] = (struct ghw_region){ .base = 0x1000, .len = 0x100, .first = 0, .n = 2, .blocks = 2 };
+    w.regions[1] = (struct ghw_region){ .base = 0x5000, .len = 0x40, .first = 2, .n = 0, .blocks = 0 };
+    w.regions[2] = (struct ghw_region){ .base = 0x9000, .len = 0x80, .first = 2, .n = 1, .blocks = 1 };
+    struct heapmap m;
+    assert_int_equal(hm_from_walk(&w, &m), GHR_OK);
+    assert_null(w.blocks);                         /* taken over */
+    assert_int_equal(m.n, 3);
+    assert_int_equal(m.nregions, 2);               /* a region without blocks is not drawn */
+    assert_int_equal(m.regions[0].start, 0x1000);
+    assert_int_equal(m.regions[0].end, 0x1100);    /* exact, not derived */
+    assert_int_equal(m.regions[1].start, 0x9000);
+    assert_int_equal(m.regions[1].first, 2);
+    assert_int_equal(m.heap_start, 0x1000);
+    assert_int_equal(m.heap_end, 0x9080);
+    hm_free(&m);
+    ghw_free(&w);
+
+    /* the walk's figures over the counters; hardened, the quarantine apart */
+    memset(&w, 0, sizeof w);
+    w.used_blocks = 10;
+    w.used_bytes = 1000;
+    w.live_requested = 800;
+    w.free_blocks = 2;
+    w.free_bytes = 300;
+    w.largest_free = 200;
+    w.heap_bytes = 1400;
+    w.overhead_bytes = 100;
+    w.nregions = 1;
+    w.free_hist[7] = 2;
+    struct gh_shm_counters c;
+    memset(&c, 0, sizeof c);
+    c.malloc_calls = 42;
+    c.harden_on = 1;
+    c.quarantined_blocks = 3;
+    c.quarantined_bytes = 240;
+    c.quarantined_requested = 2000;                /* more than walked: clamped */
+    hm_overlay_counters(&w, &c);
+    assert_int_equal(c.malloc_calls, 42);          /* calls stay the segment's */
+    assert_int_equal(c.live_blocks, 7);
+    assert_int_equal(c.live_block_bytes, 760);
+    assert_int_equal(c.live_requested, 0);
+    assert_int_equal(c.live_block_bytes + c.quarantined_bytes + c.free_bytes + c.overhead_bytes, c.heap_bytes);
+    assert_int_equal(c.free_hist[7], 2);
+    assert_int_equal(c.largest_free, 200);
+
+    const struct gh_shm_large_block large[] = { { 0x100010, 0x100000, 0x3000, 0x2000 },
+                                                { 0x200010, 0x200000, 0x5000, 0x4000 } };
+    hm_overlay_large(large, 2, 2, &c);
+    assert_int_equal(c.large_blocks, 2);
+    assert_int_equal(c.large_bytes, 0x8000);
+    assert_int_equal(c.large_requested, 0x6000);
+    hm_overlay_large(large, 1, 5, &c);             /* a full list: only the count */
+    assert_int_equal(c.large_blocks, 5);
+    assert_int_equal(c.large_bytes, 0x8000);
+
+    enum hm_mode mode;
+    assert_true(hm_parse_mode("outside", &mode) && mode == HM_OUTSIDE);
+    assert_true(hm_parse_mode("process", &mode) && mode == HM_REQUEST);
+    assert_true(hm_parse_mode("auto", &mode) && mode == HM_AUTO);
+    assert_false(hm_parse_mode("inside", &mode));
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -478,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_trace_round_trip),
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_heapmap),
+        cmocka_unit_test(test_heapmap_walked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -17,6 +17,12 @@
  *                     page cannot be placed.
  *   map_helper large  the fixed heap, then EXTRA_LARGE more large blocks of
  *                     1 MiB each (each its own mapping), and tick as above.
+ *   map_helper blocked  the fixed heap, then block in read(2) on stdin (no
+ *                     allocator call) until one byte arrives; then tick as
+ *                     above (so the library answers map requests).
+ *   map_helper nodump  the fixed heap, made undumpable (prctl
+ *                     PR_SET_DUMPABLE 0: a reader without CAP_SYS_PTRACE may
+ *                     not read its memory), and tick as above.
  *
  * The heap is the same on every run of the same binary with the same
  * library, policy and environment: a fixed list of sizes, every third block
@@ -66,10 +72,12 @@ static void say(const char *s)
 int main(int argc, char **argv)
 {
     if (argc != 2 || (strcmp(argv[1], "tick") && strcmp(argv[1], "quiet") && strcmp(argv[1], "regions")
-                      && strcmp(argv[1], "large"))) {
-        say("usage: map_helper tick|quiet|regions|large\n");
+                      && strcmp(argv[1], "large") && strcmp(argv[1], "blocked") && strcmp(argv[1], "nodump"))) {
+        say("usage: map_helper tick|quiet|regions|large|blocked|nodump\n");
         return 2;
     }
+    if (!strcmp(argv[1], "nodump") && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        return 3;
     int tick = strcmp(argv[1], "quiet") != 0;
     int regions = !strcmp(argv[1], "regions");
 #ifdef PR_SET_PTRACER
@@ -126,8 +134,17 @@ int main(int argc, char **argv)
     snprintf(line, sizeof line, "ready %ld\n", (long)getpid());
     say(line);
 
+    if (!strcmp(argv[1], "blocked")) {
+        char c;
+        ssize_t n;
+        do
+            n = read(STDIN_FILENO, &c, 1);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+            tick = -1; /* end of file: done */
+    }
     struct pollfd in = { .fd = STDIN_FILENO, .events = POLLIN };
-    for (;;) {
+    while (tick >= 0) {
         int r = poll(&in, 1, tick ? TICK_MS : -1);
         if (r < 0 && errno != EINTR)
             return 3;

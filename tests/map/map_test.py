@@ -19,6 +19,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -118,12 +119,13 @@ def wait_for(cond, seconds, what):
         time.sleep(0.01)
 
 
-def run(args, *argv, expect=0):
+def run(args, *argv, expect=0, preexec=None):
     cmd = [args.glassheap] + [str(a) for a in argv]
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     env.pop("NO_COLOR", None)
-    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=CMD_TIMEOUT, env=env)
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=CMD_TIMEOUT, env=env,
+                       preexec_fn=preexec)
     out, err = r.stdout.decode(), r.stderr.decode()
     if expect is not None and r.returncode != expect:
         raise Failure("%s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s"
@@ -227,7 +229,8 @@ def case_terminal(args):
 
     # the terminal map: header, one labelled row per range, cells by state
     lines = text.splitlines()
-    check(lines[0] == "glassheap map: pid %d (map_helper), policy first" % h.pid, "first line: %r" % lines[0])
+    check(lines[0] == "glassheap map: pid %d (map_helper), policy first; read from outside" % h.pid,
+          "first line: %r" % lines[0])
     check("%d blocks (%d used, %d free)" % (len(blocks), len(used), len(free)) in lines[1], lines[1])
     check(re.search(r"utilisation [\d.]+%, internal fragmentation [\d.]+%, external fragmentation [\d.]+%",
                     lines[2]), lines[2])
@@ -376,11 +379,11 @@ def case_golden(args):
 def case_timeout(args):
     with Helper(args, "quiet") as h:
         t0 = time.monotonic()
-        _, out, err = run(args, "map", h.pid, "--timeout", "300", expect=1)
+        _, out, err = run(args, "map", h.pid, "--timeout", "300", "--source", "process", expect=1)
         took = time.monotonic() - t0
-        _, jout, jerr = run(args, "map", h.pid, "--timeout", "100", "--json", expect=1)
+        _, jout, jerr = run(args, "map", h.pid, "--timeout", "100", "--json", "--source=process", expect=1)
         # the process still answers nothing, but layout draws it anyway
-        _, lout, _ = run(args, "layout", h.pid, "--timeout", "100")
+        _, lout, _ = run(args, "layout", h.pid, "--timeout", "100", "--source", "process")
     lines = err.splitlines()
     want = ("glassheap: map: process %d did not answer within 300 ms (it makes no allocator calls?); counters:"
             % h.pid)
@@ -393,6 +396,118 @@ def case_timeout(args):
     check(js["error"] == "timeout" and js["timeout_ms"] == 100 and js["pid"] == h.pid and "counters" in js, jout)
     check("did not answer within 100 ms" in jerr, jerr)
     check("did not answer a map request" in lout, "layout should say it used the last map: %r" % lout[:300])
+
+
+def need_outside_reads():
+    """Skip where Yama's ptrace_scope lets no process read another (2
+    without root, or 3): the helpers allow it under 1 (PR_SET_PTRACER)."""
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+            scope = int(f.read().strip() or "0")
+    except (OSError, ValueError):
+        return
+    if scope >= 3 or (scope == 2 and os.geteuid() != 0):
+        print("SKIP: Yama ptrace_scope %d: no reading from outside here" % scope)
+        sys.exit(SKIP)
+
+
+def proc_state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def map_of(args, pid, source):
+    """`map --json --source SOURCE`, and the part two maps of one heap share."""
+    _, out, err = run(args, "map", pid, "--json", "--source", source, "--timeout", "5000")
+    js = json.loads(out)
+    want = "process" if source == "process" else "outside"
+    check(js["source"] == want, "map --source %s: source %r" % (source, js["source"]))
+    check(err == "", "map --source %s: stderr %r" % (source, err))
+    return {k: js[k] for k in ("heap_start", "heap_end", "nblocks", "total_blocks", "regions", "blocks")}
+
+
+def same_map(outside, asked, what):
+    check(outside["nblocks"] > 10, "%s: only %d blocks" % (what, outside["nblocks"]))
+    for k in outside:
+        check(outside[k] == asked[k], "%s: %s read from outside differs from the map the process answered:\n"
+              " outside %r\n process %r" % (what, k, outside[k], asked[k]))
+
+
+def case_stopped(args):
+    """A process stopped with SIGSTOP is read from outside; once it runs
+    again the map it answers itself is the same."""
+    need_outside_reads()
+    with Helper(args, "tick") as h:
+        os.kill(h.pid, signal.SIGSTOP)
+        try:
+            wait_for(lambda: proc_state(h.pid) in ("T", "t"), 10, "pid %d to stop" % h.pid)
+            outside = map_of(args, h.pid, "outside")
+            auto = map_of(args, h.pid, "auto")
+            # asking a stopped process gets no answer
+            run(args, "map", h.pid, "--source", "process", "--timeout", "200", expect=1)
+        finally:
+            os.kill(h.pid, signal.SIGCONT)
+        asked = map_of(args, h.pid, "process")
+    same_map(outside, asked, "stopped")
+    check(auto == outside, "stopped: --source auto differs from --source outside")
+
+
+def case_blocked(args):
+    """A process blocked in read(2), making no allocator call, is read from
+    outside; when it wakes and answers, its own map is the same."""
+    need_outside_reads()
+    with Helper(args, "blocked") as h:
+        try:
+            with open("/proc/%d/syscall" % h.pid) as f:
+                in_read = lambda: open("/proc/%d/syscall" % h.pid).read().split()[0] == "0"
+            wait_for(in_read, 10, "pid %d to block in read(2)" % h.pid)
+        except (PermissionError, OSError):
+            pass  # /proc/PID/syscall unreadable here: the helper blocks all the same
+        outside = map_of(args, h.pid, "outside")
+        _, text, err = run(args, "map", h.pid, "--width", "64")
+        check(text.splitlines()[0].endswith("; read from outside") and err == "", "map: %r %r" % (text[:200], err))
+        run(args, "map", h.pid, "--source", "process", "--timeout", "200", expect=1)
+        h.proc.stdin.write(b"x")
+        h.proc.stdin.flush()
+        asked = map_of(args, h.pid, "process")
+    same_map(outside, asked, "blocked in read")
+
+
+def drop_ptrace_capability():
+    """In the child before exec: no CAP_SYS_PTRACE in the bounding set, so
+    a root glassheap loses it too (prctl PR_CAPBSET_DROP)."""
+    if os.geteuid() == 0:
+        import ctypes
+        if ctypes.CDLL(None, use_errno=True).prctl(24, 19, 0, 0, 0) != 0:  # PR_CAPBSET_DROP, CAP_SYS_PTRACE
+            os._exit(77)
+
+
+def case_refused(args):
+    """A process the kernel does not let us read (undumpable, and the
+    reader without CAP_SYS_PTRACE): map and layout fall back to asking it,
+    with one line that says why; --source outside fails with that line."""
+    with Helper(args, "nodump") as h:
+        rc, out, err = run(args, "map", h.pid, "--json", expect=None, preexec=drop_ptrace_capability)
+        if rc == 77:
+            print("SKIP: cannot drop CAP_SYS_PTRACE here")
+            sys.exit(SKIP)
+        check(rc == 0, "map of an unreadable process: exit %d, %r" % (rc, err))
+        js = json.loads(out)
+        check(js["source"] == "process", "source %r" % js["source"])
+        want = re.compile(r"glassheap: map: process %d: not read from outside \(process_vm_readv on process %d was "
+                          r"refused \(Operation not permitted\): [^\n]*(Yama|undumpable)[^\n]*\); asking the process\n$"
+                          % (h.pid, h.pid))
+        check(want.fullmatch(err), "map: the fallback line: %r" % err)
+        _, text, _ = run(args, "map", h.pid, preexec=drop_ptrace_capability)
+        check(text.splitlines()[0].endswith("; answered by the process"), "map text: %r" % text[:200])
+        rc, out, err = run(args, "map", h.pid, "--source", "outside", expect=3, preexec=drop_ptrace_capability)
+        check("the heap cannot be read from outside: process_vm_readv on process %d was refused" % h.pid in err,
+              "map --source outside: %r" % err)
+        _, lout, _ = run(args, "layout", h.pid, preexec=drop_ptrace_capability)
+        check("heap map answered by the process (not read from outside)" in lout, "layout: %r" % lout[:300])
+        # the same reader with the capability reads it from outside
+        _, text, err = run(args, "map", h.pid)
+        check(text.splitlines()[0].endswith("; read from outside") and err == "", "map as root: %r" % err)
 
 
 def case_layout(args):
@@ -640,6 +755,9 @@ CASES = {
     "layout_list": case_layout_list,
     "large": case_large,
     "large_live": case_large_live,
+    "stopped": case_stopped,
+    "blocked": case_blocked,
+    "refused": case_refused,
 }
 
 

@@ -183,6 +183,7 @@ def case_json(a):
             check(o["live_requested"] <= o["heap_bytes"], line)
             check(0 < o["utilisation"] <= 1 and 0 <= o["external_fragmentation"] <= 1, line)
             check(o["fresh"] in (True, False) and o["exited"] is False and o["execd"] is False, line)
+            check(o["heap_source"] in ("outside", "counters"), line)
             if i == 0:
                 check(o["calls_per_s"] is None, line)
             else:

@@ -74,6 +74,7 @@ int cmd_record(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_trace_stats(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 #define GH_SUMMARY_ps "list the processes running glassheap"
 #define GH_SUMMARY_stat "print one process's counters and fragmentation"
@@ -85,5 +86,6 @@ int cmd_convert(int argc, char **argv);
 #define GH_SUMMARY_replay "replay a trace through every policy"
 #define GH_SUMMARY_trace_stats "summarise a trace: sizes, lifetimes, peak live"
 #define GH_SUMMARY_convert "convert a trace between binary and malloc-lab text"
+#define GH_SUMMARY_watch "sample one process's heap over time, from outside (JSON lines)"
 
 #endif

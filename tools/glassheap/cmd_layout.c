@@ -2,6 +2,7 @@
  * way OS textbooks draw it.
  *
  *   glassheap layout PID [--svg FILE] [--json] [--timeout MS]
+ *                        [--source auto|outside|process]
  *
  * This file: the options.  The model (every mapping of /proc/PID/maps
  * classified, and what the glassheap segment adds: its own segment, its
@@ -27,7 +28,8 @@
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: glassheap layout PID [--svg FILE] [--json] [--timeout MS]\n\n"
+            "usage: glassheap layout PID [--svg FILE] [--json] [--timeout MS]\n"
+            "                            [--source auto|outside|process]\n\n"
             "Draws the address space of process PID as OS textbooks do, high addresses at\n"
             "the top: the executable's text, read-only data, data and bss; the heap from\n"
             "the start of the break to the current break; anonymous mmap regions; shared\n"
@@ -39,7 +41,10 @@ static void help(FILE *f)
             "              logarithm of the size so that small regions stay visible\n"
             "--json        print the regions in address order as one JSON object\n"
             "--timeout MS  how long to wait for a heap map (default %d); without an\n"
-            "              answer the last map the process wrote is used\n\n"
+            "              answer the last map the process wrote is used\n"
+            "--source S    where the heap's regions come from: auto (default) reads the\n"
+            "              heap from outside (process_vm_readv) and asks the process only\n"
+            "              when that is refused; outside: only read; process: only ask\n\n"
             "Exit status: 0 drawn, 1 no such process, 2 usage, 3 other failures.\n",
             DEFAULT_TIMEOUT_MS);
 }
@@ -50,12 +55,14 @@ int cmd_layout(int argc, char **argv)
         { "svg", required_argument, NULL, 's' },
         { "json", no_argument, NULL, 'j' },
         { "timeout", required_argument, NULL, 't' },
+        { "source", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *svg = NULL;
     bool json = false;
     int timeout_ms = DEFAULT_TIMEOUT_MS;
+    enum hm_mode mode = HM_AUTO;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -75,6 +82,12 @@ int cmd_layout(int argc, char **argv)
             timeout_ms = (int)v;
             break;
         }
+        case 'S':
+            if (!hm_parse_mode(optarg, &mode)) {
+                cli_error("layout: --source takes auto, outside or process, not '%s'", optarg);
+                return GH_EXIT_USAGE;
+            }
+            break;
         case 'h':
             help(stdout);
             return GH_EXIT_OK;
@@ -87,7 +100,7 @@ int cmd_layout(int argc, char **argv)
         cli_error(optind >= argc ? "layout: which process? (glassheap layout PID)" : "layout: one process id only");
         return GH_EXIT_USAGE;
     }
-    struct layout l = { 0 };
+    struct layout l = { .mode = mode };
     if (!cli_parse_pid(argv[optind], &l.pid))
         return GH_EXIT_USAGE;
     if (!layout_read(&l, timeout_ms)) {

@@ -2,10 +2,15 @@
  *
  *   glassheap map PID [--width N] [--cell BYTES] [--rows N] [--relative]
  *                     [--color[=auto|always|never]] [--timeout MS]
- *                     [--svg FILE] [--json]
+ *                     [--source auto|outside|process] [--svg FILE] [--json]
  *
- * Asks the process for a heap map through its segment (the library answers
- * on its next allocator call) and draws it:
+ * Walks the heap in the process's memory itself (the reader's walker,
+ * walk.h: the region table from the segment, the boundary tags read with
+ * process_vm_readv), so a sleeping, blocked or stopped process is drawn
+ * too; when the kernel refuses (another user, Yama) or the walk fails, it
+ * asks the process for a map through its segment (the library answers on
+ * its next allocator call) and says so.  Every output names the source.
+ * It draws the map:
  *
  *   - in the terminal: one row per address range of --width cells of
  *     --cell bytes each, labelled with the row's start address; a cell shows
@@ -30,7 +35,9 @@
  * map_svg.c.  Owns only presentation: the data comes from the reader
  * library; the fragmentation figures are ghr_fragmentation()'s.
  * A process that does not answer within --timeout gets one line saying so
- * and the last counters it published (exit 1).
+ * and the last counters it published (exit 1).  A walked map's heap
+ * figures (live, free, largest free, heap bytes) are the walk's; the call
+ * counts and peaks are the segment's, as last published.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -55,8 +62,11 @@ static void help(FILE *f)
     fprintf(f,
             "usage: glassheap map PID [--width N] [--cell BYTES] [--rows N] [--relative]\n"
             "                         [--color[=auto|always|never]] [--timeout MS]\n"
-            "                         [--svg FILE] [--json]\n\n"
-            "Draws the heap of process PID (running glassheap), block by block.\n"
+            "                         [--source auto|outside|process] [--svg FILE] [--json]\n\n"
+            "Draws the heap of process PID (running glassheap), block by block.  The heap\n"
+            "is read from outside (process_vm_readv: the process need not make a call, it\n"
+            "may sleep or be stopped); where the kernel does not allow that, the process\n"
+            "is asked for its map instead.  The output says which was used.\n"
             "Terminal: rows of N cells (--width, default %d or the terminal's width), each\n"
             "cell BYTES bytes (--cell, a power of two; default: the smallest that fits the\n"
             "heap in about --rows lines, default %d), each row labelled with its start\n"
@@ -75,7 +85,9 @@ static void help(FILE *f)
             "--color WHEN  colour the terminal map: auto (when stdout is a terminal),\n"
             "              always, never\n"
             "--timeout MS  how long to wait for the process to answer (default %d);\n"
-            "              a process that makes no allocator calls never answers\n\n"
+            "              a process that makes no allocator calls never answers\n"
+            "--source S    auto (default): read from outside, else ask the process;\n"
+            "              outside: only read from outside; process: only ask\n\n"
             "Exit status: 0 drawn, 1 no such process, not running glassheap, exited or\n"
             "not answering, 2 usage, 3 other failures.\n",
             DEFAULT_WIDTH, DEFAULT_ROWS, DEFAULT_TIMEOUT_MS);
@@ -94,6 +106,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "relative", no_argument, NULL, 'R' },
         { "color", optional_argument, NULL, 'C' },
         { "colour", optional_argument, NULL, 'C' },
+        { "source", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -138,6 +151,12 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case 'j':
             o->json = true;
+            break;
+        case 'S':
+            if (!hm_parse_mode(optarg, &o->mode)) {
+                cli_error("map: --source takes auto, outside or process, not '%s'", optarg);
+                return GH_EXIT_USAGE;
+            }
             break;
         case 'R':
             o->relative = true;
@@ -234,7 +253,16 @@ int cmd_map(int argc, char **argv)
         goto out;
     }
     v.program = map_program_name(&v.cfg, prog, sizeof prog);
-    rc = hm_fetch(seg, o.timeout_ms, v.cfg.header_bytes, &v.map);
+    struct hm_source from;
+    struct ghw_heap walked;
+    rc = hm_fetch_from(seg, o.mode, o.timeout_ms, v.cfg.header_bytes, &v.map, &from, &walked);
+    if (rc == HM_WALK_FAILED) {
+        cli_error("map: process %d: the heap cannot be read from outside: %s", o.pid, from.why);
+        exit_code = from.walk_rc == GHW_REFUSED || from.walk_rc == GHW_NO_TABLE ? GH_EXIT_FAIL : GH_EXIT_NOTFOUND;
+        goto out;
+    }
+    if (from.fell_back)
+        cli_error("map: process %d: not read from outside (%s); asking the process", o.pid, from.why);
     if (rc == GHR_TIMEOUT) {
         exit_code = not_answering(&v, seg, &o);
         goto out;
@@ -243,14 +271,19 @@ int cmd_map(int argc, char **argv)
         exit_code = open_error(o.pid, rc);
         goto out;
     }
-    /* The library publishes its counters right after the map: ask for a
-     * fresh copy so the figures describe the same heap. */
-    ghr_request_counters(seg, o.timeout_ms < COUNTERS_WAIT_MS ? o.timeout_ms : COUNTERS_WAIT_MS);
+    v.outside = from.outside;
+    /* Asked: the library publishes its counters right after the map, ask
+     * for a fresh copy so the figures describe the same heap.  Walked: the
+     * heap's figures are the walk's, the rest as last published. */
+    if (!v.outside)
+        ghr_request_counters(seg, o.timeout_ms < COUNTERS_WAIT_MS ? o.timeout_ms : COUNTERS_WAIT_MS);
     rc = ghr_counters(seg, &v.ctr);
     if (rc != GHR_OK) {
         exit_code = open_error(o.pid, rc);
         goto out;
     }
+    if (v.outside)
+        hm_overlay_counters(&walked, &v.ctr);
     ghr_fragmentation(&v.ctr, &v.frag);
     rc = map_fetch_large(&v, seg);
     if (rc != GHR_OK) {
@@ -259,6 +292,9 @@ int cmd_map(int argc, char **argv)
                   ghr_strerror((enum ghr_error)rc));
         v.nlarge = 0;
         v.large_total = 0;
+    } else if (v.outside) {
+        hm_overlay_large(v.large, v.nlarge, v.large_total, &v.ctr);
+        ghr_fragmentation(&v.ctr, &v.frag);
     }
     v.base = v.relative && v.map.n ? v.map.heap_start : 0;
     if (!map_build_pieces(&v)) {

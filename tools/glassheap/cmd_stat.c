@@ -17,6 +17,14 @@
  * and still exits 0 ("fresh": false in JSON).  The snapshot itself is always
  * consistent: it is copied under the writer's sequence lock.
  *
+ * The heap as it is now - live, free, largest free, heap bytes, the
+ * free-block histogram and the buddy orders, the large blocks from the
+ * segment's list - is walked from outside (the
+ * reader's walker, walk.h) whenever the kernel lets us read the process, so
+ * an idle or stopped process shows its heap exactly; the headings say
+ * "read from outside" ("heap_source": "outside"), else "as published" and
+ * why ("heap_source": "counters", "heap_source_note").
+ *
  * Exit: 0 shown; 1 no such process, no glassheap in it, stale segment,
  * counters kept locked; 2 usage; 3 another user's segment, another layout
  * version, a corrupt segment, a failed system call.
@@ -38,7 +46,9 @@
 #include "cli.h"
 #include "escape.h"
 #include "clock.h"
+#include "heapmap.h"
 #include "reader.h"
+#include "walk.h"
 
 #define DEFAULT_TIMEOUT_MS 1000
 #define MAX_TIMEOUT_MS     600000
@@ -58,7 +68,10 @@ static void help(FILE *f)
             "stat first asks the process to publish fresh counters and waits up to\n"
             "--timeout milliseconds (default %d).  A process that makes no allocator call\n"
             "meanwhile (idle or stopped) cannot answer: stat says so on stderr and shows\n"
-            "the counters it published last, with their age (\"fresh\": false in JSON).\n\n"
+            "the counters it published last, with their age (\"fresh\": false in JSON).\n"
+            "The heap's figures and histogram are read from outside (process_vm_readv),\n"
+            "exact also for an idle or stopped process, where the kernel allows it; the\n"
+            "headings say which source was used.\n\n"
             "Exit status: 0 shown; 1 no such process, not running glassheap, stale segment;\n"
             "2 usage; 3 another user's segment, another layout version, a corrupt segment.\n",
             DEFAULT_TIMEOUT_MS);
@@ -204,7 +217,29 @@ struct view {
     struct gh_shm_config cfg;
     struct gh_shm_counters c;
     struct ghr_frag frag;
+    int outside;                     /* the heap's figures were walked from outside */
+    char heap_note[GHW_WHY_MAX];     /* else why not */
 };
+
+/* The heap's figures and histogram from a walk, when one is possible. */
+static void walk_heap(struct view *v, const struct ghr_segment *seg)
+{
+    struct ghw_heap w;
+    int rc = ghw_walk_segment(seg, 0, &w);
+    if (rc == GHW_OK) {
+        hm_overlay_counters(&w, &v->c);
+        v->outside = 1;
+        ghw_free(&w);
+        hm_overlay_large_of(seg, &v->c); /* the large-block list is as current as the table */
+    } else {
+        snprintf(v->heap_note, sizeof v->heap_note, "%s", w.why);
+    }
+}
+
+static const char *heap_source(const struct view *v)
+{
+    return v->outside ? ghw_source_name(true) : "as published";
+}
 
 /* Every counter of struct gh_shm_counters but the sequence and request
  * words and the arrays, in layout order, under its shm.h name. */
@@ -235,6 +270,11 @@ static void print_json(const struct view *v)
     fprintf(f, ",\"policy\":");
     cli_json_string(f, v->cfg.policy);
     fprintf(f, ",\"fresh\":%s,\"age_ns\":%" PRIu64, v->fresh ? "true" : "false", v->age_ns);
+    fprintf(f, ",\"heap_source\":\"%s\"", v->outside ? "outside" : "counters");
+    if (!v->outside) {
+        fputs(",\"heap_source_note\":", f);
+        cli_json_string(f, v->heap_note);
+    }
     fprintf(f, ",\"segment\":{\"version\":%" PRIu32 ",\"uid\":%" PRIu32 ",\"start_time_ns\":%" PRIu64 "}",
             v->hdr->version, v->hdr->uid, v->hdr->start_time_ns);
     fprintf(f,
@@ -333,7 +373,11 @@ static void print_text(const struct view *v)
     line_count("aligned", c->aligned_calls);
     line_count("failed", c->failed_calls);
 
-    printf("heap\n");
+    printf("heap (%s)\n", heap_source(v));
+    if (!v->outside && v->heap_note[0]) {
+        char note[GH_ESC_BUF(GHW_WHY_MAX)];
+        printf(LABEL "%s\n", "not walked", gh_esc_text(v->heap_note, note, sizeof note));
+    }
     line_bytes("heap bytes", c->heap_bytes);
     line_count("regions", c->regions);
     line_bytes("live requested", c->live_requested);
@@ -391,7 +435,7 @@ static void print_text(const struct view *v)
     printf(LABEL "%" PRIu64 " %s, %s\n", "trims", c->trims, c->trims == 1 ? "time" : "times",
            bytes_exact(c->trimmed_bytes, b1, sizeof b1));
 
-    printf("free blocks by size\n");
+    printf("free blocks by size (%s)\n", heap_source(v));
     int any = 0;
     for (unsigned k = 0; k < GH_SHM_HIST_BUCKETS; k++) {
         if (!c->free_hist[k])
@@ -410,7 +454,7 @@ static void print_text(const struct view *v)
         printf("  (none)\n");
 
     if (is_buddy(&v->cfg)) {
-        printf("buddy free blocks by order (as in /proc/buddyinfo)\n");
+        printf("buddy free blocks by order (as in /proc/buddyinfo), %s\n", heap_source(v));
         unsigned lo = first_order(&v->cfg), hi = last_order(&v->cfg, c);
         printf("  %-6s", "order");
         for (unsigned k = lo; k <= hi; k++)
@@ -495,6 +539,7 @@ int cmd_stat(int argc, char **argv)
         ghr_close(seg);
         return status;
     }
+    walk_heap(&v, seg);
     uint64_t now = gh_now_ns();
     v.age_ns = now > v.c.time_ns ? now - v.c.time_ns : 0;
     v.hdr = ghr_header(seg);

@@ -4,7 +4,11 @@
  *
  * Owns the sampling loop and both views of it.  Each interval it asks the
  * process for fresh counters (ghr_request_counters), reads them
- * (ghr_counters) and, in the terminal view, asks for a heap map (ghr_map).
+ * (ghr_counters), and walks the heap from outside (walk.h: no cooperation
+ * needed, so an idle or stopped process shows its heap as it is): the
+ * heap's figures and, in the terminal view, the heap map come from the
+ * walk; where the kernel refuses it, from the counters and a map asked for
+ * (ghr_map), as the view says.
  *
  * The terminal view (ncurses, htop's keys: q quits, p pauses, + and -
  * lengthen and shorten the interval): the counters, sparklines of external
@@ -43,6 +47,7 @@
 #include "cli.h"
 #include "escape.h"
 #include "clock.h"
+#include "heapmap.h"
 #include "proc.h"
 #include "reader.h"
 #include "top.h"
@@ -69,7 +74,11 @@ static void help(FILE *f)
             "When stdout (or stdin) is not a terminal, or with --batch, prints one line per\n"
             "interval: seconds since start, heap bytes, live requested bytes, utilisation,\n"
             "external fragmentation, allocator calls per second; and 'process PID exited'\n"
-            "when it exits (exit status 0).  --json prints one JSON object per line instead.\n\n"
+            "when it exits (exit status 0).  --json prints one JSON object per line instead.\n"
+            "The heap's figures and map are read from outside (process_vm_readv), so an\n"
+            "idle or stopped process shows its heap as it is; where the kernel does not\n"
+            "allow that, they come from the counters it publishes and a map it answers\n"
+            "(\"heap_source\" in JSON says which).\n\n"
             "  --interval MS    refresh interval in milliseconds (%d..%d, default %d)\n"
             "  --iterations N   stop after N refreshes (default: until the process exits,\n"
             "                   or q)\n"
@@ -171,8 +180,13 @@ void top_sample(struct top *t, bool want_map)
         else
             t->exited = true; /* its last publish, at exit, is what we read now */
     }
+    struct ghw_heap w;
+    int wrc = t->exited ? GHW_GONE : ghw_walk_segment(t->seg, want_map && t->blocks ? TOP_MAP_CAP : 0, &w);
+    t->outside = wrc == GHW_OK;
     struct gh_shm_counters c;
     if (ghr_counters(t->seg, &c) == GHR_OK) {
+        if (t->outside)
+            hm_overlay_counters(&w, &c);
         t->prev = t->cur;
         t->cur = c;
         t->samples++;
@@ -186,7 +200,16 @@ void top_sample(struct top *t, bool want_map)
         }
         push_history(t);
     }
-    if (want_map) {
+    if (t->outside) {
+        if (want_map && t->blocks) {
+            memcpy(t->blocks, w.blocks, w.n * sizeof *t->blocks);
+            t->nblocks = w.n;
+            t->total_blocks = w.total;
+            t->have_map = true;
+            t->map_outside = true;
+        }
+        ghw_free(&w);
+    } else if (want_map) {
         size_t n = 0;
         uint64_t total = 0;
         /* after the exit: the last map it wrote, if any */
@@ -195,6 +218,7 @@ void top_sample(struct top *t, bool want_map)
             t->nblocks = n;
             t->total_blocks = total;
             t->have_map = true;
+            t->map_outside = false;
         }
     }
 }
@@ -228,6 +252,7 @@ static void print_line(const struct top *t, bool json)
             printf("\"calls_per_s\":%.1f,", t->rate);
         else
             printf("\"calls_per_s\":null,");
+        printf("\"heap_source\":\"%s\",", t->outside ? "outside" : "counters");
         printf("\"fresh\":%s,\"execd\":%s,\"exited\":%s}\n", t->fresh ? "true" : "false",
                t->execd ? "true" : "false", t->exited ? "true" : "false");
     } else {
@@ -255,7 +280,7 @@ static int run_lines(struct top *t, long iterations, bool json)
 {
     char policy[GH_ESC_BUF(sizeof t->cfg.policy)];
     if (!json)
-        printf("# glassheap top: pid %d (%s), every %d ms\n"
+        printf("# glassheap top: pid %d (%s), every %d ms; heap read from outside where the kernel allows\n"
                "%8s %11s %11s %7s %7s %10s\n",
                t->pid, gh_esc_text(t->cfg.policy, policy, sizeof policy), t->interval_ms, "time_s", "heap",
                "live", "util", "ext", "calls/s");

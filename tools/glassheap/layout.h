@@ -66,6 +66,8 @@ struct layout {
     /* glassheap */
     bool gh;             /* a segment was opened */
     const char *map_note;/* how the heap map came, or why not */
+    enum hm_mode mode;   /* --source: walk from outside, ask, or both */
+    char note_buf[GHW_WHY_MAX + 96]; /* map_note, when it names a walk's failure */
     struct gh_shm_config cfg;
     struct gh_shm_counters ctr;
     struct heapmap hm;

@@ -4,8 +4,8 @@
  * their bss included; the stack and the guard gap the kernel keeps below
  * it; the kernel's [vvar]/[vdso]/[vsyscall]), and, when the process runs
  * glassheap, what its segment adds: glassheap's own segment, its heap
- * regions (a heap map) and its large blocks (the segment's large-block
- * list: nothing is read from the process's memory).  Nothing here
+ * regions (a heap map: walked from outside, heapmap.h's hm_fetch_from, or
+ * asked for) and its large blocks (the segment's large-block list).  Nothing here
  * trusts what it reads: /proc lines that do not parse are skipped, and the
  * segment's figures only label mappings that exist.
  */
@@ -101,8 +101,10 @@ static const struct gh_proc_map *anon_rw_holding(const struct layout *l, uint64_
 /* The large blocks the segment lists: each marks its mapping when
  * /proc/PID/maps has an anonymous read-write mapping around it (an entry
  * naming memory the process does not have is not drawn).  False when the
- * writer publishes no list (older than the list, or unreadable). */
-static bool listed_large_blocks(struct layout *l, const struct ghr_segment *seg)
+ * writer publishes no list (older than the list, or unreadable).  current:
+ * the heap was walked from outside, so the list's figures replace the
+ * counters' (which may be old). */
+static bool listed_large_blocks(struct layout *l, const struct ghr_segment *seg, bool current)
 {
     const struct gh_shm_header *h = ghr_header(seg);
     if (!h || h->large_offset == 0)
@@ -111,7 +113,10 @@ static bool listed_large_blocks(struct layout *l, const struct ghr_segment *seg)
     struct gh_shm_large_block *v = calloc(cap ? cap : 1, sizeof *v);
     if (!v)
         return false;
-    bool ok = ghr_large(seg, v, cap, &n, NULL) == GHR_OK;
+    uint64_t total = 0;
+    bool ok = ghr_large(seg, v, cap, &n, &total) == GHR_OK;
+    if (ok && current)
+        hm_overlay_large(v, n, total, &l->ctr);
     for (size_t i = 0; ok && i < n; i++) {
         uint64_t s = v[i].map_base, e = v[i].map_base + v[i].map_len;
         if (anon_rw_holding(l, s, e) && add_mark(l, s, e, R_GH_LARGE))
@@ -137,9 +142,17 @@ static void read_segment(struct layout *l, int timeout_ms)
         return;
     }
     l->gh = true;
-    rc = hm_fetch(seg, timeout_ms, l->cfg.header_bytes, &l->hm);
-    if (rc == GHR_OK) {
-        l->map_note = "heap map answered";
+    struct hm_source from;
+    struct ghw_heap walked;
+    rc = hm_fetch_from(seg, l->mode, timeout_ms, l->cfg.header_bytes, &l->hm, &from, &walked);
+    if (rc == GHR_OK && from.outside) {
+        l->map_note = "heap map read from outside";
+    } else if (rc == HM_WALK_FAILED) {
+        snprintf(l->note_buf, sizeof l->note_buf, "the heap cannot be read from outside: %s", from.why);
+        l->map_note = l->note_buf;
+    } else if (rc == GHR_OK) {
+        l->map_note = from.fell_back ? "heap map answered by the process (not read from outside)"
+                                     : "heap map answered by the process";
         ghr_request_counters(seg, timeout_ms < 500 ? timeout_ms : 500);
     } else if (rc == GHR_TIMEOUT && hm_fetch(seg, -1, l->cfg.header_bytes, &l->hm) == GHR_OK) {
         l->map_note = "the process did not answer a map request: heap regions from the last map it wrote";
@@ -147,9 +160,11 @@ static void read_segment(struct layout *l, int timeout_ms)
         l->map_note = ghr_strerror((enum ghr_error)rc);
     }
     ghr_counters(seg, &l->ctr);
+    if (rc == GHR_OK && from.outside)
+        hm_overlay_counters(&walked, &l->ctr);
     for (size_t r = 0; r < l->hm.nregions; r++)
         add_mark(l, l->hm.regions[r].start, l->hm.regions[r].end, R_GH_REGION);
-    listed_large_blocks(l, seg);
+    listed_large_blocks(l, seg, rc == GHR_OK && from.outside);
     ghr_close(seg);
 }
 

@@ -48,6 +48,7 @@ struct view {
     size_t nlarge;
     uint64_t large_total; /* live large blocks, >= nlarge */
     uint64_t large_bytes; /* the listed blocks' mappings */
+    bool outside;         /* the map was read from outside (else answered by the process) */
 };
 
 struct options {
@@ -57,6 +58,7 @@ struct options {
     uint64_t cell;    /* 0: auto */
     int rows;         /* 0: default */
     int timeout_ms;
+    enum hm_mode mode;  /* --source */
     bool json, relative;
     int color;        /* -1 auto, 0 never, 1 always */
 };

@@ -346,7 +346,8 @@ int map_write_svg(const struct view *v, const struct options *o)
              map_pct(v->frag.utilisation), map_pct(v->frag.internal));
     y += 17;
     svg_text(f, SVG_X0, y, "start", 12, false, "#111111",
-             "External fragmentation %.1f%% (1 - largest free block / free bytes).", map_pct(v->frag.external));
+             "External fragmentation %.1f%% (1 - largest free block / free bytes). Map %s.", map_pct(v->frag.external),
+             ghw_source_name(v->outside));
     y += 17;
     svg_text(f, SVG_X0, y, "start", 12, false, "#111111",
              "Blocks to scale, one row = %s; labels: block sizes in bytes%s.", cli_bytes(row_bytes, c, sizeof c),

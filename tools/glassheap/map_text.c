@@ -225,8 +225,8 @@ int map_draw_terminal(const struct view *v, const struct options *o)
     map_counts(v, &used, &freeb);
     char a[32], b[32], c[32];
     char prog[GH_ESC_BUF(sizeof v->cfg.cmdline)], policy[GH_ESC_BUF(sizeof v->cfg.policy)];
-    printf("glassheap map: pid %d (%s), policy %s\n", v->pid, gh_esc_text(v->program, prog, sizeof prog),
-           gh_esc_text(v->cfg.policy, policy, sizeof policy));
+    printf("glassheap map: pid %d (%s), policy %s; %s\n", v->pid, gh_esc_text(v->program, prog, sizeof prog),
+           gh_esc_text(v->cfg.policy, policy, sizeof policy), ghw_source_name(v->outside));
     if (v->map.n)
         printf("heap %s-%s: %s in %zu region%s; %llu blocks (%llu used, %llu free)\n",
                map_addr_str(v, v->map.heap_start, a, sizeof a), map_addr_str(v, v->map.heap_end, b, sizeof b),
@@ -282,6 +282,7 @@ int map_print_json(const struct view *v)
     cli_json_string(f, v->program);
     fputs(",\"policy\":", f);
     cli_json_string(f, v->cfg.policy);
+    fprintf(f, ",\"source\":\"%s\"", v->outside ? "outside" : "process");
     fprintf(f, ",\"relative\":%s,\"heap_start\":%llu,\"heap_end\":%llu,\"header_bytes\":%u,",
             v->relative ? "true" : "false", (unsigned long long)(m->n ? m->heap_start - v->base : 0),
             (unsigned long long)(m->n ? m->heap_end - v->base : 0), v->cfg.header_bytes);

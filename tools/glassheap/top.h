@@ -35,6 +35,8 @@ struct top {
     size_t nblocks;
     uint64_t total_blocks;
     bool have_map;
+    bool outside;               /* the last sample's heap was walked from outside */
+    bool map_outside;           /* so was the map shown */
     int interval_ms;
     uint64_t start_ns;
 };

@@ -22,6 +22,7 @@
 #include "escape.h"
 #include "clock.h"
 #include "top.h"
+#include "walk.h"
 
 /* ---- the terminal view ------------------------------------------------- */
 
@@ -176,7 +177,9 @@ static void draw_histogram(int row, int last, const struct top *t, const struct 
             if (v[k] > max)
                 max = v[k];
         }
-    const char *title = buddy ? "free blocks by buddy order (count)" : "free blocks by size (count)";
+    char title[96];
+    snprintf(title, sizeof title, "%s (count), %s", buddy ? "free blocks by buddy order" : "free blocks by size",
+             t->outside ? ghw_source_name(true) : "as published");
     if (max == 0) {
         put(row, 0, "%s", title);
         put(row + 1, 2, "(no free blocks)");
@@ -270,8 +273,9 @@ static void draw(struct top *t, bool paused, const struct glyphs *g)
     draw_spark(row++, t->util_hist, t->hist_n, g);
     row++;
     if (t->have_map) {
-        put(row, 0, "heap map: %zu%s blocks, regions end to end; %s in use, %s free",
-            t->nblocks, t->total_blocks > t->nblocks ? " (first)" : "", g->map[4], g->map[0]);
+        put(row, 0, "heap map: %zu%s blocks, regions end to end, %s; %s in use, %s free",
+            t->nblocks, t->total_blocks > t->nblocks ? " (first)" : "", ghw_source_name(t->map_outside),
+            g->map[4], g->map[0]);
         if (t->total_blocks > t->nblocks)
             printw(" (%llu in all)", (unsigned long long)t->total_blocks);
     } else {

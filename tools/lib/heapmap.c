@@ -1,9 +1,12 @@
 /* heapmap.c - hm_fetch and hm_build (heapmap.h): the heap map of a
- * segment, its blocks cleaned and its regions derived. */
+ * segment, its blocks cleaned and its regions derived; hm_from_walk and
+ * hm_fetch_from: the map walked from outside (walk.h), the request
+ * protocol as the fallback. */
 #include "heapmap.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #define HM_SANE_GAP (1u << 16) /* a region record or end marker is never this big */
@@ -104,4 +107,128 @@ int hm_fetch(struct ghr_segment *seg, int timeout_ms, uint32_t header_bytes, str
     bool have_bounds = ghr_map_head(seg, &head) == GHR_OK;
     return hm_build(blocks, n, total, header_bytes, have_bounds, have_bounds ? head.heap_start : 0,
                     have_bounds ? head.heap_end : 0, m);
+}
+
+bool hm_parse_mode(const char *s, enum hm_mode *mode)
+{
+    if (!strcmp(s, "auto"))
+        *mode = HM_AUTO;
+    else if (!strcmp(s, "outside"))
+        *mode = HM_OUTSIDE;
+    else if (!strcmp(s, "process"))
+        *mode = HM_REQUEST;
+    else
+        return false;
+    return true;
+}
+
+int hm_from_walk(struct ghw_heap *w, struct heapmap *m)
+{
+    memset(m, 0, sizeof *m);
+    m->blocks = w->blocks;
+    w->blocks = NULL;
+    m->n = w->n;
+    m->total = w->total;
+    if (!w->nregions)
+        return GHR_OK;
+    m->regions = calloc(w->nregions, sizeof *m->regions);
+    if (!m->regions) {
+        hm_free(m);
+        return GHR_IO;
+    }
+    for (size_t i = 0; i < w->nregions; i++) {
+        const struct ghw_region *g = &w->regions[i];
+        if (!g->n)
+            continue;        /* no block kept (none, or past the cap): not drawn */
+        m->regions[m->nregions++] = (struct hm_region){ g->base, g->base + g->len, g->first, g->n };
+    }
+    if (m->nregions) {
+        m->heap_start = m->regions[0].start;
+        m->heap_end = m->regions[m->nregions - 1].end;
+    }
+    return GHR_OK;
+}
+
+int hm_fetch_from(struct ghr_segment *seg, enum hm_mode mode, int timeout_ms, uint32_t header_bytes,
+                  struct heapmap *m, struct hm_source *src, struct ghw_heap *figures)
+{
+    memset(src, 0, sizeof *src);
+    memset(m, 0, sizeof *m);
+    if (mode != HM_REQUEST) {
+        struct ghw_heap w;
+        const struct gh_shm_header *h = ghr_header(seg);
+        size_t cap = h && h->map_capacity ? h->map_capacity : GH_SHM_MAP_CAPACITY;
+        src->walk_rc = ghw_walk_segment(seg, cap, &w);
+        if (src->walk_rc == GHW_OK) {
+            src->outside = true;
+            int rc = hm_from_walk(&w, m);
+            if (figures) {
+                *figures = w;
+                figures->blocks = NULL;
+                figures->regions = NULL;
+            }
+            ghw_free(&w);
+            return rc;
+        }
+        snprintf(src->why, sizeof src->why, "%s", w.why);
+        if (mode == HM_OUTSIDE)
+            return HM_WALK_FAILED;
+        src->fell_back = true;
+    }
+    return hm_fetch(seg, timeout_ms, header_bytes, m);
+}
+
+static uint64_t less(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+void hm_overlay_counters(const struct ghw_heap *w, struct gh_shm_counters *c)
+{
+    /* Hardened: the quarantine's blocks are in use for the heap, a term
+     * of their own in the counters (the segment's figure for it). */
+    bool q = c->harden_on != 0;
+    c->live_requested = less(w->live_requested, q ? c->quarantined_requested : 0);
+    c->live_block_bytes = less(w->used_bytes, q ? c->quarantined_bytes : 0);
+    c->live_blocks = less(w->used_blocks, q ? c->quarantined_blocks : 0);
+    /* A block in a thread's cache is in use for the heap, and only the
+     * process can tell it (its mark is keyed by the process's secret): read
+     * from outside, cached blocks count as live, and none as cached, so
+     * live + free + overhead = heap holds for the walk. */
+    c->cached_blocks = c->cached_bytes = c->cached_requested = 0;
+    c->free_bytes = w->free_bytes;
+    c->free_blocks = w->free_blocks;
+    c->largest_free = w->largest_free;
+    c->heap_bytes = w->heap_bytes;
+    c->overhead_bytes = w->overhead_bytes;
+    c->regions = w->nregions;
+    memcpy(c->free_hist, w->free_hist, sizeof c->free_hist);
+    memcpy(c->buddy_free, w->buddy_free, sizeof c->buddy_free);
+}
+
+void hm_overlay_large(const struct gh_shm_large_block *v, size_t n, uint64_t total, struct gh_shm_counters *c)
+{
+    c->large_blocks = total;
+    if (n != total)
+        return;
+    uint64_t bytes = 0, requested = 0;
+    for (size_t i = 0; i < n; i++) {
+        bytes += v[i].map_len;
+        requested += v[i].requested;
+    }
+    c->large_bytes = bytes;
+    c->large_requested = requested;
+}
+
+bool hm_overlay_large_of(const struct ghr_segment *seg, struct gh_shm_counters *c)
+{
+    const struct gh_shm_header *h = ghr_header(seg);
+    size_t cap = h ? h->large_capacity : 0, n = 0;
+    uint64_t total = 0;
+    struct gh_shm_large_block *v = cap ? calloc(cap, sizeof *v) : NULL;
+    bool ok = v && ghr_large(seg, v, cap, &n, &total) == GHR_OK;
+    if (ok)
+        hm_overlay_large(v, n, total, c);
+    free(v);
+    return ok;
 }

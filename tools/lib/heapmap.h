@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "reader.h"
+#include "walk.h"
 
 /* A heap region as the map shows it: [start, end), blocks [first, first+n). */
 struct hm_region {
@@ -47,5 +48,53 @@ int hm_fetch(struct ghr_segment *seg, int timeout_ms, uint32_t header_bytes, str
  * when unknown.  GHR_OK or GHR_IO (out of memory; blocks freed). */
 int hm_build(struct gh_shm_block *blocks, size_t n, uint64_t total, uint32_t header_bytes, bool have_bounds,
              uint64_t lo, uint64_t hi, struct heapmap *m);
+
+/* Where a map comes from: walked from outside (walk.h) or asked for
+ * (the request protocol); auto walks and falls back to asking. */
+enum hm_mode { HM_AUTO, HM_OUTSIDE, HM_REQUEST };
+
+/* How a map was had. */
+struct hm_source {
+    bool outside;              /* read from outside (else answered by the process) */
+    bool fell_back;            /* HM_AUTO: the walk failed, the process was asked */
+    int walk_rc;               /* the walk's GHW_* (GHW_OK when it was used) */
+    char why[GHW_WHY_MAX];     /* fell_back, or a failed HM_OUTSIDE: why the walk failed */
+};
+
+/* Parse a --source value ("auto", "outside", "process"); false otherwise. */
+bool hm_parse_mode(const char *s, enum hm_mode *mode);
+
+/* The model from a walk (ghw_walk_segment), its regions exact: takes the
+ * walk's blocks (w->blocks becomes NULL).  GHR_OK or GHR_IO. */
+int hm_from_walk(struct ghw_heap *w, struct heapmap *m);
+
+/* Fetch a map as mode says: HM_OUTSIDE walks the heap in the process's
+ * memory, HM_REQUEST asks the process (hm_fetch, timeout_ms), HM_AUTO walks
+ * and asks only when the walk failed (src->fell_back, src->why).  A failed
+ * HM_OUTSIDE walk returns HM_WALK_FAILED with src->why.  When figures is not
+ * NULL and the map was walked, it receives the walk's figures (no blocks:
+ * those are in m).  Otherwise a ghr_error as hm_fetch. */
+#define HM_WALK_FAILED (-1)
+int hm_fetch_from(struct ghr_segment *seg, enum hm_mode mode, int timeout_ms, uint32_t header_bytes,
+                  struct heapmap *m, struct hm_source *src, struct ghw_heap *figures);
+
+/* Put what the heap holds now, as the walk found it, into counters read
+ * from the segment (which a process that makes no calls never refreshes):
+ * live_*, free_*, largest_free, heap_bytes, overhead_bytes, regions, the
+ * free-block histogram and the buddy orders.  Counts, peaks and system
+ * calls stay the segment's.  Hardened (harden_on), the quarantine's
+ * figures from the segment are taken out of the live ones, as the library
+ * counts them. */
+void hm_overlay_counters(const struct ghw_heap *w, struct gh_shm_counters *c);
+
+/* The same for the large blocks, from the segment's large-block list
+ * (kept current by the library after every call that changes it): the
+ * count, and when the list holds them all (n == total) their bytes and
+ * requests. */
+void hm_overlay_large(const struct gh_shm_large_block *v, size_t n, uint64_t total, struct gh_shm_counters *c);
+
+/* hm_overlay_large with the list read from seg; false (c untouched) when
+ * the segment has no list or it cannot be read. */
+bool hm_overlay_large_of(const struct ghr_segment *seg, struct gh_shm_counters *c);
 
 #endif

@@ -9,7 +9,7 @@
  * allocate anything but the handle, follow a symbolic link at the last path
  * component, read a byte of the mapping whose place open did not check, or
  * touch the mapping without first checking that the file still holds it
- * (still_whole).
+ * (ghr_still_whole).
  *
  * Invariants after a successful open (checked once, on the private copy of
  * the header, so a writer changing the header later cannot move them):
@@ -21,7 +21,9 @@
  *   and a multiple of 8; pid > 0; the large-block list, when the header
  *   names one, lies inside too, apart from the other three, 8-aligned, with
  *   large_size >= sizeof(struct gh_shm_large) + large_capacity *
- *   large_block_size and large_block_size >= its struct, a multiple of 8.
+ *   large_block_size and large_block_size >= its struct, a multiple of 8;
+ *   the region table likewise (validate_heap).
+ * ghr_still_whole is shared with walk_target.c (reader_private.h).
  * So every 64-bit word the reader loads atomically is aligned and inside the
  * file, and every copy is bounded by min(the reader's struct, the size the
  * header gives).
@@ -97,7 +99,7 @@ const char *ghr_strerror(enum ghr_error err)
 /* GHR_OK while the file still holds all that is mapped of it; checked by
  * every call that reads through the mapping, so a file shrunk under us is
  * an error and not a SIGBUS. */
-static int still_whole(const struct ghr_segment *seg)
+int ghr_still_whole(const struct ghr_segment *seg)
 {
     struct stat st;
     if (fstat(seg->fd, &st) != 0)
@@ -278,6 +280,27 @@ static int validate_large(const struct gh_shm_header *h)
     return GHR_OK;
 }
 
+/* The region table (walk.h's walker reads it), when the header names one
+ * (0 0: a writer older than the table): inside the file, apart from the
+ * other regions, 8-aligned, entries no smaller than this reader's. */
+static int validate_heap(const struct gh_shm_header *h)
+{
+    if (h->heap_offset == 0 && h->heap_size == 0)
+        return GHR_OK;
+    if (!region_ok(h->heap_offset, h->heap_size, h->header_size, h->total_size))
+        return GHR_BAD_LAYOUT;
+    uint64_t o = h->heap_offset, n = h->heap_size;
+    if (!disjoint(o, n, h->config_offset, h->config_size) || !disjoint(o, n, h->counters_offset, h->counters_size) ||
+        !disjoint(o, n, h->map_offset, h->map_size) ||
+        (h->large_size && !disjoint(o, n, h->large_offset, h->large_size)))
+        return GHR_BAD_LAYOUT;
+    if (o % 8 || h->heap_region_size % 8 || h->heap_region_size < sizeof(struct gh_shm_region) ||
+        n < sizeof(struct gh_shm_heap) ||
+        (uint64_t)h->heap_capacity * h->heap_region_size > n - sizeof(struct gh_shm_heap))
+        return GHR_BAD_LAYOUT;
+    return GHR_OK;
+}
+
 /* Checks of the private header copy against the mapped size. */
 static int validate(const struct gh_shm_header *h, size_t fsize)
 {
@@ -306,7 +329,8 @@ static int validate(const struct gh_shm_header *h, size_t fsize)
         return GHR_BAD_LAYOUT;
     if (h->pid <= 0)
         return GHR_BAD_LAYOUT;   /* kill(0 or -1, ...) means a group */
-    return validate_large(h);
+    int rc = validate_large(h);
+    return rc == GHR_OK ? validate_heap(h) : rc;
 }
 
 static int open_errno(int e)
@@ -454,7 +478,7 @@ int ghr_check(const struct ghr_segment *seg)
         return GHR_BAD_VERSION;
     if (seg->stale)
         return GHR_STALE;
-    int rc = still_whole(seg);
+    int rc = ghr_still_whole(seg);
     if (rc != GHR_OK)
         return rc;
     return liveness(seg->hdr.pid, seg->hdr.proc_start_ticks, exited_now(seg), seg->fd);
@@ -467,7 +491,7 @@ static int usable(const struct ghr_segment *seg)
 {
     if (!seg)
         return GHR_NO_SEGMENT;
-    return seg->bad_version ? GHR_BAD_VERSION : still_whole(seg);
+    return seg->bad_version ? GHR_BAD_VERSION : ghr_still_whole(seg);
 }
 
 int ghr_config(const struct ghr_segment *seg, struct gh_shm_config *out)
@@ -518,7 +542,7 @@ static int ask_and_wait(const struct ghr_segment *seg, uint8_t *request,
     uint64_t want = __atomic_add_fetch((uint64_t *)(void *)request, 1, __ATOMIC_ACQ_REL);
     uint64_t deadline = gh_now_ns() + (uint64_t)timeout_ms * 1000000u;
     for (unsigned polls = 0;; polls++) {
-        if (polls && still_whole(seg) != GHR_OK)
+        if (polls && ghr_still_whole(seg) != GHR_OK)
             return GHR_TRUNCATED;
         if (load64(answered) >= want)
             return GHR_OK;

@@ -6,7 +6,8 @@
  * data, and tells stale segments (the writer is gone) from live ones.
  *
  * It never prints, never aborts, keeps no global state and allocates nothing
- * but one handle per open segment.  Every function returns an enum ghr_error
+ * but one handle per open segment.  (The heap walked from outside, with the
+ * segment's region table, is walk.h's, in the same library.)  Every function returns an enum ghr_error
  * (GHR_OK = 0); ghr_strerror() turns one into a line a person can read.
  *
  * Trust: the file's content is untrusted; no content makes the reader crash

@@ -1,4 +1,4 @@
-/* reader_private.h - what reader.c and reader_dir.c share inside the
+/* reader_private.h - what reader.c, reader_dir.c and walk_target.c share inside the
  * reader library (never installed, never included by a tool).
  */
 #ifndef GLASSHEAP_READER_PRIVATE_H
@@ -25,6 +25,10 @@ struct ghr_segment {
     ino_t ino;
     int fd;                     /* kept open to test the writer's flock */
 };
+
+/* GHR_OK while the file still holds all that is mapped of it (checked
+ * before every read through the mapping: a shrunk file is not a SIGBUS). */
+int ghr_still_whole(const struct ghr_segment *seg);
 
 /* dir "/" NAME_PREFIX pid into buf; false when it does not fit. */
 bool ghr_seg_path(char *buf, size_t cap, const char *dir, int pid);
