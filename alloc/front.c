@@ -1,7 +1,7 @@
 /* front.c - the front end's decisions (front.h).
  *
  * Owns: the split between the heap and the large-block path (the mmap
- * threshold, what a heap cannot hold), the realloc rule (in place, remap,
+ * threshold and its dynamic rule, what a heap cannot hold), the realloc rule (in place, remap,
  * or move), the large-block registry of one process, and the order of the
  * steps of each API call for callers without a lock.  With f->harden set
  * each step hands over to harden.h at its first line.  Never: takes a lock,
@@ -23,6 +23,29 @@ void gh_front_init(struct gh_front *f, struct gh_heap *h, const struct gh_mapper
     f->mmap_threshold = mmap_threshold;
     f->mmap_max = SIZE_MAX;
     gh_large_init(&f->large);
+}
+
+void gh_front_set_dynamic(struct gh_front *f, bool on)
+{
+    f->threshold_dynamic = on && !f->harden;
+}
+
+/* The dynamic rule, after a large block whose mapping was len bytes long
+ * left the registry by a free.  glibc compares its chunk's size, the
+ * mapping's length; so does this, and a request as large as the one freed
+ * then lies below the new threshold.  The trim threshold only rises: the
+ * heap's own adaptive rule (fit.c) may have raised it further already. */
+static void follow_freed(struct gh_front *f, size_t len)
+{
+    if (!f->threshold_dynamic || len <= gh_front_threshold(f) || len > GH_MMAP_THRESHOLD_MAX
+        || !gh_heap_can_hold(f->heap, GH_ALIGN, len))
+        return;
+    gh_front_set_threshold(f, len);
+    f->threshold_rises++;
+    /* Only the fit discipline trims its top by the threshold (buddy.c
+     * gives back whole free chunks). */
+    if (f->heap->d == &gh_discipline_fit && f->heap->trim_threshold < 2 * len)
+        f->heap->trim_threshold = 2 * len;
 }
 
 /* ---- the steps ---------------------------------------------------------- */
@@ -89,6 +112,7 @@ void gh_front_release(struct gh_front *f, void *p, const char *fn, struct gh_fro
         gh_heap_free(f->heap, p, fn);
     } else {
         gh_large_unregister(&f->large, rec, p, fn, &u->base, &u->len);
+        follow_freed(f, u->len);
     }
 }
 

@@ -14,7 +14,17 @@
  *     (new block, copy, free the old one);
  *   - a pointer that is neither a heap block nor a live large block is
  *     fatal ("double free", or "pointer to a freed block" for a call that
- *     does not free, when it was freed recently).
+ *     does not free, when it was freed recently);
+ *   - the dynamic mmap threshold (glibc's rule, mallopt(3)): while it is on,
+ *     freeing a large block whose mapping is longer than the threshold and
+ *     at most GH_MMAP_THRESHOLD_MAX raises the threshold to that length and
+ *     the heap's trim threshold to at least twice it, so a program that
+ *     keeps allocating and freeing blocks of that size gets them from the
+ *     heap, whose top keeps the pages, instead of mapping and faulting them
+ *     anew each time.  It rises only to a size the heap can hold (a buddy
+ *     heap: its largest block; gh_heap_can_hold), never falls, and is off
+ *     once the threshold was chosen (GLASSHEAP_MMAP_THRESHOLD, or mallopt
+ *     of M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD or M_MMAP_MAX).
  * The heap's own growth and trimming follow its source (a paged arena
  * grows and trims exactly as the break does: source.h).
  *
@@ -38,11 +48,19 @@
 #include "large.h"
 #include "mapper.h"
 
+/* The most the dynamic threshold rises to, and the most mallopt's
+ * M_MMAP_THRESHOLD takes: glibc's DEFAULT_MMAP_THRESHOLD_MAX (HEAP_MAX_SIZE
+ * / 2), 32 MiB on 64 bits, 512 KiB on 32. */
+#define GH_MMAP_THRESHOLD_MAX (sizeof(long) == 8 ? (size_t)32 << 20 : (size_t)512 << 10)
+
 struct gh_front {
     struct gh_heap *heap;
     const struct gh_mapper *mapper;
     struct gh_large large;       /* the registry of live large blocks */
-    size_t mmap_threshold;       /* requests this large are mapped apart */
+    size_t mmap_threshold;       /* requests this large are mapped apart (written
+                                  * with the lock held, read without: atomically) */
+    bool threshold_dynamic;      /* glibc's rule is on (gh_front_set_dynamic) */
+    uint64_t threshold_rises;    /* times the rule raised mmap_threshold */
     size_t mmap_max;             /* ... while fewer large blocks than this are live
                                   * (mallopt M_MMAP_MAX; SIZE_MAX: no limit) */
     uint64_t large_mapped;       /* large blocks mapped so far (not remaps) */
@@ -54,14 +72,33 @@ struct gh_front {
     void *observe_ctx;
 };
 
-/* A front end over heap h (already set up) and mapper m. */
+/* A front end over heap h (already set up) and mapper m, with a fixed
+ * threshold (the dynamic rule off). */
 void gh_front_init(struct gh_front *f, struct gh_heap *h, const struct gh_mapper *m, size_t mmap_threshold);
+
+/* Turn the dynamic threshold on (the library at start unless
+ * GLASSHEAP_MMAP_THRESHOLD was given; replay's glassheap model) or off
+ * (mallopt: the program chose).  Hardened mode keeps it off: its large
+ * blocks are guarded mappings (harden.h). */
+void gh_front_set_dynamic(struct gh_front *f, bool on);
+
+/* The threshold in force (another thread may raise it meanwhile). */
+static inline size_t gh_front_threshold(const struct gh_front *f)
+{
+    return __atomic_load_n(&f->mmap_threshold, __ATOMIC_RELAXED);
+}
+
+/* Lock held: set the threshold (mallopt; the dynamic rule). */
+static inline void gh_front_set_threshold(struct gh_front *f, size_t v)
+{
+    __atomic_store_n(&f->mmap_threshold, v, __ATOMIC_RELAXED);
+}
 
 /* Is a request of n bytes at or above the mmap threshold?  (calloc need
  * not clear such a block: a fresh mapping reads as zero.) */
 static inline bool gh_front_is_large(const struct gh_front *f, size_t n)
 {
-    return n >= f->mmap_threshold;
+    return n >= gh_front_threshold(f);
 }
 
 /* ---- the steps ---------------------------------------------------------- */
@@ -101,8 +138,9 @@ struct gh_front_unmap {
 };
 
 /* Lock held: free p (fatal on misuse, named after fn).  A large block is
- * taken out of the registry and *u says what to unmap; a heap block is
- * freed at once, and *usable (when not NULL) gets its usable bytes first. */
+ * taken out of the registry and *u says what to unmap (and the dynamic
+ * threshold may rise to its mapping's length); a heap block is freed at
+ * once, and *usable (when not NULL) gets its usable bytes first. */
 void gh_front_release(struct gh_front *f, void *p, const char *fn, struct gh_front_unmap *u, size_t *usable);
 
 /* No lock: unmap what gh_front_release left (nothing when u->base NULL). */

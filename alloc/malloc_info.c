@@ -24,7 +24,9 @@ static void snapshot_locked(struct gh_stats_snapshot *s)
     memset(s, 0, sizeof *s);
     s->pid = (long)getpid();
     s->policy = gh_heap_policy_name(&G.heap);
-    s->mmap_threshold = G.front.mmap_threshold;
+    s->mmap_threshold = gh_front_threshold(&G.front);
+    s->threshold_dynamic = G.front.threshold_dynamic;
+    s->threshold_rises = G.front.threshold_rises;
     s->calls = G.calls;
     s->heap = G.heap.c;
     s->free_blocks = gh_heap_free_blocks(&G.heap);
@@ -93,9 +95,8 @@ GH_EXPORT struct mallinfo mallinfo(void)
 }
 
 /* glibc 2.36's limits: M_MXFAST up to MAX_FAST_SIZE (80 * sizeof(size_t)
- * / 4), M_MMAP_THRESHOLD up to HEAP_MAX_SIZE / 2 (32 MiB on 64 bits). */
+ * / 4), M_MMAP_THRESHOLD up to GH_MMAP_THRESHOLD_MAX (front.h). */
 #define GH_MXFAST_MAX        (80 * sizeof(size_t) / 4)
-#define GH_MMAP_THRESHOLD_MAX (sizeof(long) == 8 ? (size_t)32 << 20 : (size_t)512 << 10)
 /* Top pads past this are kept at it (grow() adds the pad to a request; a
  * pad this large is never had and the request is retried without it). */
 #define GH_TOP_PAD_MAX ((size_t)PTRDIFF_MAX / 4)
@@ -103,7 +104,8 @@ GH_EXPORT struct mallinfo mallinfo(void)
 /* mallopt as glibc 2.36 answers it: 1 for done (and for a parameter it
  * does not know), 0 for a value out of range.  As in glibc, an int
  * argument is taken as a size_t where the parameter is a size (so -1 is
- * "as large as can be"). */
+ * "as large as can be"), and setting a threshold, the top pad or the
+ * mapping count turns the dynamic mmap threshold off (front.h). */
 GH_EXPORT int mallopt(int param, int value)
 {
     ensure_init();
@@ -117,19 +119,25 @@ GH_EXPORT int mallopt(int param, int value)
     case M_TRIM_THRESHOLD:
         G.heap.trim_threshold = v;
         G.heap.trim_adaptive = false; /* the program chose: keep it */
+        gh_front_set_dynamic(&G.front, false);
         break;
     case M_TOP_PAD:
         G.heap.top_pad = v < GH_TOP_PAD_MAX ? v : GH_TOP_PAD_MAX;
+        gh_front_set_dynamic(&G.front, false);
         break;
     case M_MMAP_THRESHOLD:
-        if (v <= GH_MMAP_THRESHOLD_MAX) /* the front end decides by it; the segment and trace show it */
-            G.cfg.mmap_threshold = G.front.mmap_threshold = v;
-        else
+        if (v <= GH_MMAP_THRESHOLD_MAX) { /* the front end decides by it; the segment and trace show it */
+            G.cfg.mmap_threshold = v;
+            gh_front_set_threshold(&G.front, v);
+            gh_front_set_dynamic(&G.front, false);
+        } else {
             ok = 0;
+        }
         break;
     case M_MMAP_MAX:
         /* At most this many large blocks live at once; 0 (or less): none. */
         G.front.mmap_max = value > 0 ? (size_t)value : 0;
+        gh_front_set_dynamic(&G.front, false);
         break;
     case M_PERTURB:
         G.perturb = value;

@@ -306,6 +306,9 @@ void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, cons
     c->quarantined_requested = snap->harden.quarantined_requested;
     c->canary_bytes = snap->harden.canary_bytes;
     c->zero_blocks = snap->harden.zero_blocks;
+    c->mmap_threshold_now = snap->mmap_threshold;
+    c->mmap_threshold_dynamic = snap->threshold_dynamic;
+    c->mmap_threshold_rises = snap->threshold_rises;
     memcpy(c->free_hist, snap->heap.free_hist, sizeof c->free_hist);
     memset(c->buddy_free, 0, sizeof c->buddy_free);
     for (unsigned k = 0; k < GH_SHM_ORDERS && k < GH_HEAP_ORDERS; k++)

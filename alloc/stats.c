@@ -72,6 +72,8 @@ static void json(struct out *o, const struct gh_stats_snapshot *s)
     put(o, s->policy);
     put(o, "\",");
     kv(o, "mmap_threshold", s->mmap_threshold, 0);
+    kv(o, "mmap_threshold_dynamic", s->threshold_dynamic, 0);
+    kv(o, "mmap_threshold_rises", s->threshold_rises, 0);
     put(o, "\"calls\":{");
     kv(o, "malloc", s->calls.malloc, 0);
     kv(o, "calloc", s->calls.calloc, 0);
@@ -167,7 +169,12 @@ static void text(struct out *o, const struct gh_stats_snapshot *s)
     put_u(o, s->large_blocks);
     put(o, " (");
     put_u(o, s->large_bytes);
-    put(o, " B mapped)\nglassheap: internal fragmentation ");
+    put(o, " B mapped), mmap threshold ");
+    put_u(o, s->mmap_threshold);
+    put(o, s->threshold_dynamic ? " B (dynamic, raised " : " B (fixed, raised ");
+    put_u(o, s->threshold_rises);
+    put(o, s->threshold_rises == 1 ? " time)" : " times)");
+    put(o, "\nglassheap: internal fragmentation ");
     put_pct(o, gh_frag_internal(s->heap.live_requested, s->heap.live_block_bytes));
     put(o, ", external fragmentation ");
     put_pct(o, gh_frag_external(s->largest_free, s->heap.free_bytes));

@@ -26,7 +26,9 @@ struct gh_calls {
 struct gh_stats_snapshot {
     long pid;
     const char *policy;
-    size_t mmap_threshold;
+    size_t mmap_threshold;          /* in force now */
+    bool threshold_dynamic;         /* front.h's dynamic rule is on */
+    uint64_t threshold_rises;       /* times it raised the threshold */
     struct gh_calls calls;
     struct gh_heap_counters heap;
     uint64_t free_blocks, largest_free;

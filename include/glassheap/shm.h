@@ -137,7 +137,14 @@ struct gh_shm_counters {
     uint64_t quarantined_requested;  /* what they had been asked for */
     uint64_t canary_bytes;           /* canary bytes in live blocks, heap and large */
     uint64_t zero_blocks;            /* live malloc(0) pointers (no-access region) */
-    uint64_t reserved[9];
+    /* The mmap threshold now (appended in reserved words: a writer without
+     * them leaves 0 here; the reader then has only config.mmap_threshold,
+     * the one at start).  Dynamic: glibc's rule raises it as large blocks
+     * are freed (alloc/front.h). */
+    uint64_t mmap_threshold_now;     /* requests this large are mapped apart */
+    uint64_t mmap_threshold_dynamic; /* 1: the rule is on; 0: fixed (env, mallopt) */
+    uint64_t mmap_threshold_rises;   /* times the rule raised it */
+    uint64_t reserved[6];
 };
 
 enum gh_shm_block_state {

@@ -330,7 +330,8 @@ static void test_trace_round_trip(void **state)
 
 /* The shape alloc/stats.c writes. */
 static const char SUMMARY[] =
-    "{\"glassheap\":\"" GLASSHEAP_VERSION "\",\"pid\":77,\"policy\":\"best\",\"mmap_threshold\":131072,"
+    "{\"glassheap\":\"" GLASSHEAP_VERSION "\",\"pid\":77,\"policy\":\"best\",\"mmap_threshold\":266240,"
+    "\"mmap_threshold_dynamic\":1,\"mmap_threshold_rises\":2,"
     "\"calls\":{\"malloc\":10,\"calloc\":0,\"realloc\":2,\"free\":9,\"aligned\":0,\"failed\":0,"
     "\"realloc_in_place\":1,\"realloc_moved\":1},"
     "\"heap\":{\"live_requested\":5,\"live_block_bytes\":32,\"live_blocks\":1,\"free_bytes\":400,"
@@ -357,6 +358,9 @@ static void test_summary(void **state)
     assert_true(s.have_calls);
     assert_int_equal(s.malloc_calls, 10);
     assert_int_equal(s.free_calls, 9);
+    assert_true(s.have_threshold && s.threshold_dynamic);
+    assert_int_equal(s.mmap_threshold, 266240);
+    assert_int_equal(s.threshold_rises, 2);
 
     /* a key of the same name elsewhere must not be taken (the old substring
      * search found "peak_heap_bytes" anywhere before the closing brace) */
@@ -370,6 +374,7 @@ static void test_summary(void **state)
     assert_string_equal(s.policy, "");            /* not a string */
     assert_false(s.have_free);
     assert_false(s.have_calls);
+    assert_false(s.have_threshold);
     assert_int_equal(s.peak_large_bytes, 0);
     const char *bad[] = {
         "", "not json", "[1,2]", "{\"heap\":{}}",

@@ -29,6 +29,8 @@ static struct gh_stats_snapshot sample(void)
     s.pid = 4242;
     s.policy = "worst";
     s.mmap_threshold = 131072;
+    s.threshold_dynamic = true;
+    s.threshold_rises = 3;
     s.calls = (struct gh_calls){ .malloc = 101, .calloc = 102, .realloc = 103, .free = 104, .aligned = 105,
                                  .failed = 106, .realloc_in_place = 107, .realloc_moved = 108 };
     s.heap.live_requested = 875;
@@ -66,6 +68,7 @@ static struct gh_stats_snapshot sample(void)
 
 static const char sample_json[] =
     "{\"glassheap\":\"" GLASSHEAP_VERSION "\",\"pid\":4242,\"policy\":\"worst\",\"mmap_threshold\":131072,"
+    "\"mmap_threshold_dynamic\":1,\"mmap_threshold_rises\":3,"
     "\"calls\":{\"malloc\":101,\"calloc\":102,\"realloc\":103,\"free\":104,\"aligned\":105,\"failed\":106,"
     "\"realloc_in_place\":107,\"realloc_moved\":108},"
     "\"heap\":{\"live_requested\":875,\"live_block_bytes\":1000,\"live_blocks\":201,\"free_bytes\":3000,"
@@ -85,7 +88,7 @@ static const char sample_text[] =
     "glassheap: pid 4242, policy worst\n"
     "glassheap: calls: malloc 101, calloc 102, realloc 103, free 104, aligned 105, failed 106\n"
     "glassheap: heap 8000 B (peak 204 B), live 875 B requested in 201 blocks, free 3000 B in 208 blocks\n"
-    "glassheap: large blocks 301 (302 B mapped)\n"
+    "glassheap: large blocks 301 (302 B mapped), mmap threshold 131072 B (dynamic, raised 3 times)\n"
     "glassheap: internal fragmentation 12.5%, external fragmentation 66.7%, utilisation 10.9%\n"
     "glassheap: system calls: brk 401, mmap 404, munmap 406, mremap 407\n";
 

@@ -222,7 +222,8 @@ struct view {
     X(peak_requested) X(peak_block_bytes) X(peak_heap_bytes) X(peak_large_bytes) \
     X(mremap_bytes)                                                                \
     X(harden_on) X(quarantined_blocks) X(quarantined_bytes)                        \
-    X(quarantined_requested) X(canary_bytes) X(zero_blocks)
+    X(quarantined_requested) X(canary_bytes) X(zero_blocks)                       \
+    X(mmap_threshold_now) X(mmap_threshold_dynamic) X(mmap_threshold_rises)
 
 static void print_json(const struct view *v)
 {
@@ -355,6 +356,12 @@ static void print_text(const struct view *v)
     line_bytes("requested", c->large_requested);
     line_bytes("mapped", c->large_bytes);
     line_count("blocks", c->large_blocks);
+    if (c->mmap_threshold_now)
+        printf(LABEL "%s, %s, raised %" PRIu64 " %s\n", "threshold", bytes_exact(c->mmap_threshold_now, b1, sizeof b1),
+               c->mmap_threshold_dynamic ? "dynamic" : "fixed", c->mmap_threshold_rises,
+               c->mmap_threshold_rises == 1 ? "time" : "times");
+    else /* a writer older than the field: the one at start */
+        printf(LABEL "%s at start\n", "threshold", bytes_exact(v->cfg.mmap_threshold, b1, sizeof b1));
 
     printf("peaks\n");
     line_bytes("requested", c->peak_requested);

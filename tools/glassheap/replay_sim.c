@@ -132,6 +132,7 @@ void sim_apply(struct sim *s, const struct tf_op *op)
     struct slot *sl = &s->slots[op->id];
     /* The program's live bytes: the slot's old size out, its new one in. */
     bool was = sl->state == S_LIVE;
+    uint64_t rises = s->front.threshold_rises;
     s->live -= was && sim_in_heap(s, sl) ? sl->size : 0;
     s->live_all -= was ? sl->size : 0;
     if (op->kind == TF_ALLOC)
@@ -143,6 +144,7 @@ void sim_apply(struct sim *s, const struct tf_op *op)
     bool is = sl->state == S_LIVE;
     s->live += is && sim_in_heap(s, sl) ? sl->size : 0;
     s->live_all += is ? sl->size : 0;
+    s->threshold_rose = s->front.threshold_rises != rises;
     observe(s);
 }
 
@@ -244,6 +246,8 @@ bool replay_policy(const struct tf_trace *t, const struct replay_model *m, const
     res->peak_live_in_moves = s.h.c.peak_requested;
     res->large_blocks = s.front.large_mapped;
     res->large_peak_bytes = s.front.large.peak_bytes;
+    res->threshold_end = gh_front_threshold(&s.front);
+    res->threshold_rises = s.front.threshold_rises;
     if (step_out)
         fputc('\n', step_out);
     sim_end(&s);
