@@ -24,7 +24,12 @@
  *     anew each time.  It rises only to a size the heap can hold (a buddy
  *     heap: its largest block; gh_heap_can_hold), never falls, and is off
  *     once the threshold was chosen (GLASSHEAP_MMAP_THRESHOLD, or mallopt
- *     of M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD or M_MMAP_MAX).
+ *     of M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD or M_MMAP_MAX);
+ *   - with the cache of freed mappings on (gh_front_set_cache; large.h), a
+ *     freed large block's mapping is kept for a later large request it
+ *     fits, unless the dynamic threshold just rose to its length (then no
+ *     large request can fit it); a large request looks there before it
+ *     maps.  malloc_trim empties it (gh_front_trim_cache).
  * The heap's own growth and trimming follow its source (a paged arena
  * grows and trims exactly as the break does: source.h).
  *
@@ -63,7 +68,10 @@ struct gh_front {
     uint64_t threshold_rises;    /* times the rule raised mmap_threshold */
     size_t mmap_max;             /* ... while fewer large blocks than this are live
                                   * (mallopt M_MMAP_MAX; SIZE_MAX: no limit) */
-    uint64_t large_mapped;       /* large blocks mapped so far (not remaps) */
+    uint64_t large_mapped;       /* large blocks mapped so far (not remaps, not reuses) */
+    uint64_t large_reused;       /* large blocks made from a cached mapping */
+    bool cache_on;               /* freed mappings go to `cache` (gh_front_set_cache) */
+    struct gh_large_cache cache; /* freed mappings kept for reuse (large.h) */
     bool harden;                 /* GLASSHEAP_HARDEN: the steps go to harden.h */
     /* Whole calls only: called after each step that can set a peak (a
      * block placed, resized or remapped), before the rest of the call.
@@ -81,6 +89,14 @@ void gh_front_init(struct gh_front *f, struct gh_heap *h, const struct gh_mapper
  * (mallopt: the program chose).  Hardened mode keeps it off: its large
  * blocks are guarded mappings (harden.h). */
 void gh_front_set_dynamic(struct gh_front *f, bool on);
+
+/* Turn the cache of freed mappings on (the library; replay's glassheap
+ * model) or off (the default: every freed mapping is unmapped).  Turning
+ * it off does not empty it: gh_front_trim_cache does. */
+void gh_front_set_cache(struct gh_front *f, bool on);
+
+/* No lock: unmap every cached mapping (malloc_trim); the bytes given back. */
+size_t gh_front_trim_cache(struct gh_front *f);
 
 /* The threshold in force (another thread may raise it meanwhile). */
 static inline size_t gh_front_threshold(const struct gh_front *f)
@@ -115,11 +131,20 @@ enum gh_front_path gh_front_path(const struct gh_front *f, size_t align, size_t 
 /* Lock held: a heap block (GH_PATH_HEAP); NULL when out of memory. */
 void *gh_front_heap_alloc(struct gh_front *f, size_t align, size_t n);
 
-/* No lock: map a large block (GH_PATH_LARGE); NULL when out of memory. */
-void *gh_front_large_map(const struct gh_front *f, size_t align, size_t n);
+/* No lock: map a large block (GH_PATH_LARGE), or take a cached mapping
+ * for it; NULL when out of memory. */
+void *gh_front_large_map(struct gh_front *f, size_t align, size_t n);
 
-/* Lock held: register the large block p (fresh: newly mapped, counted in
- * large_mapped; not fresh: back after a remap). */
+/* Does the new large block p read as zero (calloc need not clear it)?  A
+ * fresh mapping does; one from the cache does not. */
+static inline bool gh_front_large_zeroed(const void *p)
+{
+    return gh_large_zeroed(p);
+}
+
+/* Lock held: register the large block p (fresh: new from
+ * gh_front_large_map, counted in large_mapped or, from the cache, in
+ * large_reused; not fresh: back after a remap). */
 void gh_front_large_add(struct gh_front *f, void *p, bool fresh);
 
 enum gh_front_kind { GH_FRONT_HEAP, GH_FRONT_LARGE };
@@ -138,9 +163,10 @@ struct gh_front_unmap {
 };
 
 /* Lock held: free p (fatal on misuse, named after fn).  A large block is
- * taken out of the registry and *u says what to unmap (and the dynamic
- * threshold may rise to its mapping's length); a heap block is freed at
- * once, and *usable (when not NULL) gets its usable bytes first. */
+ * taken out of the registry (the dynamic threshold may rise to its
+ * mapping's length; the cache may keep the mapping) and *u says what to
+ * unmap (its mapping, one the cache let go, or nothing); a heap block is
+ * freed at once, and *usable (when not NULL) gets its usable bytes first. */
 void gh_front_release(struct gh_front *f, void *p, const char *fn, struct gh_front_unmap *u, size_t *usable);
 
 /* No lock: unmap what gh_front_release left (nothing when u->base NULL). */

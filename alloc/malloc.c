@@ -101,7 +101,8 @@ static void perturb_freed(void *p, const char *fn)
 /* Allocate n bytes aligned to align (a power of two); NULL + errno.  op is
  * what the trace records (an enum gh_trace_op), or 0 for nothing (the new
  * block of a moving realloc, recorded when the old one is freed).  *mapped
- * (may be NULL) tells whether the block is a fresh mapping (reads as zero). */
+ * (may be NULL) tells whether the block is a fresh mapping (reads as zero;
+ * one from the cache of freed mappings does not). */
 static void *alloc_at(size_t align, size_t n, int op, enum call c, bool *mapped)
 {
     void *p = NULL;
@@ -118,7 +119,7 @@ static void *alloc_at(size_t align, size_t n, int op, enum call c, bool *mapped)
     case GH_PATH_LARGE:
         p = large_alloc(align, n, op, c);
         if (mapped)
-            *mapped = true;
+            *mapped = p && gh_front_large_zeroed(p); /* a cached mapping is not */
         break;
     case GH_PATH_HEAP:
         enter();
@@ -376,5 +377,6 @@ GH_EXPORT int malloc_trim(size_t pad)
     gh_harden_flush(&G.front, "malloc_trim");
     size_t given = gh_heap_trim(&G.heap, pad);
     leave();
+    given += gh_front_trim_cache(&G.front); /* unmaps: no lock */
     return given > 0;
 }

@@ -36,6 +36,9 @@ static void snapshot_locked(struct gh_stats_snapshot *s)
     s->large_requested = G.front.large.live_requested;
     s->large_peak_bytes = G.front.large.peak_bytes;
     s->large_peak_blocks = G.front.large.peak_blocks;
+    s->large_cached_blocks = __atomic_load_n(&G.front.cache.blocks, __ATOMIC_RELAXED);
+    s->large_cached_bytes = __atomic_load_n(&G.front.cache.bytes, __ATOMIC_RELAXED);
+    s->large_reused = G.front.large_reused;
     gh_harden_account(&s->harden, &s->heap);
     gh_os_counts(&s->os);
 }

@@ -50,6 +50,7 @@ void gh_exports_init_locked(void)
     gh_front_init(&G.front, &G.heap, &gh_mapper_os, G.cfg.mmap_threshold);
     gh_harden_init(&G.front, G.cfg.harden);
     gh_front_set_dynamic(&G.front, !G.cfg.mmap_threshold_set); /* glibc's rule (front.h) */
+    gh_front_set_cache(&G.front, true);                       /* freed mappings kept (large.h) */
 #ifdef GH_HAVE_VALGRIND
     G.valgrind = RUNNING_ON_VALGRIND ? 1 : 0;
 #endif

@@ -144,7 +144,12 @@ struct gh_shm_counters {
     uint64_t mmap_threshold_now;     /* requests this large are mapped apart */
     uint64_t mmap_threshold_dynamic; /* 1: the rule is on; 0: fixed (env, mallopt) */
     uint64_t mmap_threshold_rises;   /* times the rule raised it */
-    uint64_t reserved[6];
+    /* The cache of freed large mappings (kept mapped for reuse; neither heap
+     * nor live large bytes: their own term of what the process holds). */
+    uint64_t large_cached_blocks;    /* mappings kept now */
+    uint64_t large_cached_bytes;     /* their bytes */
+    uint64_t large_reused;           /* large blocks made from one so far */
+    uint64_t reserved[3];
 };
 
 enum gh_shm_block_state {

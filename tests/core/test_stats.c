@@ -50,6 +50,9 @@ static struct gh_stats_snapshot sample(void)
     s.large_bytes = 302;
     s.large_requested = 303;
     s.large_peak_bytes = 304;
+    s.large_cached_blocks = 305;
+    s.large_cached_bytes = 306;
+    s.large_reused = 307;
     s.os.brk_calls = 401;
     s.os.brk_grow_bytes = 402;
     s.os.brk_shrink_bytes = 403;
@@ -75,7 +78,8 @@ static const char sample_json[] =
     "\"free_blocks\":208,\"largest_free\":1000,\"heap_bytes\":8000,\"overhead_bytes\":202,"
     "\"peak_requested\":203,\"peak_heap_bytes\":204,\"regions_added\":205,\"trims\":206,"
     "\"trimmed_bytes\":207},"
-    "\"large\":{\"live_blocks\":301,\"live_bytes\":302,\"live_requested\":303,\"peak_bytes\":304},"
+    "\"large\":{\"live_blocks\":301,\"live_bytes\":302,\"live_requested\":303,\"peak_bytes\":304,"
+    "\"cached_blocks\":305,\"cached_bytes\":306,\"reused\":307},"
     "\"os\":{\"brk_calls\":401,\"brk_grow_bytes\":402,\"brk_shrink_bytes\":403,\"mmap_calls\":404,"
     "\"mmap_bytes\":405,\"munmap_calls\":406,\"mremap_calls\":407,\"mremap_bytes\":408,"
     "\"madvise_calls\":409,\"mprotect_calls\":410},"
@@ -89,6 +93,7 @@ static const char sample_text[] =
     "glassheap: calls: malloc 101, calloc 102, realloc 103, free 104, aligned 105, failed 106\n"
     "glassheap: heap 8000 B (peak 204 B), live 875 B requested in 201 blocks, free 3000 B in 208 blocks\n"
     "glassheap: large blocks 301 (302 B mapped), mmap threshold 131072 B (dynamic, raised 3 times)\n"
+    "glassheap: freed mappings cached 305 (306 B), reused 307 times\n"
     "glassheap: internal fragmentation 12.5%, external fragmentation 66.7%, utilisation 10.9%\n"
     "glassheap: system calls: brk 401, mmap 404, munmap 406, mremap 407\n";
 

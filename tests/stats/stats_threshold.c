@@ -1,7 +1,8 @@
 /* stats_threshold.c - the dynamic mmap threshold in a real preloaded
  * process (LD_PRELOAD=libglassheap.so, GLASSHEAP_POLICY as CTest sets it):
  * where a block lands after a large block of its size was freed, and what
- * the summary (malloc_stats(), the exit summary's text) says about it.
+ * the summary (malloc_stats(), the exit summary's text) says about it; and
+ * the cache of freed mappings (alloc/large.h) as a program sees it.
  *
  * A block is in the heap when it lies below the break (the library's heap
  * grows the break); a large block has a mapping of its own, far above it.
@@ -17,6 +18,10 @@
  *                  mallopt of that parameter first: the same as env
  *   max            (fit policies) a mapping of exactly 32 MiB raises it to
  *                  32 MiB, one a page longer does not
+ *   cache          run with GLASSHEAP_MMAP_THRESHOLD=128K: a freed large
+ *                  block's mapping is kept, and calloc of a size it fits
+ *                  gets it back (same address, no mmap) cleared to zero;
+ *                  malloc_trim gives it back; the summary counts it
  * Exit 0 when every check held; 1 with one line per failed check.
  */
 #define _GNU_SOURCE
@@ -122,10 +127,32 @@ static void at_the_max(void)
     summary_says("mmap threshold 33554432 B (dynamic, raised 1 time)");
 }
 
+static void cache(void)
+{
+    char *a = get(200000);
+    memset(a, 0xab, 200000);
+    free(a);
+    summary_says("freed mappings cached 1 (200704 B), reused 0 times");
+    char *b = calloc(1, 190000); /* needs 192512 B of the 200704 kept */
+    check(b == a, "calloc(1, 190000) reuses the mapping freed just before");
+    int zero = 1;
+    for (size_t i = 0; b && i < 190000; i++)
+        zero &= b[i] == 0;
+    check(b && zero, "calloc's block from a cached mapping reads as zero");
+    summary_says("freed mappings cached 0 (0 B), reused 1 time");
+    free(b);
+    char *c = get(140000); /* needs 143360 B: 200704 is more than a third longer */
+    check(c != a, "a mapping much longer than the request is not reused");
+    free(c);
+    summary_says("freed mappings cached 2 (344064 B), reused 1 time");
+    malloc_trim(0);
+    summary_says("freed mappings cached 0 (0 B), reused 1 time");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: stats_threshold dynamic|env|trim|top_pad|mmap_threshold|mmap_max|max\n");
+        fprintf(stderr, "usage: stats_threshold dynamic|env|trim|top_pad|mmap_threshold|mmap_max|max|cache\n");
         return 2;
     }
     const char *m = argv[1];
@@ -143,6 +170,8 @@ int main(int argc, char **argv)
     } else if (!strcmp(m, "mmap_max")) {
         check(mallopt(M_MMAP_MAX, 1000) == 1, "mallopt(M_MMAP_MAX)");
         cycle(0);
+    } else if (!strcmp(m, "cache")) {
+        cache();
     } else if (!strcmp(m, "max")) {
         at_the_max();
     } else {

@@ -86,6 +86,7 @@ struct result {
     uint64_t large_peak_bytes, large_peak_req, large_blocks;
     uint64_t threshold_end;      /* the mmap threshold after the last operation */
     uint64_t threshold_rises;    /* times the dynamic rule raised it */
+    uint64_t large_reused;       /* large blocks made from a cached mapping */
     uint64_t peak_total_req;     /* heap + large requested */
     uint64_t failures;           /* allocations that failed, of which: */
     uint64_t fail_too_large;     /*   above PTRDIFF_MAX: no block can hold them */

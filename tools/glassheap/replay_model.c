@@ -11,7 +11,8 @@
  *              mmap threshold (the trace's or --mmap-threshold; dynamic,
  *              glibc's rule in alloc/front.c, unless chosen: given, or a
  *              trace's other than the default), growth and trimming in
- *              whole pages of a paged arena.  A replay equals the preloaded
+ *              whole pages of a paged arena, the cache of freed large
+ *              mappings (alloc/large.h).  A replay equals the preloaded
  *              run (a program that called mallopt aside: traces do not
  *              record it).
  *   exact      the CS:APP malloc-lab driver's: the heap is an arena that
@@ -115,6 +116,7 @@ void replay_model_setup(const struct replay_model *m, struct sim *s, const char 
     }
     gh_front_init(&s->front, &s->h, &s->mapper, front_threshold(m));
     gh_front_set_dynamic(&s->front, m->threshold_dynamic);
+    gh_front_set_cache(&s->front, m->kind == MODEL_GLASSHEAP); /* freed mappings kept, as the library keeps them */
 }
 
 /* The parameters as one phrase ("top pad 128.0 KiB, ..."); `brief` for

@@ -198,6 +198,7 @@ void sim_end(struct sim *s)
     for (uint32_t i = 0; i < s->nids; i++)
         if (s->slots[i].state == S_LIVE && !sim_in_heap(s, &s->slots[i]))
             slot_free(s, &s->slots[i]); /* the large blocks' mappings go back (the arena goes whole) */
+    gh_front_trim_cache(&s->front);     /* and the mappings the cache kept */
     munmap(s->arena, s->arena_len);
     free(s->slots);
 }
@@ -248,6 +249,7 @@ bool replay_policy(const struct tf_trace *t, const struct replay_model *m, const
     res->large_peak_bytes = s.front.large.peak_bytes;
     res->threshold_end = gh_front_threshold(&s.front);
     res->threshold_rises = s.front.threshold_rises;
+    res->large_reused = s.front.large_reused;
     if (step_out)
         fputc('\n', step_out);
     sim_end(&s);

@@ -48,6 +48,8 @@ bool gh_summary_parse(const char *text, size_t len, struct gh_summary *out)
                               count(root, NULL, "mmap_threshold_dynamic", &dynamic) &&
                               count(root, NULL, "mmap_threshold_rises", &out->threshold_rises);
         out->threshold_dynamic = dynamic != 0;
+        out->have_cache = count(root, "large", "cached_bytes", &out->cached_bytes) &&
+                          count(root, "large", "reused", &out->reused);
     }
     json_decref(root);
     if (!ok)

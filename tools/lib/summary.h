@@ -28,6 +28,8 @@ struct gh_summary {
     uint64_t mmap_threshold;                   /* at exit */
     bool threshold_dynamic;                    /* mmap_threshold_dynamic != 0 */
     uint64_t threshold_rises;                  /* mmap_threshold_rises */
+    bool have_cache;                           /* both of these were there: */
+    uint64_t cached_bytes, reused;             /* large.cached_bytes, large.reused */
 };
 
 /* Parse the len bytes at text.  False when they are not one JSON object
