@@ -84,6 +84,20 @@ void *gh_front_heap_alloc(struct gh_front *f, size_t align, size_t n)
     return align <= GH_ALIGN ? gh_heap_alloc(f->heap, n) : gh_heap_alloc_aligned(f->heap, align, n);
 }
 
+void *gh_front_large_in_heap(struct gh_front *f, size_t align, size_t n)
+{
+    /* Fit heaps only: a buddy heap always keeps whole free chunks, so
+     * nearly every large request would take a power-of-two block up to
+     * twice its size there. */
+    size_t need;
+    if (!f->threshold_dynamic || f->harden || f->heap->d != &gh_discipline_fit
+        || !gh_heap_can_hold(f->heap, align, n)
+        || __builtin_add_overflow(n, GH_HEADER_SIZE + (align > GH_ALIGN ? align : 0), &need)
+        || gh_heap_largest_free(f->heap) < need)
+        return NULL;
+    return gh_front_heap_alloc(f, align, n);
+}
+
 void *gh_front_large_map(struct gh_front *f, size_t align, size_t n)
 {
     if (__builtin_expect(f->harden, 0))
@@ -203,6 +217,8 @@ void *gh_front_malloc(struct gh_front *f, size_t align, size_t n)
         p = gh_front_heap_alloc(f, align, n);
         break;
     case GH_PATH_LARGE:
+        if ((p = gh_front_large_in_heap(f, align, n)))
+            break;
         p = gh_front_large_map(f, align, n);
         if (p)
             gh_front_large_add(f, p, /* fresh */ true);

@@ -25,6 +25,13 @@
  *     heap: its largest block; gh_heap_can_hold), never falls, and is off
  *     once the threshold was chosen (GLASSHEAP_MMAP_THRESHOLD, or mallopt
  *     of M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD or M_MMAP_MAX);
+ *   - while the threshold is dynamic, a request the path sends to the large
+ *     path is still placed in a fit heap when a free block there holds it
+ *     as it is, without growing the heap (gh_front_large_in_heap), as glibc
+ *     serves such a request from its bins and top chunk: memory the heap
+ *     keeps (the raised trim threshold) is used before fresh pages (not in
+ *     a buddy heap, whose free chunks would give it a block up to twice
+ *     its size);
  *   - with the cache of freed mappings on (gh_front_set_cache; large.h), a
  *     freed large block's mapping is kept for a later large request it
  *     fits, unless the dynamic threshold just rose to its length (then no
@@ -122,7 +129,8 @@ static inline bool gh_front_is_large(const struct gh_front *f, size_t n)
 enum gh_front_path {
     GH_PATH_NONE,   /* no block can hold it (n > PTRDIFF_MAX): fail, ENOMEM */
     GH_PATH_HEAP,   /* gh_front_heap_alloc, lock held */
-    GH_PATH_LARGE,  /* gh_front_large_map, no lock; then gh_front_large_add */
+    GH_PATH_LARGE,  /* gh_front_large_in_heap, lock held; else gh_front_large_map,
+                     * no lock, then gh_front_large_add */
 };
 
 /* Where a request of n bytes aligned to align (a power of two) goes. */
@@ -130,6 +138,12 @@ enum gh_front_path gh_front_path(const struct gh_front *f, size_t align, size_t 
 
 /* Lock held: a heap block (GH_PATH_HEAP); NULL when out of memory. */
 void *gh_front_heap_alloc(struct gh_front *f, size_t align, size_t n);
+
+/* Lock held, first for GH_PATH_LARGE: while the threshold is dynamic, a
+ * fit heap's block for the request when its largest free block holds it
+ * (with its header and alignment slack), so the heap need not grow; NULL:
+ * map it (gh_front_large_map).  Never in hardened mode. */
+void *gh_front_large_in_heap(struct gh_front *f, size_t align, size_t n);
 
 /* No lock: map a large block (GH_PATH_LARGE), or take a cached mapping
  * for it; NULL when out of memory. */

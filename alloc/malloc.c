@@ -117,6 +117,14 @@ static void *alloc_at(size_t align, size_t n, int op, enum call c, bool *mapped)
         leave();
         return NULL;
     case GH_PATH_LARGE:
+        enter();
+        if ((p = gh_front_large_in_heap(&G.front, align, n))) { /* a free heap block holds it */
+            count_call(c);
+            TRACE(op, NULL, p, n, talign);
+            leave();
+            break;
+        }
+        leave();
         p = large_alloc(align, n, op, c);
         if (mapped)
             *mapped = p && gh_front_large_zeroed(p); /* a cached mapping is not */

@@ -10,7 +10,11 @@
  * threshold rises only to what its largest block holds, so a request it
  * cannot hold (its alignment slack) is still mapped; the rule is off
  * by default (gh_front_init), off again after gh_front_set_dynamic(false),
- * never on in hardened mode; a realloc that remaps a large block is no
+ * never on in hardened mode; while it is on, a request at or above the
+ * threshold that a free block of a fit heap holds is placed there without
+ * growing the heap, and mapped when none does, the threshold is fixed or
+ * the heap is a buddy heap; a
+ * realloc that remaps a large block is no
  * free and moves nothing; GLASSHEAP_MMAP_THRESHOLD given (valid) marks the
  * threshold as chosen in the configuration.
  */
@@ -218,6 +222,56 @@ static void test_remap_is_no_free(void **state)
     ffx_close(&x);
 }
 
+/* While dynamic, a request at or above the threshold that a free heap block
+ * already holds is placed there (glibc: bins and top chunk); otherwise,
+ * or with a fixed threshold, it is mapped. */
+static void test_large_request_in_free_heap(void **state)
+{
+    (void)state;
+    {
+        struct ffx x;
+        open_dynamic(&x, "best");
+        void *p = gh_front_malloc(&x.f, GH_ALIGN, 200000);
+        gh_front_free(&x.f, p); /* threshold 200704 */
+        p = gh_front_malloc(&x.f, GH_ALIGN, 200000);
+        gh_front_free(&x.f, p); /* the heap keeps a free block that holds 200000 and more */
+        size_t n = gh_front_threshold(&x.f) + 1000;
+        assert_int_equal(gh_front_path(&x.f, GH_ALIGN, n), GH_PATH_LARGE);
+        assert_true(gh_heap_largest_free(&x.h) >= n + GH_HEADER_SIZE);
+        uint64_t heap = x.h.c.heap_bytes, maps = x.mapped.maps;
+        void *q = gh_front_malloc(&x.f, GH_ALIGN, n);
+        assert_true(gh_heap_owns(&x.h, q));
+        assert_int_equal(x.mapped.maps, maps);
+        assert_int_equal(x.h.c.heap_bytes, heap); /* it did not grow */
+        /* More than the largest free block (and the threshold): mapped. */
+        void *r = gh_front_malloc(&x.f, GH_ALIGN, gh_heap_largest_free(&x.h) + gh_front_threshold(&x.f));
+        struct gh_large_rec *rec;
+        assert_int_equal(gh_front_find(&x.f, r, "test", false, &rec), GH_FRONT_LARGE);
+        gh_front_free(&x.f, q);
+        /* Fixed: the threshold is exact. */
+        gh_front_set_dynamic(&x.f, false);
+        assert_true(gh_heap_largest_free(&x.h) >= n + GH_HEADER_SIZE);
+        assert_null(gh_front_large_in_heap(&x.f, GH_ALIGN, n));
+        q = gh_front_malloc(&x.f, GH_ALIGN, n);
+        assert_int_equal(gh_front_find(&x.f, q, "test", false, &rec), GH_FRONT_LARGE);
+        gh_front_free(&x.f, q);
+        gh_front_free(&x.f, r);
+        ffx_close(&x);
+    }
+    /* Buddy keeps whole free chunks: the threshold stays exact there. */
+    struct ffx b;
+    open_dynamic(&b, "buddy");
+    void *p = gh_front_malloc(&b.f, GH_ALIGN, 1000);
+    assert_true(gh_heap_largest_free(&b.h) >= 300000);
+    assert_null(gh_front_large_in_heap(&b.f, GH_ALIGN, 300000));
+    void *q = gh_front_malloc(&b.f, GH_ALIGN, 300000);
+    struct gh_large_rec *rec;
+    assert_int_equal(gh_front_find(&b.f, q, "test", false, &rec), GH_FRONT_LARGE);
+    gh_front_free(&b.f, q);
+    gh_front_free(&b.f, p);
+    ffx_close(&b);
+}
+
 /* ---- the configuration ---------------------------------------------------- */
 
 static const char *one_var(const char *name, void *arg)
@@ -256,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_buddy_holds_what_it_is_sent),
         cmocka_unit_test(test_fixed),
         cmocka_unit_test(test_remap_is_no_free),
+        cmocka_unit_test(test_large_request_in_free_heap),
         cmocka_unit_test(test_config_marks_a_chosen_threshold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
