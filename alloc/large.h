@@ -65,7 +65,7 @@ void gh_large_init(struct gh_large *l);
  * call) and a put (made with it) need no lock of their own, and a word
  * taken is the caller's alone.  The counts are atomic, read without a lock. */
 #define GH_LARGE_CACHE_SLOTS 4u
-#define GH_LARGE_CACHE_BYTES ((size_t)4 << 20)
+#define GH_LARGE_CACHE_BYTES ((size_t)2 << 20)
 
 struct gh_large_cache {
     uint64_t slot[GH_LARGE_CACHE_SLOTS]; /* 0: empty */

@@ -10,6 +10,7 @@ GLASSHEAP_HARDEN=1 in the same rounds, and their ratios.
     python3 bench/compare.py --build build/release [--runs 3] [--min-time 0.5]
                              [--markdown bench/RESULTS.md] [--harden]
                              [--bench BM_LargeCycle ...] [--alloc glibc ...]
+                             [--lib NAME=path/to/libglassheap.so ...]
 
 Each (benchmark, allocator) pair runs in its own process so peak RSS
 (that process's VmHWM, which bench_mix prints) belongs to that benchmark
@@ -127,6 +128,9 @@ def main():
                          "and a table of hardened / default ratios")
     ap.add_argument("--bench", action="append", choices=BENCHES,
                     help="run only this benchmark (repeatable; default: all)")
+    ap.add_argument("--lib", action="append", default=[], metavar="NAME=PATH",
+                    help="one more column: NAME, best fit of the glassheap library at PATH (e.g. another "
+                         "build, to compare before and after a change in one run; repeatable)")
     ap.add_argument("--alloc", action="append",
                     help="run only this allocator column, e.g. glibc, glassheap-best (repeatable; default: all; "
                          "glibc, the ratios' base, always runs)")
@@ -137,11 +141,16 @@ def main():
         sys.exit(f"compare.py: {binary} not found: build the bench_mix target first")
     tracedir = tempfile.mkdtemp(prefix="gh-bench-trace.")
     allocs = harden_allocators(args.build) if args.harden else allocators(args.build, not args.no_extras, tracedir)
+    for spec in args.lib:
+        name, sep, path = spec.partition("=")
+        if not sep or not os.path.exists(path):
+            sys.exit(f"compare.py: --lib {spec}: want NAME=PATH of an existing library")
+        allocs.append((name, {"LD_PRELOAD": os.path.abspath(path), "GLASSHEAP_POLICY": "best"}))
     if args.alloc:
         unknown = set(args.alloc) - {a for a, _ in allocs}
         if unknown:
             sys.exit(f"compare.py: no allocator column {', '.join(sorted(unknown))}")
-        allocs = [(a, env) for a, env in allocs if a == "glibc" or a in args.alloc]
+        allocs = [(a, env) for a, env in allocs if a == "glibc" or a in args.alloc or a in {l.split("=")[0] for l in args.lib}]
     times = {(b, a): [] for b in benches for a, _ in allocs}
     context = None
     for r in range(args.runs):
