@@ -2,12 +2,12 @@
  *
  * Owns: the split between the heap and the large-block path (the mmap
  * threshold and its dynamic rule, what a heap cannot hold), which freed
- * mappings the cache keeps (large.c keeps them), the realloc rule (in place, remap,
- * or move), the large-block registry of one process, and the order of the
- * steps of each API call for callers without a lock.  With f->harden set
- * each step hands over to harden.h at its first line.  Never: takes a lock,
- * sets errno, traces or counts API calls (malloc.c), places a block
- * (heap.h), or lays out a mapping (large.c).
+ * mappings the cache keeps (large.c keeps them), the realloc rule (in
+ * place, remap, or move), the large-block registry of one process, and the
+ * order of the steps of each API call for callers without a lock.  With
+ * f->harden set each step hands over to harden.h at its first line.
+ * Never: takes a lock, sets errno, traces or counts API calls (malloc.c),
+ * places a block (heap.h), or lays out a mapping (large.c).
  */
 #include "front.h"
 
@@ -42,10 +42,11 @@ size_t gh_front_trim_cache(struct gh_front *f)
 }
 
 /* The dynamic rule, after a large block whose mapping was len bytes long
- * left the registry by a free; true when the threshold rose.  glibc compares its chunk's size, the
- * mapping's length; so does this, and a request as large as the one freed
- * then lies below the new threshold.  The trim threshold only rises: the
- * heap's own adaptive rule (fit.c) may have raised it further already. */
+ * left the registry by a free; true when the threshold rose.  glibc
+ * compares its chunk's size, the mapping's length; so does this, and a
+ * request as large as the one freed then lies below the new threshold.
+ * The trim threshold only rises: the heap's own adaptive rule (fit.c) may
+ * have raised it further already. */
 static bool follow_freed(struct gh_front *f, size_t len)
 {
     if (!f->threshold_dynamic || len <= gh_front_threshold(f) || len > GH_MMAP_THRESHOLD_MAX
