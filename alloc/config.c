@@ -15,7 +15,7 @@
 #include "glassheap/policies.h"
 #include "heap.h"
 
-enum kind { POLICY, SIZE, BOOL, STATS, PATH };
+enum kind { POLICY, SIZE, BOOL, STATS, PATH, ARENAS };
 
 /* One line: "glassheap: VAR='VALUE' is not valid (accepted: ...); using 'DEF'".
  * A line too long for the buffer is cut, and still ends in a newline. */
@@ -103,6 +103,22 @@ static bool parse(struct gh_config *c, enum kind k, void *field, const char *v)
         return true;
     case PATH:
         return copy_str((char *)field, GH_PATH_MAX, v);
+    case ARENAS: {
+        unsigned n = 0;
+        if (!strcmp(v, "auto")) {
+            *(unsigned *)field = 0;
+            return true;
+        }
+        for (const char *d = v; *d; d++) {
+            if (*d < '0' || *d > '9' || d - v >= 3)
+                return false;
+            n = n * 10 + (unsigned)(*d - '0');
+        }
+        if (n < 1 || n > 128)
+            return false;
+        *(unsigned *)field = n;
+        return true;
+    }
     }
     return false;
 }

@@ -27,6 +27,8 @@ struct gh_config {
     char stats_file[GH_PATH_MAX]; /* "" when unset */
     char trace[GH_PATH_MAX];
     bool harden;                 /* GLASSHEAP_HARDEN=1: harden.h */
+    bool cache;                  /* GLASSHEAP_CACHE: tcache.h */
+    unsigned arenas;             /* GLASSHEAP_ARENAS: 0 = auto (arena.h) */
 };
 
 /* Fill *c from the environment (secure_getenv), warning on stderr about

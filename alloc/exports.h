@@ -11,15 +11,23 @@
  *                  handlers, _exit and the destructor (exit summary, trace);
  *   malloc_sized.c free_sized, free_aligned_sized and the sized C++
  *                  operator delete, checked in hardened mode (harden.h).
- * This header holds the one lock, the process state G, the API call
- * counters, tracing and the critical-section helpers.  Which heap and
- * large-block operations a call makes is the front end's (front.h), run
- * step by step with the lock around the steps that need it.
+ * This header holds the process state G, each thread's state (its arena
+ * and its cache), the API call counters, tracing and the critical-section
+ * helpers.  Which heap and large-block operations a call makes is the
+ * front end's (front.h), run step by step with the owning arena's lock
+ * around the steps that need it (arena.h); a small block freed or asked for
+ * again by the same thread may be served by its cache without a lock
+ * (tcache.h).
  *
- * Locking: one lock serialises the heap and the large-block registry.  It is
- * never held across a call that could allocate or take another library's
- * lock; the mapper calls for large blocks (mmap/munmap/mremap) happen
- * outside it.
+ * Locking: each arena's lock serialises its heap; the main arena's also
+ * the large-block registry.  No lock is ever held across a call that could
+ * allocate or take another library's lock; the mapper calls for large
+ * blocks (mmap/munmap/mremap) happen outside it.  A call holds one arena
+ * lock at a time; the publisher and fork take them all, in order.
+ *
+ * Forced to one arena and no cache: GLASSHEAP_TRACE (a trace replays on one
+ * heap), GLASSHEAP_HARDEN (one quarantine, every free checked), and
+ * valgrind (every free is a client request).
  *
  * fork: the prepare handler takes glibc's stdio list lock and THEN ours, so
  * a thread that holds the stdio lock and calls malloc can always finish
@@ -32,17 +40,17 @@
 #define GH_EXPORTS_H
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "config.h"
 #include "front.h"
 #include "heap.h"
 #include "shm.h"
 #include "stats.h"
+#include "tcache.h"
 #include "trace.h"
 
 #ifdef GH_HAVE_VALGRIND
@@ -51,68 +59,16 @@
 
 #define GH_EXPORT __attribute__((visibility("default")))
 
-/* ---- the lock: a futex mutex (0 free, 1 held, 2 held with waiters) ---- */
-
-extern int gh_lock_word; /* malloc_life.c */
-
-static inline void lock_slow(void)
-{
-    for (int spin = 0; spin < 100; spin++) {
-        if (__atomic_load_n(&gh_lock_word, __ATOMIC_RELAXED) == 0
-            && __atomic_exchange_n(&gh_lock_word, 1, __ATOMIC_ACQUIRE) == 0)
-            return;
-        __builtin_ia32_pause();
-    }
-    while (__atomic_exchange_n(&gh_lock_word, 2, __ATOMIC_ACQUIRE) != 0)
-        syscall(SYS_futex, &gh_lock_word, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
-}
-
-/* glibc (2.32+) keeps this true until the process first creates a thread;
- * while it is true nobody else can be inside the allocator, so the lock
- * needs no atomic instructions.  It cannot flip inside our critical
- * section: we never create threads there. */
-extern char __libc_single_threaded __attribute__((weak));
-
-static inline bool single_threaded(void)
-{
-    return &__libc_single_threaded && __libc_single_threaded;
-}
-
-static inline void lock(void)
-{
-    if (single_threaded()) {
-        gh_lock_word = 1;
-        return;
-    }
-    int expected = 0;
-    if (!__atomic_compare_exchange_n(&gh_lock_word, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-        lock_slow();
-}
-
-static inline void unlock(void)
-{
-    if (single_threaded()) {
-        gh_lock_word = 0;
-        return;
-    }
-    if (__atomic_exchange_n(&gh_lock_word, 0, __ATOMIC_RELEASE) == 2) {
-        int saved = errno;
-        syscall(SYS_futex, &gh_lock_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-        errno = saved;
-    }
-}
-
 /* ---- global state ---------------------------------------------------- */
 
 struct gh_exports_state {
     int ready;                /* 1 once init() finished (read without the lock) */
     int valgrind;             /* running under valgrind: make client requests */
     int stats_fd;             /* stderr as it was at start-up, for the summary */
+    int cache;                /* the per-thread cache is on (GLASSHEAP_CACHE, and
+                               * none of the modes that force it off) */
+    int cache_pow2;           /* the policy makes power-of-two blocks (buddy) */
     struct gh_config cfg;
-    struct gh_source src;
-    struct gh_heap heap;
-    struct gh_front front;    /* the decisions, and the large-block registry */
-    struct gh_calls calls;
     struct gh_shm shm;        /* the published segment (shm.hdr NULL: none) */
     struct gh_trace trace;    /* GLASSHEAP_TRACE (trace.fd -1: off) */
     int perturb;              /* mallopt(M_PERTURB): 0 off, else fill new blocks
@@ -123,17 +79,68 @@ struct gh_exports_state {
 extern struct gh_exports_state gh_exports;
 #define G gh_exports
 
-/* Which API call to count, inside the critical section that serves it. */
-enum call { C_NONE, C_MALLOC, C_CALLOC, C_REALLOC, C_FREE, C_ALIGNED };
+/* Each thread's own state. */
+enum gh_self_state { GH_SELF_NEW, GH_SELF_SETTING_UP, GH_SELF_READY, GH_SELF_GONE };
 
-static inline void count_call(enum call c)
+struct gh_self {
+    int state;                /* enum gh_self_state */
+    struct gh_arena *arena;   /* where its requests are placed */
+    struct gh_tcache tc;      /* its cache (tc.state ACTIVE when in use) */
+};
+
+extern __thread struct gh_self gh_self; /* malloc_life.c */
+
+/* Attach this thread (arena, cache, exit handler); malloc_life.c. */
+void gh_self_setup(void);
+
+/* Give every block of cache tc back to its heap (no lock held); and the
+ * same at thread exit, after which tc is retired (malloc.c). */
+void gh_exports_flush_cache(struct gh_tcache *tc);
+void gh_exports_retire_cache(struct gh_tcache *tc);
+
+/* The calling thread's arena (attached on its first call). */
+static inline struct gh_arena *my_arena(void)
+{
+    if (__builtin_expect(gh_self.state != GH_SELF_READY, 0)) {
+        if (gh_self.state == GH_SELF_NEW)
+            gh_self_setup();
+        if (gh_self.state != GH_SELF_READY) /* setting up (a nested call), or exited */
+            return gh_self.arena ? gh_self.arena : GH_MAIN_ARENA;
+    }
+    return gh_self.arena;
+}
+
+/* The calling thread's cache when it may be used now, else NULL. */
+static inline struct gh_tcache *my_cache(void)
+{
+    if (__builtin_expect(gh_self.tc.state == GH_TCACHE_ACTIVE, 1))
+        return &gh_self.tc;
+    if (gh_self.state == GH_SELF_NEW && G.cache) {
+        gh_self_setup();
+        if (gh_self.tc.state == GH_TCACHE_ACTIVE)
+            return &gh_self.tc;
+    }
+    return NULL;
+}
+
+/* Which API call to count, inside the critical section that serves it. */
+enum call {
+    C_NONE = GH_CALL_NONE,
+    C_MALLOC = GH_CALL_MALLOC,
+    C_CALLOC = GH_CALL_CALLOC,
+    C_REALLOC = GH_CALL_REALLOC,
+    C_FREE = GH_CALL_FREE,
+    C_ALIGNED = GH_CALL_ALIGNED,
+};
+
+static inline void count_call(struct gh_arena *a, enum call c)
 {
     switch (c) {
-    case C_MALLOC: G.calls.malloc++; break;
-    case C_CALLOC: G.calls.calloc++; break;
-    case C_REALLOC: G.calls.realloc++; break;
-    case C_FREE: G.calls.free++; break;
-    case C_ALIGNED: G.calls.aligned++; break;
+    case C_MALLOC: a->calls.malloc++; break;
+    case C_CALLOC: a->calls.calloc++; break;
+    case C_REALLOC: a->calls.realloc++; break;
+    case C_FREE: a->calls.free++; break;
+    case C_ALIGNED: a->calls.aligned++; break;
     case C_NONE: break;
     }
 }
@@ -145,7 +152,8 @@ static inline void count_call(enum call c)
             gh_trace_add(&G.trace, (enum gh_trace_op)(op), ptr, result, size, align); \
     } while (0)
 
-/* Lock held: publish the counters (and a heap map if asked); malloc_info.c. */
+/* No lock held: take every arena's lock, publish the counters (and a heap
+ * map if asked), let go; malloc_info.c. */
 void gh_exports_shm_service(void);
 
 #ifdef GH_HAVE_VALGRIND
@@ -156,41 +164,45 @@ void gh_exports_shm_service(void);
 
 /* Inside the lock the allocator reads its own headers and free blocks,
  * which memcheck has been told are off limits: silence it there. */
-static inline void enter(void)
+static inline void enter(struct gh_arena *a)
 {
-    lock();
+    gh_lock(&a->lock);
 #ifdef GH_HAVE_VALGRIND
     VG(VALGRIND_DISABLE_ERROR_REPORTING);
 #endif
 }
 
-static inline void leave(void)
+static inline void leave(struct gh_arena *a)
 {
     /* Publish every GH_SHM_PUBLISH_EVERY calls, and answer a waiting reader. */
-    if (G.shm.hdr && (++G.shm.calls >= GH_SHM_PUBLISH_EVERY || gh_shm_requested(&G.shm)))
-        gh_exports_shm_service();
+    bool publish = G.shm.hdr && (++a->shm_calls >= GH_SHM_PUBLISH_EVERY || gh_shm_requested(&G.shm));
+    if (publish)
+        a->shm_calls = 0;
 #ifdef GH_HAVE_VALGRIND
     VG(VALGRIND_ENABLE_ERROR_REPORTING);
 #endif
-    unlock();
+    gh_unlock(&a->lock);
+    if (__builtin_expect(publish, 0))
+        gh_exports_shm_service();
 }
 
-/* Called with the lock held, before anything else touches the heap
- * (malloc_life.c). */
+/* Run once, by the first call, before anything else touches a heap
+ * (malloc_life.c); under the init lock. */
 void gh_exports_init_locked(void);
+extern int gh_init_lock;
 
 static inline void ensure_init(void)
 {
     if (__builtin_expect(!__atomic_load_n(&G.ready, __ATOMIC_ACQUIRE), 0)) {
-        lock();
+        gh_lock(&gh_init_lock);
         if (!G.ready)
             gh_exports_init_locked();
-        unlock();
+        gh_unlock(&gh_init_lock);
     }
 }
 
-/* Write the summary of every counter (text or JSON) to fd; takes the lock
- * (malloc_info.c). */
+/* Write the summary of every counter (text or JSON) to fd; takes the
+ * locks (malloc_info.c). */
 void gh_exports_write_summary(int fd, enum gh_stats_mode mode);
 
 #endif

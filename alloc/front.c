@@ -10,6 +10,7 @@
  * places a block (heap.h), or lays out a mapping (large.c).
  */
 #include "front.h"
+#include "tcache.h"
 
 #include <string.h>
 
@@ -118,8 +119,13 @@ void gh_front_large_add(struct gh_front *f, void *p, bool fresh)
 enum gh_front_kind gh_front_find(const struct gh_front *f, const void *p, const char *fn, bool freeing,
                                  struct gh_large_rec **rec)
 {
-    if (gh_heap_owns(f->heap, p))
+    if (gh_heap_owns(f->heap, p)) {
+        /* A block in a thread's cache is freed, though the heap holds it in
+         * use: its header is checked before its payload is read. */
+        if (f->cache_marks && (gh_heap_block(f->heap, p, fn, freeing), gh_tcache_marked(p)))
+            gh_fatal(fn, freeing ? GH_MSG_DOUBLE_FREE : GH_MSG_FREED, p);
         return GH_FRONT_HEAP;
+    }
     if ((*rec = gh_large_find(&f->large, p)))
         return GH_FRONT_LARGE;
     if (gh_large_recently_freed(&f->large, p))

@@ -80,6 +80,8 @@ struct gh_front {
     bool cache_on;               /* freed mappings go to `cache` (gh_front_set_cache) */
     struct gh_large_cache cache; /* freed mappings kept for reuse (large.h) */
     bool harden;                 /* GLASSHEAP_HARDEN: the steps go to harden.h */
+    bool cache_marks;            /* per-thread caches are on: a heap block carrying a
+                                  * cache mark (tcache.h) is a freed one */
     /* Whole calls only: called after each step that can set a peak (a
      * block placed, resized or remapped), before the rest of the call.
      * NULL: none. */
@@ -164,9 +166,10 @@ void gh_front_large_add(struct gh_front *f, void *p, bool fresh);
 enum gh_front_kind { GH_FRONT_HEAP, GH_FRONT_LARGE };
 
 /* Lock held: what p is.  Fatal (named after fn) when it is neither a heap
- * block nor a live large block - for a large block freed recently "double
- * free" when the call frees (freeing), "pointer to a freed block" when it
- * only looks; *rec is p's record when large. */
+ * block nor a live large block - for a large block freed recently, or a
+ * heap block in a thread's cache (cache_marks), "double free" when the
+ * call frees (freeing), "pointer to a freed block" when it only looks;
+ * *rec is p's record when large. */
 enum gh_front_kind gh_front_find(const struct gh_front *f, const void *p, const char *fn, bool freeing,
                                  struct gh_large_rec **rec);
 

@@ -5,8 +5,12 @@
  * aligned_alloc, memalign, valloc, pvalloc, malloc_usable_size and
  * malloc_trim: their argument rules and errno, the API call counters and
  * the trace records they make, and the valgrind client requests around
- * them.  Contains no placement logic and no decisions: front.h's steps
- * decide, run here with the lock around those that need it.
+ * them; the per-thread cache's fast paths (tcache.h) in front of the
+ * arenas.  Contains no placement logic and no decisions: front.h's steps
+ * decide, run here with the owning arena's lock around those that need it
+ * (arena.h): a request is placed in the calling thread's arena (a large
+ * one in the main arena's registry), a block goes back to the arena that
+ * owns it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,18 +24,18 @@
 #include "harden.h"
 #include "os.h"
 
-static size_t usable_locked(const void *p, const char *fn);
-
 #ifdef GH_HAVE_VALGRIND
 /* Off limits to the program around a live block p of n bytes: its header,
  * the slack after the n bytes, and (heap blocks) the next block's header,
- * so a one-byte overrun is reported as it is under glibc. */
+ * so a one-byte overrun is reported as it is under glibc.  (Under valgrind
+ * there is one arena.) */
 static void vg_fence(void *p, size_t n)
 {
-    enter(); /* reads the header, which memcheck is told is off limits */
-    bool heap = gh_heap_owns(&G.heap, p);
-    size_t usable = usable_locked(p, "malloc");
-    leave();
+    struct gh_arena *a = GH_MAIN_ARENA;
+    enter(a); /* reads the header, which memcheck is told is off limits */
+    bool heap = gh_heap_owns(&a->heap, p);
+    size_t usable = gh_front_usable(&a->front, p, "malloc");
+    leave(a);
     VALGRIND_MAKE_MEM_NOACCESS((char *)p - GH_HEADER_SIZE, GH_HEADER_SIZE);
     VALGRIND_MAKE_MEM_NOACCESS((char *)p + n, usable - n + (heap ? GH_HEADER_SIZE : 0));
 }
@@ -63,39 +67,130 @@ static inline void vg_free(void *p, size_t usable)
 #endif
 }
 
-/* ---- allocation core (lock held) ------------------------------------- */
+/* ---- the cache's fast paths (no lock) --------------------------------- */
 
+/* The block size the heap makes for a request of n bytes, when a block of
+ * it can be cached; 0 otherwise. */
+static inline size_t cache_size_for(size_t n)
+{
+    if (n > GH_TCACHE_MAX_BLOCK - GH_HEADER_SIZE)
+        return 0;
+    if (!G.cache_pow2)
+        return gh_block_size_for(n);
+    size_t total = n + GH_HEADER_SIZE;
+    size_t s = total <= 32 ? 32 : (size_t)1 << (64 - __builtin_clzll((unsigned long long)(total - 1)));
+    return s <= GH_TCACHE_MAX_BLOCK ? s : 0;
+}
 
-/* A large block: map outside the lock, then register under it. */
+/* Keep the freed block p in this thread's cache when it is a small heap
+ * block in use whose header passes its check: true when kept.  Anything
+ * else (a large block, a bad pointer, a full bin) is the locked path's,
+ * which says precisely what is wrong.  Reads only memory that is surely
+ * mapped: a reservation of an arena (owner table), or the main heap's one
+ * region. */
+static inline bool cache_put(struct gh_tcache *tc, void *p)
+{
+    struct gh_block *b = gh_block_of(p);
+    uintptr_t at = (uintptr_t)b;
+    if (at & (GH_ALIGN - 1))
+        return false;
+    unsigned owner = gh_source_owner(b);
+    uintptr_t hi = 0;
+    if (owner == 0) {
+        const struct gh_tree_bounds *bd = &GH_MAIN_ARENA->heap.bounds;
+        uintptr_t lo = __atomic_load_n(&bd->lo, __ATOMIC_RELAXED);
+        hi = __atomic_load_n(&bd->hi, __ATOMIC_RELAXED);
+        if (__atomic_load_n(&bd->cover, __ATOMIC_RELAXED) || at - lo >= hi - lo || hi - at < GH_MIN_BLOCK)
+            return false;
+    } else if ((at & (GH_SOURCE_GRANULE - 1)) > GH_SOURCE_GRANULE - 2 * GH_HEADER_SIZE) {
+        return false;
+    }
+    uint64_t w0 = __atomic_load_n(&b->size_flags, __ATOMIC_RELAXED), w1 = __atomic_load_n(&b->tag, __ATOMIC_RELAXED);
+    size_t size = (size_t)(w0 & GH_SIZE_MASK);
+    if ((w0 & (GH_FLAG_FREE | GH_FLAG_MMAPPED | GH_FLAG_INNER)) || size > GH_TCACHE_MAX_BLOCK || size < 32
+        || (owner == 0 && hi - at < size))
+        return false;
+    /* The next block's header too, so that an overflow into it is found at
+     * this free as the locked path finds it (it is in the same region: a
+     * fit region ends in an end marker, a buddy block never ends one). */
+    const struct gh_block *nb = gh_block_next_of_size(b, size);
+    if (owner == 0 ? hi - (uintptr_t)nb < GH_HEADER_SIZE
+                   : ((uintptr_t)nb & (GH_SOURCE_GRANULE - 1)) > GH_SOURCE_GRANULE - GH_HEADER_SIZE)
+        return false;
+    uint64_t n0 = __atomic_load_n(&nb->size_flags, __ATOMIC_RELAXED), n1 = __atomic_load_n(&nb->tag, __ATOMIC_RELAXED);
+    uint64_t m = gh_block_mac(b, w0, w1), mn = gh_block_mac(nb, n0, n1);
+    if (((w0 ^ m) & GH_CHECK_A_MASK) || ((w1 ^ ((m >> 40) << GH_REQ_BITS)) & GH_CHECK_B_MASK)
+        || ((n0 ^ mn) & GH_CHECK_A_MASK) || ((n1 ^ ((mn >> 40) << GH_REQ_BITS)) & GH_CHECK_B_MASK))
+        return false; /* torn by a neighbour's change, or corrupt: the locked path decides */
+    if (gh_tcache_marked(p))
+        gh_fatal("free", GH_MSG_DOUBLE_FREE, p); /* it is in a cache already */
+    return gh_tcache_put(tc, p, size, (size_t)(w1 & GH_REQ_MASK));
+}
+
+/* A call the cache served: now and then, answer a waiting reader (the
+ * locked path looks at every call: leave()). */
+static inline void cache_served(struct gh_tcache *tc, enum call c)
+{
+    gh_tcache_count_call(tc, c);
+    if (__builtin_expect(++tc->ticks % GH_TCACHE_LOOK_EVERY == 0, 0) && G.shm.hdr && gh_shm_requested(&G.shm))
+        gh_exports_shm_service();
+}
+
+/* ---- allocation core -------------------------------------------------- */
+
+/* A large block: map outside the lock, then register under the main
+ * arena's. */
 static void *large_alloc(size_t align, size_t n, int op, enum call c)
 {
-    void *p = gh_front_large_map(&G.front, align, n);
-    enter();
-    count_call(c);
+    struct gh_arena *m = GH_MAIN_ARENA;
+    void *p = gh_front_large_map(&m->front, align, n);
+    enter(m);
+    count_call(m, c);
     if (p)
-        gh_front_large_add(&G.front, p, /* fresh */ true);
+        gh_front_large_add(&m->front, p, /* fresh */ true);
     else
-        G.calls.failed++;
+        m->calls.failed++;
     TRACE(op, NULL, p, n, align > GH_ALIGN ? (uint32_t)align : 0);
-    leave();
+    leave(m);
     return p;
 }
 
 /* mallopt(M_PERTURB): a new block (not calloc's) is filled with the byte
  * ^ 0xff, a heap block about to be freed with the byte (lock held), as
  * glibc does, so a program reading memory it never wrote or has freed sees
- * a pattern. */
+ * a pattern.  (The cache is bypassed while it is set.) */
 static inline void perturb_new(void *p, size_t n)
 {
     if (G.perturb && p)
         memset(p, (G.perturb & 0xff) ^ 0xff, n);
 }
 
-static void perturb_freed(void *p, const char *fn)
+static void perturb_freed(struct gh_arena *a, void *p, const char *fn)
 {
     struct gh_large_rec *rec;
-    if (G.perturb && gh_front_find(&G.front, p, fn, /* freeing */ true, &rec) == GH_FRONT_HEAP)
-        memset(p, G.perturb & 0xff, gh_front_usable(&G.front, p, fn));
+    if (G.perturb && gh_front_find(&a->front, p, fn, /* freeing */ true, &rec) == GH_FRONT_HEAP)
+        memset(p, G.perturb & 0xff, gh_front_usable(&a->front, p, fn));
+}
+
+/* Is the cache to be used for this call? */
+static inline struct gh_tcache *cache_now(void)
+{
+    if (!G.cache || G.perturb)
+        return NULL;
+    return my_cache();
+}
+
+/* Place n bytes aligned to align in the heap of arena a (lock taken). */
+static void *heap_alloc(struct gh_arena *a, size_t align, size_t n, int op, enum call c)
+{
+    enter(a);
+    void *p = gh_front_heap_alloc(&a->front, align, n);
+    count_call(a, c);
+    if (!p)
+        a->calls.failed++;
+    TRACE(op, NULL, p, n, align > GH_ALIGN ? (uint32_t)align : 0);
+    leave(a);
+    return p;
 }
 
 /* Allocate n bytes aligned to align (a power of two); NULL + errno.  op is
@@ -106,38 +201,45 @@ static void perturb_freed(void *p, const char *fn)
 static void *alloc_at(size_t align, size_t n, int op, enum call c, bool *mapped)
 {
     void *p = NULL;
-    uint32_t talign = align > GH_ALIGN ? (uint32_t)align : 0;
-    switch (gh_front_path(&G.front, align, n)) {
+    struct gh_tcache *tc = cache_now();
+    size_t s;
+    if (tc && (s = cache_size_for(n)) != 0) {
+        p = align <= GH_ALIGN ? gh_tcache_take(tc, s, "malloc") : gh_tcache_take_aligned(tc, s, align, "malloc");
+        if (p) {
+            cache_served(tc, c);
+            return p;
+        }
+    }
+    struct gh_arena *m = GH_MAIN_ARENA;
+    switch (gh_front_path(&m->front, align, n)) { /* the main arena's threshold rules them all */
     case GH_PATH_NONE:
         errno = ENOMEM;
-        enter();
-        count_call(c);
-        G.calls.failed++;
-        TRACE(op, NULL, NULL, n, talign);
-        leave();
+        enter(m);
+        count_call(m, c);
+        m->calls.failed++;
+        TRACE(op, NULL, NULL, n, align > GH_ALIGN ? (uint32_t)align : 0);
+        leave(m);
         return NULL;
     case GH_PATH_LARGE:
-        enter();
-        if ((p = gh_front_large_in_heap(&G.front, align, n))) { /* a free heap block holds it */
-            count_call(c);
-            TRACE(op, NULL, p, n, talign);
-            leave();
+        enter(m);
+        if ((p = gh_front_large_in_heap(&m->front, align, n))) { /* a free heap block holds it */
+            count_call(m, c);
+            TRACE(op, NULL, p, n, align > GH_ALIGN ? (uint32_t)align : 0);
+            leave(m);
             break;
         }
-        leave();
+        leave(m);
         p = large_alloc(align, n, op, c);
         if (mapped)
             *mapped = p && gh_front_large_zeroed(p); /* a cached mapping is not */
         break;
-    case GH_PATH_HEAP:
-        enter();
-        p = gh_front_heap_alloc(&G.front, align, n);
-        count_call(c);
-        if (!p)
-            G.calls.failed++;
-        TRACE(op, NULL, p, n, talign);
-        leave();
+    case GH_PATH_HEAP: {
+        struct gh_arena *a = my_arena();
+        p = heap_alloc(a, align, n, op, c);
+        if (!p && a != m) /* its arena could not grow: try the main one */
+            p = heap_alloc(m, align, n, op, C_NONE);
         break;
+    }
     }
     if (!p)
         errno = ENOMEM;
@@ -151,29 +253,54 @@ static inline void *alloc(size_t align, size_t n, int op, enum call c)
     return alloc_at(align, n, op, c, NULL);
 }
 
-/* Free p.  The trace records op: GH_TRACE_FREE, or GH_TRACE_REALLOC from p
- * to `moved_to` (n bytes) when this ends a moving realloc. */
-static void free_impl(void *p, const char *fn, int op, void *moved_to, size_t n, enum call c)
+/* Free p under its arena's lock.  The trace records op: GH_TRACE_FREE, or
+ * GH_TRACE_REALLOC from p to `moved_to` (n bytes) when this ends a moving
+ * realloc. */
+static void free_locked(void *p, const char *fn, int op, void *moved_to, size_t n, enum call c)
 {
     struct gh_front_unmap u;
     size_t usable = 0;
-    enter();
-    count_call(c);
+    struct gh_arena *a = gh_arena_of(p);
+    enter(a);
+    count_call(a, c);
     TRACE(op, p, moved_to, n, 0);
-    perturb_freed(p, fn);
-    gh_front_release(&G.front, p, fn, &u, G.valgrind ? &usable : NULL);
-    leave();
+    perturb_freed(a, p, fn);
+    gh_front_release(&a->front, p, fn, &u, G.valgrind ? &usable : NULL);
+    leave(a);
     if (!u.base)
         vg_free(p, usable);
     else
         vg_free(p, 0); /* the mapping goes away */
-    gh_front_unmap(&G.front, &u);
+    gh_front_unmap(&a->front, &u);
 }
 
-/* Usable size of a live block p (lock held); fatal for a foreign pointer. */
-static size_t usable_locked(const void *p, const char *fn)
+/* Free p: into this thread's cache when it can keep it, else locked.  A
+ * free never attaches a thread: the first call of a thread may be a free
+ * made while it exits (glibc's own), after its exit handler ran. */
+static void free_impl(void *p, const char *fn, int op, void *moved_to, size_t n, enum call c)
 {
-    return gh_front_usable(&G.front, p, fn);
+    struct gh_tcache *tc = gh_self.tc.state == GH_TCACHE_ACTIVE && !G.perturb ? &gh_self.tc : NULL;
+    if (tc && cache_put(tc, p)) {
+        cache_served(tc, c);
+        return;
+    }
+    free_locked(p, fn, op, moved_to, n, c);
+}
+
+/* A cache's block going back to its heap (a flush). */
+static void release_cached(char *p)
+{
+    free_locked(p, "free", 0, NULL, 0, C_NONE);
+}
+
+void gh_exports_flush_cache(struct gh_tcache *tc)
+{
+    gh_tcache_flush(tc, release_cached);
+}
+
+void gh_exports_retire_cache(struct gh_tcache *tc)
+{
+    gh_tcache_retire(tc, release_cached);
 }
 
 /* ---- the exported API ------------------------------------------------ */
@@ -190,9 +317,16 @@ GH_EXPORT void free(void *p)
 {
     if (!p)
         return;
+    /* The cache first: it touches neither errno nor a lock (a thread has an
+     * active cache only once the library is set up). */
+    struct gh_tcache *tc = &gh_self.tc;
+    if (__builtin_expect(tc->state == GH_TCACHE_ACTIVE, 1) && !G.perturb && cache_put(tc, p)) {
+        cache_served(tc, C_FREE);
+        return;
+    }
     int saved = errno;
     ensure_init();
-    free_impl(p, "free", GH_TRACE_FREE, NULL, 0, C_FREE);
+    free_locked(p, "free", GH_TRACE_FREE, NULL, 0, C_FREE);
     errno = saved;
 }
 
@@ -225,18 +359,21 @@ GH_EXPORT void *realloc(void *p, size_t n)
         return NULL;
     }
     struct gh_realloc r;
-    enter();
-    count_call(C_REALLOC);
-    switch (gh_front_realloc_begin(&G.front, p, n, "realloc", &r)) {
+    struct gh_arena *a = gh_arena_of(p);
+    enter(a);
+    count_call(a, C_REALLOC);
+    if (a != GH_MAIN_ARENA) /* the main arena's threshold rules them all */
+        a->front.mmap_threshold = __atomic_load_n(&GH_MAIN_ARENA->front.mmap_threshold, __ATOMIC_RELAXED);
+    switch (gh_front_realloc_begin(&a->front, p, n, "realloc", &r)) {
     case GH_REALLOC_FAILED:
-        G.calls.failed++;
-        leave();
+        a->calls.failed++;
+        leave(a);
         errno = ENOMEM;
         return NULL;
     case GH_REALLOC_IN_PLACE:
-        G.calls.realloc_in_place++;
+        a->calls.realloc_in_place++;
         TRACE(GH_TRACE_REALLOC, p, p, n, 0);
-        leave();
+        leave(a);
 #ifdef GH_HAVE_VALGRIND
         if (G.valgrind) {
             VALGRIND_RESIZEINPLACE_BLOCK(p, r.old_requested, n, 0);
@@ -245,17 +382,18 @@ GH_EXPORT void *realloc(void *p, size_t n)
 #endif
         return p;
     case GH_REALLOC_REMAP: {
-        /* Stays a large block: remapped (may move), outside the lock. */
-        leave();
-        void *q = gh_front_large_remap(&G.front, p, n);
-        enter();
-        gh_front_large_add(&G.front, q ? q : p, /* fresh */ false);
+        /* Stays a large block (the main arena's): remapped (may move),
+         * outside the lock. */
+        leave(a);
+        void *q = gh_front_large_remap(&a->front, p, n);
+        enter(a);
+        gh_front_large_add(&a->front, q ? q : p, /* fresh */ false);
         if (q)
-            G.calls.realloc_moved += q != p;
+            a->calls.realloc_moved += q != p;
         else
-            G.calls.failed++;
+            a->calls.failed++;
         TRACE(GH_TRACE_REALLOC, p, q ? q : p, q ? n : r.old_requested, 0);
-        leave();
+        leave(a);
         if (!q) {
             errno = ENOMEM;
             return NULL;
@@ -275,7 +413,7 @@ GH_EXPORT void *realloc(void *p, size_t n)
         return q;
     }
     case GH_REALLOC_MOVE:
-        leave();
+        leave(a);
         break;
     }
     /* Move: new block, copy, free the old one. */
@@ -290,7 +428,9 @@ GH_EXPORT void *realloc(void *p, size_t n)
 #endif
     memcpy(q, p, copy);
     free_impl(p, "realloc", GH_TRACE_REALLOC, q, n, C_NONE);
-    G.calls.realloc_moved++;
+    enter(a);
+    a->calls.realloc_moved++;
+    leave(a);
     return q;
 }
 
@@ -372,19 +512,29 @@ GH_EXPORT size_t malloc_usable_size(void *p)
     if (!p)
         return 0;
     ensure_init();
-    enter();
-    size_t u = usable_locked(p, "malloc_usable_size");
-    leave();
+    struct gh_arena *a = gh_arena_of(p);
+    enter(a);
+    size_t u = gh_front_usable(&a->front, p, "malloc_usable_size");
+    leave(a);
     return u;
 }
 
+/* The calling thread's cache goes back to the heaps first (another
+ * thread's cache is that thread's alone), then every arena is trimmed. */
 GH_EXPORT int malloc_trim(size_t pad)
 {
     ensure_init();
-    enter();
-    gh_harden_flush(&G.front, "malloc_trim");
-    size_t given = gh_heap_trim(&G.heap, pad);
-    leave();
-    given += gh_front_trim_cache(&G.front); /* unmaps: no lock */
+    if (gh_self.tc.state == GH_TCACHE_ACTIVE)
+        gh_exports_flush_cache(&gh_self.tc);
+    size_t given = 0;
+    unsigned n = __atomic_load_n(&gh_arena_count, __ATOMIC_ACQUIRE);
+    for (unsigned k = 0; k < n; k++) {
+        struct gh_arena *a = gh_arena_list[k];
+        enter(a);
+        gh_harden_flush(&a->front, "malloc_trim");
+        given += gh_heap_trim(&a->heap, pad);
+        leave(a);
+    }
+    given += gh_front_trim_cache(&GH_MAIN_ARENA->front); /* the freed mappings; unmaps: no lock */
     return given > 0;
 }

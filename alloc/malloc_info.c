@@ -2,12 +2,14 @@
  *
  * Owns: mallinfo, mallinfo2, mallopt, malloc_stats, the glassheap_*
  * extensions (version, policy, check, counters), the snapshot of every
- * counter they read, writing the exit summary, and publishing the segment
+ * counter they read (every arena's and cache's added up, taken with every
+ * arena lock held), writing the exit summary, and publishing the segment
  * (counters every GH_SHM_PUBLISH_EVERY calls, a heap map on request).
  * Never: allocates or frees.
  */
 #define _GNU_SOURCE
 #include <malloc.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -19,47 +21,117 @@
 #include "glassheap.h"
 #include "os.h"
 
-static void snapshot_locked(struct gh_stats_snapshot *s)
+/* Every arena's lock, as enter() takes one: memcheck is silenced while the
+ * allocator reads its own headers and free blocks.  Returns how many. */
+static unsigned enter_all(void)
+{
+    unsigned n = gh_arenas_lock_all();
+    VG(VALGRIND_DISABLE_ERROR_REPORTING);
+    return n;
+}
+
+static void leave_all(unsigned n)
+{
+    VG(VALGRIND_ENABLE_ERROR_REPORTING);
+    gh_arenas_unlock_all(n);
+}
+
+/* After a call that took the locks: answer a waiting reader, as leave()
+ * does after any other call. */
+static void answer_reader(void)
+{
+    if (G.shm.hdr && gh_shm_requested(&G.shm))
+        gh_exports_shm_service();
+}
+
+/* a += b for every counter of a heap.  Peaks add up too: over several
+ * arenas their sum bounds the process's peak from above. */
+static void heap_counters_add(struct gh_heap_counters *a, const struct gh_heap_counters *b)
+{
+    uint64_t *to = (uint64_t *)a;
+    const uint64_t *from = (const uint64_t *)b;
+    for (size_t i = 0; i < sizeof *a / sizeof(uint64_t); i++)
+        to[i] += from[i];
+}
+
+static inline uint64_t less(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+/* Every arena's lock held (the first n): the counters of all of them. */
+static void snapshot_locked(struct gh_stats_snapshot *s, unsigned n)
 {
     memset(s, 0, sizeof *s);
+    const struct gh_arena *m = GH_MAIN_ARENA;
     s->pid = (long)getpid();
-    s->policy = gh_heap_policy_name(&G.heap);
-    s->mmap_threshold = gh_front_threshold(&G.front);
-    s->threshold_dynamic = G.front.threshold_dynamic;
-    s->threshold_rises = G.front.threshold_rises;
-    s->calls = G.calls;
-    s->heap = G.heap.c;
-    s->free_blocks = gh_heap_free_blocks(&G.heap);
-    s->largest_free = gh_heap_largest_free(&G.heap);
-    s->large_blocks = G.front.large.live_blocks;
-    s->large_bytes = G.front.large.live_bytes;
-    s->large_requested = G.front.large.live_requested;
-    s->large_peak_bytes = G.front.large.peak_bytes;
-    s->large_peak_blocks = G.front.large.peak_blocks;
-    s->large_cached_blocks = __atomic_load_n(&G.front.cache.blocks, __ATOMIC_RELAXED);
-    s->large_cached_bytes = __atomic_load_n(&G.front.cache.bytes, __ATOMIC_RELAXED);
-    s->large_reused = G.front.large_reused;
+    s->policy = gh_heap_policy_name(&m->heap);
+    s->mmap_threshold = gh_front_threshold(&m->front);
+    s->threshold_dynamic = m->front.threshold_dynamic;
+    s->threshold_rises = m->front.threshold_rises;
+    s->arenas = n;
+    for (unsigned k = 0; k < n; k++) {
+        const struct gh_arena *a = gh_arena_list[k];
+        gh_calls_add(&s->calls, &a->calls);
+        heap_counters_add(&s->heap, &a->heap.c);
+        s->free_blocks += gh_heap_free_blocks(&a->heap);
+        size_t largest = gh_heap_largest_free(&a->heap);
+        if (largest > s->largest_free)
+            s->largest_free = largest;
+        struct gh_heap_desc d;
+        gh_heap_describe(&a->heap, &d);
+        s->regions += d.regions;
+        for (unsigned o = 0; o < GH_HEAP_ORDERS; o++)
+            s->order_free[o] += d.order_free[o];
+    }
+    s->large_blocks = m->front.large.live_blocks;
+    s->large_bytes = m->front.large.live_bytes;
+    s->large_requested = m->front.large.live_requested;
+    s->large_peak_bytes = m->front.large.peak_bytes;
+    s->large_peak_blocks = m->front.large.peak_blocks;
+    s->large_cached_blocks = __atomic_load_n(&m->front.cache.blocks, __ATOMIC_RELAXED);
+    s->large_cached_bytes = __atomic_load_n(&m->front.cache.bytes, __ATOMIC_RELAXED);
+    s->large_reused = m->front.large_reused;
     gh_harden_account(&s->harden, &s->heap);
+    /* Cached blocks are in use in their heaps' eyes: the program's live
+     * figures leave them out, and they are a term of their own. */
+    s->cache_on = G.cache;
+    gh_tcache_sum(&s->cache);
+    gh_calls_add(&s->calls, &s->cache.calls);
+    s->heap.live_blocks = less(s->heap.live_blocks, s->cache.blocks);
+    s->heap.live_block_bytes = less(s->heap.live_block_bytes, s->cache.bytes);
+    s->heap.live_requested = less(s->heap.live_requested, s->cache.requested);
     gh_os_counts(&s->os);
 }
 
-/* Lock held: publish the counters, then write the heap map if asked (in
- * that order: a reader woken by the map's answer finds counters as fresh). */
+/* Publish the counters, then write the heap map if asked (in that order:
+ * a reader woken by the map's answer finds counters as fresh). */
 void gh_exports_shm_service(void)
 {
-    struct gh_stats_snapshot s;
-    snapshot_locked(&s);
-    gh_shm_publish(&G.shm, &s, &G.heap);
-    if (__atomic_load_n(&G.shm.map->request, __ATOMIC_RELAXED) != G.shm.map->answered)
-        gh_shm_write_map(&G.shm, &G.heap);
+    int saved = errno;
+    unsigned n = enter_all();
+    if (G.shm.hdr) {
+        struct gh_stats_snapshot s;
+        snapshot_locked(&s, n);
+        gh_shm_publish(&G.shm, &s);
+        if (__atomic_load_n(&G.shm.map->request, __ATOMIC_RELAXED) != G.shm.map->answered) {
+            const struct gh_heap *heaps[GH_ARENAS_MAX];
+            for (unsigned k = 0; k < n; k++)
+                heaps[k] = &gh_arena_list[k]->heap;
+            gh_shm_write_map(&G.shm, heaps, n, G.cache);
+        }
+    }
+    leave_all(n);
+    errno = saved;
 }
 
 static void snapshot(struct gh_stats_snapshot *s)
 {
     ensure_init();
-    enter();
-    snapshot_locked(s);
-    leave();
+    unsigned n = enter_all();
+    snapshot_locked(s, n);
+    leave_all(n);
+    answer_reader();
 }
 
 static int clamp_int(uint64_t v)
@@ -114,43 +186,54 @@ GH_EXPORT int mallopt(int param, int value)
     ensure_init();
     size_t v = (size_t)(ssize_t)value;
     int ok = 1;
-    enter();
+    unsigned n = enter_all(); /* the heap settings hold in every arena */
+    struct gh_arena *m = GH_MAIN_ARENA;
     switch (param) {
     case M_MXFAST:
         ok = v <= GH_MXFAST_MAX; /* accepted; glassheap has no fast bins */
         break;
     case M_TRIM_THRESHOLD:
-        G.heap.trim_threshold = v;
-        G.heap.trim_adaptive = false; /* the program chose: keep it */
-        gh_front_set_dynamic(&G.front, false);
+        for (unsigned k = 0; k < n; k++) {
+            gh_arena_list[k]->heap.trim_threshold = v;
+            gh_arena_list[k]->heap.trim_adaptive = false; /* the program chose: keep it */
+        }
+        gh_front_set_dynamic(&m->front, false);
         break;
     case M_TOP_PAD:
-        G.heap.top_pad = v < GH_TOP_PAD_MAX ? v : GH_TOP_PAD_MAX;
-        gh_front_set_dynamic(&G.front, false);
+        for (unsigned k = 0; k < n; k++)
+            gh_arena_list[k]->heap.top_pad = v < GH_TOP_PAD_MAX ? v : GH_TOP_PAD_MAX;
+        gh_front_set_dynamic(&m->front, false);
         break;
     case M_MMAP_THRESHOLD:
-        if (v <= GH_MMAP_THRESHOLD_MAX) { /* the front end decides by it; the segment and trace show it */
+        /* The front end decides by the main arena's; the segment and trace show it. */
+        if (v <= GH_MMAP_THRESHOLD_MAX) {
             G.cfg.mmap_threshold = v;
-            gh_front_set_threshold(&G.front, v);
-            gh_front_set_dynamic(&G.front, false);
+            gh_front_set_threshold(&m->front, v);
+            gh_front_set_dynamic(&m->front, false);
         } else {
             ok = 0;
         }
         break;
     case M_MMAP_MAX:
         /* At most this many large blocks live at once; 0 (or less): none. */
-        G.front.mmap_max = value > 0 ? (size_t)value : 0;
-        gh_front_set_dynamic(&G.front, false);
+        m->front.mmap_max = value > 0 ? (size_t)value : 0;
+        gh_front_set_dynamic(&m->front, false);
         break;
     case M_PERTURB:
         G.perturb = value;
         break;
-    case M_ARENA_MAX: case M_ARENA_TEST: case M_CHECK_ACTION:
-        break; /* accepted: one arena, and misuse is always fatal */
+    case M_ARENA_MAX:
+        /* Arenas made from now on: at most this many (those made stay). */
+        if (value > 0 && gh_arena_limit > 1)
+            gh_arena_limit = (unsigned)value < GH_ARENAS_MAX ? (unsigned)value : GH_ARENAS_MAX;
+        break;
+    case M_ARENA_TEST: case M_CHECK_ACTION:
+        break; /* accepted: misuse is always fatal */
     default:
         break; /* glibc: an unknown parameter is no error */
     }
-    leave();
+    leave_all(n);
+    answer_reader();
     return ok;
 }
 
@@ -191,7 +274,7 @@ GH_EXPORT const char *glassheap_version(void)
 GH_EXPORT const char *glassheap_policy(void)
 {
     ensure_init();
-    return gh_heap_policy_name(&G.heap);
+    return gh_heap_policy_name(&GH_MAIN_ARENA->heap);
 }
 
 GH_EXPORT int glassheap_check(void)
@@ -199,9 +282,11 @@ GH_EXPORT int glassheap_check(void)
     const char *why = NULL;
     const void *where = NULL;
     ensure_init();
-    enter();
-    bool ok = gh_heap_check(&G.heap, &why, &where) && gh_tree_check(&G.front.large.tree, &why);
-    leave();
+    unsigned n = enter_all();
+    bool ok = gh_tree_check(&GH_MAIN_ARENA->front.large.tree, &why);
+    for (unsigned k = 0; k < n && ok; k++)
+        ok = gh_heap_check(&gh_arena_list[k]->heap, &why, &where);
+    leave_all(n);
     if (!ok) {
         char hex[24];
         gh_fmt_hex(hex, (unsigned long)where);
@@ -214,13 +299,9 @@ GH_EXPORT int glassheap_check(void)
     return ok;
 }
 
-GH_EXPORT int glassheap_counters(struct glassheap_counters *out, size_t size)
+static void fill_counters(struct glassheap_counters *out, const struct gh_stats_snapshot *sp)
 {
-    if (size < sizeof *out)
-        return -1;
-    struct gh_stats_snapshot s;
-    snapshot(&s);
-    memset(out, 0, size);
+    const struct gh_stats_snapshot s = *sp;
     out->malloc_calls = s.calls.malloc;
     out->calloc_calls = s.calls.calloc;
     out->realloc_calls = s.calls.realloc;
@@ -238,5 +319,24 @@ GH_EXPORT int glassheap_counters(struct glassheap_counters *out, size_t size)
     out->large_blocks = s.large_blocks;
     out->peak_requested = s.heap.peak_requested;
     out->peak_heap_bytes = s.heap.peak_heap_bytes;
+    out->cached_blocks = s.cache.blocks;
+    out->cached_bytes = s.cache.bytes;
+    out->cache_hits = s.cache.hits;
+    out->arenas = s.arenas;
+}
+
+GH_EXPORT int glassheap_counters(struct glassheap_counters *out, size_t size)
+{
+    if (size < offsetof(struct glassheap_counters, cached_blocks))
+        return -1;
+    struct gh_stats_snapshot s;
+    snapshot(&s);
+    struct glassheap_counters all;
+    memset(&all, 0, sizeof all);
+    fill_counters(&all, &s);
+    memset(out, 0, size);
+    memcpy(out, &all, size < sizeof all ? size : sizeof all);
     return 0;
 }
+
+

@@ -32,11 +32,16 @@ extern void _IO_list_lock(void) __attribute__((weak));
 extern void _IO_list_unlock(void) __attribute__((weak));
 extern void _IO_list_resetlock(void) __attribute__((weak));
 
-int gh_lock_word;
+int gh_init_lock;
 
 struct gh_exports_state gh_exports = { .stats_fd = -1, .trace = { .fd = -1 } };
 
-/* Called with the lock held, before anything else touches the heap. */
+__thread struct gh_self gh_self;
+
+static pthread_key_t exit_key;
+static int exit_key_ready; /* set once the key exists (the constructor) */
+
+/* Run once, before anything else touches a heap. */
 void gh_exports_init_locked(void)
 {
     gh_config_load(&G.cfg);
@@ -45,16 +50,48 @@ void gh_exports_init_locked(void)
     if (rnd)
         memcpy(&secret, rnd + 8, sizeof secret);
     gh_block_secret = secret;
-    gh_source_init_break(&G.src);
-    gh_heap_init_named(&G.heap, &G.src, G.cfg.policy, G.cfg.mmap_threshold);
-    gh_front_init(&G.front, &G.heap, &gh_mapper_os, G.cfg.mmap_threshold);
-    gh_harden_init(&G.front, G.cfg.harden);
-    gh_front_set_dynamic(&G.front, !G.cfg.mmap_threshold_set); /* glibc's rule (front.h) */
-    gh_front_set_cache(&G.front, true);                       /* freed mappings kept (large.h) */
 #ifdef GH_HAVE_VALGRIND
     G.valgrind = RUNNING_ON_VALGRIND ? 1 : 0;
 #endif
+    /* One heap, every free seen: a trace, the hardened mode, valgrind. */
+    bool single = G.cfg.trace[0] || G.cfg.harden || G.valgrind;
+    gh_arenas_init(G.cfg.policy, G.cfg.mmap_threshold, single ? 1 : G.cfg.arenas);
+    gh_harden_init(&GH_MAIN_ARENA->front, G.cfg.harden);
+    gh_front_set_dynamic(&GH_MAIN_ARENA->front, !G.cfg.mmap_threshold_set); /* glibc's rule (front.h) */
+    gh_front_set_cache(&GH_MAIN_ARENA->front, true);                       /* freed mappings kept (large.h) */
+    G.cache = G.cfg.cache && !single;
+    G.cache_pow2 = GH_MAIN_ARENA->heap.d == &gh_discipline_buddy;
+    GH_MAIN_ARENA->front.cache_marks = G.cache;
     __atomic_store_n(&G.ready, 1, __ATOMIC_RELEASE);
+}
+
+/* ---- threads ---------------------------------------------------------- */
+
+/* A thread's exit (the key's destructor): its cache goes back to the heaps,
+ * its arena is left for the next thread. */
+static void thread_exit(void *arg)
+{
+    (void)arg;
+    gh_self.state = GH_SELF_GONE;
+    gh_exports_retire_cache(&gh_self.tc);
+    if (gh_self.arena)
+        gh_arena_detach(gh_self.arena);
+}
+
+void gh_self_setup(void)
+{
+    if (gh_self.state != GH_SELF_NEW || !__atomic_load_n(&G.ready, __ATOMIC_ACQUIRE))
+        return;
+    gh_self.state = GH_SELF_SETTING_UP; /* calls made meanwhile use the main arena, no cache */
+    gh_self.arena = gh_arena_pick();
+    /* The cache needs the exit handler to give its blocks back. */
+    bool cache = G.cache && __atomic_load_n(&exit_key_ready, __ATOMIC_ACQUIRE)
+                 && pthread_setspecific(exit_key, &gh_self) == 0;
+    if (cache)
+        gh_tcache_register(&gh_self.tc);
+    else
+        gh_self.tc.state = GH_TCACHE_DEAD;
+    gh_self.state = GH_SELF_READY;
 }
 
 /* ---- the summary file ------------------------------------------------ */
@@ -102,12 +139,12 @@ static void shm_start(void)
     if (!G.cfg.shm)
         return;
     struct gh_shm fresh;
-    if (gh_shm_open_large(&fresh, &G.cfg, &G.heap, &G.front.large) != 0)
+    if (gh_shm_open_large(&fresh, &G.cfg, &GH_MAIN_ARENA->heap, &GH_MAIN_ARENA->front.large) != 0)
         return; /* no segment: the program runs on, unobserved */
-    enter();
+    unsigned n = gh_arenas_lock_all();
     G.shm = fresh;
+    gh_arenas_unlock_all(n);
     gh_exports_shm_service();
-    leave();
 }
 
 /* ---- process life: constructor, fork, exit --------------------------- */
@@ -133,36 +170,38 @@ static bool trace_large_block(void *ctx, struct gh_tnode *n)
  * recorded at its block's payload: the walk does not know the alignment.) */
 static void trace_inherited(void)
 {
-    enter();
-    gh_heap_walk(&G.heap, trace_heap_block, NULL);
-    gh_tree_walk(&G.front.large.tree, trace_large_block, NULL);
-    leave();
+    struct gh_arena *a = GH_MAIN_ARENA; /* tracing: the only arena */
+    enter(a);
+    gh_heap_walk(&a->heap, trace_heap_block, NULL);
+    gh_tree_walk(&a->front.large.tree, trace_large_block, NULL);
+    leave(a);
 }
 
 static void fork_prepare(void)
 {
     if (_IO_list_lock)
         _IO_list_lock();
-    lock();
+    gh_arenas_fork_prepare();
     gh_trace_flush(&G.trace); /* the parent's records, before the child copies them */
 }
 
 static void fork_parent(void)
 {
-    unlock();
+    gh_arenas_fork_parent();
     if (_IO_list_unlock)
         _IO_list_unlock();
 }
 
 static void fork_child(void)
 {
-    gh_lock_word = 0;
+    gh_arenas_fork_child(gh_self.arena);
+    gh_tcache_forked(gh_self.tc.state == GH_TCACHE_ACTIVE ? &gh_self.tc : NULL);
     if (_IO_list_resetlock)
         _IO_list_resetlock();
     /* The mapping is the parent's: leave it to the parent, make our own. */
     gh_shm_close(&G.shm, /* unlink */ false);
     shm_start();
-    gh_trace_forked(&G.trace, gh_heap_policy_name(&G.heap), G.cfg.mmap_threshold);
+    gh_trace_forked(&G.trace, gh_heap_policy_name(&GH_MAIN_ARENA->heap), G.cfg.mmap_threshold);
     if (G.trace.fd >= 0)
         trace_inherited();
 }
@@ -170,12 +209,14 @@ static void fork_child(void)
 __attribute__((constructor)) static void glassheap_start(void)
 {
     ensure_init();
+    if (pthread_key_create(&exit_key, thread_exit) == 0)
+        __atomic_store_n(&exit_key_ready, 1, __ATOMIC_RELEASE);
     if (G.cfg.stats != GH_STATS_OFF && !(G.cfg.stats_file[0] && stats_file_usable()))
         G.stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     shm_start();
     if (G.cfg.trace[0]) /* a file that cannot be used: trace.c says so */
-        gh_trace_open(&G.trace, G.cfg.trace, gh_heap_policy_name(&G.heap), G.cfg.mmap_threshold);
+        gh_trace_open(&G.trace, G.cfg.trace, gh_heap_policy_name(&GH_MAIN_ARENA->heap), G.cfg.mmap_threshold);
 }
 
 /* _exit and _Exit skip destructors: take the segment away (and write out
@@ -188,10 +229,9 @@ static void quick_exit_cleanup(void)
         gh_shm_close(&G.shm, /* unlink */ true);
     if (G.trace.fd >= 0 && G.trace.pid == pid) {
         /* Another thread may be inside the allocator: never wait for it. */
-        int expected = 0;
-        if (__atomic_compare_exchange_n(&gh_lock_word, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        if (gh_trylock(&GH_MAIN_ARENA->lock)) {
             gh_trace_close(&G.trace);
-            unlock();
+            gh_unlock(&GH_MAIN_ARENA->lock);
         }
     }
 }
@@ -212,16 +252,17 @@ GH_EXPORT __attribute__((noreturn)) void _Exit(int status)
 
 __attribute__((destructor)) static void glassheap_end(void)
 {
-    enter();
-    gh_harden_verify(&G.front, "exit"); /* kept: the summary counts them */
+    struct gh_arena *m = GH_MAIN_ARENA;
+    enter(m);
+    gh_harden_verify(&m->front, "exit"); /* kept: the summary counts them */
     gh_trace_close(&G.trace);
-    leave();
+    leave(m);
     if (G.shm.hdr) {
-        enter();
         gh_exports_shm_service();
+        unsigned n = gh_arenas_lock_all();
         struct gh_shm s = G.shm;
         G.shm.hdr = NULL; /* no more publishing */
-        leave();
+        gh_arenas_unlock_all(n);
         gh_shm_close(&s, /* unlink */ true);
     }
     if (G.cfg.stats == GH_STATS_OFF)

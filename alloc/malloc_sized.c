@@ -20,11 +20,12 @@
 /* Lock held around the check, which is fatal on a mismatch. */
 static void check(void *p, size_t size, size_t align, bool rounded, const char *fn)
 {
-    if (__builtin_expect(!G.front.harden, 1) || !p)
+    struct gh_arena *m = GH_MAIN_ARENA; /* hardened: the only arena */
+    if (__builtin_expect(!m->front.harden, 1) || !p)
         return;
-    enter();
-    gh_harden_check_size(&G.front, p, size, align, rounded, fn);
-    leave();
+    enter(m);
+    gh_harden_check_size(&m->front, p, size, align, rounded, fn);
+    leave(m);
 }
 
 GH_EXPORT void free_sized(void *p, size_t size);

@@ -115,6 +115,34 @@ int gh_os_map(size_t len, void **out)
     return 0;
 }
 
+int gh_os_reserve(size_t len, size_t align, void **out)
+{
+    int err = hooked_failure(GH_OS_MAP);
+    size_t total = len + align;
+    void *p = MAP_FAILED;
+    if (!err && total < len)
+        err = ENOMEM;
+    if (!err) {
+        int saved = errno;
+        p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            err = failure(saved);
+    }
+    if (err)
+        return memory_error("mmap", err, "for a reservation of length", (const void *)len);
+    COUNT(mmap_calls, 1);
+    COUNT(mmap_bytes, total);
+    uintptr_t a = (uintptr_t)p, b = (a + align - 1) & ~(uintptr_t)(align - 1);
+    /* Cut the unaligned head and the tail: what is left is [b, b + len). */
+    int e;
+    if (b > a && (e = gh_os_unmap(p, b - a)) != 0)
+        gh_fatal_errno("munmap", e, "for the head of a reservation at", p);
+    if (a + total > b + len && (e = gh_os_unmap((char *)b + len, a + total - (b + len))) != 0)
+        gh_fatal_errno("munmap", e, "for the tail of a reservation at", (void *)(b + len));
+    *out = (void *)b;
+    return 0;
+}
+
 int gh_os_unmap(void *p, size_t len)
 {
     int saved = errno;

@@ -79,6 +79,12 @@ int gh_os_sbrk(intptr_t incr, void **old_brk);
  * the page size), zero-filled.  0, or ENOMEM. */
 int gh_os_map(size_t len, void **out);
 
+/* A reservation: `len` bytes (a multiple of the page size) of private
+ * anonymous read/write memory at an address that is a multiple of `align`
+ * (a power of two, at least a page), mapped without swap reservation
+ * (MAP_NORESERVE): a page costs memory only once touched.  0, or ENOMEM. */
+int gh_os_reserve(size_t len, size_t align, void **out);
+
 /* Unmap [p, p+len); p and len page aligned.  0 or errno (not fatal). */
 int gh_os_unmap(void *p, size_t len);
 

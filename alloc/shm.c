@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "shm.h"
+#include "tcache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -245,7 +246,7 @@ static inline void seq_end(uint64_t *seq)
     __atomic_store_n(seq, *seq + 1, __ATOMIC_RELEASE);
 }
 
-void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, const struct gh_heap *h)
+void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap)
 {
     if (!s->hdr)
         return;
@@ -253,8 +254,6 @@ void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, cons
         s->calls = 0; /* the next look in GH_SHM_PUBLISH_EVERY calls, not at every call */
         return;
     }
-    struct gh_heap_desc d;
-    gh_heap_describe(h, &d);
     struct gh_shm_counters *c = s->counters;
     uint64_t req = __atomic_load_n(&c->request, __ATOMIC_ACQUIRE);
     /* A reader could have left seq odd: make it even before we start. */
@@ -292,7 +291,7 @@ void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, cons
     c->largest_free = snap->largest_free;
     c->heap_bytes = snap->heap.heap_bytes;
     c->overhead_bytes = snap->heap.overhead_bytes;
-    c->regions = d.regions;
+    c->regions = snap->regions;
     c->large_requested = snap->large_requested;
     c->large_bytes = snap->large_bytes;
     c->large_blocks = snap->large_blocks;
@@ -306,6 +305,12 @@ void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, cons
     c->quarantined_requested = snap->harden.quarantined_requested;
     c->canary_bytes = snap->harden.canary_bytes;
     c->zero_blocks = snap->harden.zero_blocks;
+    c->cache_on = (uint64_t)snap->cache_on;
+    c->cached_blocks = snap->cache.blocks;
+    c->cached_bytes = snap->cache.bytes;
+    c->cached_requested = snap->cache.requested;
+    c->cache_hits = snap->cache.hits;
+    c->arenas = snap->arenas;
     c->mmap_threshold_now = snap->mmap_threshold;
     c->mmap_threshold_dynamic = snap->threshold_dynamic;
     c->mmap_threshold_rises = snap->threshold_rises;
@@ -315,7 +320,7 @@ void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, cons
     memcpy(c->free_hist, snap->heap.free_hist, sizeof c->free_hist);
     memset(c->buddy_free, 0, sizeof c->buddy_free);
     for (unsigned k = 0; k < GH_SHM_ORDERS && k < GH_HEAP_ORDERS; k++)
-        c->buddy_free[k] = d.order_free[k];
+        c->buddy_free[k] = snap->order_free[k];
     seq_end(&c->seq);
     gh_shm_write_large(s);
     __atomic_store_n(&c->answered, req, __ATOMIC_RELEASE);
@@ -328,6 +333,7 @@ struct map_ctx {
     const struct gh_region *region;
     uint32_t region_index;
     uint64_t lo, hi;
+    bool marks;   /* blocks in use may be in a thread's cache (tcache.h) */
 };
 
 static bool map_one(void *cv, const struct gh_block_info *b)
@@ -349,13 +355,15 @@ static bool map_one(void *cv, const struct gh_block_info *b)
         e->addr = (uint64_t)(uintptr_t)b->addr;
         e->size = b->size;
         e->requested = b->requested;
-        e->state = b->free ? GH_SHM_BLOCK_FREE : GH_SHM_BLOCK_USED;
+        e->state = b->free ? GH_SHM_BLOCK_FREE
+                 : m->marks && gh_tcache_marked((const char *)b->addr + GH_HEADER_SIZE) ? GH_SHM_BLOCK_CACHED
+                                                                                         : GH_SHM_BLOCK_USED;
         e->region = m->region_index;
     }
     return true;
 }
 
-void gh_shm_write_map(struct gh_shm *s, const struct gh_heap *h)
+void gh_shm_write_map(struct gh_shm *s, const struct gh_heap *const *heaps, unsigned nheaps, bool marks)
 {
     if (!s->hdr || lost(s))
         return;
@@ -364,8 +372,9 @@ void gh_shm_write_map(struct gh_shm *s, const struct gh_heap *h)
     if (map->seq & 1)
         map->seq++;
     seq_begin(&map->seq);
-    struct map_ctx m = { .s = s };
-    gh_heap_walk(h, map_one, &m);
+    struct map_ctx m = { .s = s, .marks = marks };
+    for (unsigned k = 0; k < nheaps; k++)
+        gh_heap_walk(heaps[k], map_one, &m); /* regions numbered on across arenas */
     map->nblocks = m.n;
     map->total_blocks = m.total;
     map->heap_start = m.lo;

@@ -61,11 +61,13 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
 void gh_shm_close(struct gh_shm *s, bool unlink_it);
 
 /* Write a snapshot under the sequence lock, then the large-block list. */
-void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap, const struct gh_heap *h);
+void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap);
 
-/* Write the heap map under its sequence lock (allocator lock held); the
- * large-block list is written with it. */
-void gh_shm_write_map(struct gh_shm *s, const struct gh_heap *h);
+/* Write the map of the heaps (every arena's, in order; their locks held)
+ * under its sequence lock, regions numbered on from one heap to the next;
+ * with marks, an in-use block carrying a cache mark is listed as cached.
+ * The large-block list is written with it. */
+void gh_shm_write_map(struct gh_shm *s, const struct gh_heap *const *heaps, unsigned nheaps, bool marks);
 
 /* Write the large-block list under its sequence lock (allocator lock held):
  * up to GH_SHM_LARGE_CAPACITY live blocks, total = all of them.  Nothing

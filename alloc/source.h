@@ -8,6 +8,16 @@
  *                    the span simply starts where the break now is.
  *   GH_SOURCE_ARENA  a fixed buffer given by the caller (tests, trace
  *                    replay, simulations); bump-allocated, never mmap.
+ *   GH_SOURCE_MAP    reservations of whole GH_SOURCE_GRANULEs (64 MiB,
+ *                    aligned to it, MAP_NORESERVE: only touched pages cost
+ *                    memory) for an arena other than the main one.  It
+ *                    grows in place inside the current reservation (as the
+ *                    break does, shrinking by giving the tail's pages back
+ *                    with madvise) and starts a new reservation when that
+ *                    is full.  Every granule of a reservation is entered in
+ *                    the owner table under the source's owner number, so
+ *                    gh_source_owner(p) finds the arena of any address in
+ *                    O(1) without a lock; reservations are never unmapped.
  *
  * A source hands out spans and takes back the tail of the last one; it knows
  * nothing about blocks.  Every span is 16-byte aligned.
@@ -18,7 +28,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum gh_source_kind { GH_SOURCE_BREAK, GH_SOURCE_ARENA };
+enum gh_source_kind { GH_SOURCE_BREAK, GH_SOURCE_ARENA, GH_SOURCE_MAP };
+
+#define GH_SOURCE_GRANULE_SHIFT 26u
+#define GH_SOURCE_GRANULE       ((size_t)1 << GH_SOURCE_GRANULE_SHIFT)
+#define GH_SOURCE_OWNERS_MAX    255u /* owner numbers 1..255 (0: none) */
 
 struct gh_source {
     enum gh_source_kind kind;
@@ -31,6 +45,10 @@ struct gh_source {
                       * driver's mem_sbrk (glassheap replay --model exact) */
     /* BREAK: counts of fallbacks and foreign break moves seen */
     size_t brk_failures, foreign_moves;
+    /* MAP: the current reservation [resv_base, resv_end), in use up to
+     * resv_used; the owner number entered for its granules */
+    char *resv_base, *resv_end, *resv_used;
+    unsigned owner;
 };
 
 struct gh_span {
@@ -48,6 +66,13 @@ void gh_source_init_arena(struct gh_source *s, void *base, size_t size);
  * way the break does, so a simulation over it grows exactly as the
  * preloaded library would. */
 void gh_source_init_arena_paged(struct gh_source *s, void *base, size_t size, size_t page);
+
+/* Spans from reservations entered under owner (1..GH_SOURCE_OWNERS_MAX). */
+void gh_source_init_map(struct gh_source *s, unsigned owner);
+
+/* The owner number of the MAP source whose reservation holds p; 0 when no
+ * MAP source holds it (the break, a large block, not ours).  Lock-free. */
+unsigned gh_source_owner(const void *p);
 
 /* The unit a heap rounds growth and trimming to (see struct gh_source). */
 static inline size_t gh_source_page(const struct gh_source *s)

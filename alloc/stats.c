@@ -2,7 +2,8 @@
  *
  * In hardened mode the heap's live figures are the program's (harden.h's
  * gh_harden_account): quarantined blocks are their own term, so
- * live + quarantined + free + overhead = heap still holds.
+ * live + quarantined + free + overhead = heap still holds; so are the
+ * blocks the threads' caches hold (tcache.h), with a line of their own.
  *
  * The fragmentation figures come from include/glassheap/frag.h, the one
  * place they are defined; the version from the generated
@@ -123,6 +124,17 @@ static void json(struct out *o, const struct gh_stats_snapshot *s)
     kv(o, "quarantined_requested", s->harden.quarantined_requested, 0);
     kv(o, "canary_bytes", s->harden.canary_bytes, 0);
     kv(o, "zero_blocks", s->harden.zero_blocks, 1);
+    put(o, "},");
+    kv(o, "arenas", s->arenas, 0);
+    put(o, "\"cache\":{");
+    kv(o, "on", (uint64_t)s->cache_on, 0);
+    kv(o, "cached_blocks", s->cache.blocks, 0);
+    kv(o, "cached_bytes", s->cache.bytes, 0);
+    kv(o, "cached_requested", s->cache.requested, 0);
+    kv(o, "hits", s->cache.hits, 0);
+    kv(o, "puts", s->cache.puts, 0);
+    kv(o, "flushed", s->cache.flushed, 0);
+    kv(o, "threads", s->cache.threads, 1);
     put(o, "}}\n");
 }
 
@@ -166,6 +178,21 @@ static void text(struct out *o, const struct gh_stats_snapshot *s)
         put_u(o, s->harden.canary_bytes);
         put(o, " B, zero-size blocks ");
         put_u(o, s->harden.zero_blocks);
+        put(o, "\n");
+    }
+    if (s->cache_on || s->arenas > 1) {
+        put(o, "glassheap: arenas ");
+        put_u(o, s->arenas);
+        put(o, ", thread caches ");
+        put(o, s->cache_on ? "on" : "off");
+        put(o, ": cached ");
+        put_u(o, s->cache.bytes);
+        put(o, " B in ");
+        put_u(o, s->cache.blocks);
+        put(o, " blocks, hits ");
+        put_u(o, s->cache.hits);
+        put(o, ", flushed ");
+        put_u(o, s->cache.flushed);
         put(o, "\n");
     }
     put(o, "glassheap: large blocks ");

@@ -13,15 +13,12 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "counts.h"
 #include "harden.h"
 #include "heap.h"
 #include "large.h"
 #include "os.h"
 
-struct gh_calls {
-    uint64_t malloc, calloc, realloc, free, aligned, failed;
-    uint64_t realloc_in_place, realloc_moved;
-};
 
 struct gh_stats_snapshot {
     long pid;
@@ -39,6 +36,13 @@ struct gh_stats_snapshot {
     /* GLASSHEAP_HARDEN (all 0 when off); heap's live_* then exclude the
      * quarantined blocks: live + quarantined + free + overhead = heap. */
     struct gh_harden_counts harden;
+    unsigned arenas;                   /* arenas made (heap counters add them up) */
+    uint64_t regions;                  /* regions held by all of them */
+    uint64_t order_free[GH_HEAP_ORDERS]; /* buddy: free blocks of 2^k bytes, all arenas */
+    /* GLASSHEAP_CACHE: what the threads' caches hold (tcache.h); heap's
+     * live_* then exclude it: live + cached + free + overhead = heap. */
+    int cache_on;
+    struct gh_tcache_counts cache;
 };
 
 /* Format s as text (a few lines, each starting "glassheap: ") or as one JSON

@@ -82,6 +82,19 @@ def allocators(build, extras, tracedir):
     return out
 
 
+def mode_variants(build):
+    """The modes issue 10 compares, beside every policy's default (cache on,
+    arenas by the CPU count): every policy with the cache off, and best fit
+    with one arena (cache on) and pure (no cache, one arena)."""
+    lib = os.path.join(build, "libglassheap.so")
+    out = [(f"{p}-nocache", {"LD_PRELOAD": lib, "GLASSHEAP_POLICY": p, "GLASSHEAP_CACHE": "0"})
+           for p in policies(build)]
+    out.append(("best-1arena", {"LD_PRELOAD": lib, "GLASSHEAP_POLICY": "best", "GLASSHEAP_ARENAS": "1"}))
+    out.append(("best-pure", {"LD_PRELOAD": lib, "GLASSHEAP_POLICY": "best", "GLASSHEAP_CACHE": "0",
+                              "GLASSHEAP_ARENAS": "1"}))
+    return out
+
+
 def run_one(binary, bench, env_extra, min_time):
     env = dict(os.environ)
     env.update(env_extra)

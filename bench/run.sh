@@ -40,7 +40,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 GH_BENCH_COMMAND="RUNS=$RUNS bash bench/run.sh" \
   python3 bench/compare.py --build build/release --runs "$RUNS" --markdown "$tmp/compare.md"
-python3 bench/threads.py --build build/release --runs "$THREAD_RUNS" --markdown "$tmp/threads.md"
+python3 bench/threads.py --build build/release --runs "$THREAD_RUNS" --modes --markdown "$tmp/threads.md"
 python3 bench/programs.py --build build/release --runs "$PROGRAM_RUNS" --markdown "$tmp/programs.md"
 build/release/bench/bench_scaling --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
   --benchmark_format=json >"$tmp/scaling.json"
@@ -53,7 +53,7 @@ python3 bench/plot_scaling.py "$tmp/scaling.json" docs/scaling.svg --markdown "$
   echo
   echo "bench_threads (bench/bench_threads.c): each thread does the same fixed work, so with more"
   echo "threads than the machine's cores the time grows for every allocator; compare the columns of"
-  echo "one row.  Command: \`python3 bench/threads.py --build build/release --runs $THREAD_RUNS\`."
+  echo "one row.  Command: \`python3 bench/threads.py --build build/release --runs $THREAD_RUNS --modes\`."
   echo
   cat "$tmp/threads.md"
   echo

@@ -3,7 +3,7 @@
 mimalloc and every glassheap policy, at 1, 2, 4 and 8 threads, side by side.
 
     python3 bench/threads.py --build build/release [--runs 3] [--ops 300000]
-                             [--threads 1,2,4,8] [--markdown FILE]
+                             [--threads 1,2,4,8] [--modes] [--markdown FILE]
 
 Each (workload, threads, allocator) triple runs in its own process, the
 triples interleaved round-robin --runs times so a burst of load on the
@@ -11,7 +11,8 @@ machine hits every allocator alike; the median wall time is kept, and the
 largest peak RSS seen over the rounds (the child's own VmHWM: getrusage in
 the parent would count this script's pages at fork too).  A run that
 takes longer than --timeout seconds is killed and shown as "> T s".
-The allocators are the ones compare.py names (one list).
+The allocators are the ones compare.py names (one list); --modes adds the
+cache-off, one-arena and pure variants (compare.py's mode_variants).
 """
 import argparse
 import json
@@ -22,7 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import allocators  # noqa: E402
+from compare import allocators, mode_variants  # noqa: E402
 from tables import ratio_table  # noqa: E402
 
 WORKLOADS = {
@@ -66,6 +67,8 @@ def main():
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--markdown", help="also write the tables to this Markdown file")
+    ap.add_argument("--modes", action="store_true",
+                    help="also every policy with GLASSHEAP_CACHE=0, and best fit with one arena and pure")
     args = ap.parse_args()
     binary = os.path.join(args.build, "bench", "bench_threads")
     if not os.path.exists(binary):
@@ -76,6 +79,8 @@ def main():
         if w not in WORKLOADS:
             sys.exit(f"threads.py: unknown workload '{w}' (known: {', '.join(WORKLOADS)})")
     allocs = allocators(args.build, False, None)
+    if args.modes:
+        allocs += mode_variants(args.build)
     names = [a for a, _ in allocs]
     walls = {}
     rss = {}

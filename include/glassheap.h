@@ -37,10 +37,15 @@ struct glassheap_counters {
     uint64_t free_bytes, free_blocks, largest_free;
     uint64_t heap_bytes, large_bytes, large_blocks;
     uint64_t peak_requested, peak_heap_bytes;
+    /* since 0.2: the per-thread caches and the arenas (live_* above leave
+     * cached blocks out: live + cached + free + overhead = heap) */
+    uint64_t cached_blocks, cached_bytes, cache_hits;
+    uint64_t arenas;
 };
 
-/* Fill *out (size = sizeof *out, for forward compatibility).  0, or -1 when
- * size is smaller than this version's struct. */
+/* Fill *out (size = sizeof *out, for forward compatibility: a caller built
+ * before the cache fields passes a smaller size and gets the fields it
+ * knows).  0, or -1 when size is smaller than the first version's struct. */
 int glassheap_counters(struct glassheap_counters *out, size_t size);
 
 #ifdef __cplusplus

@@ -137,10 +137,24 @@ struct gh_shm_counters {
     uint64_t quarantined_requested;  /* what they had been asked for */
     uint64_t canary_bytes;           /* canary bytes in live blocks, heap and large */
     uint64_t zero_blocks;            /* live malloc(0) pointers (no-access region) */
-    /* The mmap threshold now (appended in reserved words: a writer without
-     * them leaves 0 here; the reader then has only config.mmap_threshold,
-     * the one at start).  Dynamic: glibc's rule raises it as large blocks
-     * are freed (alloc/front.h). */
+    /* GLASSHEAP_CACHE (appended in reserved words: 0 from an older writer).
+     * Cached blocks are in use in the heap but freed by the program; with
+     * cache_on the live_* above exclude them, a term of their own:
+     * live_block_bytes + cached_bytes (+ quarantined_bytes) + free_bytes
+     * + overhead_bytes = heap_bytes. */
+    uint64_t cache_on;               /* 1: per-thread caches in use */
+    uint64_t cached_blocks;          /* blocks the threads' caches hold */
+    uint64_t cached_bytes;           /* their whole blocks, headers included */
+    uint64_t cached_requested;       /* what the heap recorded for them */
+    uint64_t cache_hits;             /* requests served from a cache so far */
+    uint64_t arenas;                 /* heap instances (arenas); 0 from an older writer: 1 */
+    uint64_t reserved[3];
+    /* Appended after the reserved words (the struct grew: counters_size
+     * says so; a writer without these leaves a shorter struct, which the
+     * reader fills with 0, and the reader then has only
+     * config.mmap_threshold, the one at start).  The mmap threshold now:
+     * dynamic, glibc's rule raises it as large blocks are freed
+     * (alloc/front.h). */
     uint64_t mmap_threshold_now;     /* requests this large are mapped apart */
     uint64_t mmap_threshold_dynamic; /* 1: the rule is on; 0: fixed (env, mallopt) */
     uint64_t mmap_threshold_rises;   /* times the rule raised it */
@@ -149,12 +163,12 @@ struct gh_shm_counters {
     uint64_t large_cached_blocks;    /* mappings kept now */
     uint64_t large_cached_bytes;     /* their bytes */
     uint64_t large_reused;           /* large blocks made from one so far */
-    uint64_t reserved[3];
 };
 
 enum gh_shm_block_state {
     GH_SHM_BLOCK_USED = 1,
     GH_SHM_BLOCK_FREE = 2,
+    GH_SHM_BLOCK_CACHED = 3,   /* freed, kept in a thread's cache (in use in the heap) */
 };
 
 struct gh_shm_block {

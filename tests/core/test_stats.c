@@ -66,6 +66,9 @@ static struct gh_stats_snapshot sample(void)
     s.harden = (struct gh_harden_counts){ .on = 0, .quarantined_blocks = 501, .quarantined_bytes = 502,
                                           .quarantined_requested = 503, .canary_bytes = 504,
                                           .zero_blocks = 505 };
+    s.arenas = 1;
+    s.cache = (struct gh_tcache_counts){ .blocks = 601, .bytes = 602, .requested = 603, .hits = 604,
+                                         .puts = 605, .flushed = 606, .threads = 607 };
     return s;
 }
 
@@ -84,7 +87,9 @@ static const char sample_json[] =
     "\"mmap_bytes\":405,\"munmap_calls\":406,\"mremap_calls\":407,\"mremap_bytes\":408,"
     "\"madvise_calls\":409,\"mprotect_calls\":410},"
     "\"harden\":{\"on\":0,\"quarantined_blocks\":501,\"quarantined_bytes\":502,"
-    "\"quarantined_requested\":503,\"canary_bytes\":504,\"zero_blocks\":505}}\n";
+    "\"quarantined_requested\":503,\"canary_bytes\":504,\"zero_blocks\":505},\"arenas\":1,"
+    "\"cache\":{\"on\":0,\"cached_blocks\":601,\"cached_bytes\":602,\"cached_requested\":603,\"hits\":604,"
+    "\"puts\":605,\"flushed\":606,\"threads\":607}}\n";
 
 /* internal (1000 - 875) / 1000 = 12.5%, external (3000 - 1000) / 3000 =
  * 66.67% -> 66.7%, utilisation 875 / 8000 = 10.94% -> 10.9%. */
@@ -114,6 +119,29 @@ static void test_text_hardened(void **state)
                                "zero-size blocks 505\nglassheap: large blocks"));
     gh_stats_format(buf, sizeof buf, GH_STATS_JSON, &s);
     assert_non_null(strstr(buf, "\"harden\":{\"on\":1,"));
+}
+
+/* The arenas and caches line: when the cache is on or there are several
+ * arenas, before the large blocks. */
+static void test_text_cache(void **state)
+{
+    (void)state;
+    struct gh_stats_snapshot s = sample();
+    s.cache_on = 1;
+    s.arenas = 3;
+    char buf[4096];
+    gh_stats_format(buf, sizeof buf, GH_STATS_TEXT, &s);
+    const char *want = "glassheap: arenas 3, thread caches on: cached 602 B in 601 blocks, hits 604, flushed 606\n"
+                       "glassheap: large blocks";
+    const char *line = strstr(buf, "glassheap: arenas ");
+    assert_non_null(line);
+    assert_memory_equal(line, want, strlen(want));
+    s.cache_on = 0;
+    gh_stats_format(buf, sizeof buf, GH_STATS_TEXT, &s);
+    assert_non_null(strstr(buf, "glassheap: arenas 3, thread caches off: "));
+    s.arenas = 1;
+    gh_stats_format(buf, sizeof buf, GH_STATS_TEXT, &s);
+    assert_null(strstr(buf, "glassheap: arenas "));
 }
 
 static void test_json(void **state)
@@ -217,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_text_hardened),
+        cmocka_unit_test(test_text_cache),
         cmocka_unit_test(test_fragmentation_figures),
         cmocka_unit_test(test_capacity),
     };

@@ -50,6 +50,9 @@ class Helper:
 
     def __enter__(self):
         env = {"LD_PRELOAD": self.args.library, "GLASSHEAP_POLICY": "first"}
+        for k in ("GLASSHEAP_CACHE", "GLASSHEAP_ARENAS"):  # the mode CTest asks for
+            if k in os.environ:
+                env[k] = os.environ[k]
         self.proc = subprocess.Popen([self.args.helper, self.mode], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=env)
         line = b""

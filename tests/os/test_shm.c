@@ -40,6 +40,13 @@ struct fx {
     struct gh_shm shm;
 };
 
+/* The map of the fixture's one heap, as the library writes every arena's. */
+static void write_map(struct fx *f)
+{
+    const struct gh_heap *heaps[1] = { &f->heap };
+    gh_shm_write_map(&f->shm, heaps, 1, false);
+}
+
 static _Alignas(16) char arena[ARENA];
 
 static void segment_path(char *path, size_t cap)
@@ -164,7 +171,7 @@ static void test_without_registry_no_list(void **state)
     add_blocks(f, 2);
     assert_int_equal(gh_shm_open(&f->shm, &f->cfg, &f->heap), 0);
     struct gh_stats_snapshot snap = { 0 };
-    gh_shm_publish(&f->shm, &snap, &f->heap);
+    gh_shm_publish(&f->shm, &snap);
     struct ghr_segment *seg = open_own();
     assert_int_equal(ghr_header(seg)->large_offset, 0);
     struct gh_shm_large_block v[4];
@@ -191,7 +198,7 @@ static void test_list_follows_registry(void **state)
     assert_int_equal(total, 0);
 
     struct gh_stats_snapshot snap = { 0 };
-    gh_shm_publish(&f->shm, &snap, &f->heap);
+    gh_shm_publish(&f->shm, &snap);
     assert_int_equal(ghr_large(seg, v, 16, &n, &total), GHR_OK);
     assert_int_equal(n, 3);
     assert_int_equal(total, 3);
@@ -200,7 +207,7 @@ static void test_list_follows_registry(void **state)
     /* a block freed and two mapped: the next heap map carries the list */
     drop_block(f, 1);
     add_blocks(f, 2);
-    gh_shm_write_map(&f->shm, &f->heap);
+    write_map(f);
     assert_int_equal(ghr_large(seg, v, 16, &n, &total), GHR_OK);
     assert_int_equal(n, 4);
     assert_int_equal(total, 4);
@@ -244,8 +251,8 @@ static void test_failure_leaves_no_segment(void **state)
     assert_int_not_equal(stat(path, &st), 0);
     /* everything after is a no-op without a segment */
     struct gh_stats_snapshot snap = { 0 };
-    gh_shm_publish(&f->shm, &snap, &f->heap);
-    gh_shm_write_map(&f->shm, &f->heap);
+    gh_shm_publish(&f->shm, &snap);
+    write_map(f);
     gh_shm_write_large(&f->shm);
 }
 
@@ -260,9 +267,9 @@ static void truncate_segment(void)
 static void publish_twice(struct fx *f)
 {
     struct gh_stats_snapshot snap = { 0 };
-    gh_shm_publish(&f->shm, &snap, &f->heap);
-    gh_shm_write_map(&f->shm, &f->heap);
-    gh_shm_publish(&f->shm, &snap, &f->heap);
+    gh_shm_publish(&f->shm, &snap);
+    write_map(f);
+    gh_shm_publish(&f->shm, &snap);
 }
 
 /* Truncated, then touched before any publish: the guard catches the fault. */
@@ -321,7 +328,7 @@ static void test_truncated_segment_reader(void **state)
     struct fx *f = *state;
     assert_int_equal(gh_shm_open_large(&f->shm, &f->cfg, &f->heap, &f->large), 0);
     struct gh_stats_snapshot snap = { 0 };
-    gh_shm_publish(&f->shm, &snap, &f->heap);
+    gh_shm_publish(&f->shm, &snap);
     struct ghr_segment *seg = open_own();
     truncate_segment();
     struct gh_shm_config cfg;

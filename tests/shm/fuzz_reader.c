@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (n > 2 * IMG_CAP || (mrc != GHR_OK && n != 0))
         abort();
     for (size_t i = 0; i < n; i++)
-        if (b[i].state != GH_SHM_BLOCK_USED && b[i].state != GH_SHM_BLOCK_FREE)
+        if (b[i].state != GH_SHM_BLOCK_USED && b[i].state != GH_SHM_BLOCK_FREE && b[i].state != GH_SHM_BLOCK_CACHED)
             abort();
     struct gh_shm_map head;
     check(ghr_map_head(seg, &head), "map head");

@@ -65,8 +65,9 @@ uint64_t real_ns(void)
 }
 
 /* Start the helper with args (args[0] is argv[0]) under LD_PRELOAD and the
- * policy; GLASSHEAP_SHM=0 when !shm.  Every other GLASSHEAP_* variable and
- * any LD_PRELOAD of ours are left out. */
+ * policy; GLASSHEAP_SHM=0 when !shm.  The mode the test runs in
+ * (GLASSHEAP_CACHE, GLASSHEAP_ARENAS) is passed on; every other GLASSHEAP_*
+ * variable and any LD_PRELOAD of ours are left out. */
 struct proc *spawn(char *const args[], bool shm)
 {
     assert_true(nprocs < MAX_PROCS);
@@ -80,7 +81,8 @@ struct proc *spawn(char *const args[], bool shm)
     char *env[256];
     size_t ne = 0;
     for (char **e = environ; *e && ne < 250; e++)
-        if (strncmp(*e, "GLASSHEAP_", 10) != 0 && strncmp(*e, "LD_PRELOAD=", 11) != 0)
+        if ((strncmp(*e, "GLASSHEAP_", 10) != 0 && strncmp(*e, "LD_PRELOAD=", 11) != 0)
+            || strncmp(*e, "GLASSHEAP_CACHE=", 16) == 0 || strncmp(*e, "GLASSHEAP_ARENAS=", 17) == 0)
             env[ne++] = *e;
     env[ne++] = env_preload;
     env[ne++] = env_policy;

@@ -9,9 +9,12 @@ static void check_snapshot(const struct gh_shm_counters *c, const struct gh_shm_
                            bool fresh)
 {
 #define INV(cond, ...) do { if (!(cond)) fail_msg("snapshot %u: " __VA_ARGS__); } while (0)
-    INV(c->live_block_bytes + c->free_bytes + c->overhead_bytes == c->heap_bytes,
-        "live %llu + free %llu + overhead %llu != heap %llu", i, (unsigned long long)c->live_block_bytes,
+    INV(c->live_block_bytes + c->cached_bytes + c->free_bytes + c->overhead_bytes == c->heap_bytes,
+        "live %llu + cached %llu + free %llu + overhead %llu != heap %llu", i,
+        (unsigned long long)c->live_block_bytes, (unsigned long long)c->cached_bytes,
         (unsigned long long)c->free_bytes, (unsigned long long)c->overhead_bytes, (unsigned long long)c->heap_bytes);
+    INV(c->cache_on || c->cached_bytes == 0, "cached %llu B with the cache off", i,
+        (unsigned long long)c->cached_bytes);
     INV(c->largest_free <= c->free_bytes, "largest free %llu > free %llu", i,
         (unsigned long long)c->largest_free, (unsigned long long)c->free_bytes);
     INV((c->free_blocks == 0) == (c->free_bytes == 0), "free blocks %llu, free bytes %llu", i,
@@ -70,6 +73,7 @@ static void check_snapshot(const struct gh_shm_counters *c, const struct gh_shm_
  * the last ending at its end.  Returns the map's totals in *sum. */
 struct map_sum {
     uint64_t used, used_bytes, requested, free, free_bytes, largest, regions, bytes;
+    uint64_t cached, cached_bytes, cached_requested;
 };
 
 static void check_map(const struct gh_shm_block *b, size_t n, uint64_t hs, uint64_t he, struct map_sum *sum)
@@ -86,7 +90,11 @@ static void check_map(const struct gh_shm_block *b, size_t n, uint64_t hs, uint6
         uint64_t s = b[i].size;
         if (buddy ? (s < 32 || (s & (s - 1))) : (s < 48 || s % 16))
             fail_msg("map block %zu at %#llx has size %llu", i, (unsigned long long)b[i].addr, (unsigned long long)s);
-        if (b[i].state == GH_SHM_BLOCK_USED) {
+        if (b[i].state == GH_SHM_BLOCK_CACHED) {
+            sum->cached++;
+            sum->cached_bytes += s;
+            sum->cached_requested += b[i].requested;
+        } else if (b[i].state == GH_SHM_BLOCK_USED) {
             if (b[i].requested > s - 16)
                 fail_msg("map block %zu: requested %llu in %llu", i, (unsigned long long)b[i].requested,
                          (unsigned long long)s);
@@ -209,6 +217,9 @@ void test_live(void **state)
     assert_int_equal(sum.used, c.live_blocks);
     assert_int_equal(sum.used_bytes, c.live_block_bytes);
     assert_int_equal(sum.requested, c.live_requested);
+    assert_int_equal(sum.cached, c.cached_blocks);
+    assert_int_equal(sum.cached_bytes, c.cached_bytes);
+    assert_int_equal(sum.cached_requested, c.cached_requested);
     assert_int_equal(sum.free, c.free_blocks);
     assert_int_equal(sum.free_bytes, c.free_bytes);
     assert_int_equal(sum.largest, c.largest_free);

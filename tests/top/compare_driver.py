@@ -130,7 +130,7 @@ def case_policies(e):
         rc, out, err = e.compare("--runs", "2", "--policies", "best,buddy", "--baselines", "glibc",
                                  "--", "env", "PYTHONMALLOC=malloc", PYTHON, "-c", WORKLOAD)
         check(rc == 0, "exit %d: %s\n%s" % (rc, err, out))
-        check("(2 runs each; medians)" in out, out)
+        check("(2 runs each; medians; policies pure" in out, out)
         rows = table_rows(out)
         check(list(rows) == ["best", "buddy", "glibc"], "table rows %r" % list(rows))
         for n in ("best", "buddy"):

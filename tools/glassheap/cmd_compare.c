@@ -2,7 +2,7 @@
  * policy and under other allocators, and print one table.
  *
  *   glassheap compare [--policies LIST] [--baselines LIST] [--runs N]
- *                     [--json] [--svg FILE] -- CMD [ARGS...]
+ *                     [--cache] [--json] [--svg FILE] -- CMD [ARGS...]
  *
  * Files: this one parses the options and the allocator lists and runs the
  * rounds; compare_run.c runs and measures one run; compare_output.c the
@@ -77,7 +77,7 @@ static void help(FILE *f)
 {
     fprintf(f,
             "usage: glassheap compare [--policies LIST] [--baselines LIST] [--runs N]\n"
-            "                         [--json] [--svg FILE] -- CMD [ARGS...]\n\n"
+            "                         [--cache] [--json] [--svg FILE] -- CMD [ARGS...]\n\n"
             "Runs CMD under each glassheap policy and each baseline allocator, N times each\n"
             "(the allocators take turns), and prints one table:\n"
             "  wall       wall-clock time, fork to exit: the median of the N runs\n"
@@ -104,6 +104,9 @@ static void help(FILE *f)
             "                    glibc,jemalloc,mimalloc; '' for none).  One not installed\n"
             "                    is listed as such and skipped.\n"
             "  --runs N          runs per allocator (default %d)\n"
+            "  --cache           run the policies with their per-thread caches and arenas\n"
+            "                    (default: the pure policy, GLASSHEAP_CACHE=0 GLASSHEAP_ARENAS=1,\n"
+            "                    every block placed by it; docs/cache-and-arenas.md)\n"
             "  --json            print one JSON object instead of the table\n"
             "  --svg FILE        also draw the figures as bar charts, one panel per figure\n\n"
             "CMD reads /dev/null as its stdin; its stderr is kept apart and shown when a run\n"
@@ -269,6 +272,7 @@ int cmd_compare(int argc, char **argv)
         { "runs", required_argument, NULL, 'n' },
         { "json", no_argument, NULL, 'j' },
         { "svg", required_argument, NULL, 's' },
+        { "cache", no_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -279,8 +283,12 @@ int cmd_compare(int argc, char **argv)
     long runs = DEFAULT_RUNS;
     int c;
     optind = 1;
+    bool cache = false;
     while ((c = getopt_long(argc, argv, "+p:b:n:js:h", opts, NULL)) != -1) {
         switch (c) {
+        case 'c':
+            cache = true;
+            break;
         case 'p':
             snprintf(policies, sizeof policies, "%s", optarg);
             break;
@@ -318,6 +326,7 @@ int cmd_compare(int argc, char **argv)
     }
     cx->cmd = argv + optind;
     cx->runs = (int)runs;
+    cx->cache = cache;
     cx->ref = -1;
     char lib[PATH_MAX] = "";
     int status = GH_EXIT_USAGE;

@@ -222,8 +222,10 @@ struct view {
     X(peak_requested) X(peak_block_bytes) X(peak_heap_bytes) X(peak_large_bytes) \
     X(mremap_bytes)                                                                \
     X(harden_on) X(quarantined_blocks) X(quarantined_bytes)                        \
-    X(quarantined_requested) X(canary_bytes) X(zero_blocks)                       \
-    X(mmap_threshold_now) X(mmap_threshold_dynamic) X(mmap_threshold_rises)      \
+    X(quarantined_requested) X(canary_bytes) X(zero_blocks)                        \
+    X(cache_on) X(cached_blocks) X(cached_bytes) X(cached_requested) X(cache_hits) \
+    X(arenas)                                                                      \
+    X(mmap_threshold_now) X(mmap_threshold_dynamic) X(mmap_threshold_rises)        \
     X(large_cached_blocks) X(large_cached_bytes) X(large_reused)
 
 static void print_json(const struct view *v)
@@ -351,6 +353,16 @@ static void print_text(const struct view *v)
         line_bytes("quarantined req.", c->quarantined_requested);
         line_bytes("canary bytes", c->canary_bytes);
         line_count("zero-size blocks", c->zero_blocks);
+    }
+
+    if (c->cache_on || c->arenas > 1) {
+        printf("arenas and thread caches (GLASSHEAP_ARENAS, GLASSHEAP_CACHE; live excludes the cached)\n");
+        line_count("arenas", c->arenas ? c->arenas : 1);
+        printf("  %-18s %s\n", "thread caches", c->cache_on ? "on" : "off");
+        line_bytes("cached", c->cached_bytes);
+        line_count("cached blocks", c->cached_blocks);
+        line_bytes("cached req.", c->cached_requested);
+        line_count("cache hits", c->cache_hits);
     }
 
     printf("large blocks (own mmap, at or above the threshold)\n");

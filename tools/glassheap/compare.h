@@ -49,6 +49,9 @@ struct row {
 struct compare {
     struct row rows[MAX_ROWS];
     int nrows;
+    bool cache;                 /* --cache: policies run with the per-thread caches and
+                                 * arenas; default: the pure policy (GLASSHEAP_CACHE=0,
+                                 * GLASSHEAP_ARENAS=1), every block placed by it */
     int ref;                    /* index of the reference row, -1 none */
     int runs;
     char **cmd;

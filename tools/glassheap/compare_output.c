@@ -130,7 +130,9 @@ void compare_print_table(const struct compare *cx)
 {
     printf("glassheap compare: ");
     print_cmd(stdout, cx->cmd);
-    printf("\n(%d run%s each; medians)\n\n", cx->runs, cx->runs == 1 ? "" : "s");
+    printf("\n(%d run%s each; medians; policies %s)\n\n", cx->runs, cx->runs == 1 ? "" : "s",
+           cx->cache ? "with their per-thread caches and arenas (--cache)"
+                     : "pure: no cache, one arena (GLASSHEAP_CACHE=0 GLASSHEAP_ARENAS=1)");
     printf("%-10s %9s %11s %11s %9s %9s %6s %6s  %s\n", "allocator", "wall", "peak RSS", "peak heap",
            "peak util", "ext frag", "brk", "mmap", "output");
     bool any_star = false;
@@ -242,7 +244,8 @@ void compare_print_json(const struct compare *cx)
             fputc(',', f);
         cli_json_string(f, cx->cmd[i]);
     }
-    fprintf(f, "],\"runs\":%d,\"sample_interval_ms\":%d,\"reference\":", cx->runs, SAMPLE_MS);
+    fprintf(f, "],\"runs\":%d,\"cache\":%s,\"sample_interval_ms\":%d,\"reference\":", cx->runs,
+            cx->cache ? "true" : "false", SAMPLE_MS);
     if (cx->ref >= 0)
         cli_json_string(f, cx->rows[cx->ref].name);
     else

@@ -87,7 +87,7 @@ static void sampler_step(struct sampler *s)
     sampler_read(s);
 }
 
-static void put_env(const struct row *r, const char *stats_file)
+static void put_env(const struct row *r, const char *stats_file, bool cache)
 {
     /* start from the user's environment without our variables */
     for (char **e = environ; e && *e;) {
@@ -108,6 +108,10 @@ static void put_env(const struct row *r, const char *stats_file)
         setenv("GLASSHEAP_STATS", "json", 1);
         setenv("GLASSHEAP_STATS_FILE", stats_file, 1);
         setenv("GLASSHEAP_SHM", "1", 1);
+        if (!cache) { /* the pure policy: every block placed by it, one heap */
+            setenv("GLASSHEAP_CACHE", "0", 1);
+            setenv("GLASSHEAP_ARENAS", "1", 1);
+        }
     }
 }
 
@@ -270,7 +274,7 @@ bool compare_run_once(struct compare *cx, struct row *r, int round, struct run *
         dup2(ofd, 1);
         dup2(efd, 2);
         signal(SIGINT, SIG_DFL);
-        put_env(r, stats_file);
+        put_env(r, stats_file, cx->cache);
         execvp(cx->cmd[0], cx->cmd);
         dprintf(2, "glassheap: compare: cannot run '%s': %s\n", cx->cmd[0], strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);

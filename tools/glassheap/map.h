@@ -19,7 +19,9 @@
 #define MIN_CELL           16u     /* the allocator's alignment */
 #define MAP_LARGE_SHOWN    16u     /* large blocks listed one by one; the rest: "+N more" */
 
-enum kind { K_NONE, K_USED, K_WASTE, K_FREE, K_KINDS };
+/* K_CACHED: a block freed by the program and kept in a thread's cache (in
+ * use in the heap's eyes: GLASSHEAP_CACHE). */
+enum kind { K_NONE, K_USED, K_WASTE, K_FREE, K_CACHED, K_KINDS };
 
 /* A piece of the heap of one kind; block: index into the map, or -1 for a
  * region record, end marker or gap. */
@@ -78,6 +80,12 @@ const char *map_addr_str(const struct view *v, uint64_t a, char *buf, size_t cap
 double map_pct(double x);
 /* The used and free bytes of the blocks in the map. */
 void map_counts(const struct view *v, uint64_t *used, uint64_t *freeb);
+
+/* Does the map hold a block kept in a thread's cache? */
+bool map_has_cached(const struct view *v);
+
+/* "used", "free" or "cached". */
+const char *map_state_name(uint32_t state);
 /* The counters in a few lines (also for a process that did not answer). */
 void map_counters_summary(FILE *f, const struct gh_shm_config *cfg, const struct gh_shm_counters *c,
                           const struct ghr_frag *fr);

@@ -56,11 +56,24 @@ void map_counts(const struct view *v, uint64_t *used, uint64_t *freeb)
 {
     *used = *freeb = 0;
     for (size_t i = 0; i < v->map.n; i++) {
-        if (v->map.blocks[i].state == GH_SHM_BLOCK_USED)
-            (*used)++;
-        else
+        if (v->map.blocks[i].state == GH_SHM_BLOCK_FREE)
             (*freeb)++;
+        else
+            (*used)++; /* cached blocks are in use in the heap */
     }
+}
+
+bool map_has_cached(const struct view *v)
+{
+    for (size_t i = 0; i < v->map.n; i++)
+        if (v->map.blocks[i].state == GH_SHM_BLOCK_CACHED)
+            return true;
+    return false;
+}
+
+const char *map_state_name(uint32_t state)
+{
+    return state == GH_SHM_BLOCK_FREE ? "free" : state == GH_SHM_BLOCK_CACHED ? "cached" : "used";
 }
 
 /* The counters as a few lines (also when the map did not come). */
@@ -114,6 +127,8 @@ bool map_build_pieces(struct view *v)
             uint64_t end = b->addr + b->size;
             if (b->state == GH_SHM_BLOCK_FREE) {
                 ADD(b->addr, end, K_FREE, (long)i);
+            } else if (b->state == GH_SHM_BLOCK_CACHED) {
+                ADD(b->addr, end, K_CACHED, (long)i);
             } else {
                 uint64_t h = hdr < b->size ? hdr : b->size;
                 uint64_t req = b->requested < b->size - h ? b->requested : b->size - h;
@@ -192,8 +207,8 @@ enum kind map_dominant(const struct view *v, size_t *p, uint64_t lo, uint64_t hi
         uint64_t e = v->pieces[q].end < hi ? v->pieces[q].end : hi;
         bytes[v->pieces[q].kind] += e - s;
     }
-    bytes[K_NONE] = (hi - lo) - bytes[K_USED] - bytes[K_WASTE] - bytes[K_FREE];
-    static const enum kind order[] = { K_USED, K_WASTE, K_FREE, K_NONE };
+    bytes[K_NONE] = (hi - lo) - bytes[K_USED] - bytes[K_WASTE] - bytes[K_FREE] - bytes[K_CACHED];
+    static const enum kind order[] = { K_USED, K_WASTE, K_FREE, K_CACHED, K_NONE };
     enum kind best = K_USED;
     for (size_t i = 1; i < sizeof order / sizeof order[0]; i++)
         if (bytes[order[i]] > bytes[best])

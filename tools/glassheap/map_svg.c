@@ -34,7 +34,7 @@
 #define SVG_COLUMNS  720u    /* pixel columns of a band (SVG_BW) */
 #define SVG_MIN_OUTLINE 2.0  /* blocks narrower than this get no outline */
 
-static const char *const svg_fill[K_KINDS] = { "#f2f2f2", "#4e79a7", "#f28e2b", "#ffffff" };
+static const char *const svg_fill[K_KINDS] = { "#f2f2f2", "#4e79a7", "#f28e2b", "#ffffff", "#b07aa1" };
 #define SVG_OUTLINE "#333333"
 #define SVG_REGION_MARK "#c0102a"
 
@@ -74,7 +74,10 @@ static void svg_flush_folded(struct svgmap *s)
         svg_text(s->out, SVG_X0 + SVG_BW / 2, s->y + 13, "middle", 11, false, "#555555",
                  "... %llu more row%s inside this %s (%s) ...", (unsigned long long)s->folded,
                  s->folded == 1 ? "" : "s",
-                 p->kind == K_FREE ? "free block" : p->kind == K_USED ? "used block" : "run",
+                 p->kind == K_FREE     ? "free block"
+                 : p->kind == K_USED   ? "used block"
+                 : p->kind == K_CACHED ? "cached block"
+                                       : "run",
                  cli_bytes(s->folded * s->g.row_bytes, b, sizeof b));
     }
     s->y += SVG_NOTE_H;
@@ -150,6 +153,9 @@ static void svg_draw_row(struct svgmap *s, uint64_t a)
         char ad[32];
         if (!b)
             snprintf(tip, sizeof tip, "region record / end marker: %llu bytes", (unsigned long long)(be - bs));
+        else if (b->state == GH_SHM_BLOCK_CACHED)
+            snprintf(tip, sizeof tip, "cached block at %s (freed, kept by a thread): %llu bytes",
+                     map_addr_str(v, b->addr, ad, sizeof ad), (unsigned long long)b->size);
         else if (b->state == GH_SHM_BLOCK_USED)
             snprintf(tip, sizeof tip, "used block at %s: %llu bytes, %llu requested",
                      map_addr_str(v, b->addr, ad, sizeof ad), (unsigned long long)b->size,
@@ -217,7 +223,7 @@ static uint64_t svg_lines(struct svgmap *s)
     return s->lines;
 }
 
-static void svg_legend(FILE *f, double y, bool regions)
+static void svg_legend(FILE *f, double y, bool regions, bool cached)
 {
     static const struct {
         enum kind k;
@@ -226,10 +232,13 @@ static void svg_legend(FILE *f, double y, bool regions)
         { K_USED, "used: requested bytes" },
         { K_WASTE, "header / padding (overhead)" },
         { K_FREE, "free block" },
+        { K_CACHED, "cached in a thread (freed)" },
         { K_NONE, "not heap" },
     };
     double x = SVG_X0;
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        if (items[i].k == K_CACHED && !cached)
+            continue;
         svg_rect(f, x, y - 10, 14, 12, svg_fill[items[i].k], SVG_OUTLINE, NULL);
         svg_text(f, x + 19, y, "start", 11, false, "#222222", "%s", items[i].text);
         x += 34 + svg_text_width(items[i].text, 11, false);
@@ -318,7 +327,7 @@ int map_write_svg(const struct view *v, const struct options *o)
     snprintf(title, sizeof title, "Heap map of %s (pid %d), policy %s", v->program, v->pid, v->cfg.policy);
     svg_begin(f, SVG_W, height, title);
     svg_text(f, SVG_X0, 28, "start", 16, false, "#111111", "%s", title);
-    svg_legend(f, 54, v->map.nregions > 1);
+    svg_legend(f, 54, v->map.nregions > 1, map_has_cached(v));
     if (!v->map.n)
         svg_text(f, SVG_X0, SVG_TOP + 16, "start", 12, false, "#555555", "(the heap is empty)");
     s.out = f;

@@ -21,8 +21,8 @@
 
 #define MAX_CELLS_SCANNED  (1u << 22) /* bound on the work of one auto-size try */
 
-static const char kind_char[K_KINDS] = { ' ', '#', 'h', '.' };
-static const char *const kind_ansi[K_KINDS] = { "", "\033[32m", "\033[33m", "\033[36m" };
+static const char kind_char[K_KINDS] = { ' ', '#', 'h', '.', 'c' };
+static const char *const kind_ansi[K_KINDS] = { "", "\033[32m", "\033[33m", "\033[36m", "\033[35m" };
 #define ANSI_RESET "\033[0m"
 
 /* ---- terminal ---------------------------------------------------------- */
@@ -65,6 +65,7 @@ static const char *kind_name(char c)
     case '#': return "used";
     case 'h': return "header/padding";
     case '.': return "free";
+    case 'c': return "cached";
     default: return "not heap";
     }
 }
@@ -236,8 +237,9 @@ int map_draw_terminal(const struct view *v, const struct options *o)
     if (v->map.total > v->map.n)
         printf("note: the map holds %llu of the heap's %llu blocks; the rest are not drawn\n",
                (unsigned long long)v->map.n, (unsigned long long)v->map.total);
-    printf("one cell %s, one row %s: '#' used  '.' free  'h' header/padding  ' ' not heap%s\n\n",
+    printf("one cell %s, one row %s: '#' used  '.' free  %s'h' header/padding  ' ' not heap%s\n\n",
            cli_bytes(cell, a, sizeof a), cli_bytes(t.g.row_bytes, b, sizeof b),
+           map_has_cached(v) ? "'c' cached (freed, kept by a thread)  " : "",
            v->relative ? "; addresses from the heap start" : "");
     if (!v->map.n) {
         printf("(the heap is empty)\n");
@@ -294,7 +296,7 @@ int map_print_json(const struct view *v)
         const struct gh_shm_block *b = &m->blocks[i];
         fprintf(f, "%s{\"addr\":%llu,\"size\":%llu,\"requested\":%llu,\"state\":\"%s\",\"region\":%u}",
                 i ? "," : "", (unsigned long long)(b->addr - v->base), (unsigned long long)b->size,
-                (unsigned long long)b->requested, b->state == GH_SHM_BLOCK_USED ? "used" : "free",
+                (unsigned long long)b->requested, map_state_name(b->state),
                 b->region);
     }
     fputs("],", f);

@@ -131,7 +131,7 @@ static void draw_map_strip(int row, struct top *t, const struct glyphs *g)
         while (left > 0 && b < t->nblocks) {
             uint64_t rest = t->blocks[b].size - b_off;
             uint64_t take = rest < left ? rest : left;
-            if (t->blocks[b].state == GH_SHM_BLOCK_USED)
+            if (t->blocks[b].state != GH_SHM_BLOCK_FREE) /* used or cached */
                 used += take;
             left -= take;
             b_off += take;

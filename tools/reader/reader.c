@@ -574,7 +574,8 @@ int ghr_map(struct ghr_segment *seg, int timeout_ms, struct gh_shm_block *buf,
         return rc;
     /* a consistent copy: now judge it */
     for (uint64_t i = 0; i < k; i++)
-        if (buf[i].state != GH_SHM_BLOCK_USED && buf[i].state != GH_SHM_BLOCK_FREE)
+        if (buf[i].state != GH_SHM_BLOCK_USED && buf[i].state != GH_SHM_BLOCK_FREE
+            && buf[i].state != GH_SHM_BLOCK_CACHED)
             return GHR_BAD_LAYOUT;
     if (n)
         *n = (size_t)k;

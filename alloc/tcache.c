@@ -1,0 +1,139 @@
+/* tcache.c - the per-thread caches' registry, flush and sums (tcache.h).
+ *
+ * Owns: the list of live caches and the counts of exited threads, under
+ * the registry lock.  The fast paths (put, take) are inline in tcache.h.
+ */
+#include "tcache.h"
+
+#include <string.h>
+
+#include "lock.h"
+
+static int registry_lock;
+static struct gh_tcache *registry;      /* live caches */
+static struct gh_tcache_counts exited;  /* exited threads (and orphans of a fork) */
+
+static void add_counts(struct gh_tcache_counts *a, const struct gh_tcache_counts *b)
+{
+    a->blocks += __atomic_load_n(&b->blocks, __ATOMIC_RELAXED);
+    a->bytes += __atomic_load_n(&b->bytes, __ATOMIC_RELAXED);
+    a->requested += __atomic_load_n(&b->requested, __ATOMIC_RELAXED);
+    a->hits += __atomic_load_n(&b->hits, __ATOMIC_RELAXED);
+    a->puts += __atomic_load_n(&b->puts, __ATOMIC_RELAXED);
+    a->flushed += __atomic_load_n(&b->flushed, __ATOMIC_RELAXED);
+    const uint64_t *from = (const uint64_t *)&b->calls;
+    uint64_t *to = (uint64_t *)&a->calls;
+    for (size_t i = 0; i < sizeof b->calls / sizeof(uint64_t); i++)
+        to[i] += __atomic_load_n(&from[i], __ATOMIC_RELAXED);
+}
+
+void gh_tcache_register(struct gh_tcache *tc)
+{
+    for (size_t i = 0; i < GH_TCACHE_BINS; i++) {
+        size_t size = i * GH_ALIGN, n = size ? GH_TCACHE_BIN_BYTES / size : 0;
+        tc->bins[i].limit = (uint32_t)(n < GH_TCACHE_BIN_MIN ? GH_TCACHE_BIN_MIN : n > GH_TCACHE_BIN_MAX ? GH_TCACHE_BIN_MAX : n);
+    }
+    gh_lock(&registry_lock);
+    tc->prev = NULL;
+    tc->next = registry;
+    if (registry)
+        registry->prev = tc;
+    registry = tc;
+    tc->state = GH_TCACHE_ACTIVE;
+    gh_unlock(&registry_lock);
+}
+
+void gh_tcache_flush(struct gh_tcache *tc, void (*release)(char *p))
+{
+    for (size_t i = 0; i < GH_TCACHE_BINS; i++) {
+        size_t size = i * GH_ALIGN;
+        while (tc->bins[i].head) {
+            char *p = gh_tcache_take(tc, size, "free");
+            /* take() counted a hit: this is a flush */
+            __atomic_store_n(&tc->c.hits, tc->c.hits - 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&tc->c.flushed, tc->c.flushed + 1, __ATOMIC_RELAXED);
+            release(p);
+        }
+    }
+}
+
+char *gh_tcache_take_aligned(struct gh_tcache *tc, size_t size, size_t align, const char *fn)
+{
+    struct gh_tcache_bin *b = &tc->bins[size / GH_ALIGN];
+    char *prev = NULL;
+    for (char *p = b->head; p;) {
+        uint64_t *w = (uint64_t *)p;
+        char *next = (char *)(uintptr_t)w[0];
+        if (w[1] != gh_tcache_link_mac(p, next))
+            gh_fatal(fn, GH_MSG_FREE_LIST, p);
+        if (((uintptr_t)p & (align - 1)) == 0) {
+            if (!prev)
+                return gh_tcache_take(tc, size, fn);
+            /* unlink p: prev now leads to next, with a new mark */
+            uint64_t *pw = (uint64_t *)prev;
+            pw[0] = (uint64_t)(uintptr_t)next;
+            pw[1] = gh_tcache_link_mac(prev, next);
+            /* make p the head, then take it: one place counts */
+            w[0] = (uint64_t)(uintptr_t)b->head;
+            w[1] = gh_tcache_link_mac(p, b->head);
+            b->head = p;
+            return gh_tcache_take(tc, size, fn);
+        }
+        prev = p;
+        p = next;
+    }
+    return NULL;
+}
+
+static void unlink_locked(struct gh_tcache *tc)
+{
+    if (tc->prev)
+        tc->prev->next = tc->next;
+    else if (registry == tc)
+        registry = tc->next;
+    if (tc->next)
+        tc->next->prev = tc->prev;
+    tc->next = tc->prev = NULL;
+}
+
+void gh_tcache_retire(struct gh_tcache *tc, void (*release)(char *p))
+{
+    if (tc->state != GH_TCACHE_ACTIVE) {
+        tc->state = GH_TCACHE_DEAD;
+        return;
+    }
+    tc->state = GH_TCACHE_DEAD; /* frees from here on (later destructors) go to the heap */
+    gh_tcache_flush(tc, release);
+    gh_lock(&registry_lock);
+    unlink_locked(tc);
+    add_counts(&exited, &tc->c);
+    gh_unlock(&registry_lock);
+}
+
+void gh_tcache_sum(struct gh_tcache_counts *out)
+{
+    memset(out, 0, sizeof *out);
+    gh_lock(&registry_lock);
+    add_counts(out, &exited);
+    for (struct gh_tcache *tc = registry; tc; tc = tc->next) {
+        add_counts(out, &tc->c);
+        out->threads++;
+    }
+    gh_unlock(&registry_lock);
+}
+
+void gh_tcache_forked(struct gh_tcache *keep)
+{
+    registry_lock = 0;
+    for (struct gh_tcache *tc = registry; tc;) {
+        struct gh_tcache *next = tc->next;
+        if (tc != keep)
+            add_counts(&exited, &tc->c); /* their blocks stay cached: counted, never handed out */
+        tc = next;
+    }
+    registry = NULL;
+    if (keep && keep->state == GH_TCACHE_ACTIVE) {
+        keep->next = keep->prev = NULL;
+        registry = keep;
+    }
+}
