@@ -47,9 +47,9 @@ struct gh_arena {
     struct gh_front front;
 };
 
-extern struct gh_arena *gh_arena_list[GH_ARENAS_MAX]; /* [0] is the main arena */
-extern unsigned gh_arena_count;                       /* arenas made (atomic) */
-extern unsigned gh_arena_limit;                       /* at most this many */
+extern struct gh_arena *gh_arena_list[GH_ARENAS_MAX] GH_HIDDEN; /* [0] is the main arena */
+extern unsigned gh_arena_count GH_HIDDEN;                       /* arenas made (atomic) */
+extern unsigned gh_arena_limit GH_HIDDEN;                       /* at most this many */
 
 #define GH_MAIN_ARENA (gh_arena_list[0])
 

@@ -76,7 +76,7 @@ struct gh_exports_state {
 };
 
 /* The one process state, G for short (defined in malloc_life.c). */
-extern struct gh_exports_state gh_exports;
+extern struct gh_exports_state gh_exports GH_HIDDEN;
 #define G gh_exports
 
 /* Each thread's own state. */
@@ -88,7 +88,7 @@ struct gh_self {
     struct gh_tcache tc;      /* its cache (tc.state ACTIVE when in use) */
 };
 
-extern __thread struct gh_self gh_self; /* malloc_life.c */
+extern __thread struct gh_self gh_self GH_HIDDEN; /* malloc_life.c */
 
 /* Attach this thread (arena, cache, exit handler); malloc_life.c. */
 void gh_self_setup(void);
@@ -184,6 +184,19 @@ static inline void leave(struct gh_arena *a)
     gh_unlock(&a->lock);
     if (__builtin_expect(publish, 0))
         gh_exports_shm_service();
+}
+
+/* No lock held: is a reader waiting?  Looked at under the main arena's
+ * lock (if it is free now), so never after the exit handler took the
+ * segment away (it clears G.shm.hdr with every arena lock held). */
+static inline bool reader_waiting(void)
+{
+    struct gh_arena *m = GH_MAIN_ARENA;
+    if (!G.shm.hdr || !gh_trylock(&m->lock))
+        return false;
+    bool waiting = G.shm.hdr && gh_shm_requested(&G.shm);
+    gh_unlock(&m->lock);
+    return waiting;
 }
 
 /* Run once, by the first call, before anything else touches a heap

@@ -52,18 +52,33 @@ static struct gh_block *next_of(struct gh_block *b, const char *fn, const void *
  * front of x: the footer's size is bounds-checked (at least a minimum block,
  * inside x's region) before it is followed, and the block found must carry
  * a verified free header equal to the footer.  Fatal (what, at) otherwise. */
-static struct gh_block *prev_of(const struct gh_heap *h, const struct gh_block *x, const char *fn,
-                                const char *what, const void *at)
+static inline struct gh_block *prev_checked(const struct gh_heap *h, const struct gh_block *x, const char *fn,
+                                            const char *what, const void *at, bool cover)
 {
     uint64_t foot = ((const uint64_t *)x)[-1];
     size_t psize = (size_t)(foot & GH_SIZE_MASK);
     struct gh_block *prev = (struct gh_block *)((char *)x - psize);
     if (psize < GH_MIN_BLOCK || psize > (uintptr_t)x - h->bounds.lo - GH_REGION_HEADER
-        || (h->bounds.cover && !gh_tree_covers(h->bounds.cover, prev, psize + GH_HEADER_SIZE))
+        || (cover && !gh_tree_covers(h->bounds.cover, prev, psize + GH_HEADER_SIZE))
         || prev->size_flags != foot || !gh_block_valid(prev) || !gh_block_is_free(prev)
         || gh_block_prev_free(prev))
         gh_fatal(fn, what, at);
     return prev;
+}
+
+/* A heap of several regions: the footer's block must lie in one of them. */
+__attribute__((noinline)) static struct gh_block *prev_of_regions(const struct gh_heap *h, const struct gh_block *x,
+                                                                  const char *fn, const char *what, const void *at)
+{
+    return prev_checked(h, x, fn, what, at, true);
+}
+
+static struct gh_block *prev_of(const struct gh_heap *h, const struct gh_block *x, const char *fn,
+                                const char *what, const void *at)
+{
+    if (__builtin_expect(h->bounds.cover != NULL, 0))
+        return prev_of_regions(h, x, fn, what, at); /* no call on the common path */
+    return prev_checked(h, x, fn, what, at, false);
 }
 
 /* b came out of the index for a block of `size` bytes: it must be the free
@@ -120,7 +135,7 @@ static void index_move(struct gh_heap *h, struct gh_block *old, size_t old_size,
 static void write_free(struct gh_block *b, size_t size, size_t mark)
 {
     gh_block_set(b, (uint64_t)size | GH_FLAG_FREE, mark);
-    gh_block_set_footer(b);
+    *(uint64_t *)((char *)b + size - GH_FOOTER_SIZE) = b->size_flags; /* gh_block_set_footer, size known */
 }
 
 /* write_free (never handed out: mark 0) and index it. */

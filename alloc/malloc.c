@@ -69,17 +69,9 @@ static inline void vg_free(void *p, size_t usable)
 
 /* ---- the cache's fast paths (no lock) --------------------------------- */
 
-/* The block size the heap makes for a request of n bytes, when a block of
- * it can be cached; 0 otherwise. */
 static inline size_t cache_size_for(size_t n)
 {
-    if (n > GH_TCACHE_MAX_BLOCK - GH_HEADER_SIZE)
-        return 0;
-    if (!G.cache_pow2)
-        return gh_block_size_for(n);
-    size_t total = n + GH_HEADER_SIZE;
-    size_t s = total <= 32 ? 32 : (size_t)1 << (64 - __builtin_clzll((unsigned long long)(total - 1)));
-    return s <= GH_TCACHE_MAX_BLOCK ? s : 0;
+    return gh_tcache_size_for(n, G.cache_pow2);
 }
 
 /* Keep the freed block p in this thread's cache when it is a small heap
@@ -106,9 +98,8 @@ static inline bool cache_put(struct gh_tcache *tc, void *p)
         return false;
     }
     uint64_t w0 = __atomic_load_n(&b->size_flags, __ATOMIC_RELAXED), w1 = __atomic_load_n(&b->tag, __ATOMIC_RELAXED);
-    size_t size = (size_t)(w0 & GH_SIZE_MASK);
-    if ((w0 & (GH_FLAG_FREE | GH_FLAG_MMAPPED | GH_FLAG_INNER)) || size > GH_TCACHE_MAX_BLOCK || size < 32
-        || (owner == 0 && hi - at < size))
+    size_t size = gh_tcache_cacheable(w0); /* verified below, before anything is written */
+    if (!size || (owner == 0 && hi - at < size))
         return false;
     /* The next block's header too, so that an overflow into it is found at
      * this free as the locked path finds it (it is in the same region: a
@@ -132,7 +123,7 @@ static inline bool cache_put(struct gh_tcache *tc, void *p)
 static inline void cache_served(struct gh_tcache *tc, enum call c)
 {
     gh_tcache_count_call(tc, c);
-    if (__builtin_expect(++tc->ticks % GH_TCACHE_LOOK_EVERY == 0, 0) && G.shm.hdr && gh_shm_requested(&G.shm))
+    if (__builtin_expect(++tc->ticks % GH_TCACHE_LOOK_EVERY == 0, 0) && reader_waiting())
         gh_exports_shm_service();
 }
 

@@ -40,7 +40,7 @@ static void leave_all(unsigned n)
  * does after any other call. */
 static void answer_reader(void)
 {
-    if (G.shm.hdr && gh_shm_requested(&G.shm))
+    if (reader_waiting())
         gh_exports_shm_service();
 }
 

@@ -39,7 +39,9 @@ struct gh_exports_state gh_exports = { .stats_fd = -1, .trace = { .fd = -1 } };
 __thread struct gh_self gh_self;
 
 static pthread_key_t exit_key;
-static int exit_key_ready; /* set once the key exists (the constructor) */
+static int exit_key_ready; /* set once the key exists (initialisation) */
+
+static void thread_exit(void *arg);
 
 /* Run once, before anything else touches a heap. */
 void gh_exports_init_locked(void)
@@ -60,6 +62,11 @@ void gh_exports_init_locked(void)
     gh_front_set_dynamic(&GH_MAIN_ARENA->front, !G.cfg.mmap_threshold_set); /* glibc's rule (front.h) */
     gh_front_set_cache(&GH_MAIN_ARENA->front, true);                       /* freed mappings kept (large.h) */
     G.cache = G.cfg.cache && !single;
+    /* The exit handler of every thread's cache, made here: a program may
+     * allocate before our constructor runs (pthread_key_create allocates
+     * nothing and takes no lock). */
+    if (G.cache && pthread_key_create(&exit_key, thread_exit) == 0)
+        __atomic_store_n(&exit_key_ready, 1, __ATOMIC_RELEASE);
     G.cache_pow2 = GH_MAIN_ARENA->heap.d == &gh_discipline_buddy;
     GH_MAIN_ARENA->front.cache_marks = G.cache;
     __atomic_store_n(&G.ready, 1, __ATOMIC_RELEASE);
@@ -209,8 +216,6 @@ static void fork_child(void)
 __attribute__((constructor)) static void glassheap_start(void)
 {
     ensure_init();
-    if (pthread_key_create(&exit_key, thread_exit) == 0)
-        __atomic_store_n(&exit_key_ready, 1, __ATOMIC_RELEASE);
     if (G.cfg.stats != GH_STATS_OFF && !(G.cfg.stats_file[0] && stats_file_usable()))
         G.stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
     pthread_atfork(fork_prepare, fork_parent, fork_child);

@@ -46,20 +46,8 @@ void gh_policy_walk(const struct gh_policy *p, bool (*fn)(void *ctx, struct gh_b
 
 bool gh_policy_contains(const struct gh_policy *p, const struct gh_block *b)
 {
-    const struct gh_tnode *want = (const struct gh_tnode *)((const char *)b + GH_HEADER_SIZE);
-    const struct gh_tnode *n = p->tree.root;
-    size_t size = gh_block_size(b);
-    while (n) {
-        if (n == want)
-            return true;
-        bool go_left;
-        if (p->tree.order == GH_TREE_BY_SIZE && gh_tnode_size(n) != size)
-            go_left = size < gh_tnode_size(n);
-        else
-            go_left = (uintptr_t)want < (uintptr_t)n;
-        n = go_left ? n->left : n->right;
-    }
-    return false;
+    /* The walk checks each link before it follows it (tree.c). */
+    return gh_tree_contains(&p->tree, gh_policy_node((struct gh_block *)b), gh_block_size(b));
 }
 
 /* Index operations shared by all four fit policies. */

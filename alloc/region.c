@@ -22,6 +22,7 @@ static void update_bounds(struct gh_heap *h)
     if (!lo) {
         b->lo = b->hi = 0;
         b->cover = NULL;
+        gh_tree_bounds_changed(b);
         return;
     }
     while (lo->left)
@@ -31,6 +32,7 @@ static void update_bounds(struct gh_heap *h)
     b->lo = (uintptr_t)gh_region_of_node(lo);
     b->hi = (uintptr_t)gh_region_end(gh_region_of_node(hi));
     b->cover = h->regions.count > 1 ? &h->regions : NULL;
+    gh_tree_bounds_changed(b);
 }
 
 struct gh_region *gh_region_containing(const struct gh_heap *h, const void *p)
@@ -87,6 +89,7 @@ static struct gh_region *insert_record(struct gh_heap *h, const struct gh_span *
         h->bounds.lo = lo;
     if (hi > h->bounds.hi)
         h->bounds.hi = hi;
+    gh_tree_bounds_changed(&h->bounds);
     gh_tree_insert(&h->regions, &r->node);
     update_bounds(h);
     h->c.heap_bytes += span->len;

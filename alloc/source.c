@@ -22,17 +22,9 @@
  * (2 MiB, mapped MAP_NORESERVE on the first reservation: only the pages of
  * granules in use are ever touched).  Written under the owning arena's
  * lock when a reservation is made, read without a lock. */
-#define OWNER_SLOTS ((size_t)1 << (47 - GH_SOURCE_GRANULE_SHIFT))
-static unsigned char *owner_table;
-
-unsigned gh_source_owner(const void *p)
-{
-    unsigned char *t = __atomic_load_n(&owner_table, __ATOMIC_ACQUIRE);
-    uintptr_t slot = (uintptr_t)p >> GH_SOURCE_GRANULE_SHIFT;
-    if (!t || slot >= OWNER_SLOTS)
-        return 0;
-    return __atomic_load_n(&t[slot], __ATOMIC_RELAXED);
-}
+#define OWNER_SLOTS GH_SOURCE_OWNER_SLOTS
+unsigned char *gh_source_owner_table;
+#define owner_table gh_source_owner_table
 
 /* Make the owner table (once; racing makers keep the first). */
 static bool owner_table_ready(void)

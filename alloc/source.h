@@ -27,6 +27,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "block.h"
 
 enum gh_source_kind { GH_SOURCE_BREAK, GH_SOURCE_ARENA, GH_SOURCE_MAP };
 
@@ -70,9 +73,21 @@ void gh_source_init_arena_paged(struct gh_source *s, void *base, size_t size, si
 /* Spans from reservations entered under owner (1..GH_SOURCE_OWNERS_MAX). */
 void gh_source_init_map(struct gh_source *s, unsigned owner);
 
+/* The owner table (source.c): one byte per granule of the 47-bit address
+ * space, made on the first reservation (NULL before). */
+#define GH_SOURCE_OWNER_SLOTS ((uintptr_t)1 << (47 - GH_SOURCE_GRANULE_SHIFT))
+extern unsigned char *gh_source_owner_table GH_HIDDEN;
+
 /* The owner number of the MAP source whose reservation holds p; 0 when no
  * MAP source holds it (the break, a large block, not ours).  Lock-free. */
-unsigned gh_source_owner(const void *p);
+static inline unsigned gh_source_owner(const void *p)
+{
+    unsigned char *t = __atomic_load_n(&gh_source_owner_table, __ATOMIC_ACQUIRE);
+    uintptr_t slot = (uintptr_t)p >> GH_SOURCE_GRANULE_SHIFT;
+    if (!t || slot >= GH_SOURCE_OWNER_SLOTS)
+        return 0;
+    return __atomic_load_n(&t[slot], __ATOMIC_RELAXED);
+}
 
 /* The unit a heap rounds growth and trimming to (see struct gh_source). */
 static inline size_t gh_source_page(const struct gh_source *s)

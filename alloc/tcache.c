@@ -27,12 +27,17 @@ static void add_counts(struct gh_tcache_counts *a, const struct gh_tcache_counts
         to[i] += __atomic_load_n(&from[i], __ATOMIC_RELAXED);
 }
 
-void gh_tcache_register(struct gh_tcache *tc)
+void gh_tcache_init_bins(struct gh_tcache *tc)
 {
     for (size_t i = 0; i < GH_TCACHE_BINS; i++) {
         size_t size = i * GH_ALIGN, n = size ? GH_TCACHE_BIN_BYTES / size : 0;
         tc->bins[i].limit = (uint32_t)(n < GH_TCACHE_BIN_MIN ? GH_TCACHE_BIN_MIN : n > GH_TCACHE_BIN_MAX ? GH_TCACHE_BIN_MAX : n);
     }
+}
+
+void gh_tcache_register(struct gh_tcache *tc)
+{
+    gh_tcache_init_bins(tc);
     gh_lock(&registry_lock);
     tc->prev = NULL;
     tc->next = registry;

@@ -54,17 +54,18 @@
 #define GH_TCACHE_MAX_BLOCK 1040u                       /* 1024 usable bytes */
 #define GH_TCACHE_BINS      (GH_TCACHE_MAX_BLOCK / GH_ALIGN + 1)
 #define GH_TCACHE_LOOK_EVERY 64u
-/* Bounds, chosen by measurement (bench/RESULTS.md: 8 blocks a bin, as
- * glibc keeps, sent one free in nine to the locked path under random-size
- * churn; 64 brought it to parity): a bin holds up to GH_TCACHE_BIN_BYTES
+/* Bounds, chosen by measurement (bench/RESULTS.md, "The cache's bounds":
+ * 8 blocks a bin, as glibc keeps, took thread-local churn to 4.3x glibc's
+ * time, 64 to 0.96x; 32 KiB a bin took a realloc mix to 1.9x glibc's peak
+ * RSS, 16 KiB to 1.4x): a bin holds up to GH_TCACHE_BIN_BYTES
  * of blocks, at least GH_TCACHE_BIN_MIN and at most GH_TCACHE_BIN_MAX of
  * them, and a thread's cache at most GH_TCACHE_MAX_BYTES in all. */
 #ifndef GH_TCACHE_BIN_MAX
 #define GH_TCACHE_BIN_MAX   64u
 #endif
 #define GH_TCACHE_BIN_MIN   8u
-#define GH_TCACHE_BIN_BYTES (32u * 1024u)
-#define GH_TCACHE_MAX_BYTES (512u * 1024u)
+#define GH_TCACHE_BIN_BYTES (16u * 1024u)
+#define GH_TCACHE_MAX_BYTES (256u * 1024u)
 
 
 enum gh_tcache_state {
@@ -87,6 +88,32 @@ struct gh_tcache {
     struct gh_tcache_counts c;   /* written by the thread, read by the snapshot */
     struct gh_tcache *next, *prev; /* the registry */
 };
+
+/* The block size a heap makes for a request of n bytes when a block of it
+ * can be cached, else 0: the fit rule (block.h), or for a heap of
+ * power-of-two blocks (pow2: buddy) the power of two that holds n and a
+ * header, at least 32. */
+static inline size_t gh_tcache_size_for(size_t n, bool pow2)
+{
+    if (n > GH_TCACHE_MAX_BLOCK - GH_HEADER_SIZE)
+        return 0;
+    if (!pow2)
+        return gh_block_size_for(n);
+    size_t total = n + GH_HEADER_SIZE;
+    size_t s = total <= 32 ? 32 : (size_t)1 << (64 - __builtin_clzll((unsigned long long)(total - 1)));
+    return s <= GH_TCACHE_MAX_BLOCK ? s : 0;
+}
+
+/* The size of a block in use whose header word is w0 when the cache may
+ * keep it (a plain heap block of 32 to GH_TCACHE_MAX_BLOCK bytes), else 0.
+ * The header must have been verified by the caller. */
+static inline size_t gh_tcache_cacheable(uint64_t w0)
+{
+    size_t size = (size_t)(w0 & GH_SIZE_MASK);
+    if ((w0 & (GH_FLAG_FREE | GH_FLAG_MMAPPED | GH_FLAG_INNER)) || size > GH_TCACHE_MAX_BLOCK || size < 32)
+        return 0;
+    return size;
+}
 
 /* The mark of a cached block's link (payload p, next cached payload). */
 static inline uint64_t gh_tcache_link_mac(const void *p, const void *next)
@@ -166,6 +193,10 @@ static inline void gh_tcache_count_call(struct gh_tcache *tc, int kind)
     }
     __atomic_store_n(slot, *slot + 1, __ATOMIC_RELAXED);
 }
+
+/* Set every bin's bound (gh_tcache_register does; a cache used without the
+ * registry - glassheap replay --cache - calls it itself). */
+void gh_tcache_init_bins(struct gh_tcache *tc);
 
 /* Register tc (its thread's first use): the snapshot counts it from now. */
 void gh_tcache_register(struct gh_tcache *tc);

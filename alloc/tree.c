@@ -5,8 +5,9 @@
  * the size word in front of each node), allocates, or takes a lock.
  *
  * Invariants (gh_tree_check): in-order keys strictly increase; each node's
- * height is 1 + max(child heights) and the two differ by at most 1; each
- * node's max is the largest size in its subtree; count is the node count.
+ * height is 1 + max(child heights) and the two differ by at most 1; in a
+ * BY_ADDR tree each node's max is the largest size in its subtree (a BY_SIZE
+ * tree keeps 0 there); count is the node count.
  */
 #include "tree.h"
 
@@ -17,15 +18,16 @@
 /* A node occupies its size word (16 bytes before it) and itself. */
 #define NODE_SPAN (16u + sizeof(struct gh_tnode))
 
-const struct gh_tree_bounds gh_tree_any = { 0, UINTPTR_MAX, NULL, NULL };
+const struct gh_tree_bounds gh_tree_any = { 0, UINTPTR_MAX, NULL, NULL, 16, (UINTPTR_MAX - NODE_SPAN) >> 4, 0, 0 };
 
 /* ---- checked links ---------------------------------------------------- */
 
 /* A tree's bounds as one walk holds them, in registers: the lowest node
  * address and, shifted right by 4, how far above it the highest may lie. */
 struct lim {
-    uintptr_t lo;               /* bounds->lo + 16 */
-    uintptr_t span;             /* (hi - lo - NODE_SPAN) >> 4 */
+    uintptr_t lo;               /* bounds->node_lo: bounds->lo + 16 */
+    uintptr_t span;             /* bounds->node_span: (hi - lo - NODE_SPAN) >> 4;
+                                   0 with a cover: every link takes the slow check */
     bool by_addr;               /* children must lie on their side */
     bool cover;                 /* several regions: the slow check too */
     const struct gh_tree *t;
@@ -34,14 +36,47 @@ struct lim {
 static inline struct lim lim_of(const struct gh_tree *t)
 {
     const struct gh_tree_bounds *b = t->bounds;
-    return (struct lim){ b->lo + 16, (b->hi - b->lo - NODE_SPAN) >> 4, t->order == GH_TREE_BY_ADDR,
-                         b->cover != NULL && b->cover != t, t };
+    bool cover = b->cover != NULL && b->cover != t;
+    return (struct lim){ b->node_lo, cover ? 0 : b->node_span, t->order == GH_TREE_BY_ADDR, cover, t };
+}
+
+/* The same with the order known at compile time (a function of one order,
+ * or one of the two copies of an always-inline one): the side checks of
+ * the other order compile away. */
+static inline struct lim lim_ordered(const struct gh_tree *t, bool by_addr)
+{
+    struct lim L = lim_of(t);
+    L.by_addr = by_addr;
+    return L;
 }
 
 __attribute__((noreturn, cold, noinline)) static void bad_link(struct lim L, const void *at)
 {
     const char *fn = L.t->bounds->fn;
     gh_fatal(fn ? fn : "malloc", GH_MSG_FREE_LIST, at);
+}
+
+/* Several regions: does one of the cover's spans hold the node at c?  The
+ * span that held the last one is remembered in the bounds (a cache, so it
+ * is written through the const pointer: the bounds belong to the heap
+ * whose lock is held). */
+__attribute__((noinline)) static bool in_cover(struct lim L, const struct gh_tnode *c)
+{
+    struct gh_tree_bounds *b = (struct gh_tree_bounds *)L.t->bounds;
+    uintptr_t a = (uintptr_t)c - 16, d = (uintptr_t)c - b->node_lo;
+    if (((d >> 4) | (d << 60)) > b->node_span) /* outside [lo, hi) or misaligned */
+        return false;
+    if (a - b->hit_lo < b->hit_len)
+        return true;
+    const struct gh_tnode *n = gh_tree_floor(b->cover, (const char *)c);
+    if (!n)
+        return false;
+    uintptr_t start = (uintptr_t)n - 16, len = gh_tnode_size(n);
+    if (a < start || len < NODE_SPAN || a - start > len - NODE_SPAN)
+        return false;
+    b->hit_lo = start;
+    b->hit_len = len - NODE_SPAN + 1;
+    return true;
 }
 
 /* May the tree hold a node at c (not NULL)?  [c - 16, c + 24) inside
@@ -51,9 +86,7 @@ static inline bool in_bounds(struct lim L, const struct gh_tnode *c)
 {
     uintptr_t d = (uintptr_t)c - L.lo;
     if (__builtin_expect(((d >> 4) | (d << 60)) > L.span, 0))
-        return false;
-    if (__builtin_expect(L.cover, 0) && !gh_tree_covers(L.t->bounds->cover, (const char *)c - 16, NODE_SPAN))
-        return false;
+        return L.cover && in_cover(L, c); /* several regions: span 0, always here */
     return true;
 }
 
@@ -93,18 +126,25 @@ static inline size_t submax(const struct gh_tnode *n)
     return n ? (size_t)(n->aux & MAX_MASK) : 0;
 }
 
-/* Recompute n's height and subtree max from its children l and r
- * (n->left and n->right, already checked). */
-static inline void pull(struct gh_tnode *n, const struct gh_tnode *l, const struct gh_tnode *r)
+/* Recompute n's height and (BY_ADDR) subtree max from its children l and r
+ * (n->left and n->right, already checked).  A BY_SIZE tree keeps no max:
+ * its largest node is the rightmost, and a move that keeps the order then
+ * changes nothing above the node. */
+static inline void pull(struct lim L, struct gh_tnode *n, const struct gh_tnode *l, const struct gh_tnode *r)
 {
     int hl = height(l), hr = height(r);
+    uint64_t h = (uint64_t)(1 + (hl > hr ? hl : hr)) << HEIGHT_SHIFT;
+    if (!L.by_addr) {
+        n->aux = h;
+        return;
+    }
     size_t m = gh_tnode_size(n);
     size_t ml = submax(l), mr = submax(r);
     if (ml > m)
         m = ml;
     if (mr > m)
         m = mr;
-    n->aux = ((uint64_t)(1 + (hl > hr ? hl : hr)) << HEIGHT_SHIFT) | (uint64_t)m;
+    n->aux = h | (uint64_t)m;
 }
 
 /* True when a sorts before b in t's order. */
@@ -126,9 +166,9 @@ static struct gh_tnode *rotate_right(struct lim L, struct gh_tnode *n, struct gh
 {
     struct gh_tnode *ll = left_of(L, l), *lr = right_of(L, l);
     n->left = lr;
-    pull(n, lr, r);
+    pull(L, n, lr, r);
     l->right = n;
-    pull(l, ll, n);
+    pull(L, l, ll, n);
     return l;
 }
 
@@ -137,48 +177,97 @@ static struct gh_tnode *rotate_left(struct lim L, struct gh_tnode *n, const stru
 {
     struct gh_tnode *rl = left_of(L, r), *rr = right_of(L, r);
     n->right = rl;
-    pull(n, l, rl);
+    pull(L, n, l, rl);
     r->left = n;
-    pull(r, n, rr);
+    pull(L, r, n, rr);
     return r;
 }
 
-/* Restore the AVL property at n (children balanced); returns the new root.
- * A child of height >= 1 is not NULL (height(NULL) is 0), so the rotations
- * below always have the node they turn. */
-static struct gh_tnode *rebalance(struct lim L, struct gh_tnode *n)
+/* n's children l and r (checked) differ in height by 2: rotate; returns
+ * the subtree's new root.  A child of height >= 1 is not NULL (height(NULL)
+ * is 0), so the rotations below always have the node they turn. */
+__attribute__((noinline)) static struct gh_tnode *rotate(struct lim L, struct gh_tnode *n, struct gh_tnode *l,
+                                                         struct gh_tnode *r)
 {
-    struct gh_tnode *l = left_of(L, n), *r = right_of(L, n);
-    int bal = height(l) - height(r);
-    if (bal > 1) {
+    if (height(l) > height(r)) {
         struct gh_tnode *ll = left_of(L, l), *lr = right_of(L, l);
         if (height(ll) < height(lr))
             n->left = l = rotate_left(L, l, ll, lr);
         return rotate_right(L, n, l, r);
     }
-    if (bal < -1) {
-        struct gh_tnode *rl = left_of(L, r), *rr = right_of(L, r);
-        if (height(rr) < height(rl))
-            n->right = r = rotate_right(L, r, rl, rr);
-        return rotate_left(L, n, l, r);
+    struct gh_tnode *rl = left_of(L, r), *rr = right_of(L, r);
+    if (height(rr) < height(rl))
+        n->right = r = rotate_right(L, r, rl, rr);
+    return rotate_left(L, n, l, r);
+}
+
+/* Restore the AVL property at n (children balanced); returns the new root.
+ * The common case - no rotation, only n's height and max recomputed - is
+ * inline; *changed says whether n's aux changed (or n was rotated). */
+static inline __attribute__((always_inline)) struct gh_tnode *rebalance_at(struct lim L, struct gh_tnode *n,
+                                                                            bool *changed)
+{
+    struct gh_tnode *l = left_of(L, n), *r = right_of(L, n);
+    int bal = height(l) - height(r);
+    if (__builtin_expect(bal > 1 || bal < -1, 0)) {
+        *changed = true;
+        return rotate(L, n, l, r);
     }
-    pull(n, l, r);
+    uint64_t before = n->aux;
+    pull(L, n, l, r);
+    *changed = n->aux != before;
     return n;
+}
+
+static struct gh_tnode *rebalance(struct lim L, struct gh_tnode *n)
+{
+    bool changed;
+    return rebalance_at(L, n, &changed);
 }
 
 /* Walk back up a recorded path of links, rebalancing each node.  Once a
  * node keeps its place, height and subtree max, nothing above it can
  * change: stop there (most inserts and removes stop within two levels). */
-static void fix_path(struct lim L, struct gh_tnode **path[], int depth)
+static inline __attribute__((always_inline)) void fix_path(struct lim L, struct gh_tnode **path[], int depth)
 {
     while (depth-- > 0) {
         struct gh_tnode **link = path[depth];
-        struct gh_tnode *n = *link;
-        uint64_t before = n->aux;
-        struct gh_tnode *top = rebalance(L, n);
-        *link = top;
-        if (top == n && n->aux == before)
+        bool changed;
+        struct gh_tnode *top = rebalance_at(L, *link, &changed);
+        if (!changed)
             return;
+        *link = top;
+    }
+}
+
+/* BY_ADDR, after a move (heights unchanged): refresh the subtree maxima up
+ * the recorded path, stopping where one stays.  path[depth-1] links to the
+ * moved node, whose children were checked; above it each node's child on
+ * the path was checked on the way down, so only its other child is. */
+static inline __attribute__((always_inline)) void fix_max(struct lim L, struct gh_tnode **path[], int depth)
+{
+    for (int d = depth - 1; d >= 0; d--) {
+        struct gh_tnode *x = *path[d];
+        const struct gh_tnode *l, *r;
+        if (d == depth - 1) {
+            l = x->left;
+            r = x->right;
+        } else if (path[d + 1] == &x->left) {
+            l = x->left;
+            r = right_of(L, x);
+        } else {
+            l = left_of(L, x);
+            r = x->right;
+        }
+        size_t m = gh_tnode_size(x), ml = submax(l), mr = submax(r);
+        if (ml > m)
+            m = ml;
+        if (mr > m)
+            m = mr;
+        uint64_t aux = (x->aux & ~MAX_MASK) | (uint64_t)m;
+        if (aux == x->aux)
+            return;
+        x->aux = aux;
     }
 }
 
@@ -201,9 +290,9 @@ static inline struct gh_tnode **child_link(struct lim L, struct gh_tnode *n, boo
     return &n->right;
 }
 
-void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n)
+static inline __attribute__((always_inline)) void insert_impl(struct gh_tree *t, struct gh_tnode *n, bool by_addr)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, by_addr);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
     int depth = 0;
     struct gh_tnode **link = &t->root;
@@ -215,18 +304,27 @@ void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n)
         link = child_link(L, *link, less(t, n, *link));
     }
     n->left = n->right = NULL;
-    pull(n, NULL, NULL);
+    pull(L, n, NULL, NULL);
     *link = n;
     t->count++;
     fix_path(L, path, depth);
 }
 
+void gh_tree_insert(struct gh_tree *t, struct gh_tnode *n)
+{
+    if (t->order == GH_TREE_BY_ADDR)
+        insert_impl(t, n, true);
+    else
+        insert_impl(t, n, false);
+}
+
 /* Record the path from the root to n's link, searching with n's key as
  * (size, n); returns the depth (the link to n itself is path[depth-1]), or
  * -1 when n is not in the tree. */
-static int find_path(struct gh_tree *t, const struct gh_tnode *n, size_t size, struct gh_tnode **path[])
+static inline __attribute__((always_inline)) int find_path(struct gh_tree *t, const struct gh_tnode *n, size_t size, struct gh_tnode **path[],
+                                                        bool by_addr)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, by_addr);
     int depth = 0;
     struct gh_tnode **link = &t->root;
     while (*link) {
@@ -253,9 +351,10 @@ static inline int cmp_key(const struct gh_tree *t, size_t sa, uintptr_t aa, size
     return aa < ab ? -1 : aa > ab;
 }
 
-bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, struct gh_tnode *n)
+static inline __attribute__((always_inline)) bool move_impl(struct gh_tree *t, struct gh_tnode *old, size_t old_size, struct gh_tnode *n,
+                                                        bool by_addr)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, by_addr);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
     int depth = 0;
     struct gh_tnode **link = &t->root;
@@ -264,12 +363,16 @@ bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, stru
         depth_ok(L, depth, *link);
         path[depth++] = link;
         struct gh_tnode *c = *link;
+        /* By size no fix_path follows to check the other child: check it
+         * here, so a move sees every link on its path as a rebalance would. */
+        if (!L.by_addr)
+            (void)left_of(L, c), (void)right_of(L, c);
         if (cmp_key(t, old_size, (uintptr_t)old, gh_tnode_size(c), (uintptr_t)c) < 0) {
             hi = c;
-            link = child_link(L, c, true);
+            link = L.by_addr ? child_link(L, c, true) : &c->left;
         } else {
             lo = c;
-            link = child_link(L, c, false);
+            link = L.by_addr ? child_link(L, c, false) : &c->right;
         }
     }
     if (!*link)
@@ -304,8 +407,18 @@ bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, stru
         n->aux = old->aux;
         *link = n;
     }
-    fix_path(L, path, depth);
+    /* Heights stay; by address the maxima above may change, by size there
+     * are none. */
+    if (L.by_addr)
+        fix_max(L, path, depth);
     return true;
+}
+
+bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, struct gh_tnode *n)
+{
+    if (t->order == GH_TREE_BY_ADDR)
+        return move_impl(t, old, old_size, n, true);
+    return move_impl(t, old, old_size, n, false);
 }
 
 void gh_tree_remove(struct gh_tree *t, struct gh_tnode *n)
@@ -313,11 +426,11 @@ void gh_tree_remove(struct gh_tree *t, struct gh_tnode *n)
     gh_tree_remove_sized(t, n, gh_tnode_size(n));
 }
 
-void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
+static inline __attribute__((always_inline)) void remove_impl(struct gh_tree *t, struct gh_tnode *n, size_t size, bool by_addr)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, by_addr);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
-    int depth = find_path(t, n, size, path);
+    int depth = find_path(t, n, size, path, by_addr);
     if (depth < 0) /* n is not where its key says: the index is not what the heap thinks */
         bad_link(L, n);
     struct gh_tnode **link = path[depth - 1];
@@ -359,18 +472,44 @@ void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
     fix_path(L, path, depth);
 }
 
-void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n)
+void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size)
+{
+    if (t->order == GH_TREE_BY_ADDR)
+        remove_impl(t, n, size, true);
+    else
+        remove_impl(t, n, size, false);
+}
+
+bool gh_tree_contains(const struct gh_tree *t, const struct gh_tnode *n, size_t size)
 {
     struct lim L = lim_of(t);
+    const struct gh_tnode *c = t->root;
+    for (int depth = 0; c; depth++) {
+        depth_ok(L, depth, c);
+        if (c == n)
+            return true;
+        bool left;
+        if (t->order == GH_TREE_BY_SIZE && size != gh_tnode_size(c))
+            left = size < gh_tnode_size(c);
+        else
+            left = (uintptr_t)n < (uintptr_t)c;
+        c = left ? left_of(L, c) : right_of(L, c);
+    }
+    return false;
+}
+
+void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n)
+{
+    struct lim L = lim_ordered(t, true);
     struct gh_tnode **path[GH_TREE_MAX_DEPTH];
-    int depth = find_path(t, n, 0, path); /* BY_ADDR: the size is not a key */
+    int depth = find_path(t, n, 0, path, true); /* BY_ADDR: the size is not a key */
     if (depth <= 0)
         bad_link(L, n);
     fix_path(L, path, depth);
 }
 
 /* Below n (submax(n) >= size): the lowest-addressed node that fits. */
-static struct gh_tnode *lowest_fit_below(struct lim L, const struct gh_tnode *n, size_t size, int depth)
+static inline __attribute__((always_inline)) struct gh_tnode *lowest_fit_below(struct lim L, const struct gh_tnode *n, size_t size, int depth)
 {
     for (;; depth++) {
         depth_ok(L, depth, n);
@@ -390,7 +529,7 @@ static struct gh_tnode *lowest_fit_below(struct lim L, const struct gh_tnode *n,
 
 struct gh_tnode *gh_tree_first_fit(const struct gh_tree *t, size_t size)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, true);
     const struct gh_tnode *n = t->root;
     if (size == 0)
         size = 1; /* an empty subtree's max is 0: never let it "fit" */
@@ -402,7 +541,7 @@ struct gh_tnode *gh_tree_first_fit(const struct gh_tree *t, size_t size)
 /* Lowest fitting node in the subtree n whose keys are all >= from. */
 struct gh_tnode *gh_tree_first_fit_from(const struct gh_tree *t, const void *from, size_t size)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, true);
     /* Walk down toward `from`; every time we go left at a node >= from,
      * that node and its right subtree are candidates to its right.  The
      * first candidate (lowest address) that fits wins; the candidates are
@@ -434,8 +573,12 @@ struct gh_tnode *gh_tree_first_fit_from(const struct gh_tree *t, const void *fro
 
 struct gh_tnode *gh_tree_floor(const struct gh_tree *t, const void *addr)
 {
-    struct lim L = lim_of(t);
     const struct gh_tnode *n = t->root, *best = NULL;
+    /* A tree of one node (a heap of one region: every "which region holds
+     * p") follows no link: answer before setting up the checks. */
+    if (!n || (!n->left && !n->right))
+        return (struct gh_tnode *)(n && (uintptr_t)n <= (uintptr_t)addr ? n : NULL);
+    struct lim L = lim_ordered(t, true);
     for (int depth = 0; n; depth++) {
         depth_ok(L, depth, n);
         if ((uintptr_t)n <= (uintptr_t)addr) {
@@ -459,7 +602,7 @@ bool gh_tree_covers(const struct gh_tree *t, const void *p, size_t len)
 
 struct gh_tnode *gh_tree_best_fit(const struct gh_tree *t, size_t size)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, false);
     const struct gh_tnode *n = t->root, *best = NULL;
     for (int depth = 0; n; depth++) {
         depth_ok(L, depth, n);
@@ -486,7 +629,7 @@ static const struct gh_tnode *rightmost(struct lim L, const struct gh_tnode *n)
 
 struct gh_tnode *gh_tree_largest(const struct gh_tree *t)
 {
-    struct lim L = lim_of(t);
+    struct lim L = lim_ordered(t, false);
     const struct gh_tnode *n = t->root;
     if (!n)
         return NULL;
@@ -577,11 +720,14 @@ static int check(struct check_state *st, const struct gh_tnode *n, int depth)
         st->why = "tree node height is stale";
         return -1;
     }
-    size_t m = gh_tnode_size(n);
-    if (submax(n->left) > m)
-        m = submax(n->left);
-    if (submax(n->right) > m)
-        m = submax(n->right);
+    size_t m = 0;
+    if (st->t->order == GH_TREE_BY_ADDR) {
+        m = gh_tnode_size(n);
+        if (submax(n->left) > m)
+            m = submax(n->left);
+        if (submax(n->right) > m)
+            m = submax(n->right);
+    }
     if (submax(n) != m) {
         st->why = "tree subtree maximum is stale";
         return -1;

@@ -23,7 +23,8 @@
  * 16-byte aligned, its node and size word inside [lo, hi), inside one of the
  * cover tree's spans when there is more than one, on the right side of its
  * parent (BY_ADDR), and no path deeper than GH_TREE_MAX_DEPTH.  O(1) per link
- * (the cover lookup only for heaps of several regions).  A bad link is fatal:
+ * (the cover lookup only for heaps of several regions, and then mostly one
+ * compare against the span that held the last node).  A bad link is fatal:
  * "<fn>(): corrupted free list at <node>" (error.h), naming the node that
  * holds it.
  * A node's size must not change while it is in a BY_SIZE tree; in a BY_ADDR
@@ -53,7 +54,27 @@ struct gh_tree_bounds {
     const struct gh_tree *cover; /* NULL, or a BY_ADDR tree (the regions) one
                                     of whose spans must hold the node too */
     const char *fn;              /* the API call under way, for the fatal line */
+    /* lo and hi as the link check uses them (gh_tree_bounds_changed): the
+     * lowest node address, and how far above it the highest may lie, in
+     * 16-byte units. */
+    uintptr_t node_lo, node_span;
+    /* With a cover: the span of the cover node that last held a node
+     * [hit_lo, hit_lo + hit_len + NODE_SPAN - 1), so the next link into
+     * the same region costs one compare instead of a cover walk (hit_len
+     * 0: none yet). */
+    uintptr_t hit_lo, hit_len;
 };
+
+/* Recompute node_lo and node_span after lo or hi changed (region.c). */
+static inline void gh_tree_bounds_changed(struct gh_tree_bounds *b)
+{
+    /* A node occupies [n - 16, n + 24): its size word and itself. */
+    b->node_lo = b->lo + 16;
+    b->node_span = b->hi - b->lo >= 40 ? (b->hi - b->lo - 40) >> 4 : 0;
+    if (b->hi <= b->lo) /* no regions: no node passes */
+        b->node_lo = UINTPTR_MAX, b->node_span = 0;
+    b->hit_lo = b->hit_len = 0;
+}
 
 struct gh_tree {
     struct gh_tnode *root;
@@ -107,6 +128,10 @@ void gh_tree_remove_sized(struct gh_tree *t, struct gh_tnode *n, size_t size);
  * remove and an insert.  false (tree unchanged) when old is not in t or n
  * would sort elsewhere: then remove old and insert n. */
 bool gh_tree_move(struct gh_tree *t, struct gh_tnode *old, size_t old_size, struct gh_tnode *n);
+
+/* Is n in t, searched for with the key (size, n)?  Its links checked like
+ * every walk's (a bad one is fatal). */
+bool gh_tree_contains(const struct gh_tree *t, const struct gh_tnode *n, size_t size);
 
 /* BY_ADDR: n's size changed in place; refresh the subtree maxima. */
 void gh_tree_resized(struct gh_tree *t, struct gh_tnode *n);

@@ -1,11 +1,12 @@
 /* fuzz_heap.c - the seeded heap fuzzer (CTest; tests/fuzz/README.md).
  *
- *   gh_fuzz_heap POLICY OPS [SEED [CASE]]
+ *   gh_fuzz_heap POLICY OPS [SEED [CASE...]]
  *
  * Runs fuzz cases (heapfuzz.h) of up to CASE_OPS operations on a fresh arena
  * heap of POLICY, each in a forked child, until OPS operations have run.
  * Every case's bytes come from a PRNG seeded with (SEED, case number), so a
- * failing case is rerun alone with its SEED and CASE.  Half the cases make
+ * failing case is rerun alone with its SEED and CASE; with several CASEs,
+ * just those (the regressions of regressions.txt).  Half the cases make
  * corrupting writes (into neighbours, headers, freed blocks), half only
  * legal ones (slack).  The parent requires of each child: exit 0 (the heap
  * checks clean at the end), or - only for a corrupting case - death by
@@ -84,13 +85,21 @@ static int classify(const char *err)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: gh_fuzz_heap POLICY OPS [SEED [CASE]]\n");
+        fprintf(stderr, "usage: gh_fuzz_heap POLICY OPS [SEED [CASE...]]\n");
         return 2;
     }
     const char *policy = argv[1];
-    uint64_t want = strtoull(argv[2], NULL, 0);
+    /* OPS as a number or in floating notation ("1e8", long_run.sh's). */
+    char *end;
+    double want_d = strtod(argv[2], &end);
+    if (end == argv[2] || *end || !(want_d >= 0 && want_d < 1e19)) {
+        fprintf(stderr, "gh_fuzz_heap: OPS must be a count, not %s\n", argv[2]);
+        return 2;
+    }
+    uint64_t want = (uint64_t)want_d;
     uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 0) : 1;
-    long only = argc > 4 ? strtol(argv[4], NULL, 0) : -1;
+    /* CASE...: only those cases, OPS ignored. */
+    int nonly = argc > 4 ? argc - 4 : 0, next_only = 0;
     volatile struct gh_fuzz_stats *st = mmap(NULL, sizeof *st, PROT_READ | PROT_WRITE,
                                              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (st == MAP_FAILED)
@@ -102,7 +111,9 @@ int main(int argc, char **argv)
     double limit = limit_env ? strtod(limit_env, NULL) : 0;
     bool stopped = false;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (uint64_t k = only >= 0 ? (uint64_t)only : 0; ops < want || (only >= 0 && cases == 0); k++) {
+    for (uint64_t k = 0; nonly ? next_only < nonly : ops < want; k++) {
+        if (nonly)
+            k = strtoull(argv[4 + next_only++], NULL, 0);
         bool dirty = (k & 1) != 0;
         uint64_t case_seed = mix(seed ^ mix(k + 1));
         int fds[2];
@@ -165,8 +176,6 @@ int main(int argc, char **argv)
             if (failures >= 10)
                 break;
         }
-        if (only >= 0)
-            break;
         if (limit > 0 && (cases & 63) == 0) {
             clock_gettime(CLOCK_MONOTONIC, &t1);
             if ((double)(t1.tv_sec - t0.tv_sec) > limit) {

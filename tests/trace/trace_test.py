@@ -393,6 +393,28 @@ def case_deterministic(env):
     check(s1 == s2, "two --step runs differ")
 
 
+def case_cache(env):
+    """replay --cache puts the library's thread cache in front of every
+    policy: the model says so (text and JSON), the pure replay is unchanged by
+    it, and on random.rep the cache changes what the fit policies do (blocks
+    kept by the cache are not coalesced).  Deterministic, like any replay."""
+    t = os.path.join(env.src, "traces", "random.rep")
+    pure = env.replay_json(t, "--model", "exact")
+    cached = env.replay_json(t, "--model", "exact", "--cache")
+    again = env.replay_json(t, "--model", "exact", "--cache")
+    check(pure["model"].get("cache") is False, "pure replay's model: %r" % pure["model"])
+    check(cached["model"].get("cache") is True, "--cache replay's model: %r" % cached["model"])
+    check(strip_timing(cached) == strip_timing(again), "two --cache replays differ")
+    p = {x["policy"]: x["peak_heap_bytes"] for x in pure["policies"]}
+    c = {x["policy"]: x["peak_heap_bytes"] for x in cached["policies"]}
+    check(any(p[k] != c[k] for k in ("first", "next", "best", "worst")),
+          "the cache changed no fit policy's peak heap: %r vs %r" % (p, c))
+    check(all(x["peak_requested"] == y["peak_requested"] for x, y in zip(pure["policies"], cached["policies"])),
+          "peak live depends on the trace alone")
+    _, out, _ = env.cli("replay", t, "--cache", "--policy", "best")
+    check("the thread's cache in front (--cache)" in out, out)
+
+
 def figures(d):
     keep = ("policy", "peak_heap_bytes", "peak_requested", "fragmentation", "at_peak_live", "end", "large")
     return [{k: p[k] for k in keep} for p in d["policies"]]

@@ -1,7 +1,7 @@
 /* cmd_replay.c - glassheap replay: run a trace through the library's own
  * front end and heap.
  *
- *   glassheap replay FILE [--policy P|all] [--model glassheap|exact] [--json]
+ *   glassheap replay FILE [--policy P|all] [--model glassheap|exact] [--cache] [--json]
  *                         [--svg FILE] [--mmap-threshold N]
  *   glassheap replay FILE --step [--policy P|all] [--model M] [--html FILE]
  *
@@ -26,7 +26,8 @@
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: glassheap replay FILE [--policy P|all] [--model M] [--json] [--svg OUT.svg] [--mmap-threshold N]\n"
+            "usage: glassheap replay FILE [--policy P|all] [--model M] [--cache] [--json] [--svg OUT.svg]\n"
+            "                        [--mmap-threshold N]\n"
             "       glassheap replay FILE --step [--policy P|all] [--model M] [--html OUT.html]\n\n"
             "Replays an allocation trace (binary from GLASSHEAP_TRACE / glassheap record, or\n"
             "malloc-lab .rep text) through glassheap's own heap, one private arena per policy\n"
@@ -37,6 +38,9 @@ static void help(FILE *f)
             "                   trim and mmap thresholds, in pages; replay equals the preloaded run)\n"
             "                   or exact (the malloc-lab driver's: grows by exactly what a request\n"
             "                   lacks, never shrinks, nothing mapped apart)\n"
+            "  --cache          the library's per-thread cache in front of every policy (the\n"
+            "                   trace is one thread's); default: the pure policy, every block\n"
+            "                   placed by it (docs/cache-and-arenas.md)\n"
             "  --json           one JSON object on stdout\n"
             "  --svg FILE       draw heap size and live bytes over time, every policy, one chart\n"
             "  --mmap-threshold requests this large are mapped apart (default: the trace's, or 128K)\n"
@@ -70,11 +74,11 @@ struct replay_opts {
     const char *policies[CLI_NPOLICIES];
     size_t npol;
     const char *svg, *html;
-    bool step;
+    bool step, cache;
     enum replay_model_kind model;
 };
 
-enum { OPT_SVG = 0x200, OPT_STEP, OPT_HTML, OPT_MODEL };
+enum { OPT_SVG = 0x200, OPT_STEP, OPT_HTML, OPT_MODEL, OPT_CACHE };
 
 static int replay_option(void *ctx, int val, const char *arg)
 {
@@ -94,6 +98,9 @@ static int replay_option(void *ctx, int val, const char *arg)
         return -1;
     case OPT_HTML:
         o->html = arg;
+        return -1;
+    case OPT_CACHE:
+        o->cache = true;
         return -1;
     case OPT_MODEL:
         if (!replay_model_parse(arg, &o->model)) {
@@ -141,6 +148,7 @@ int cmd_replay(int argc, char **argv)
         { "step", no_argument, NULL, OPT_STEP },
         { "html", required_argument, NULL, OPT_HTML },
         { "model", required_argument, NULL, OPT_MODEL },
+        { "cache", no_argument, NULL, OPT_CACHE },
         { NULL, 0, NULL, 0 },
     };
     struct replay_opts o = { .npol = 0 };
@@ -180,6 +188,7 @@ int cmd_replay(int argc, char **argv)
     }
     struct replay_model model;
     replay_model_init(&model, o.model, a.threshold, threshold_given, &t);
+    model.cache = o.cache;
     struct result res[CLI_NPOLICIES];
     memset(res, 0, sizeof res);
     int status = GH_EXIT_OK;

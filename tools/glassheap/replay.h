@@ -37,6 +37,7 @@
 #include "front.h"
 #include "heap.h"
 #include "mapper.h"
+#include "tcache.h"
 #include "tracefile.h"
 
 #define REPLAY_SERIES_POINTS 800u  /* samples per policy for --svg */
@@ -65,6 +66,8 @@ struct replay_model {
     bool shrinks;              /* the source takes memory back */
     uint64_t unit;             /* growth granularity: the page, or 16 bytes */
     unsigned buddy_order;      /* exact: buddy's chunk is 2^buddy_order */
+    bool cache;                /* --cache: the trace's one thread has the library's
+                                * per-thread cache in front (alloc/tcache.h) */
 };
 
 /* The heap's counters at one moment. */
@@ -105,6 +108,9 @@ struct sim {
     struct gh_mapper_counts mapped;
     char *arena;
     size_t arena_len;
+    bool cache;                  /* the model's cache: tc in front of the front end */
+    bool pow2;                   /* buddy: power-of-two blocks (the cache's size rule) */
+    struct gh_tcache tc;
     uint32_t nids;
     struct slot *slots;
     uint64_t live, live_all;     /* the program's live bytes: heap blocks, and all */

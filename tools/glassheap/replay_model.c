@@ -146,6 +146,8 @@ static void params(FILE *f, const struct replay_model *m, uint64_t buddy_chunk, 
                 m->kind == MODEL_EXACT ? " by exactly what a request lacks" : " (pad included)");
     if (buddy_chunk)
         fprintf(f, "; buddy grows by %s chunks", cli_bytes(buddy_chunk, b, sizeof b));
+    if (m->cache)
+        fprintf(f, brief ? "; thread cache" : "; the thread's cache in front (--cache)");
 }
 
 void replay_model_describe(FILE *f, const struct replay_model *m, uint64_t buddy_chunk)
@@ -175,7 +177,8 @@ void replay_model_json(FILE *f, const struct replay_model *m, uint64_t buddy_chu
 {
     fprintf(f, "{\"name\":\"%s\",\"top_pad\":%" PRIu64, m->name, m->top_pad);
     json_limit(f, "trim_threshold", m->trim_threshold);
-    fprintf(f, ",\"trim_adaptive\":%s", m->trim_adaptive ? "true" : "false");
+    fprintf(f, ",\"trim_adaptive\":%s,\"cache\":%s", m->trim_adaptive ? "true" : "false",
+            m->cache ? "true" : "false");
     json_limit(f, "mmap_threshold", m->mmap_threshold);
     fprintf(f, ",\"mmap_threshold_dynamic\":%s", m->threshold_dynamic ? "true" : "false");
     fprintf(f, ",\"growth_unit\":%" PRIu64 ",\"grows_exactly\":%s,\"shrinks\":%s", m->unit,

@@ -90,10 +90,42 @@ static void count_failure(struct sim *s, uint64_t n, uint32_t align)
         s->res->fail_mapping++;
 }
 
+/* --cache: a block of the thread's cache for n bytes aligned to align, as
+ * the library's malloc takes one (alloc/malloc.c), or NULL. */
+static void *cache_take(struct sim *s, uint64_t n, uint32_t align)
+{
+    size_t size;
+    if (!s->cache || n > GH_TCACHE_MAX_BLOCK || (size = gh_tcache_size_for((size_t)n, s->pow2)) == 0)
+        return NULL;
+    void *p = align > GH_ALIGN ? gh_tcache_take_aligned(&s->tc, size, align, "malloc")
+                               : gh_tcache_take(&s->tc, size, "malloc");
+    if (p)
+        on_step(s);
+    return p;
+}
+
+/* --cache: keep the freed heap block p in the cache, as free does. */
+static bool cache_put(struct sim *s, void *p)
+{
+    if (!s->cache || !gh_heap_owns(&s->h, p))
+        return false;
+    const struct gh_block *b = gh_block_of(p);
+    size_t size = gh_tcache_cacheable(b->size_flags);
+    return size && gh_tcache_put(&s->tc, p, size, gh_block_requested(b));
+}
+
+/* Give every cached block back to the heap (the end of the trace). */
+static struct sim *flushing;
+static void release_cached(char *p)
+{
+    gh_front_free(&flushing->front, p);
+}
+
 static void slot_alloc(struct sim *s, struct slot *sl, uint64_t n, uint32_t align)
 {
-    void *p = n > (uint64_t)PTRDIFF_MAX ? NULL
-                                         : gh_front_malloc(&s->front, align > GH_ALIGN ? align : GH_ALIGN, (size_t)n);
+    void *p = n > (uint64_t)PTRDIFF_MAX ? NULL : cache_take(s, n, align);
+    if (!p && n <= (uint64_t)PTRDIFF_MAX)
+        p = gh_front_malloc(&s->front, align > GH_ALIGN ? align : GH_ALIGN, (size_t)n);
     if (!p) {
         sl->state = S_FAILED;
         count_failure(s, n, align);
@@ -106,7 +138,7 @@ static void slot_alloc(struct sim *s, struct slot *sl, uint64_t n, uint32_t alig
 
 static void slot_free(struct sim *s, struct slot *sl)
 {
-    if (sl->state == S_LIVE)
+    if (sl->state == S_LIVE && !cache_put(s, sl->p))
         gh_front_free(&s->front, sl->p);
     memset(sl, 0, sizeof *sl);
 }
@@ -187,6 +219,14 @@ bool sim_init(struct sim *s, const struct replay_model *m, const char *policy, u
     replay_model_setup(m, s, policy);
     s->front.observe = on_step;
     s->front.observe_ctx = s;
+    s->cache = m->cache;
+    s->pow2 = s->h.d == &gh_discipline_buddy;
+    s->front.cache_marks = m->cache;
+    if (m->cache) {
+        memset(&s->tc, 0, sizeof s->tc);
+        gh_tcache_init_bins(&s->tc);
+        s->tc.state = GH_TCACHE_ACTIVE;
+    }
     struct gh_heap_desc d;
     gh_heap_describe(&s->h, &d);
     res->buddy_chunk = d.max_order ? (uint64_t)1 << d.max_order : 0;
@@ -195,6 +235,10 @@ bool sim_init(struct sim *s, const struct replay_model *m, const char *policy, u
 
 void sim_end(struct sim *s)
 {
+    if (s->cache) {
+        flushing = s;
+        gh_tcache_flush(&s->tc, release_cached);
+    }
     for (uint32_t i = 0; i < s->nids; i++)
         if (s->slots[i].state == S_LIVE && !sim_in_heap(s, &s->slots[i]))
             slot_free(s, &s->slots[i]); /* the large blocks' mappings go back (the arena goes whole) */
