@@ -123,6 +123,14 @@ static bool parse(struct gh_config *c, enum kind k, void *field, const char *v)
     return false;
 }
 
+/* A variable given with a valid value: note the fields whose being set
+ * changes a rule (not only a value). */
+static void given(struct gh_config *c, const void *field)
+{
+    if (field == &c->mmap_threshold)
+        c->mmap_threshold_set = true;
+}
+
 int gh_config_parse(struct gh_config *c, gh_config_lookup lookup, void *arg)
 {
     int bad = 0;
@@ -138,6 +146,8 @@ int gh_config_parse(struct gh_config *c, gh_config_lookup lookup, void *arg)
             warn_bad(var, v, accepted, def);                    \
             parse(c, kind, &c->field, def);                     \
             bad++;                                              \
+        } else if (v) {                                         \
+            given(c, &c->field);                                \
         }                                                       \
     } while (0);
 #include "options.def"

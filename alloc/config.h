@@ -19,6 +19,9 @@ enum gh_stats_mode { GH_STATS_OFF = 0, GH_STATS_TEXT = 1, GH_STATS_JSON = 2 };
 struct gh_config {
     char policy[8];              /* one of include/glassheap/policies.h */
     size_t mmap_threshold;
+    bool mmap_threshold_set;     /* GLASSHEAP_MMAP_THRESHOLD was given (and valid):
+                                  * the threshold stays where it says (front.h's
+                                  * dynamic threshold off, as mallopt turns it off) */
     bool shm;
     enum gh_stats_mode stats;
     char stats_file[GH_PATH_MAX]; /* "" when unset */

@@ -1,12 +1,13 @@
 /* front.c - the front end's decisions (front.h).
  *
  * Owns: the split between the heap and the large-block path (the mmap
- * threshold, what a heap cannot hold), the realloc rule (in place, remap,
- * or move), the large-block registry of one process, and the order of the
- * steps of each API call for callers without a lock.  With f->harden set
- * each step hands over to harden.h at its first line.  Never: takes a lock,
- * sets errno, traces or counts API calls (malloc.c), places a block
- * (heap.h), or lays out a mapping (large.c).
+ * threshold and its dynamic rule, what a heap cannot hold), which freed
+ * mappings the cache keeps (large.c keeps them), the realloc rule (in
+ * place, remap, or move), the large-block registry of one process, and the
+ * order of the steps of each API call for callers without a lock.  With
+ * f->harden set each step hands over to harden.h at its first line.
+ * Never: takes a lock, sets errno, traces or counts API calls (malloc.c),
+ * places a block (heap.h), or lays out a mapping (large.c).
  */
 #include "front.h"
 #include "tcache.h"
@@ -24,6 +25,41 @@ void gh_front_init(struct gh_front *f, struct gh_heap *h, const struct gh_mapper
     f->mmap_threshold = mmap_threshold;
     f->mmap_max = SIZE_MAX;
     gh_large_init(&f->large);
+}
+
+void gh_front_set_dynamic(struct gh_front *f, bool on)
+{
+    f->threshold_dynamic = on && !f->harden;
+}
+
+void gh_front_set_cache(struct gh_front *f, bool on)
+{
+    f->cache_on = on;
+}
+
+size_t gh_front_trim_cache(struct gh_front *f)
+{
+    return gh_large_cache_drain(&f->cache, f->mapper);
+}
+
+/* The dynamic rule, after a large block whose mapping was len bytes long
+ * left the registry by a free; true when the threshold rose.  glibc
+ * compares its chunk's size, the mapping's length; so does this, and a
+ * request as large as the one freed then lies below the new threshold.
+ * The trim threshold only rises: the heap's own adaptive rule (fit.c) may
+ * have raised it further already. */
+static bool follow_freed(struct gh_front *f, size_t len)
+{
+    if (!f->threshold_dynamic || len <= gh_front_threshold(f) || len > GH_MMAP_THRESHOLD_MAX
+        || !gh_heap_can_hold(f->heap, GH_ALIGN, len))
+        return false;
+    gh_front_set_threshold(f, len);
+    f->threshold_rises++;
+    /* Only the fit discipline trims its top by the threshold (buddy.c
+     * gives back whole free chunks). */
+    if (f->heap->d == &gh_discipline_fit && f->heap->trim_threshold < 2 * len)
+        f->heap->trim_threshold = 2 * len;
+    return true;
 }
 
 /* ---- the steps ---------------------------------------------------------- */
@@ -50,17 +86,34 @@ void *gh_front_heap_alloc(struct gh_front *f, size_t align, size_t n)
     return align <= GH_ALIGN ? gh_heap_alloc(f->heap, n) : gh_heap_alloc_aligned(f->heap, align, n);
 }
 
-void *gh_front_large_map(const struct gh_front *f, size_t align, size_t n)
+void *gh_front_large_in_heap(struct gh_front *f, size_t align, size_t n)
+{
+    /* Fit heaps only: a buddy heap always keeps whole free chunks, so
+     * nearly every large request would take a power-of-two block up to
+     * twice its size there. */
+    size_t need;
+    if (!f->threshold_dynamic || f->harden || f->heap->d != &gh_discipline_fit
+        || !gh_heap_can_hold(f->heap, align, n)
+        || __builtin_add_overflow(n, GH_HEADER_SIZE + (align > GH_ALIGN ? align : 0), &need)
+        || gh_heap_largest_free(f->heap) < need)
+        return NULL;
+    return gh_front_heap_alloc(f, align, n);
+}
+
+void *gh_front_large_map(struct gh_front *f, size_t align, size_t n)
 {
     if (__builtin_expect(f->harden, 0))
         return gh_harden_large_map(f, align, n);
-    return gh_large_map(f->mapper, align, n);
+    return gh_large_map_cached(f->mapper, f->cache_on ? &f->cache : NULL, align, n);
 }
 
 void gh_front_large_add(struct gh_front *f, void *p, bool fresh)
 {
     gh_large_register(&f->large, p);
-    f->large_mapped += fresh;
+    if (fresh && gh_large_zeroed(p))
+        f->large_mapped++;
+    else if (fresh)
+        f->large_reused++;
 }
 
 enum gh_front_kind gh_front_find(const struct gh_front *f, const void *p, const char *fn, bool freeing,
@@ -95,6 +148,10 @@ void gh_front_release(struct gh_front *f, void *p, const char *fn, struct gh_fro
         gh_heap_free(f->heap, p, fn);
     } else {
         gh_large_unregister(&f->large, rec, p, fn, &u->base, &u->len);
+        /* Once the threshold rose to its length no large request fits
+         * this mapping: it goes, not to the cache. */
+        if (!follow_freed(f, u->len) && f->cache_on)
+            gh_large_cache_put(&f->cache, u->base, u->len, &u->base, &u->len);
     }
 }
 
@@ -167,6 +224,8 @@ void *gh_front_malloc(struct gh_front *f, size_t align, size_t n)
         p = gh_front_heap_alloc(f, align, n);
         break;
     case GH_PATH_LARGE:
+        if ((p = gh_front_large_in_heap(f, align, n)))
+            break;
         p = gh_front_large_map(f, align, n);
         if (p)
             gh_front_large_add(f, p, /* fresh */ true);

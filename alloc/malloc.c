@@ -187,7 +187,8 @@ static void *heap_alloc(struct gh_arena *a, size_t align, size_t n, int op, enum
 /* Allocate n bytes aligned to align (a power of two); NULL + errno.  op is
  * what the trace records (an enum gh_trace_op), or 0 for nothing (the new
  * block of a moving realloc, recorded when the old one is freed).  *mapped
- * (may be NULL) tells whether the block is a fresh mapping (reads as zero). */
+ * (may be NULL) tells whether the block is a fresh mapping (reads as zero;
+ * one from the cache of freed mappings does not). */
 static void *alloc_at(size_t align, size_t n, int op, enum call c, bool *mapped)
 {
     void *p = NULL;
@@ -211,9 +212,17 @@ static void *alloc_at(size_t align, size_t n, int op, enum call c, bool *mapped)
         leave(m);
         return NULL;
     case GH_PATH_LARGE:
+        enter(m);
+        if ((p = gh_front_large_in_heap(&m->front, align, n))) { /* a free heap block holds it */
+            count_call(m, c);
+            TRACE(op, NULL, p, n, align > GH_ALIGN ? (uint32_t)align : 0);
+            leave(m);
+            break;
+        }
+        leave(m);
         p = large_alloc(align, n, op, c);
         if (mapped)
-            *mapped = true;
+            *mapped = p && gh_front_large_zeroed(p); /* a cached mapping is not */
         break;
     case GH_PATH_HEAP: {
         struct gh_arena *a = my_arena();
@@ -517,5 +526,6 @@ GH_EXPORT int malloc_trim(size_t pad)
         given += gh_heap_trim(&a->heap, pad);
         leave(a);
     }
+    given += gh_front_trim_cache(&GH_MAIN_ARENA->front); /* the freed mappings; unmaps: no lock */
     return given > 0;
 }

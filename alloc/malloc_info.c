@@ -66,7 +66,9 @@ static void snapshot_locked(struct gh_stats_snapshot *s, unsigned n)
     const struct gh_arena *m = GH_MAIN_ARENA;
     s->pid = (long)getpid();
     s->policy = gh_heap_policy_name(&m->heap);
-    s->mmap_threshold = m->front.mmap_threshold;
+    s->mmap_threshold = gh_front_threshold(&m->front);
+    s->threshold_dynamic = m->front.threshold_dynamic;
+    s->threshold_rises = m->front.threshold_rises;
     s->arenas = n;
     for (unsigned k = 0; k < n; k++) {
         const struct gh_arena *a = gh_arena_list[k];
@@ -87,6 +89,9 @@ static void snapshot_locked(struct gh_stats_snapshot *s, unsigned n)
     s->large_requested = m->front.large.live_requested;
     s->large_peak_bytes = m->front.large.peak_bytes;
     s->large_peak_blocks = m->front.large.peak_blocks;
+    s->large_cached_blocks = __atomic_load_n(&m->front.cache.blocks, __ATOMIC_RELAXED);
+    s->large_cached_bytes = __atomic_load_n(&m->front.cache.bytes, __ATOMIC_RELAXED);
+    s->large_reused = m->front.large_reused;
     gh_harden_account(&s->harden, &s->heap);
     /* Cached blocks are in use in their heaps' eyes: the program's live
      * figures leave them out, and they are a term of their own. */
@@ -165,9 +170,8 @@ GH_EXPORT struct mallinfo mallinfo(void)
 }
 
 /* glibc 2.36's limits: M_MXFAST up to MAX_FAST_SIZE (80 * sizeof(size_t)
- * / 4), M_MMAP_THRESHOLD up to HEAP_MAX_SIZE / 2 (32 MiB on 64 bits). */
+ * / 4), M_MMAP_THRESHOLD up to GH_MMAP_THRESHOLD_MAX (front.h). */
 #define GH_MXFAST_MAX        (80 * sizeof(size_t) / 4)
-#define GH_MMAP_THRESHOLD_MAX (sizeof(long) == 8 ? (size_t)32 << 20 : (size_t)512 << 10)
 /* Top pads past this are kept at it (grow() adds the pad to a request; a
  * pad this large is never had and the request is retried without it). */
 #define GH_TOP_PAD_MAX ((size_t)PTRDIFF_MAX / 4)
@@ -175,7 +179,8 @@ GH_EXPORT struct mallinfo mallinfo(void)
 /* mallopt as glibc 2.36 answers it: 1 for done (and for a parameter it
  * does not know), 0 for a value out of range.  As in glibc, an int
  * argument is taken as a size_t where the parameter is a size (so -1 is
- * "as large as can be"). */
+ * "as large as can be"), and setting a threshold, the top pad or the
+ * mapping count turns the dynamic mmap threshold off (front.h). */
 GH_EXPORT int mallopt(int param, int value)
 {
     ensure_init();
@@ -192,21 +197,27 @@ GH_EXPORT int mallopt(int param, int value)
             gh_arena_list[k]->heap.trim_threshold = v;
             gh_arena_list[k]->heap.trim_adaptive = false; /* the program chose: keep it */
         }
+        gh_front_set_dynamic(&m->front, false);
         break;
     case M_TOP_PAD:
         for (unsigned k = 0; k < n; k++)
             gh_arena_list[k]->heap.top_pad = v < GH_TOP_PAD_MAX ? v : GH_TOP_PAD_MAX;
+        gh_front_set_dynamic(&m->front, false);
         break;
     case M_MMAP_THRESHOLD:
         /* The front end decides by the main arena's; the segment and trace show it. */
-        if (v <= GH_MMAP_THRESHOLD_MAX)
-            G.cfg.mmap_threshold = m->front.mmap_threshold = v;
-        else
+        if (v <= GH_MMAP_THRESHOLD_MAX) {
+            G.cfg.mmap_threshold = v;
+            gh_front_set_threshold(&m->front, v);
+            gh_front_set_dynamic(&m->front, false);
+        } else {
             ok = 0;
+        }
         break;
     case M_MMAP_MAX:
         /* At most this many large blocks live at once; 0 (or less): none. */
         m->front.mmap_max = value > 0 ? (size_t)value : 0;
+        gh_front_set_dynamic(&m->front, false);
         break;
     case M_PERTURB:
         G.perturb = value;

@@ -59,6 +59,8 @@ void gh_exports_init_locked(void)
     bool single = G.cfg.trace[0] || G.cfg.harden || G.valgrind;
     gh_arenas_init(G.cfg.policy, G.cfg.mmap_threshold, single ? 1 : G.cfg.arenas);
     gh_harden_init(&GH_MAIN_ARENA->front, G.cfg.harden);
+    gh_front_set_dynamic(&GH_MAIN_ARENA->front, !G.cfg.mmap_threshold_set); /* glibc's rule (front.h) */
+    gh_front_set_cache(&GH_MAIN_ARENA->front, true);                       /* freed mappings kept (large.h) */
     G.cache = G.cfg.cache && !single;
     /* The exit handler of every thread's cache, made here: a program may
      * allocate before our constructor runs (pthread_key_create allocates

@@ -397,6 +397,12 @@ void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap)
     c->cached_requested = snap->cache.requested;
     c->cache_hits = snap->cache.hits;
     c->arenas = snap->arenas;
+    c->mmap_threshold_now = snap->mmap_threshold;
+    c->mmap_threshold_dynamic = snap->threshold_dynamic;
+    c->mmap_threshold_rises = snap->threshold_rises;
+    c->large_cached_blocks = snap->large_cached_blocks;
+    c->large_cached_bytes = snap->large_cached_bytes;
+    c->large_reused = snap->large_reused;
     memcpy(c->free_hist, snap->heap.free_hist, sizeof c->free_hist);
     memset(c->buddy_free, 0, sizeof c->buddy_free);
     for (unsigned k = 0; k < GH_SHM_ORDERS && k < GH_HEAP_ORDERS; k++)

@@ -73,6 +73,8 @@ static void json(struct out *o, const struct gh_stats_snapshot *s)
     put(o, s->policy);
     put(o, "\",");
     kv(o, "mmap_threshold", s->mmap_threshold, 0);
+    kv(o, "mmap_threshold_dynamic", s->threshold_dynamic, 0);
+    kv(o, "mmap_threshold_rises", s->threshold_rises, 0);
     put(o, "\"calls\":{");
     kv(o, "malloc", s->calls.malloc, 0);
     kv(o, "calloc", s->calls.calloc, 0);
@@ -100,7 +102,10 @@ static void json(struct out *o, const struct gh_stats_snapshot *s)
     kv(o, "live_blocks", s->large_blocks, 0);
     kv(o, "live_bytes", s->large_bytes, 0);
     kv(o, "live_requested", s->large_requested, 0);
-    kv(o, "peak_bytes", s->large_peak_bytes, 1);
+    kv(o, "peak_bytes", s->large_peak_bytes, 0);
+    kv(o, "cached_blocks", s->large_cached_blocks, 0);
+    kv(o, "cached_bytes", s->large_cached_bytes, 0);
+    kv(o, "reused", s->large_reused, 1);
     put(o, "},\"os\":{");
     kv(o, "brk_calls", s->os.brk_calls, 0);
     kv(o, "brk_grow_bytes", s->os.brk_grow_bytes, 0);
@@ -194,7 +199,19 @@ static void text(struct out *o, const struct gh_stats_snapshot *s)
     put_u(o, s->large_blocks);
     put(o, " (");
     put_u(o, s->large_bytes);
-    put(o, " B mapped)\nglassheap: internal fragmentation ");
+    put(o, " B mapped), mmap threshold ");
+    put_u(o, s->mmap_threshold);
+    put(o, s->threshold_dynamic ? " B (dynamic, raised " : " B (fixed, raised ");
+    put_u(o, s->threshold_rises);
+    put(o, s->threshold_rises == 1 ? " time)" : " times)");
+    put(o, "\nglassheap: freed mappings cached ");
+    put_u(o, s->large_cached_blocks);
+    put(o, " (");
+    put_u(o, s->large_cached_bytes);
+    put(o, " B), reused ");
+    put_u(o, s->large_reused);
+    put(o, s->large_reused == 1 ? " time" : " times");
+    put(o, "\nglassheap: internal fragmentation ");
     put_pct(o, gh_frag_internal(s->heap.live_requested, s->heap.live_block_bytes));
     put(o, ", external fragmentation ");
     put_pct(o, gh_frag_external(s->largest_free, s->heap.free_bytes));
@@ -247,7 +264,8 @@ size_t gh_stats_format_glibc(char *buf, size_t cap, const struct gh_stats_snapsh
     glibc_line(&o, "system bytes    ", s->heap.heap_bytes);
     glibc_line(&o, "in use bytes    ", s->heap.live_block_bytes);
     put(&o, "Total (incl. mmap):\n");
-    glibc_line(&o, "system bytes    ", s->heap.heap_bytes + s->large_bytes);
+    /* The system holds the cached mappings too (free, not in use). */
+    glibc_line(&o, "system bytes    ", s->heap.heap_bytes + s->large_bytes + s->large_cached_bytes);
     glibc_line(&o, "in use bytes    ", s->heap.live_block_bytes + s->large_bytes);
     glibc_line(&o, "max mmap regions", s->large_peak_blocks);
     glibc_line(&o, "max mmap bytes  ", s->large_peak_bytes);

@@ -23,11 +23,15 @@
 struct gh_stats_snapshot {
     long pid;
     const char *policy;
-    size_t mmap_threshold;
+    size_t mmap_threshold;          /* in force now */
+    bool threshold_dynamic;         /* front.h's dynamic rule is on */
+    uint64_t threshold_rises;       /* times it raised the threshold */
     struct gh_calls calls;
     struct gh_heap_counters heap;
     uint64_t free_blocks, largest_free;
     uint64_t large_blocks, large_bytes, large_requested, large_peak_bytes, large_peak_blocks;
+    /* The cache of freed mappings (large.h): kept now, and blocks made from it. */
+    uint64_t large_cached_blocks, large_cached_bytes, large_reused;
     struct gh_os_counts os;
     /* GLASSHEAP_HARDEN (all 0 when off); heap's live_* then exclude the
      * quarantined blocks: live + quarantined + free + overhead = heap. */
@@ -48,7 +52,7 @@ size_t gh_stats_format(char *buf, size_t cap, enum gh_stats_mode mode, const str
 /* Format s as glibc's malloc_stats() lays its report out ("Arena 0:",
  * "system bytes     = ...", ..., "max mmap bytes   = ..."), for programs
  * and tests that read it: the heap is arena 0, the large blocks are the
- * mmap regions.  Returns the length written (truncated to cap-1). */
+ * mmap regions (the cached freed mappings are system bytes, not in use).  Returns the length written (truncated to cap-1). */
 size_t gh_stats_format_glibc(char *buf, size_t cap, const struct gh_stats_snapshot *s);
 
 #endif

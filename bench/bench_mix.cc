@@ -135,12 +135,38 @@ void BM_Fragmentation(benchmark::State &state)
     state.SetItemsProcessed(state.iterations() * (int64_t)(n + n / 2));
 }
 
+// Large blocks: each item allocates one block of 128 KiB - 1 MiB (sizes
+// from a fixed random table), writes one byte in each of its pages, as a
+// program filling a buffer would fault them in, and frees it.  Above
+// glibc's initial mmap threshold (128 KiB), so it measures what an
+// allocator does with a freed large block: unmap it (and map and fault it
+// anew next time) or keep it.
+void BM_LargeCycle(benchmark::State &state)
+{
+    constexpr size_t lo = 128 * 1024, hi = 1024 * 1024, page = 4096;
+    std::mt19937_64 rng(5);
+    std::vector<uint32_t> sizes(1 << 12);
+    for (auto &s : sizes)
+        s = (uint32_t)(lo + rng() % (hi - lo + 1));
+    size_t i = 0;
+    for (auto _ : state) {
+        size_t n = sizes[i++ & (sizes.size() - 1)];
+        auto *p = static_cast<volatile char *>(malloc(n));
+        for (size_t off = 0; off < n; off += page)
+            p[off] = 1;
+        p[n - 1] = 1;
+        free(const_cast<char *>(p));
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
 } // namespace
 
 BENCHMARK(BM_FixedSmall);
 BENCHMARK(BM_RandomMix);
 BENCHMARK(BM_ProducerConsumer)->UseRealTime();
 BENCHMARK(BM_Fragmentation);
+BENCHMARK(BM_LargeCycle);
 
 // With GH_BENCH_PEAK_RSS set, print the process's own peak resident set
 // (VmHWM) to stderr at exit, for compare.py: getrusage in the parent would

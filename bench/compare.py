@@ -9,6 +9,8 @@ GLASSHEAP_HARDEN=1 in the same rounds, and their ratios.
 
     python3 bench/compare.py --build build/release [--runs 3] [--min-time 0.5]
                              [--markdown bench/RESULTS.md] [--harden]
+                             [--bench BM_LargeCycle ...] [--alloc glibc ...]
+                             [--lib NAME=path/to/libglassheap.so ...]
 
 Each (benchmark, allocator) pair runs in its own process so peak RSS
 (that process's VmHWM, which bench_mix prints) belongs to that benchmark
@@ -28,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 
-BENCHES = ["BM_FixedSmall", "BM_RandomMix", "BM_ProducerConsumer", "BM_Fragmentation"]
+BENCHES = ["BM_FixedSmall", "BM_RandomMix", "BM_ProducerConsumer", "BM_Fragmentation", "BM_LargeCycle"]
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
 
 
@@ -137,21 +139,40 @@ def main():
     ap.add_argument("--harden", action="store_true",
                     help="instead: every policy in the default and the hardened mode (GLASSHEAP_HARDEN=1), "
                          "and a table of hardened / default ratios")
+    ap.add_argument("--bench", action="append", choices=BENCHES,
+                    help="run only this benchmark (repeatable; default: all)")
+    ap.add_argument("--lib", action="append", default=[], metavar="NAME=PATH",
+                    help="one more column: NAME, best fit of the glassheap library at PATH (e.g. another "
+                         "build, to compare before and after a change in one run; repeatable)")
+    ap.add_argument("--alloc", action="append",
+                    help="run only this allocator column, e.g. glibc, glassheap-best (repeatable; default: all; "
+                         "glibc, the ratios' base, always runs)")
     args = ap.parse_args()
+    benches = args.bench or BENCHES
     binary = os.path.join(args.build, "bench", "bench_mix")
     if not os.path.exists(binary):
         sys.exit(f"compare.py: {binary} not found: build the bench_mix target first")
     tracedir = tempfile.mkdtemp(prefix="gh-bench-trace.")
     allocs = harden_allocators(args.build) if args.harden else allocators(args.build, not args.no_extras, tracedir)
-    times = {(b, a): [] for b in BENCHES for a, _ in allocs}
+    for spec in args.lib:
+        name, sep, path = spec.partition("=")
+        if not sep or not os.path.exists(path):
+            sys.exit(f"compare.py: --lib {spec}: want NAME=PATH of an existing library")
+        allocs.append((name, {"LD_PRELOAD": os.path.abspath(path), "GLASSHEAP_POLICY": "best"}))
+    if args.alloc:
+        unknown = set(args.alloc) - {a for a, _ in allocs}
+        if unknown:
+            sys.exit(f"compare.py: no allocator column {', '.join(sorted(unknown))}")
+        allocs = [(a, env) for a, env in allocs if a == "glibc" or a in args.alloc or a in {l.split("=")[0] for l in args.lib}]
+    times = {(b, a): [] for b in benches for a, _ in allocs}
     context = None
     for r in range(args.runs):
-        for b in BENCHES:
+        for b in benches:
             for name, env in allocs:
                 ns, context = run_one(binary, b, env, args.min_time)
                 times[(b, name)].append(ns)
         print(f"compare.py: round {r + 1}/{args.runs} done", file=sys.stderr)
-    rss = {(b, name): peak_rss_kib(binary, b, env, "0.1") for b in BENCHES for name, env in allocs}
+    rss = {(b, name): peak_rss_kib(binary, b, env, "0.1") for b in benches for name, env in allocs}
 
     shutil.rmtree(tracedir, ignore_errors=True)
     names = [a for a, _ in allocs]
@@ -160,7 +181,7 @@ def main():
     lines.append("Time per malloc+free pair (median CPU ns of %d interleaved runs; ratio to glibc in brackets)\n" % args.runs)
     lines.append("| benchmark | " + " | ".join(names) + " |")
     lines.append("|---" * (len(names) + 1) + "|")
-    for b in BENCHES:
+    for b in benches:
         base = med[(b, "glibc")]
         cells = [f"{med[(b, n)]:.1f} ({med[(b, n)] / base:.2f}x)" for n in names]
         lines.append(f"| {b} | " + " | ".join(cells) + " |")
@@ -168,7 +189,7 @@ def main():
     lines.append("Peak RSS of each benchmark process (MiB; ratio to glibc in brackets)\n")
     lines.append("| benchmark | " + " | ".join(names) + " |")
     lines.append("|---" * (len(names) + 1) + "|")
-    for b in BENCHES:
+    for b in benches:
         base = rss[(b, "glibc")]
         cells = [f"{rss[(b, n)] / 1024:.1f} ({rss[(b, n)] / base:.2f}x)" for n in names]
         lines.append(f"| {b} | " + " | ".join(cells) + " |")
@@ -178,7 +199,7 @@ def main():
         pols = [n[len("glassheap-"):] for n in names if n.startswith("glassheap-")]
         lines.append("| benchmark | " + " | ".join(f"{p} time | {p} RSS" for p in pols) + " |")
         lines.append("|---" * (2 * len(pols) + 1) + "|")
-        for b in BENCHES:
+        for b in benches:
             cells = []
             for p in pols:
                 cells.append(f"{med[(b, p + '-harden')] / med[(b, 'glassheap-' + p)]:.2f}x")

@@ -163,6 +163,20 @@ struct gh_shm_counters {
     uint64_t cache_hits;             /* requests served from a cache so far */
     uint64_t arenas;                 /* heap instances (arenas); 0 from an older writer: 1 */
     uint64_t reserved[3];
+    /* Appended after the reserved words (the struct grew: counters_size
+     * says so; a writer without these leaves a shorter struct, which the
+     * reader fills with 0, and the reader then has only
+     * config.mmap_threshold, the one at start).  The mmap threshold now:
+     * dynamic, glibc's rule raises it as large blocks are freed
+     * (alloc/front.h). */
+    uint64_t mmap_threshold_now;     /* requests this large are mapped apart */
+    uint64_t mmap_threshold_dynamic; /* 1: the rule is on; 0: fixed (env, mallopt) */
+    uint64_t mmap_threshold_rises;   /* times the rule raised it */
+    /* The cache of freed large mappings (kept mapped for reuse; neither heap
+     * nor live large bytes: their own term of what the process holds). */
+    uint64_t large_cached_blocks;    /* mappings kept now */
+    uint64_t large_cached_bytes;     /* their bytes */
+    uint64_t large_reused;           /* large blocks made from one so far */
 };
 
 enum gh_shm_block_state {

@@ -330,13 +330,15 @@ static void test_trace_round_trip(void **state)
 
 /* The shape alloc/stats.c writes. */
 static const char SUMMARY[] =
-    "{\"glassheap\":\"" GLASSHEAP_VERSION "\",\"pid\":77,\"policy\":\"best\",\"mmap_threshold\":131072,"
+    "{\"glassheap\":\"" GLASSHEAP_VERSION "\",\"pid\":77,\"policy\":\"best\",\"mmap_threshold\":266240,"
+    "\"mmap_threshold_dynamic\":1,\"mmap_threshold_rises\":2,"
     "\"calls\":{\"malloc\":10,\"calloc\":0,\"realloc\":2,\"free\":9,\"aligned\":0,\"failed\":0,"
     "\"realloc_in_place\":1,\"realloc_moved\":1},"
     "\"heap\":{\"live_requested\":5,\"live_block_bytes\":32,\"live_blocks\":1,\"free_bytes\":400,"
     "\"free_blocks\":2,\"largest_free\":300,\"heap_bytes\":4096,\"overhead_bytes\":64,"
     "\"peak_requested\":2000,\"peak_heap_bytes\":8192,\"regions_added\":0,\"trims\":0,\"trimmed_bytes\":0},"
-    "\"large\":{\"live_blocks\":0,\"live_bytes\":0,\"live_requested\":0,\"peak_bytes\":262144},"
+    "\"large\":{\"live_blocks\":0,\"live_bytes\":0,\"live_requested\":0,\"peak_bytes\":262144,"
+    "\"cached_blocks\":1,\"cached_bytes\":135168,\"reused\":4},"
     "\"os\":{\"brk_calls\":3,\"brk_grow_bytes\":8192,\"brk_shrink_bytes\":0,\"mmap_calls\":4,"
     "\"mmap_bytes\":0,\"munmap_calls\":0,\"mremap_calls\":0,\"mremap_bytes\":0,\"madvise_calls\":0}}\n";
 
@@ -357,6 +359,12 @@ static void test_summary(void **state)
     assert_true(s.have_calls);
     assert_int_equal(s.malloc_calls, 10);
     assert_int_equal(s.free_calls, 9);
+    assert_true(s.have_threshold && s.threshold_dynamic);
+    assert_int_equal(s.mmap_threshold, 266240);
+    assert_int_equal(s.threshold_rises, 2);
+    assert_true(s.have_cache);
+    assert_int_equal(s.cached_bytes, 135168);
+    assert_int_equal(s.reused, 4);
 
     /* a key of the same name elsewhere must not be taken (the old substring
      * search found "peak_heap_bytes" anywhere before the closing brace) */
@@ -370,6 +378,8 @@ static void test_summary(void **state)
     assert_string_equal(s.policy, "");            /* not a string */
     assert_false(s.have_free);
     assert_false(s.have_calls);
+    assert_false(s.have_threshold);
+    assert_false(s.have_cache);
     assert_int_equal(s.peak_large_bytes, 0);
     const char *bad[] = {
         "", "not json", "[1,2]", "{\"heap\":{}}",

@@ -29,6 +29,8 @@ static struct gh_stats_snapshot sample(void)
     s.pid = 4242;
     s.policy = "worst";
     s.mmap_threshold = 131072;
+    s.threshold_dynamic = true;
+    s.threshold_rises = 3;
     s.calls = (struct gh_calls){ .malloc = 101, .calloc = 102, .realloc = 103, .free = 104, .aligned = 105,
                                  .failed = 106, .realloc_in_place = 107, .realloc_moved = 108 };
     s.heap.live_requested = 875;
@@ -48,6 +50,9 @@ static struct gh_stats_snapshot sample(void)
     s.large_bytes = 302;
     s.large_requested = 303;
     s.large_peak_bytes = 304;
+    s.large_cached_blocks = 305;
+    s.large_cached_bytes = 306;
+    s.large_reused = 307;
     s.os.brk_calls = 401;
     s.os.brk_grow_bytes = 402;
     s.os.brk_shrink_bytes = 403;
@@ -69,13 +74,15 @@ static struct gh_stats_snapshot sample(void)
 
 static const char sample_json[] =
     "{\"glassheap\":\"" GLASSHEAP_VERSION "\",\"pid\":4242,\"policy\":\"worst\",\"mmap_threshold\":131072,"
+    "\"mmap_threshold_dynamic\":1,\"mmap_threshold_rises\":3,"
     "\"calls\":{\"malloc\":101,\"calloc\":102,\"realloc\":103,\"free\":104,\"aligned\":105,\"failed\":106,"
     "\"realloc_in_place\":107,\"realloc_moved\":108},"
     "\"heap\":{\"live_requested\":875,\"live_block_bytes\":1000,\"live_blocks\":201,\"free_bytes\":3000,"
     "\"free_blocks\":208,\"largest_free\":1000,\"heap_bytes\":8000,\"overhead_bytes\":202,"
     "\"peak_requested\":203,\"peak_heap_bytes\":204,\"regions_added\":205,\"trims\":206,"
     "\"trimmed_bytes\":207},"
-    "\"large\":{\"live_blocks\":301,\"live_bytes\":302,\"live_requested\":303,\"peak_bytes\":304},"
+    "\"large\":{\"live_blocks\":301,\"live_bytes\":302,\"live_requested\":303,\"peak_bytes\":304,"
+    "\"cached_blocks\":305,\"cached_bytes\":306,\"reused\":307},"
     "\"os\":{\"brk_calls\":401,\"brk_grow_bytes\":402,\"brk_shrink_bytes\":403,\"mmap_calls\":404,"
     "\"mmap_bytes\":405,\"munmap_calls\":406,\"mremap_calls\":407,\"mremap_bytes\":408,"
     "\"madvise_calls\":409,\"mprotect_calls\":410},"
@@ -90,7 +97,8 @@ static const char sample_text[] =
     "glassheap: pid 4242, policy worst\n"
     "glassheap: calls: malloc 101, calloc 102, realloc 103, free 104, aligned 105, failed 106\n"
     "glassheap: heap 8000 B (peak 204 B), live 875 B requested in 201 blocks, free 3000 B in 208 blocks\n"
-    "glassheap: large blocks 301 (302 B mapped)\n"
+    "glassheap: large blocks 301 (302 B mapped), mmap threshold 131072 B (dynamic, raised 3 times)\n"
+    "glassheap: freed mappings cached 305 (306 B), reused 307 times\n"
     "glassheap: internal fragmentation 12.5%, external fragmentation 66.7%, utilisation 10.9%\n"
     "glassheap: system calls: brk 401, mmap 404, munmap 406, mremap 407\n";
 

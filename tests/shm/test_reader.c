@@ -151,7 +151,9 @@ static void test_short_counters_zero_filled(void **state)
     assert_int_equal(c.calloc_calls, m.cnt.calloc_calls);
     assert_int_equal(c.realloc_calls, 0);
     assert_int_equal(c.free_hist[3], 0);
-    assert_int_equal(c.reserved[2], 0); /* the last word */
+    assert_int_equal(c.reserved[2], 0);
+    assert_int_equal(c.large_reused, 0); /* the last word */
+    assert_int_equal(c.mmap_threshold_rises, 0);
     assert_int_equal(c.zero_blocks, 0);
     ghr_close(seg);
 

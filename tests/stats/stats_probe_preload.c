@@ -27,7 +27,8 @@
  *                          top, at 5248
  *   free(d)                first, best: joins (2176,2000) and the top;
  *                          worst, next: joins (2176,2000) -> (2176,2224)
- *   free(g)                unmapped
+ *   free(g)                unmapped; the dynamic mmap threshold rises to
+ *                          200704 (its mapping), the trim threshold to 401408
  *
  * Buddy: max order 20 (smallest 2^k >= 128K + 16, at least 2^20); the break
  * grows by 48 + 2^20; a 128, b 1024, c 4096 -> 1024 in place, d 256,
@@ -142,6 +143,15 @@ void test_preload(void **state)
     DELTA(peak_block_bytes, buddy ? 5504 : 4400);
     DELTA(peak_heap_bytes, heap);
     DELTA(peak_large_bytes, 200704 + 151552);
+    /* The dynamic mmap threshold (alloc/front.h): free(g) raised it to
+     * g's mapping; the moving realloc of a (a heap block) did not. */
+    DELTA(mmap_threshold_rises, 1);
+    if (c0.mmap_threshold_now != 128u * 1024u || c1.mmap_threshold_now != 200704 || !c1.mmap_threshold_dynamic) {
+        fprintf(stderr, "mmap threshold: %llu -> %llu, dynamic %llu; want 131072 -> 200704, dynamic\n",
+                (unsigned long long)c0.mmap_threshold_now, (unsigned long long)c1.mmap_threshold_now,
+                (unsigned long long)c1.mmap_threshold_dynamic);
+        bad++;
+    }
     if (bad)
         fail_msg("%d counter deltas differ (listed above)", bad);
 

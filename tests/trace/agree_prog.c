@@ -3,7 +3,8 @@
  * shrink in place, reallocs that move, calloc, aligned requests (small,
  * a page, and one larger than a buddy heap can hold with its slack), large
  * blocks that are remapped bigger and smaller and that shrink back into the
- * heap, a heap that grows past the trim threshold and gives its top back.
+ * heap, a large block freed and asked for again (the dynamic threshold
+ * sends it to the heap the second time), a heap that grows past the trim threshold and gives its top back.
  * Deterministic: the same calls in the same order on every run.
  *
  * Where a heap block aligned beyond a page lands depends on where the heap
@@ -70,6 +71,13 @@ int main(void)
     touch(l1 = realloc(l1, 3 * MIB), 3 * MIB);
     touch(l2 = realloc(l2, 600 * KIB), 600 * KIB);
     touch(l2 = realloc(l2, 20 * KIB), 20 * KIB);
+    /* A large block freed raises the dynamic mmap threshold (alloc/front.h):
+     * the same request again lands in the heap. */
+    void *cy = malloc(256 * KIB);
+    touch(cy, 256 * KIB);
+    free(cy);
+    touch(cy = malloc(256 * KIB), 256 * KIB);
+    free(cy);
     /* A heap block that grows into a large one. */
     void *g = malloc(100 * KIB);
     touch(g, 100 * KIB);

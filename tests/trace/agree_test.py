@@ -8,6 +8,7 @@ under POLICY with GLASSHEAP_TRACE and the JSON exit summary
   peak heap bytes       summary heap.peak_heap_bytes  = replay peak_heap_bytes
   peak requested        summary heap.peak_requested   = replay peak_requested_in_moves
   peak large bytes      summary large.peak_bytes      = replay large.peak_bytes
+  mmap threshold        summary mmap_threshold(_rises) = replay large.mmap_threshold_end(_rises)
 The replay runs the library's own front end (alloc/front.c) over a paged
 arena that grows and trims as the break does, so nothing is allowed to
 differ: the break must start on a page (it does on Linux) and the test says
@@ -49,6 +50,14 @@ def agree(env, prog, policy):
     for what, want, got in pairs:
         tt.check(want == got, "%s: %s preloaded %d, replay %d" % (policy, what, want, got))
     tt.check(r["large"]["blocks"] > 0 and lib["large"]["peak_bytes"] > 0, "no large block was made")
+    # The dynamic mmap threshold: the same rises, to the same threshold.
+    lt, lr = lib["mmap_threshold"], lib["mmap_threshold_rises"]
+    rt, rr = r["large"]["mmap_threshold_end"], r["large"]["mmap_threshold_rises"]
+    print("%s mmap threshold: preloaded %d (%d rises), replay %d (%d rises)" % (policy, lt, lr, rt, rr))
+    tt.check(lib["mmap_threshold_dynamic"] == 1 and d["model"]["mmap_threshold_dynamic"],
+             "the threshold is not dynamic in both")
+    tt.check(lr > 0 and (lt, lr) == (rt, rr), "mmap threshold: preloaded %d after %d rises, replay %d after %d"
+             % (lt, lr, rt, rr))
 
 
 def main():

@@ -445,7 +445,7 @@ def case_convert(env):
     rep = env.path("rec.rep")
     env.cli("convert", t, rep)
     a = env.replay_json(t, "--policy", "first")["policies"][0]
-    b = env.replay_json(rep, "--policy", "first", "--mmap-threshold", "128K")["policies"][0]
+    b = env.replay_json(rep, "--policy", "first")["policies"][0]  # a rep: the default threshold, dynamic
     check(a["peak_requested"] == b["peak_requested"] and a["peak_heap_bytes"] == b["peak_heap_bytes"],
           "binary -> rep changed the figures: %r vs %r" % (a["peak_requested"], b["peak_requested"]))
     rc, _, err = env.cli("convert", t, "-", expect=2)

@@ -170,6 +170,7 @@ int cmd_replay(int argc, char **argv)
         cli_error("replay: --step prints the heap after each operation; it does not mix with --json or --svg");
         return GH_EXIT_USAGE;
     }
+    bool threshold_given = a.threshold != 0; /* before the trace's fills it */
     struct tf_trace t;
     if ((rc = trace_args_load(&a, &t)) >= 0)
         return rc;
@@ -186,7 +187,7 @@ int cmd_replay(int argc, char **argv)
         return GH_EXIT_FAIL;
     }
     struct replay_model model;
-    replay_model_init(&model, o.model, a.threshold, &t);
+    replay_model_init(&model, o.model, a.threshold, threshold_given, &t);
     model.cache = o.cache;
     struct result res[CLI_NPOLICIES];
     memset(res, 0, sizeof res);

@@ -259,7 +259,9 @@ static const char *heap_source(const struct view *v)
     X(harden_on) X(quarantined_blocks) X(quarantined_bytes)                        \
     X(quarantined_requested) X(canary_bytes) X(zero_blocks)                        \
     X(cache_on) X(cached_blocks) X(cached_bytes) X(cached_requested) X(cache_hits) \
-    X(arenas)
+    X(arenas)                                                                      \
+    X(mmap_threshold_now) X(mmap_threshold_dynamic) X(mmap_threshold_rises)        \
+    X(large_cached_blocks) X(large_cached_bytes) X(large_reused)
 
 static void print_json(const struct view *v)
 {
@@ -411,6 +413,15 @@ static void print_text(const struct view *v)
     line_bytes("requested", c->large_requested);
     line_bytes("mapped", c->large_bytes);
     line_count("blocks", c->large_blocks);
+    if (c->mmap_threshold_now)
+        printf(LABEL "%s, %s, raised %" PRIu64 " %s\n", "threshold", bytes_exact(c->mmap_threshold_now, b1, sizeof b1),
+               c->mmap_threshold_dynamic ? "dynamic" : "fixed", c->mmap_threshold_rises,
+               c->mmap_threshold_rises == 1 ? "time" : "times");
+    else /* a writer older than the field: the one at start */
+        printf(LABEL "%s at start\n", "threshold", bytes_exact(v->cfg.mmap_threshold, b1, sizeof b1));
+    printf(LABEL "%" PRIu64 " %s, %s, reused %" PRIu64 " %s\n", "cached", c->large_cached_blocks,
+           c->large_cached_blocks == 1 ? "mapping" : "mappings", bytes_exact(c->large_cached_bytes, b1, sizeof b1),
+           c->large_reused, c->large_reused == 1 ? "time" : "times");
 
     printf("peaks\n");
     line_bytes("requested", c->peak_requested);

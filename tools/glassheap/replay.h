@@ -58,7 +58,8 @@ enum replay_model_kind { MODEL_GLASSHEAP, MODEL_EXACT };
 struct replay_model {
     enum replay_model_kind kind;
     const char *name;          /* as --model spells it */
-    uint64_t mmap_threshold;   /* UINT64_MAX: no mmap path */
+    uint64_t mmap_threshold;   /* UINT64_MAX: no mmap path; else the one at start */
+    bool threshold_dynamic;    /* it rises as large blocks are freed (alloc/front.h) */
     uint64_t top_pad;
     uint64_t trim_threshold;   /* UINT64_MAX: never trims */
     bool trim_adaptive;        /* the threshold doubles on growing after a trim */
@@ -86,6 +87,9 @@ struct result {
     long double sum_heap, sum_live;
     struct snapshot at_peak;     /* at the moment of peak live */
     uint64_t large_peak_bytes, large_peak_req, large_blocks;
+    uint64_t threshold_end;      /* the mmap threshold after the last operation */
+    uint64_t threshold_rises;    /* times the dynamic rule raised it */
+    uint64_t large_reused;       /* large blocks made from a cached mapping */
     uint64_t peak_total_req;     /* heap + large requested */
     uint64_t failures;           /* allocations that failed, of which: */
     uint64_t fail_too_large;     /*   above PTRDIFF_MAX: no block can hold them */
@@ -112,6 +116,7 @@ struct sim {
     uint64_t live, live_all;     /* the program's live bytes: heap blocks, and all */
     uint64_t peak_heap_seen;
     bool heap_peaked;            /* the heap reached a new peak in this operation */
+    bool threshold_rose;         /* the dynamic mmap threshold rose in this operation */
     struct result *res;
 };
 
@@ -150,8 +155,11 @@ void html_end(FILE *hf);
 /* replay_model.c */
 /* The model --model names; false for an unknown name. */
 bool replay_model_parse(const char *name, enum replay_model_kind *k);
-/* Model k for trace t (threshold: the glassheap model's mmap threshold). */
-void replay_model_init(struct replay_model *m, enum replay_model_kind k, uint64_t threshold,
+/* Model k for trace t (threshold: the glassheap model's mmap threshold;
+ * given: it came from --mmap-threshold).  The glassheap model's threshold
+ * is dynamic as the library's is unless it was chosen: given, or a trace's
+ * other than the default (the program ran with GLASSHEAP_MMAP_THRESHOLD). */
+void replay_model_init(struct replay_model *m, enum replay_model_kind k, uint64_t threshold, bool given,
                        const struct tf_trace *t);
 /* Set up s's source (over s->arena), heap for policy and front end (over
  * s->mapper) as model m has them. */

@@ -8,9 +8,13 @@
  *
  *   glassheap  the library's own: top pad 128 KiB, trim threshold 128 KiB
  *              (doubled when the heap grows again right after a trim), the
- *              mmap threshold (the trace's or --mmap-threshold), growth
- *              and trimming in whole pages of a paged arena.  A replay
- *              equals the preloaded run.
+ *              mmap threshold (the trace's or --mmap-threshold; dynamic,
+ *              glibc's rule in alloc/front.c, unless chosen: given, or a
+ *              trace's other than the default), growth and trimming in
+ *              whole pages of a paged arena, the cache of freed large
+ *              mappings (alloc/large.h).  A replay equals the preloaded
+ *              run (a program that called mallopt aside: traces do not
+ *              record it).
  *   exact      the CS:APP malloc-lab driver's: the heap is an arena that
  *              grows by exactly what a request lacks (a free block at the
  *              top counted; 16-byte units, no pad) and never shrinks
@@ -61,13 +65,15 @@ static unsigned order_for_trace(const struct tf_trace *t)
     return k;
 }
 
-void replay_model_init(struct replay_model *m, enum replay_model_kind k, uint64_t threshold, const struct tf_trace *t)
+void replay_model_init(struct replay_model *m, enum replay_model_kind k, uint64_t threshold, bool given,
+                       const struct tf_trace *t)
 {
     memset(m, 0, sizeof *m);
     m->kind = k;
     m->name = model_names[k];
     if (k == MODEL_GLASSHEAP) {
         m->mmap_threshold = threshold;
+        m->threshold_dynamic = !given && threshold == TF_DEFAULT_MMAP_THRESHOLD;
         m->top_pad = GH_DEFAULT_TOP_PAD;
         m->trim_threshold = GH_DEFAULT_TRIM_THRESHOLD;
         m->trim_adaptive = true;
@@ -109,6 +115,8 @@ void replay_model_setup(const struct replay_model *m, struct sim *s, const char 
         s->h.grow_exact = true;
     }
     gh_front_init(&s->front, &s->h, &s->mapper, front_threshold(m));
+    gh_front_set_dynamic(&s->front, m->threshold_dynamic);
+    gh_front_set_cache(&s->front, m->kind == MODEL_GLASSHEAP); /* freed mappings kept, as the library keeps them */
 }
 
 /* The parameters as one phrase ("top pad 128.0 KiB, ..."); `brief` for
@@ -127,7 +135,10 @@ static void params(FILE *f, const struct replay_model *m, uint64_t buddy_chunk, 
     if (m->mmap_threshold == UINT64_MAX)
         fprintf(f, brief ? ", no mmap threshold" : ", no mmap threshold (every request in the heap)");
     else
-        fprintf(f, ", mmap threshold %s", cli_bytes(m->mmap_threshold, b, sizeof b));
+        fprintf(f, ", mmap threshold %s%s", cli_bytes(m->mmap_threshold, b, sizeof b),
+                !m->threshold_dynamic ? ""
+                : brief               ? " (dynamic)"
+                                      : " (dynamic: raised to a freed large block's mapping)");
     if (brief)
         fprintf(f, ", %s units", cli_bytes(m->unit, b, sizeof b));
     else
@@ -169,6 +180,7 @@ void replay_model_json(FILE *f, const struct replay_model *m, uint64_t buddy_chu
     fprintf(f, ",\"trim_adaptive\":%s,\"cache\":%s", m->trim_adaptive ? "true" : "false",
             m->cache ? "true" : "false");
     json_limit(f, "mmap_threshold", m->mmap_threshold);
+    fprintf(f, ",\"mmap_threshold_dynamic\":%s", m->threshold_dynamic ? "true" : "false");
     fprintf(f, ",\"growth_unit\":%" PRIu64 ",\"grows_exactly\":%s,\"shrinks\":%s", m->unit,
             m->kind == MODEL_EXACT ? "true" : "false", m->shrinks ? "true" : "false");
     if (buddy_chunk)

@@ -127,8 +127,13 @@ void replay_print_json(const struct tf_trace *t, const char *path, const struct 
         printf(",\"live_at_peak_heap\":%" PRIu64, r->live_at_peak_heap);
         printf(",\"end\":{\"heap_bytes\":%" PRIu64 ",\"live_requested\":%" PRIu64 ",\"live_blocks\":%" PRIu64 "}",
                r->c.heap_bytes, r->c.live_requested, r->c.live_blocks);
-        printf(",\"large\":{\"blocks\":%" PRIu64 ",\"peak_bytes\":%" PRIu64 ",\"peak_requested\":%" PRIu64 "}",
+        printf(",\"large\":{\"blocks\":%" PRIu64 ",\"peak_bytes\":%" PRIu64 ",\"peak_requested\":%" PRIu64,
                r->large_blocks, r->large_peak_bytes, r->large_peak_req);
+        if (m->mmap_threshold == UINT64_MAX)
+            printf(",\"mmap_threshold_end\":null");
+        else
+            printf(",\"mmap_threshold_end\":%" PRIu64, r->threshold_end);
+        printf(",\"mmap_threshold_rises\":%" PRIu64 ",\"reused\":%" PRIu64 "}", r->threshold_rises, r->large_reused);
         printf(",\"heap_ops\":{\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"resize_in_place\":%" PRIu64
                ",\"regions_added\":%" PRIu64 ",\"regions_extended\":%" PRIu64 ",\"trims\":%" PRIu64 "}",
                r->c.allocs, r->c.frees, r->c.resize_in_place, r->c.regions_added, r->c.regions_extended, r->c.trims);
@@ -194,6 +199,15 @@ void replay_print_table(const struct tf_trace *t, const char *path, const struct
         if (res[i].peak_live_in_moves > res[i].peak_live)
             printf("%s: %s requested at most while moving reallocs held old and new block at once (the heap's own count)\n",
                    res[i].policy, cli_bytes(res[i].peak_live_in_moves, b1, sizeof b1));
+    for (size_t i = 0; i < nres; i++)
+        if (res[i].threshold_rises)
+            printf("%s: the mmap threshold rose %" PRIu64 " %s, to %s (large blocks freed; requests below it then "
+                   "went to the heap)\n", res[i].policy, res[i].threshold_rises,
+                   res[i].threshold_rises == 1 ? "time" : "times", cli_bytes(res[i].threshold_end, b1, sizeof b1));
+    for (size_t i = 0; i < nres; i++)
+        if (res[i].large_reused)
+            printf("%s: %" PRIu64 " large %s made from a freed mapping the cache kept (no mmap)\n", res[i].policy,
+                   res[i].large_reused, res[i].large_reused == 1 ? "block" : "blocks");
     if (nres && res[0].large_blocks)
         printf("large blocks: %" PRIu64 ", at most %s mapped at once\n", res[0].large_blocks,
                cli_bytes(res[0].large_peak_bytes, b1, sizeof b1));

@@ -164,6 +164,7 @@ void sim_apply(struct sim *s, const struct tf_op *op)
     struct slot *sl = &s->slots[op->id];
     /* The program's live bytes: the slot's old size out, its new one in. */
     bool was = sl->state == S_LIVE;
+    uint64_t rises = s->front.threshold_rises;
     s->live -= was && sim_in_heap(s, sl) ? sl->size : 0;
     s->live_all -= was ? sl->size : 0;
     if (op->kind == TF_ALLOC)
@@ -175,6 +176,7 @@ void sim_apply(struct sim *s, const struct tf_op *op)
     bool is = sl->state == S_LIVE;
     s->live += is && sim_in_heap(s, sl) ? sl->size : 0;
     s->live_all += is ? sl->size : 0;
+    s->threshold_rose = s->front.threshold_rises != rises;
     observe(s);
 }
 
@@ -240,6 +242,7 @@ void sim_end(struct sim *s)
     for (uint32_t i = 0; i < s->nids; i++)
         if (s->slots[i].state == S_LIVE && !sim_in_heap(s, &s->slots[i]))
             slot_free(s, &s->slots[i]); /* the large blocks' mappings go back (the arena goes whole) */
+    gh_front_trim_cache(&s->front);     /* and the mappings the cache kept */
     munmap(s->arena, s->arena_len);
     free(s->slots);
 }
@@ -288,6 +291,9 @@ bool replay_policy(const struct tf_trace *t, const struct replay_model *m, const
     res->peak_live_in_moves = s.h.c.peak_requested;
     res->large_blocks = s.front.large_mapped;
     res->large_peak_bytes = s.front.large.peak_bytes;
+    res->threshold_end = gh_front_threshold(&s.front);
+    res->threshold_rises = s.front.threshold_rises;
+    res->large_reused = s.front.large_reused;
     if (step_out)
         fputc('\n', step_out);
     sim_end(&s);

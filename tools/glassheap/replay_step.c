@@ -1,7 +1,7 @@
 /* replay_step.c - glassheap replay --step: the heap after each operation.
  *
  * Owns: the text picture of each step (the blocks in address order, the
- * large blocks, the counters, a bar of the heap with each live block drawn
+ * large blocks, a rise of the mmap threshold, the counters, a bar of the heap with each live block drawn
  * as its id) and the --html page (one SVG row per step, a slider shows one
  * step at a time).  Never: changes the simulation (replay_sim.c).
  */
@@ -112,6 +112,8 @@ void step_print(FILE *out, const struct sim *s, size_t i, size_t n, const struct
             fprintf(out, " -> failed");
     }
     fputc('\n', out);
+    if (s->threshold_rose)
+        fprintf(out, "  mmap threshold raised to %zu B (the freed block's mapping)\n", gh_front_threshold(&s->front));
     struct step_ctx c = { .s = s, .out = out, .first = UINT64_MAX };
     gh_heap_walk(&s->h, step_extent, &c);
     c.span = c.last_used_end > c.first ? c.last_used_end - c.first : 1;

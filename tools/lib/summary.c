@@ -9,10 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-/* section.key as an unsigned count; false when absent or not one. */
+/* section.key (section NULL: a key of the top object) as an unsigned
+ * count; false when absent or not one. */
 static bool count(json_t *root, const char *section, const char *key, uint64_t *out)
 {
-    json_t *v = json_object_get(json_object_get(root, section), key);
+    json_t *v = json_object_get(section ? json_object_get(root, section) : root, key);
     if (!json_is_integer(v) || json_integer_value(v) < 0)
         return false;
     *out = (uint64_t)json_integer_value(v);
@@ -42,6 +43,13 @@ bool gh_summary_parse(const char *text, size_t len, struct gh_summary *out)
                          count(root, "heap", "largest_free", &out->largest_free);
         out->have_calls = count(root, "calls", "malloc", &out->malloc_calls) &&
                           count(root, "calls", "free", &out->free_calls);
+        uint64_t dynamic = 0;
+        out->have_threshold = count(root, NULL, "mmap_threshold", &out->mmap_threshold) &&
+                              count(root, NULL, "mmap_threshold_dynamic", &dynamic) &&
+                              count(root, NULL, "mmap_threshold_rises", &out->threshold_rises);
+        out->threshold_dynamic = dynamic != 0;
+        out->have_cache = count(root, "large", "cached_bytes", &out->cached_bytes) &&
+                          count(root, "large", "reused", &out->reused);
     }
     json_decref(root);
     if (!ok)

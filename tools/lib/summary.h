@@ -1,7 +1,7 @@
 /* summary.h - the library's exit summary (GLASSHEAP_STATS=json), read
  * back by the tools through jansson (summary.c).  The summary is one JSON
- * object: "policy", and the objects "calls", "heap", "large", "os" of
- * unsigned counts (alloc/stats.c writes it).  Its content is untrusted:
+ * object: "policy", the mmap threshold's counts, and the objects "calls",
+ * "heap", "large", "os" of unsigned counts (alloc/stats.c writes it).  Its content is untrusted:
  * a field of the wrong type counts as missing.
  */
 #ifndef GH_TOOLS_SUMMARY_H
@@ -22,6 +22,14 @@ struct gh_summary {
     uint64_t free_bytes, largest_free;         /* heap, at exit */
     bool have_calls;                           /* both of these were there: */
     uint64_t malloc_calls, free_calls;         /* calls.malloc, calls.free */
+    bool have_threshold;                       /* all three were there (a library
+                                                * older than the dynamic threshold
+                                                * wrote only mmap_threshold): */
+    uint64_t mmap_threshold;                   /* at exit */
+    bool threshold_dynamic;                    /* mmap_threshold_dynamic != 0 */
+    uint64_t threshold_rises;                  /* mmap_threshold_rises */
+    bool have_cache;                           /* both of these were there: */
+    uint64_t cached_bytes, reused;             /* large.cached_bytes, large.reused */
 };
 
 /* Parse the len bytes at text.  False when they are not one JSON object
