@@ -4,6 +4,7 @@
 
 #include "bytes.h"
 #include "escape.h"
+#include "reader.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -105,4 +106,22 @@ const char *cli_find_library(char *buf, size_t cap)
     }
     snprintf(buf, cap, "%s/libglassheap.so", GH_INSTALL_LIBDIR);
     return usable(buf) ? buf : NULL;
+}
+
+int cli_open_failed(const char *cmd, int pid, int rc)
+{
+    switch (rc) {
+    case GHR_NO_PROCESS:
+        cli_error("%s: no process %d", cmd, pid);
+        return GH_EXIT_NOTFOUND;
+    case GHR_NO_SEGMENT:
+        cli_error("%s: process %d does not run glassheap (no %s/glassheap.%d)", cmd, pid, GH_SHM_DIR, pid);
+        return GH_EXIT_NOTFOUND;
+    case GHR_STALE:
+        cli_error("%s: process %d has exited (its segment is stale)", cmd, pid);
+        return GH_EXIT_NOTFOUND;
+    default:
+        cli_error("%s: process %d: %s", cmd, pid, ghr_strerror((enum ghr_error)rc));
+        return GH_EXIT_FAIL;
+    }
 }

@@ -24,6 +24,11 @@
 /* Print "glassheap: <message>\n" on stderr (printf-style). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Say why the segment of process pid could not be opened (rc, a reader
+ * error) as subcommand cmd, and return the exit status for it: not found
+ * for no process, no segment or a stale one; a failure otherwise. */
+int cli_open_failed(const char *cmd, int pid, int rc);
+
 /* A byte count as a person reads it: "512 B", "1.5 KiB", "12.0 MiB". */
 const char *cli_bytes(uint64_t n, char *buf, size_t cap);
 

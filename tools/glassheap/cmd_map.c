@@ -193,24 +193,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 /* ---- the command ------------------------------------------------------- */
 
-static int open_error(int pid, int rc)
-{
-    switch (rc) {
-    case GHR_NO_PROCESS:
-        cli_error("map: no process %d", pid);
-        return GH_EXIT_NOTFOUND;
-    case GHR_NO_SEGMENT:
-        cli_error("map: process %d does not run glassheap (no %s/glassheap.%d)", pid, GH_SHM_DIR, pid);
-        return GH_EXIT_NOTFOUND;
-    case GHR_STALE:
-        cli_error("map: process %d has exited (its segment is stale)", pid);
-        return GH_EXIT_NOTFOUND;
-    default:
-        cli_error("map: process %d: %s", pid, ghr_strerror((enum ghr_error)rc));
-        return GH_EXIT_FAIL;
-    }
-}
-
 static int not_answering(struct view *v, struct ghr_segment *seg, const struct options *o)
 {
     int crc = ghr_counters(seg, &v->ctr);
@@ -243,13 +225,13 @@ int cmd_map(int argc, char **argv)
     rc = ghr_open_pid(o.pid, &seg);
     if (rc != GHR_OK) {
         ghr_close(seg);
-        return open_error(o.pid, rc);
+        return cli_open_failed("map", o.pid, rc);
     }
     int exit_code = GH_EXIT_OK;
     char prog[128];
     rc = ghr_config(seg, &v.cfg);
     if (rc != GHR_OK) {
-        exit_code = open_error(o.pid, rc);
+        exit_code = cli_open_failed("map", o.pid, rc);
         goto out;
     }
     v.program = map_program_name(&v.cfg, prog, sizeof prog);
@@ -268,7 +250,7 @@ int cmd_map(int argc, char **argv)
         goto out;
     }
     if (rc != GHR_OK) {
-        exit_code = open_error(o.pid, rc);
+        exit_code = cli_open_failed("map", o.pid, rc);
         goto out;
     }
     v.outside = from.outside;
@@ -279,7 +261,7 @@ int cmd_map(int argc, char **argv)
         ghr_request_counters(seg, o.timeout_ms < COUNTERS_WAIT_MS ? o.timeout_ms : COUNTERS_WAIT_MS);
     rc = ghr_counters(seg, &v.ctr);
     if (rc != GHR_OK) {
-        exit_code = open_error(o.pid, rc);
+        exit_code = cli_open_failed("map", o.pid, rc);
         goto out;
     }
     if (v.outside)

@@ -106,25 +106,6 @@ static int request_wait_ms(const struct top *t)
     return w;
 }
 
-/* Map an open error to the exit status and say what happened. */
-static int open_failed(int pid, int rc)
-{
-    switch (rc) {
-    case GHR_NO_PROCESS:
-        cli_error("top: no process %d", pid);
-        return GH_EXIT_NOTFOUND;
-    case GHR_NO_SEGMENT:
-        cli_error("top: process %d does not run glassheap (no %s/glassheap.%d)", pid, GH_SHM_DIR, pid);
-        return GH_EXIT_NOTFOUND;
-    case GHR_STALE:
-        cli_error("top: process %d has exited (its segment is stale)", pid);
-        return GH_EXIT_NOTFOUND;
-    default:
-        cli_error("top: process %d: %s", pid, ghr_strerror((enum ghr_error)rc));
-        return GH_EXIT_FAIL;
-    }
-}
-
 /* A process that exec'd a program with glassheap preloaded publishes a new
  * segment file under the same name (the old one is stale): follow it. */
 static void follow_exec(struct top *t)
@@ -367,7 +348,7 @@ int cmd_top(int argc, char **argv)
         int pid = t->pid;
         ghr_close(t->seg);
         free(t);
-        return open_failed(pid, rc);
+        return cli_open_failed("top", pid, rc);
     }
     ghr_config(t->seg, &t->cfg);
     t->start_ns = gh_now_ns();

@@ -158,24 +158,6 @@ static void sleep_until(uint64_t deadline_ns)
         ;
 }
 
-static int open_failed(int pid, int rc)
-{
-    switch (rc) {
-    case GHR_NO_PROCESS:
-        cli_error("watch: no process %d", pid);
-        return GH_EXIT_NOTFOUND;
-    case GHR_NO_SEGMENT:
-        cli_error("watch: process %d does not run glassheap (no %s/glassheap.%d)", pid, GH_SHM_DIR, pid);
-        return GH_EXIT_NOTFOUND;
-    case GHR_STALE:
-        cli_error("watch: process %d has exited (its segment is stale)", pid);
-        return GH_EXIT_NOTFOUND;
-    default:
-        cli_error("watch: process %d: %s", pid, ghr_strerror((enum ghr_error)rc));
-        return GH_EXIT_FAIL;
-    }
-}
-
 int cmd_watch(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -226,12 +208,12 @@ int cmd_watch(int argc, char **argv)
     int rc = ghr_open_pid(pid, &seg);
     if (rc != GHR_OK) {
         ghr_close(seg);
-        return open_failed(pid, rc);
+        return cli_open_failed("watch", pid, rc);
     }
     struct gh_shm_config cfg;
     if ((rc = ghr_config(seg, &cfg)) != GHR_OK) {
         ghr_close(seg);
-        return open_failed(pid, rc);
+        return cli_open_failed("watch", pid, rc);
     }
     bool buddy = !strcmp(cfg.policy, "buddy");
     char policy[GH_ESC_BUF(sizeof cfg.policy)];
