@@ -4,7 +4,8 @@
  * extensions (version, policy, check, counters), the snapshot of every
  * counter they read (every arena's and cache's added up, taken with every
  * arena lock held), writing the exit summary, and publishing the segment
- * (counters every GH_SHM_PUBLISH_EVERY calls, a heap map on request).
+ * (counters and every arena's own entry every GH_SHM_PUBLISH_EVERY calls,
+ * a heap map on request).
  * Never: allocates or frees.
  */
 #define _GNU_SOURCE
@@ -104,6 +105,39 @@ static void snapshot_locked(struct gh_stats_snapshot *s, unsigned n)
     gh_os_counts(&s->os);
 }
 
+/* Every arena's own entry in the segment (the first n arenas' locks held). */
+static void publish_arenas(unsigned n)
+{
+    struct gh_shm_arena *e = gh_shm_arenas_begin(&G.shm);
+    if (!e)
+        return;
+    if (n > GH_SHM_ARENAS_CAPACITY)
+        n = GH_SHM_ARENAS_CAPACITY;
+    for (unsigned k = 0; k < n; k++) {
+        const struct gh_arena *a = gh_arena_list[k];
+        const struct gh_heap_counters *c = &a->heap.c;
+        const struct gh_calls *calls = &a->calls;
+        struct gh_heap_desc d;
+        gh_heap_describe(&a->heap, &d);
+        e[k] = (struct gh_shm_arena){
+            .index = a->index,
+            .threads = __atomic_load_n(&a->threads, __ATOMIC_RELAXED),
+            .calls = calls->malloc + calls->calloc + calls->realloc + calls->free + calls->aligned,
+            .used_blocks = c->live_blocks,
+            .used_block_bytes = c->live_block_bytes,
+            .used_requested = c->live_requested,
+            .free_blocks = gh_heap_free_blocks(&a->heap),
+            .free_bytes = c->free_bytes,
+            .largest_free = gh_heap_largest_free(&a->heap),
+            .heap_bytes = c->heap_bytes,
+            .overhead_bytes = c->overhead_bytes,
+            .regions = d.regions,
+            .peak_heap_bytes = c->peak_heap_bytes,
+        };
+    }
+    gh_shm_arenas_end(&G.shm, n);
+}
+
 /* Publish the counters, then write the heap map if asked (in that order:
  * a reader woken by the map's answer finds counters as fresh). */
 void gh_exports_shm_service(void)
@@ -114,6 +148,7 @@ void gh_exports_shm_service(void)
         struct gh_stats_snapshot s;
         snapshot_locked(&s, n);
         gh_shm_publish(&G.shm, &s);
+        publish_arenas(n);
         if (__atomic_load_n(&G.shm.map->request, __ATOMIC_RELAXED) != G.shm.map->answered) {
             const struct gh_heap *heaps[GH_ARENAS_MAX];
             for (unsigned k = 0; k < n; k++)

@@ -188,7 +188,10 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     uint64_t end = large ? (uint64_t)off_large + large_size : (uint64_t)off_map + map_size;
     uint32_t off_heap = round8((size_t)end);
     uint32_t heap_size = (uint32_t)(sizeof(struct gh_shm_heap) + GH_SHM_REGION_CAPACITY * sizeof(struct gh_shm_region));
-    uint64_t total = (uint64_t)off_heap + heap_size;
+    uint32_t off_arenas = off_heap + round8(heap_size);
+    uint32_t arenas_size = (uint32_t)(sizeof(struct gh_shm_arenas)
+                                      + GH_SHM_ARENAS_CAPACITY * sizeof(struct gh_shm_arena));
+    uint64_t total = (uint64_t)off_arenas + arenas_size;
 
     /* Made under a temporary name and renamed into place once complete, so
      * a reader never opens a half-made segment under the real name (and an
@@ -213,6 +216,8 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     s->blocks = (struct gh_shm_block *)(s->map + 1);
     s->heap_tab = (struct gh_shm_heap *)((char *)m + off_heap);
     s->regions = (struct gh_shm_region *)(s->heap_tab + 1);
+    s->arena_tab = (struct gh_shm_arenas *)((char *)m + off_arenas);
+    s->arena_entries = (struct gh_shm_arena *)(s->arena_tab + 1);
     if (large) {
         s->large = large;
         s->large_list = (struct gh_shm_large *)((char *)m + off_large);
@@ -255,6 +260,10 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     hdr->heap_size = heap_size;
     hdr->heap_capacity = GH_SHM_REGION_CAPACITY;
     hdr->heap_region_size = sizeof(struct gh_shm_region);
+    hdr->arenas_offset = off_arenas;
+    hdr->arenas_size = arenas_size;
+    hdr->arenas_capacity = GH_SHM_ARENAS_CAPACITY;
+    hdr->arena_entry_size = sizeof(struct gh_shm_arena);
     hdr->pid = (int32_t)getpid();
     hdr->uid = (uint32_t)getuid();
     hdr->start_time_ns = now_ns(CLOCK_REALTIME);
@@ -273,6 +282,7 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
         close(fd);
         gh_os_shm_unlink(tmp);
         s->heap_tab = NULL;
+        s->arena_tab = NULL;
         return err;
     }
     s->hdr = hdr;
@@ -411,6 +421,24 @@ void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap)
     gh_shm_write_large(s);
     __atomic_store_n(&c->answered, req, __ATOMIC_RELEASE);
     s->calls = 0;
+}
+
+struct gh_shm_arena *gh_shm_arenas_begin(struct gh_shm *s)
+{
+    if (!s->hdr || s->lost)
+        return NULL;
+    struct gh_shm_arenas *t = s->arena_tab;
+    if (t->seq & 1)    /* a reader could have left it odd */
+        t->seq++;
+    seq_begin(&t->seq);
+    return s->arena_entries;
+}
+
+void gh_shm_arenas_end(struct gh_shm *s, unsigned n)
+{
+    struct gh_shm_arenas *t = s->arena_tab;
+    t->count = n < GH_SHM_ARENAS_CAPACITY ? n : GH_SHM_ARENAS_CAPACITY;
+    seq_end(&t->seq);
 }
 
 struct map_ctx {

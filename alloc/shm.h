@@ -48,6 +48,9 @@ struct gh_shm {
     /* The region table, for readers that walk the heap themselves. */
     struct gh_shm_heap *heap_tab;  /* the table; valid while hdr is not NULL */
     struct gh_shm_region *regions;
+    /* Every arena's own counters (written with each publish). */
+    struct gh_shm_arenas *arena_tab;
+    struct gh_shm_arena *arena_entries;
     uint64_t seq;                  /* heap_tab->seq between calls, always even
                                       (never read back from the segment) */
     uint64_t seen_regions;         /* the heap's region_changes when the table
@@ -78,6 +81,14 @@ void gh_shm_close(struct gh_shm *s, bool unlink_it);
 
 /* Write a snapshot under the sequence lock, then the large-block list. */
 void gh_shm_publish(struct gh_shm *s, const struct gh_stats_snapshot *snap);
+
+/* Every arena's own entry, written in place (every arena lock held; right
+ * after gh_shm_publish, so they describe the same moment): begin returns
+ * the GH_SHM_ARENAS_CAPACITY entries to fill, under the table's sequence
+ * lock (NULL without a segment or once it is lost: write nothing, and do
+ * not call end); end closes it with n of them valid. */
+struct gh_shm_arena *gh_shm_arenas_begin(struct gh_shm *s);
+void gh_shm_arenas_end(struct gh_shm *s, unsigned n);
 
 /* Write the map of the heaps (every arena's, in order; their locks held)
  * under its sequence lock, regions numbered on from one heap to the next;

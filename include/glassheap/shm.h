@@ -18,6 +18,10 @@
  *   heap_offset              struct gh_shm_heap, then heap_capacity entries
  *                            of struct gh_shm_region (heap_size bytes;
  *                            heap_offset 0: a writer older than the table)
+ *   arenas_offset            struct gh_shm_arenas, then arenas_capacity
+ *                            entries of struct gh_shm_arena (arenas_size
+ *                            bytes; arenas_offset 0: a writer older than
+ *                            the per-arena counters)
  *
  * A reader must check magic, version and every offset/size against the
  * file's real size before it reads anything, and must treat every value as
@@ -95,7 +99,12 @@ struct gh_shm_header {
     uint32_t heap_offset, heap_size;         /* struct gh_shm_heap and its entries */
     uint32_t heap_capacity;                  /* entries after struct gh_shm_heap */
     uint32_t heap_region_size;               /* sizeof(struct gh_shm_region) */
-    uint64_t reserved[4];
+    /* Every arena's own counters (appended in reserved words; 0 0: a
+     * writer older than them, which shows the totals only). */
+    uint32_t arenas_offset, arenas_size;     /* struct gh_shm_arenas and its entries */
+    uint32_t arenas_capacity;                /* entries after struct gh_shm_arenas */
+    uint32_t arena_entry_size;               /* sizeof(struct gh_shm_arena) */
+    uint64_t reserved[2];
 };
 
 struct gh_shm_config {
@@ -313,5 +322,35 @@ struct gh_shm_heap {
 };
 
 #define GH_SHM_REGION_CAPACITY 4096u             /* regions listed */
+
+/* ---- arenas, one by one ----------------------------------------------
+ *
+ * Each arena's (heap instance's) own figures, written under `seq` with
+ * every publish of the counters (the same moment, all arena locks held),
+ * in arena order, the first min(count, arenas_capacity) entries valid.
+ * An arena's heap counts a block in a thread's cache (and, hardened, one
+ * in quarantine) as in use: for every entry
+ *   used_block_bytes + free_bytes + overhead_bytes = heap_bytes,
+ * and over all entries used_* add up to the counters' live_* + cached_*
+ * (+ quarantined_*), the other words to the counters' totals. */
+struct gh_shm_arenas {
+    uint64_t seq;              /* sequence lock over what follows */
+    uint64_t count;            /* valid entries below */
+    uint64_t reserved[6];
+    /* struct gh_shm_arena entries[arenas_capacity] follow */
+};
+
+struct gh_shm_arena {
+    uint64_t index;            /* 0: the main arena (the break heap) */
+    uint64_t threads;          /* threads attached to it now */
+    uint64_t calls;            /* API calls it served under its lock so far */
+    uint64_t used_blocks, used_block_bytes, used_requested; /* in use in its heap */
+    uint64_t free_blocks, free_bytes, largest_free;
+    uint64_t heap_bytes, overhead_bytes, regions;
+    uint64_t peak_heap_bytes;
+    uint64_t reserved[3];
+};
+
+#define GH_SHM_ARENAS_CAPACITY 128u              /* arenas listed (GH_ARENAS_MAX) */
 
 #endif

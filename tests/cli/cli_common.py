@@ -83,8 +83,9 @@ class Ctx:
             raise Fail("glassheap %s: not one JSON object (%s): %r" % (" ".join(argv), e, out))
 
     # -- helpers -----------------------------------------------------------
-    def helper(self, policy, steps=(), idle=False):
+    def helper(self, policy, steps=(), idle=False, env_extra=None):
         env = clean_env()
+        env.update(env_extra or {})
         env["LD_PRELOAD"] = self.a.library
         env["GLASSHEAP_POLICY"] = policy
         argv = [self.a.helper] + (["--idle"] if idle else []) + list(steps)

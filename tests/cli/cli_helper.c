@@ -16,6 +16,8 @@
  *         a:SLOT:ALIGN:N  p = aligned_alloc(ALIGN, N)
  *         q:SLOT:ALIGN:N  posix_memalign(&p, ALIGN, N)
  *         f:SLOT          free(p)
+ *         t:SLOT:K:N      a new thread mallocs N bytes into slots SLOT..SLOT+K-1,
+ *                         then blocks (it stays attached to its arena until exit)
  *
  * While it waits for a line it stays responsive: every WAIT_MS it makes one
  * allocator call that changes no counter (mallinfo2), so a reader asking for
@@ -26,6 +28,8 @@
 #include <errno.h>
 #include <malloc.h>
 #include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +111,41 @@ static unsigned long field(char **p, const char *step)
     return v;
 }
 
+struct fill {
+    unsigned long first, count, size;
+    sem_t done;
+};
+
+/* A 't' step's thread: its blocks, then it waits for the process to end. */
+static void *fill_thread(void *arg)
+{
+    struct fill *f = arg;
+    for (unsigned long i = 0; i < f->count; i++)
+        slot[f->first + i] = malloc(f->size);
+    sem_post(&f->done);
+    for (;;)
+        pause();
+    return NULL;
+}
+
+static void run_thread(unsigned long s, unsigned long k, unsigned long n, const char *step)
+{
+    static struct fill f;
+    if (k > SLOTS - s)
+        die("slots out of range", step);
+    f = (struct fill){ .first = s, .count = k, .size = n };
+    sem_init(&f.done, 0, 0);
+    pthread_t t;
+    if (pthread_create(&t, NULL, fill_thread, &f) != 0)
+        die("cannot start a thread", step);
+    while (sem_wait(&f.done) != 0)
+        ;
+    sem_destroy(&f.done);
+    for (unsigned long i = 0; i < k; i++)
+        if (!slot[s + i])
+            die("allocation failed", step);
+}
+
 static void run_step(const char *step)
 {
     char *p = (char *)step + 1;
@@ -144,6 +183,11 @@ static void run_step(const char *step)
     case 'f':
         free(slot[s]);
         slot[s] = NULL;
+        break;
+    case 't':
+        a = field(&p, step);
+        b = field(&p, step);
+        run_thread(s, a, b, step);
         break;
     default:
         die("unknown step", step);

@@ -235,6 +235,61 @@ def case_stat(ctx, policy):
     ctx.quit(p)
 
 
+ARENA_WORDS = ("index", "threads", "calls", "used_blocks", "used_block_bytes", "used_requested",
+               "free_blocks", "free_bytes", "largest_free", "heap_bytes", "overhead_bytes", "regions",
+               "peak_heap_bytes")
+
+
+def case_stat_arenas(ctx, policy, arenas):
+    """Four threads allocate in their own arenas (GLASSHEAP_ARENAS=arenas), the
+    main thread frees some of their blocks (cross-thread frees); stat's
+    per-arena entries each add up, and together give the process's totals."""
+    steps = ["m:0:100", "m:1:5000", "t:10:20:64", "t:30:20:200", "t:50:10:3000", "t:70:5:40",
+             "f:10", "f:11", "f:12", "f:31", "f:50", "f:1"]
+    p = ctx.helper(policy, steps, env_extra={"GLASSHEAP_ARENAS": arenas})
+    ctx.send(p, "go")
+    check(ctx.read_line(p).startswith("done"), "helper did not finish its steps")
+    s, err = ctx.cli_json("stat", "--json", str(p.pid))
+    check(err == "", "stat: unexpected stderr %r" % err)
+    check(s["fresh"] is True, "stat: the helper did not answer: %r" % s)
+    c, rows = s["counters"], s["arenas"]
+    want = 1 if arenas == "1" else 5   # the main thread's arena and one per thread (5 <= 8 x CPUs)
+    check(c["arenas"] == want and len(rows) == want,
+          "arenas: counters say %d, %d entries, expected %d" % (c["arenas"], len(rows), want))
+    for k, a in enumerate(rows):
+        check(sorted(a) == sorted(ARENA_WORDS), "arena %d: words %r" % (k, sorted(a)))
+        check(a["index"] == k, "arena entry %d has index %d" % (k, a["index"]))
+        check(a["used_block_bytes"] + a["free_bytes"] + a["overhead_bytes"] == a["heap_bytes"],
+              "arena %d: used %d + free %d + overhead %d != heap %d" %
+              (k, a["used_block_bytes"], a["free_bytes"], a["overhead_bytes"], a["heap_bytes"]))
+        check(a["heap_bytes"] <= a["peak_heap_bytes"], "arena %d: heap above its peak" % k)
+        check(a["largest_free"] <= a["free_bytes"], "arena %d: largest free above free" % k)
+        if want > 1 and k > 0:
+            check(a["threads"] == 1, "arena %d: %d threads attached, its one thread expected" % (k, a["threads"]))
+            check(a["used_blocks"] >= 4, "arena %d holds %d blocks: its thread's were placed elsewhere" %
+                  (k, a["used_blocks"]))
+    total = lambda w: sum(a[w] for a in rows)  # noqa: E731
+    for w, want_sum in (("heap_bytes", c["heap_bytes"]), ("free_bytes", c["free_bytes"]),
+                        ("free_blocks", c["free_blocks"]), ("overhead_bytes", c["overhead_bytes"]),
+                        ("regions", c["regions"]),
+                        ("used_block_bytes", c["live_block_bytes"] + c["cached_bytes"] + c["quarantined_bytes"]),
+                        ("used_blocks", c["live_blocks"] + c["cached_blocks"] + c["quarantined_blocks"]),
+                        ("used_requested", c["live_requested"] + c["cached_requested"] + c["quarantined_requested"])):
+        check(total(w) == want_sum, "arenas' %s add up to %d, the process's is %d" % (w, total(w), want_sum))
+    check(max(a["largest_free"] for a in rows) == c["largest_free"], "largest free is not the arenas' largest")
+    check(total("threads") == (1 + 4 if want > 1 else 5), "threads attached: %d" % total("threads"))
+    rc, out, err = ctx.cli("stat", str(p.pid))
+    check(rc == 0 and err == "", "stat: exit %d, stderr %r" % (rc, err))
+    table = "each arena, as published" in out
+    check(table == (want > 1), "stat text: arena table %s with %d arenas" % ("shown" if table else "missing", want))
+    if want > 1:
+        line = [ln.split() for ln in out.splitlines() if ln.strip().startswith("total ")]
+        check(len(line) == 1 and int(line[0][3]) == c["heap_bytes"],
+              "stat text: the arenas' total line %r, heap %d" % (line, c["heap_bytes"]))
+    ctx.quit(p)
+    return 0
+
+
 def case_stat_no_answer(ctx):
     p = ctx.helper("best", idle=True)
     t0 = time.monotonic()

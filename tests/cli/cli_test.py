@@ -46,12 +46,12 @@ from cli_error_cases import (case_err_no_glassheap, case_err_no_library, case_er
                              case_err_other_user, case_err_replaced, case_err_stale, case_err_version,
                              case_run, case_usage)
 from cli_safe_cases import case_err_forged, case_escapes, case_trace_escapes, case_truncated  # noqa: E402
-from cli_stat_cases import case_ps, case_ps_stale, case_stat, case_stat_no_answer  # noqa: E402
+from cli_stat_cases import case_ps, case_ps_stale, case_stat, case_stat_arenas, case_stat_no_answer  # noqa: E402
 from cli_watch_cases import case_watch  # noqa: E402
 
 
 CASES = {
-    "stat": case_stat, "stat_no_answer": case_stat_no_answer, "ps": case_ps, "ps_stale": case_ps_stale,
+    "stat": case_stat, "stat_arenas": case_stat_arenas, "stat_no_answer": case_stat_no_answer, "ps": case_ps, "ps_stale": case_ps_stale,
     "err_no_process": case_err_no_process, "err_no_glassheap": case_err_no_glassheap,
     "err_stale": case_err_stale, "err_replaced": case_err_replaced, "err_other_user": case_err_other_user, "err_version": case_err_version,
     "usage": case_usage, "run": case_run, "err_no_library": case_err_no_library,

@@ -219,7 +219,15 @@ struct view {
     struct ghr_frag frag;
     int outside;                     /* the heap's figures were walked from outside */
     char heap_note[GHW_WHY_MAX];     /* else why not */
+    struct gh_shm_arena arenas[GH_SHM_ARENAS_CAPACITY]; /* each arena's own, as published */
+    size_t narenas;                  /* 0: a writer without the table */
 };
+
+/* struct gh_shm_arena's words, in layout order, under their shm.h names. */
+#define ARENA_FIELDS(X)                                                            \
+    X(index) X(threads) X(calls) X(used_blocks) X(used_block_bytes)                \
+    X(used_requested) X(free_blocks) X(free_bytes) X(largest_free)                 \
+    X(heap_bytes) X(overhead_bytes) X(regions) X(peak_heap_bytes)
 
 /* The heap's figures and histogram from a walk, when one is possible. */
 static void walk_heap(struct view *v, const struct ghr_segment *seg)
@@ -316,7 +324,49 @@ static void print_json(const struct view *v)
             sep = ",";
         }
     }
+    fprintf(f, "],\"arenas\":[");
+    sep = "";
+    for (size_t k = 0; k < v->narenas; k++) {
+        const struct gh_shm_arena *a = &v->arenas[k];
+        const char *fsep = "";
+        fprintf(f, "%s{", sep);
+#define X(name)                                                      \
+        fprintf(f, "%s\"" #name "\":%" PRIu64, fsep, a->name);       \
+        fsep = ",";
+        ARENA_FIELDS(X)
+#undef X
+        fputc('}', f);
+        sep = ",";
+    }
     fprintf(f, "]}\n");
+}
+
+/* Each arena's own figures and their totals, when there are several. */
+static void print_arenas(const struct view *v)
+{
+    if (v->narenas < 2)
+        return;
+    printf("each arena, as published (its heap counts cached blocks as used)\n");
+    printf("  %5s %7s %12s %14s %14s %14s %12s %14s %7s\n", "arena", "threads", "calls", "heap B",
+           "used B", "free B", "overhead B", "largest free", "regions");
+    struct gh_shm_arena t = { 0 };
+    for (size_t k = 0; k < v->narenas; k++) {
+        const struct gh_shm_arena *a = &v->arenas[k];
+        printf("  %5" PRIu64 " %7" PRIu64 " %12" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %12" PRIu64
+               " %14" PRIu64 " %7" PRIu64 "\n", a->index, a->threads, a->calls, a->heap_bytes,
+               a->used_block_bytes, a->free_bytes, a->overhead_bytes, a->largest_free, a->regions);
+        t.threads += a->threads;
+        t.calls += a->calls;
+        t.heap_bytes += a->heap_bytes;
+        t.used_block_bytes += a->used_block_bytes;
+        t.free_bytes += a->free_bytes;
+        t.overhead_bytes += a->overhead_bytes;
+        t.largest_free = a->largest_free > t.largest_free ? a->largest_free : t.largest_free;
+        t.regions += a->regions;
+    }
+    printf("  %5s %7" PRIu64 " %12" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %12" PRIu64
+           " %14" PRIu64 " %7" PRIu64 "\n", "total", t.threads, t.calls, t.heap_bytes,
+           t.used_block_bytes, t.free_bytes, t.overhead_bytes, t.largest_free, t.regions);
 }
 
 #define LABEL "  %-18s "
@@ -408,6 +458,8 @@ static void print_text(const struct view *v)
         line_bytes("cached req.", c->cached_requested);
         line_count("cache hits", c->cache_hits);
     }
+
+    print_arenas(v);
 
     printf("large blocks (own mmap, at or above the threshold)\n");
     line_bytes("requested", c->large_requested);
@@ -546,6 +598,11 @@ int cmd_stat(int argc, char **argv)
         return status;
     }
     if ((rc = ghr_config(seg, &v.cfg)) != GHR_OK || (rc = ghr_counters(seg, &v.c)) != GHR_OK) {
+        int status = report(v.pid, rc, seg);
+        ghr_close(seg);
+        return status;
+    }
+    if ((rc = ghr_arenas(seg, v.arenas, GH_SHM_ARENAS_CAPACITY, &v.narenas)) != GHR_OK) {
         int status = report(v.pid, rc, seg);
         ghr_close(seg);
         return status;

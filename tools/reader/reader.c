@@ -301,6 +301,28 @@ static int validate_heap(const struct gh_shm_header *h)
     return GHR_OK;
 }
 
+/* The per-arena table, when the header names one (0 0: a writer older
+ * than it): inside the file, apart from every other region, 8-aligned,
+ * entries no smaller than this reader's. */
+static int validate_arenas(const struct gh_shm_header *h)
+{
+    if (h->arenas_offset == 0 && h->arenas_size == 0)
+        return GHR_OK;
+    if (!region_ok(h->arenas_offset, h->arenas_size, h->header_size, h->total_size))
+        return GHR_BAD_LAYOUT;
+    uint64_t o = h->arenas_offset, n = h->arenas_size;
+    if (!disjoint(o, n, h->config_offset, h->config_size) || !disjoint(o, n, h->counters_offset, h->counters_size) ||
+        !disjoint(o, n, h->map_offset, h->map_size) ||
+        (h->large_size && !disjoint(o, n, h->large_offset, h->large_size)) ||
+        (h->heap_size && !disjoint(o, n, h->heap_offset, h->heap_size)))
+        return GHR_BAD_LAYOUT;
+    if (o % 8 || h->arena_entry_size % 8 || h->arena_entry_size < sizeof(struct gh_shm_arena) ||
+        n < sizeof(struct gh_shm_arenas) ||
+        (uint64_t)h->arenas_capacity * h->arena_entry_size > n - sizeof(struct gh_shm_arenas))
+        return GHR_BAD_LAYOUT;
+    return GHR_OK;
+}
+
 /* Checks of the private header copy against the mapped size. */
 static int validate(const struct gh_shm_header *h, size_t fsize)
 {
@@ -330,7 +352,9 @@ static int validate(const struct gh_shm_header *h, size_t fsize)
     if (h->pid <= 0)
         return GHR_BAD_LAYOUT;   /* kill(0 or -1, ...) means a group */
     int rc = validate_large(h);
-    return rc == GHR_OK ? validate_heap(h) : rc;
+    if (rc == GHR_OK)
+        rc = validate_heap(h);
+    return rc == GHR_OK ? validate_arenas(h) : rc;
 }
 
 static int open_errno(int e)
@@ -666,6 +690,51 @@ int ghr_large(const struct ghr_segment *seg, struct gh_shm_large_block *buf, siz
         *n = (size_t)k;
     if (total)
         *total = head.total > listed ? head.total : listed;
+    return GHR_OK;
+}
+
+/* An entry whose bytes can be true: its index is its place, and what is
+ * used, free and overhead fits in its heap (each term, and their sum,
+ * without wrapping). */
+static bool arena_entry_ok(const struct gh_shm_arena *e, uint64_t place)
+{
+    if (e->index != place)
+        return false;
+    uint64_t h = e->heap_bytes;
+    if (e->used_block_bytes > h || e->free_bytes > h || e->overhead_bytes > h)
+        return false;
+    if (e->used_block_bytes + e->free_bytes > h - e->overhead_bytes)
+        return false;
+    return e->largest_free <= e->free_bytes && e->used_requested <= e->used_block_bytes;
+}
+
+int ghr_arenas(const struct ghr_segment *seg, struct gh_shm_arena *buf, size_t cap, size_t *n)
+{
+    if (n)
+        *n = 0;
+    int rc = usable(seg);
+    if (rc != GHR_OK)
+        return rc;
+    if (seg->hdr.arenas_offset == 0)
+        return GHR_OK;                 /* an older writer: no table */
+    if (!buf)
+        cap = 0;
+    struct gh_shm_arenas head;
+    uint64_t k;
+    rc = locked_copy(&(struct locked){ .at = seg->base + seg->hdr.arenas_offset,
+                                       .head_size = sizeof(struct gh_shm_arenas),
+                                       .seq_off = offsetof(struct gh_shm_arenas, seq),
+                                       .count_off = offsetof(struct gh_shm_arenas, count),
+                                       .capacity = seg->hdr.arenas_capacity,
+                                       .stride = seg->hdr.arena_entry_size, .entry_size = sizeof *buf },
+                     &head, buf, cap, &k);
+    if (rc != GHR_OK)
+        return rc;
+    for (uint64_t i = 0; i < k; i++)
+        if (!arena_entry_ok(&buf[i], i))
+            return GHR_BAD_LAYOUT;
+    if (n)
+        *n = (size_t)k;
     return GHR_OK;
 }
 

@@ -134,6 +134,15 @@ int ghr_map_head(const struct ghr_segment *seg, struct gh_shm_map *out);
 int ghr_large(const struct ghr_segment *seg, struct gh_shm_large_block *buf, size_t cap, size_t *n,
               uint64_t *total);
 
+/* Copy every arena's own entry (shm.h's struct gh_shm_arena) under the
+ * table's sequence lock: min(count, arenas_capacity, cap) entries into buf
+ * (*n of them), written with the counters' last publish.  A writer older
+ * than the table (header arenas_offset 0) gives GHR_OK and *n = 0.  An
+ * entry whose index is not its place, or whose used, free and overhead
+ * bytes exceed its heap, is GHR_BAD_LAYOUT.  Open has checked the table's
+ * place as ghr_large's.  n may be NULL; buf may be NULL when cap is 0. */
+int ghr_arenas(const struct ghr_segment *seg, struct gh_shm_arena *buf, size_t cap, size_t *n);
+
 /* Fragmentation as glassheap/frag.h defines it (DESIGN.md,
  * "Fragmentation, defined once"): a figure whose whole is 0 is 0, and the
  * untrusted counters are clamped so that every figure lies in [0, 1]. */
