@@ -155,11 +155,15 @@ static void test_header_and_counters(void **state)
     assert_int_equal(h->large_offset % 8, 0);
     assert_true(h->large_offset >= h->map_offset + h->map_size);
     assert_true((uint64_t)h->large_offset + h->large_size <= h->heap_offset);
-    /* the region table last (include/glassheap/shm.h) */
+    /* the region table, then the per-arena table last (include/glassheap/shm.h) */
     assert_int_equal(h->heap_offset % 8, 0);
     assert_int_equal(h->heap_capacity, GH_SHM_REGION_CAPACITY);
     assert_int_equal(h->heap_region_size, sizeof(struct gh_shm_region));
-    assert_int_equal((uint64_t)h->heap_offset + h->heap_size, h->total_size);
+    assert_true((uint64_t)h->heap_offset + h->heap_size <= h->arenas_offset);
+    assert_int_equal(h->arenas_offset % 8, 0);
+    assert_int_equal(h->arenas_capacity, GH_SHM_ARENAS_CAPACITY);
+    assert_int_equal(h->arena_entry_size, sizeof(struct gh_shm_arena));
+    assert_int_equal((uint64_t)h->arenas_offset + h->arenas_size, h->total_size);
     ghr_close(seg);
 
     gh_os_counts(&a);

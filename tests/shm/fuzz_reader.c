@@ -119,6 +119,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             e->requested > end - e->addr)
             abort();
     }
+    struct gh_shm_arena ab[2 * IMG_ARENA_CAP];
+    size_t an = 0;
+    int arc = ghr_arenas(seg, ab, 2 * IMG_ARENA_CAP, &an);
+    check(arc, "arenas");
+    if (an > 2 * IMG_ARENA_CAP || (arc != GHR_OK && an != 0) || (h && an > h->arenas_capacity))
+        abort();
+    for (size_t i = 0; i < an; i++) {
+        const struct gh_shm_arena *e = &ab[i];
+        if (e->index != i || e->used_block_bytes + e->free_bytes + e->overhead_bytes > e->heap_bytes ||
+            e->largest_free > e->free_bytes)
+            abort();
+    }
     check(ghr_map(seg, 0, b, 2 * IMG_CAP, &n, &total), "map request");
     check(ghr_request_counters(seg, 0), "counters request");
     ghr_close(seg);

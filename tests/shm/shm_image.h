@@ -2,7 +2,8 @@
  *
  * A segment laid out exactly as shm.h describes it, built by hand (not by
  * the library): header, config, counters, map head and IMG_CAP map entries,
- * the large-block list head and IMG_LARGE_CAP entries, back to back.  Every struct of shm.h is a multiple of 8 bytes, so struct
+ * the large-block list head and IMG_LARGE_CAP entries, the per-arena table
+ * head and IMG_ARENA_CAP entries, back to back.  Every struct of shm.h is a multiple of 8 bytes, so struct
  * img has no padding and its offsetof()s are the file offsets.  The writer
  * is this process: pid = getpid(), proc_start_ticks from /proc/self/stat
  * (tools/lib's parser, the one the reader uses).
@@ -23,6 +24,7 @@
 
 #define IMG_CAP 16u
 #define IMG_LARGE_CAP 8u
+#define IMG_ARENA_CAP 4u
 
 struct img {
     struct gh_shm_header h;
@@ -32,12 +34,15 @@ struct img {
     struct gh_shm_block blocks[IMG_CAP];
     struct gh_shm_large large;
     struct gh_shm_large_block lblocks[IMG_LARGE_CAP];
+    struct gh_shm_arenas arenas;
+    struct gh_shm_arena arena[IMG_ARENA_CAP];
 };
 
 _Static_assert(sizeof(struct img) == sizeof(struct gh_shm_header) + sizeof(struct gh_shm_config) +
                sizeof(struct gh_shm_counters) + sizeof(struct gh_shm_map) +
                IMG_CAP * sizeof(struct gh_shm_block) + sizeof(struct gh_shm_large) +
-               IMG_LARGE_CAP * sizeof(struct gh_shm_large_block), "struct img must have no padding");
+               IMG_LARGE_CAP * sizeof(struct gh_shm_large_block) + sizeof(struct gh_shm_arenas) +
+               IMG_ARENA_CAP * sizeof(struct gh_shm_arena), "struct img must have no padding");
 
 /* Field 22 of /proc/self/stat; 0 if unreadable. */
 static inline uint64_t img_self_start_ticks(void)
@@ -109,6 +114,20 @@ static inline void img_init(struct img *m)
         m->lblocks[i].addr = m->lblocks[i].map_base + 0x40;
         m->lblocks[i].requested = 0x20000 + i;
     }
+
+    h->arenas_offset = offsetof(struct img, arenas);
+    h->arenas_size = sizeof m->arenas + IMG_ARENA_CAP * sizeof m->arena[0];
+    h->arenas_capacity = IMG_ARENA_CAP;
+    h->arena_entry_size = sizeof m->arena[0];
+    m->arenas.seq = 6;
+    m->arenas.count = 3;
+    for (unsigned i = 0; i < IMG_ARENA_CAP; i++)
+        m->arena[i] = (struct gh_shm_arena){
+            .index = i, .threads = 1, .calls = 100 + i, .used_blocks = 3, .used_block_bytes = 4096,
+            .used_requested = 4000, .free_blocks = 2, .free_bytes = 8192, .largest_free = 6144,
+            .heap_bytes = 4096 + 8192 + 64, .overhead_bytes = 64, .regions = 1,
+            .peak_heap_bytes = 1 << 20,
+        };
 }
 
 /* Hold a shared flock on path, as a live writer does (the reader takes a

@@ -1,5 +1,6 @@
-/* test_large.c - the reader's large-block list (ghr_large) and map head
- * (ghr_map_head) against hand-made segment images.
+/* test_large.c - the reader's large-block list (ghr_large), map head
+ * (ghr_map_head) and per-arena table (ghr_arenas) against hand-made
+ * segment images.
  *
  * Proves: a valid list round-trips (entries, count, total with the blocks
  * not listed); a writer without a list (large_offset 0) reads as empty;
@@ -10,7 +11,10 @@
  * below the listed entries is raised to them; each kind of impossible entry
  * (empty or wrapping mapping, payload outside it, request past its end) is
  * GHR_BAD_LAYOUT while entries past count are never judged; a held sequence
- * lock gives GHR_BUSY; the map head's bounds come back as written.
+ * lock gives GHR_BUSY; the map head's bounds come back as written.  The
+ * arena table the same way: round trip, absent (an older writer), its
+ * place checked at open, an entry whose index is not its place or whose
+ * bytes outrun its heap refused, a held lock GHR_BUSY.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -193,6 +197,102 @@ static void test_large_bad_entry(void **state)
     ghr_close(seg);
 }
 
+static void test_arenas_roundtrip(void **state)
+{
+    (void)state;
+    struct img m;
+    img_init(&m);
+    struct ghr_segment *seg = open_ok("arenas", &m);
+    struct gh_shm_arena a[IMG_ARENA_CAP + 2];
+    size_t n = 99;
+    assert_int_equal(ghr_arenas(seg, a, IMG_ARENA_CAP + 2, &n), GHR_OK);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++)
+        assert_memory_equal(&a[i], &m.arena[i], sizeof a[i]);
+    assert_int_equal(ghr_arenas(seg, a, 2, &n), GHR_OK);   /* the caller's buffer bounds it */
+    assert_int_equal(n, 2);
+    assert_int_equal(ghr_arenas(seg, NULL, 5, &n), GHR_OK);
+    assert_int_equal(n, 0);
+    ghr_close(seg);
+    /* the count is bounded by the capacity */
+    m.arenas.count = 1000;
+    seg = open_ok("arenas", &m);
+    assert_int_equal(ghr_arenas(seg, a, IMG_ARENA_CAP + 2, &n), GHR_OK);
+    assert_int_equal(n, IMG_ARENA_CAP);
+    ghr_close(seg);
+    /* an older writer: no table, no entries */
+    img_init(&m);
+    m.h.arenas_offset = m.h.arenas_size = m.h.arenas_capacity = m.h.arena_entry_size = 0;
+    seg = open_ok("noarenas", &m);
+    n = 99;
+    assert_int_equal(ghr_arenas(seg, a, IMG_ARENA_CAP, &n), GHR_OK);
+    assert_int_equal(n, 0);
+    ghr_close(seg);
+    assert_int_equal(ghr_arenas(NULL, a, 1, &n), GHR_NO_SEGMENT);
+}
+
+static void test_arenas_layout(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 7; k++) {
+        struct img m;
+        img_init(&m);
+        struct gh_shm_header *h = &m.h;
+        switch (k) {
+        case 0: h->arenas_offset = (uint32_t)sizeof m; break;                  /* outside */
+        case 1: h->arenas_size = U32MAX; break;                                /* overflows */
+        case 2: h->arenas_offset = h->large_offset; break;                     /* over the list */
+        case 3: h->arenas_offset += 4; h->arenas_size -= 8; break;             /* misaligned */
+        case 4: h->arena_entry_size = 8; break;                                /* entries too small */
+        case 5: h->arena_entry_size += 4; break;                               /* misaligned entries */
+        case 6: h->arenas_capacity = IMG_ARENA_CAP + 1; break;                 /* more than it holds */
+        }
+        struct ghr_segment *seg = NULL;
+        assert_int_equal(open_img("arenaslayout", &m, &seg), GHR_BAD_LAYOUT);
+        ghr_close(seg);
+    }
+}
+
+static void test_arenas_bad_entry(void **state)
+{
+    (void)state;
+    struct gh_shm_arena a[IMG_ARENA_CAP];
+    size_t n;
+    for (int k = 0; k < 6; k++) {
+        struct img m;
+        img_init(&m);
+        struct gh_shm_arena *e = &m.arena[1];
+        switch (k) {
+        case 0: e->index = 0; break;                                   /* not its place */
+        case 1: e->used_block_bytes = e->heap_bytes + 1; break;        /* used above the heap */
+        case 2: e->free_bytes = UINT64_MAX; break;                     /* would wrap the sum */
+        case 3: e->overhead_bytes += 16; break;                        /* terms above the heap */
+        case 4: e->largest_free = e->free_bytes + 16; break;           /* largest above free */
+        case 5: e->used_requested = e->used_block_bytes + 1; break;    /* asked above the blocks */
+        }
+        struct ghr_segment *seg = open_ok("arenabad", &m);
+        n = 99;
+        assert_int_equal(ghr_arenas(seg, a, IMG_ARENA_CAP, &n), GHR_BAD_LAYOUT);
+        assert_int_equal(n, 0);
+        assert_int_equal(ghr_arenas(seg, a, 1, &n), GHR_OK);         /* entry 1 not read */
+        assert_int_equal(n, 1);
+        ghr_close(seg);
+    }
+    /* past count nothing is judged */
+    struct img m;
+    img_init(&m);
+    m.arena[3].index = 77;
+    struct ghr_segment *seg = open_ok("arenabad", &m);
+    assert_int_equal(ghr_arenas(seg, a, IMG_ARENA_CAP, &n), GHR_OK);
+    assert_int_equal(n, 3);
+    ghr_close(seg);
+    /* a held lock */
+    m.arenas.seq = 7;
+    seg = open_ok("arenabusy", &m);
+    assert_int_equal(ghr_arenas(seg, a, IMG_ARENA_CAP, &n), GHR_BUSY);
+    ghr_close(seg);
+}
+
 static void test_large_busy(void **state)
 {
     (void)state;
@@ -241,6 +341,9 @@ int main(void)
         cmocka_unit_test(test_large_bad_entry),
         cmocka_unit_test(test_large_busy),
         cmocka_unit_test(test_map_head),
+        cmocka_unit_test(test_arenas_roundtrip),
+        cmocka_unit_test(test_arenas_layout),
+        cmocka_unit_test(test_arenas_bad_entry),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
