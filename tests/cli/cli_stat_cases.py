@@ -278,6 +278,11 @@ def case_stat_arenas(ctx, policy, arenas):
         check(total(w) == want_sum, "arenas' %s add up to %d, the process's is %d" % (w, total(w), want_sum))
     check(max(a["largest_free"] for a in rows) == c["largest_free"], "largest free is not the arenas' largest")
     check(total("threads") == (1 + 4 if want > 1 else 5), "threads attached: %d" % total("threads"))
+    # top's and watch's JSON lines carry the same entries (the helper is idle: nothing moved)
+    for argv in (("top", "--json", "--iterations", "1", str(p.pid)), ("watch", str(p.pid), "--json", "--count", "1")):
+        line, err = ctx.cli_json(*argv)
+        check(line["arenas"] == rows, "%s: arenas %r, stat's %r" % (argv[0], line["arenas"], rows))
+        check(line["cached_bytes"] == c["cached_bytes"], "%s: cached_bytes %r" % (argv[0], line["cached_bytes"]))
     rc, out, err = ctx.cli("stat", str(p.pid))
     check(rc == 0 and err == "", "stat: exit %d, stderr %r" % (rc, err))
     table = "each arena, as published" in out

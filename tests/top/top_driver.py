@@ -308,6 +308,12 @@ def case_tmux(a):
         t.keys("one", "-")
         t.keys("one", "-")
         t.wait_for("one", r"interval 100 ms", "- to shorten it")
+        t.keys("one", "a")
+        s = t.wait_for("one", r"^arenas: 1 \(each its own heap", "a: the arenas panel").string
+        check(re.search(r"^\s+0\s+1\s+\d", s, re.M) and re.search(r"^\s+total\s+1\s", s, re.M) and
+              "a free blocks" in s, "the arenas panel lacks arena 0, the total or its key:\n" + s)
+        t.keys("one", "a")
+        t.wait_for("one", r"^free blocks by size", "a again: the free blocks back")
         t.keys("one", "p")
         poll_until(lambda: "paused" not in t.screen("one") and
                    counters_line(t.screen("one")) not in (None, frozen), "a refresh after resuming")

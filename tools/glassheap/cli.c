@@ -7,6 +7,7 @@
 #include "reader.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +48,28 @@ const char *cli_policy(const char *name)
 void cli_json_string(FILE *f, const char *s)
 {
     gh_esc_json(f, s);
+}
+
+/* struct gh_shm_arena's words, in layout order, under their shm.h names. */
+#define ARENA_FIELDS(X)                                                            \
+    X(index) X(threads) X(calls) X(used_blocks) X(used_block_bytes)                \
+    X(used_requested) X(free_blocks) X(free_bytes) X(largest_free)                 \
+    X(heap_bytes) X(overhead_bytes) X(regions) X(peak_heap_bytes)
+
+void cli_json_arenas(FILE *f, const struct gh_shm_arena *a, size_t n)
+{
+    fputs(",\"arenas\":[", f);
+    for (size_t k = 0; k < n; k++) {
+        const char *sep = "";
+        fputs(k ? ",{" : "{", f);
+#define X(name)                                                      \
+        fprintf(f, "%s\"" #name "\":%" PRIu64, sep, a[k].name);      \
+        sep = ",";
+        ARENA_FIELDS(X)
+#undef X
+        fputc('}', f);
+    }
+    fputc(']', f);
 }
 
 bool cli_parse_long(const char *s, long lo, long hi, long *out)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include <glassheap/policies.h>
+#include <glassheap/shm.h>
 
 #define GH_EXIT_OK 0
 #define GH_EXIT_NOTFOUND 1
@@ -35,6 +36,10 @@ const char *cli_bytes(uint64_t n, char *buf, size_t cap);
 /* s as a JSON string literal on f: tools/lib's gh_esc_json (escape.h), the
  * one rule for untrusted strings. */
 void cli_json_string(FILE *f, const char *s);
+
+/* ,"arenas":[{...},...] on f: every word of each struct gh_shm_arena
+ * (shm.h) under its name, the one shape stat, top and watch print. */
+void cli_json_arenas(FILE *f, const struct gh_shm_arena *a, size_t n);
 
 /* The placement policies, in the order every table lists them: the
  * GLASSHEAP_POLICIES(X) table of <glassheap/policies.h>. */

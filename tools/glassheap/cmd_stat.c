@@ -223,11 +223,6 @@ struct view {
     size_t narenas;                  /* 0: a writer without the table */
 };
 
-/* struct gh_shm_arena's words, in layout order, under their shm.h names. */
-#define ARENA_FIELDS(X)                                                            \
-    X(index) X(threads) X(calls) X(used_blocks) X(used_block_bytes)                \
-    X(used_requested) X(free_blocks) X(free_bytes) X(largest_free)                 \
-    X(heap_bytes) X(overhead_bytes) X(regions) X(peak_heap_bytes)
 
 /* The heap's figures and histogram from a walk, when one is possible. */
 static void walk_heap(struct view *v, const struct ghr_segment *seg)
@@ -324,21 +319,9 @@ static void print_json(const struct view *v)
             sep = ",";
         }
     }
-    fprintf(f, "],\"arenas\":[");
-    sep = "";
-    for (size_t k = 0; k < v->narenas; k++) {
-        const struct gh_shm_arena *a = &v->arenas[k];
-        const char *fsep = "";
-        fprintf(f, "%s{", sep);
-#define X(name)                                                      \
-        fprintf(f, "%s\"" #name "\":%" PRIu64, fsep, a->name);       \
-        fsep = ",";
-        ARENA_FIELDS(X)
-#undef X
-        fputc('}', f);
-        sep = ",";
-    }
-    fprintf(f, "]}\n");
+    fputc(']', f);
+    cli_json_arenas(f, v->arenas, v->narenas);
+    fputs("}\n", f);
 }
 
 /* Each arena's own figures and their totals, when there are several. */

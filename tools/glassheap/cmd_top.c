@@ -11,7 +11,8 @@
  * (ghr_map), as the view says.
  *
  * The terminal view (ncurses, htop's keys: q quits, p pauses, + and -
- * lengthen and shorten the interval): the counters, sparklines of external
+ * lengthen and shorten the interval; a shows each arena in place of the
+ * free-block bars and back): the counters, sparklines of external
  * fragmentation and utilisation over the last intervals, a one-line heap map
  * (each cell: the share of its bytes in use), and the free blocks by size as
  * horizontal bars.  When the process exits the view says so and stays until
@@ -180,6 +181,8 @@ void top_sample(struct top *t, bool want_map)
                           (double)(c.time_ns - t->prev.time_ns);
         }
         push_history(t);
+        if (ghr_arenas(t->seg, t->arenas, GH_SHM_ARENAS_CAPACITY, &t->narenas) != GHR_OK)
+            t->narenas = 0;
     }
     if (t->outside) {
         if (want_map && t->blocks) {
@@ -234,8 +237,11 @@ static void print_line(const struct top *t, bool json)
         else
             printf("\"calls_per_s\":null,");
         printf("\"heap_source\":\"%s\",", t->outside ? "outside" : "counters");
-        printf("\"fresh\":%s,\"execd\":%s,\"exited\":%s}\n", t->fresh ? "true" : "false",
+        printf("\"fresh\":%s,\"execd\":%s,\"exited\":%s", t->fresh ? "true" : "false",
                t->execd ? "true" : "false", t->exited ? "true" : "false");
+        printf(",\"cached_bytes\":%llu", (unsigned long long)c->cached_bytes);
+        cli_json_arenas(stdout, t->arenas, t->narenas);
+        fputs("}\n", stdout);
     } else {
         char heap[32], live[32], rate[32];
         if (t->have_rate)

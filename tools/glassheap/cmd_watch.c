@@ -68,6 +68,8 @@ struct sample {
     bool outside, exited;
     uint64_t seq;
     char note[GHW_WHY_MAX];
+    struct gh_shm_arena arenas[GH_SHM_ARENAS_CAPACITY]; /* each arena's own, as published */
+    size_t narenas;
 };
 
 static void take(struct ghr_segment *seg, uint64_t start_ns, struct sample *s)
@@ -78,6 +80,8 @@ static void take(struct ghr_segment *seg, uint64_t start_ns, struct sample *s)
     int rc = s->exited ? GHW_GONE : ghw_walk_segment(seg, 0, &w);
     if (ghr_counters(seg, &s->c) != GHR_OK)
         memset(&s->c, 0, sizeof s->c);
+    if (ghr_arenas(seg, s->arenas, GH_SHM_ARENAS_CAPACITY, &s->narenas) != GHR_OK)
+        s->narenas = 0;
     if (rc == GHW_OK) {
         s->outside = true;
         s->seq = w.seq;
@@ -139,6 +143,8 @@ static void print_json(int pid, const char *policy, bool buddy, const struct sam
         }
         fputs("]", stdout);
     }
+    printf(",\"cached_bytes\":%" PRIu64, c->cached_bytes);
+    cli_json_arenas(stdout, s->arenas, s->narenas);
     printf(",\"exited\":%s}\n", s->exited ? "true" : "false");
 }
 

@@ -39,6 +39,9 @@ struct top {
     bool map_outside;           /* so was the map shown */
     int interval_ms;
     uint64_t start_ns;
+    struct gh_shm_arena arenas[GH_SHM_ARENAS_CAPACITY]; /* each arena's own, as published */
+    size_t narenas;             /* 0: a writer without the table */
+    bool show_arenas;           /* terminal view: the arenas panel ('a') */
 };
 
 /* Take one sample: fresh counters (and a heap map when want_map), the

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "glassheap/frag.h"
 #include "bytes.h"
 #include "cli.h"
 #include "escape.h"
@@ -228,6 +229,43 @@ static void draw_histogram(int row, int last, const struct top *t, const struct 
     }
 }
 
+/* Each arena's own figures (as published, with the counters), one row
+ * each from `row` to `last`, and their totals. */
+static void draw_arenas(int row, int last, const struct top *t)
+{
+    char a[32], b[32], d[32], e[32];
+    if (t->narenas == 0) {
+        put(row, 0, "arenas: none listed (a writer older than the per-arena table)");
+        return;
+    }
+    put(row++, 0, "arenas: %zu (each its own heap; used counts cached blocks)", t->narenas);
+    put(row++, 0, "  %5s %7s %11s %11s %11s %11s %8s %14s", "arena", "threads", "heap", "used", "free",
+        "largest", "ext.", "calls");
+    struct gh_shm_arena sum = { 0 };
+    for (size_t k = 0; k < t->narenas; k++) {
+        const struct gh_shm_arena *x = &t->arenas[k];
+        sum.threads += x->threads;
+        sum.heap_bytes += x->heap_bytes;
+        sum.used_block_bytes += x->used_block_bytes;
+        sum.free_bytes += x->free_bytes;
+        sum.largest_free = x->largest_free > sum.largest_free ? x->largest_free : sum.largest_free;
+        sum.calls += x->calls;
+        if (row >= last)
+            continue;   /* no room: still counted in the totals */
+        put(row++, 0, "  %5llu %7llu %11s %11s %11s %11s %7.1f%% %14llu", (unsigned long long)x->index,
+            (unsigned long long)x->threads, cli_bytes(x->heap_bytes, a, sizeof a),
+            cli_bytes(x->used_block_bytes, b, sizeof b), cli_bytes(x->free_bytes, d, sizeof d),
+            cli_bytes(x->largest_free, e, sizeof e),
+            100 * gh_frag_value(gh_frag_external(x->largest_free, x->free_bytes)), (unsigned long long)x->calls);
+    }
+    if (row <= last)
+        put(row, 0, "  %5s %7llu %11s %11s %11s %11s %7.1f%% %14llu", "total", (unsigned long long)sum.threads,
+            cli_bytes(sum.heap_bytes, a, sizeof a), cli_bytes(sum.used_block_bytes, b, sizeof b),
+            cli_bytes(sum.free_bytes, d, sizeof d), cli_bytes(sum.largest_free, e, sizeof e),
+            100 * gh_frag_value(gh_frag_external(sum.largest_free, sum.free_bytes)),
+            (unsigned long long)sum.calls);
+}
+
 static void draw(struct top *t, bool paused, const struct glyphs *g)
 {
     erase();
@@ -284,7 +322,10 @@ static void draw(struct top *t, bool paused, const struct glyphs *g)
     row++;
     draw_map_strip(row++, t, g);
     row++;
-    draw_histogram(row, LINES - 2, t, g);
+    if (t->show_arenas)
+        draw_arenas(row, LINES - 2, t);
+    else
+        draw_histogram(row, LINES - 2, t, g);
 
     /* status line */
     char status[256], iv[32];
@@ -292,7 +333,8 @@ static void draw(struct top *t, bool paused, const struct glyphs *g)
         snprintf(iv, sizeof iv, "%d ms", t->interval_ms);
     else
         snprintf(iv, sizeof iv, "%.1f s", t->interval_ms / 1000.0);
-    int n = snprintf(status, sizeof status, " interval %s | p pause | +/- interval | q quit ", iv);
+    int n = snprintf(status, sizeof status, " interval %s | p pause | +/- interval | a %s | q quit ", iv,
+                     t->show_arenas ? "free blocks" : "arenas");
     if (t->exited)
         snprintf(status + n, sizeof status - (size_t)n, "| process %d exited ", t->pid);
     else if (paused)
@@ -373,6 +415,8 @@ int top_run_terminal(struct top *t, long iterations)
             paused = !paused;
             if (!paused)
                 next = gh_now_ns(); /* resume with a fresh sample */
+        } else if (ch == 'a' || ch == 'A') {
+            t->show_arenas = !t->show_arenas;
         } else if (ch == '+' || ch == '=' || ch == '-' || ch == '_') {
             int ms = step_interval(t->interval_ms, ch == '+' || ch == '=' ? 1 : -1);
             next = next - (uint64_t)t->interval_ms * NS_PER_MS + (uint64_t)ms * NS_PER_MS;
