@@ -56,6 +56,26 @@ void cli_json_string(FILE *f, const char *s)
     X(used_requested) X(free_blocks) X(free_bytes) X(largest_free)                 \
     X(heap_bytes) X(overhead_bytes) X(regions) X(peak_heap_bytes)
 
+struct gh_shm_arena cli_arenas_total(const struct gh_shm_arena *a, size_t n)
+{
+    struct gh_shm_arena t = { 0 };
+    for (size_t k = 0; k < n; k++) {
+        t.threads += a[k].threads;
+        t.calls += a[k].calls;
+        t.used_blocks += a[k].used_blocks;
+        t.used_block_bytes += a[k].used_block_bytes;
+        t.used_requested += a[k].used_requested;
+        t.free_blocks += a[k].free_blocks;
+        t.free_bytes += a[k].free_bytes;
+        t.largest_free = a[k].largest_free > t.largest_free ? a[k].largest_free : t.largest_free;
+        t.heap_bytes += a[k].heap_bytes;
+        t.overhead_bytes += a[k].overhead_bytes;
+        t.regions += a[k].regions;
+        t.peak_heap_bytes += a[k].peak_heap_bytes;
+    }
+    return t;
+}
+
 void cli_json_arenas(FILE *f, const struct gh_shm_arena *a, size_t n)
 {
     fputs(",\"arenas\":[", f);

@@ -41,6 +41,9 @@ void cli_json_string(FILE *f, const char *s);
  * (shm.h) under its name, the one shape stat, top and watch print. */
 void cli_json_arenas(FILE *f, const struct gh_shm_arena *a, size_t n);
 
+/* The n arenas' entries added up (largest_free: the largest of them; index 0). */
+struct gh_shm_arena cli_arenas_total(const struct gh_shm_arena *a, size_t n);
+
 /* The placement policies, in the order every table lists them: the
  * GLASSHEAP_POLICIES(X) table of <glassheap/policies.h>. */
 #define CLI_NPOLICIES GLASSHEAP_POLICY_COUNT

@@ -332,21 +332,13 @@ static void print_arenas(const struct view *v)
     printf("each arena, as published (its heap counts cached blocks as used)\n");
     printf("  %5s %7s %12s %14s %14s %14s %12s %14s %7s\n", "arena", "threads", "calls", "heap B",
            "used B", "free B", "overhead B", "largest free", "regions");
-    struct gh_shm_arena t = { 0 };
     for (size_t k = 0; k < v->narenas; k++) {
         const struct gh_shm_arena *a = &v->arenas[k];
         printf("  %5" PRIu64 " %7" PRIu64 " %12" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %12" PRIu64
                " %14" PRIu64 " %7" PRIu64 "\n", a->index, a->threads, a->calls, a->heap_bytes,
                a->used_block_bytes, a->free_bytes, a->overhead_bytes, a->largest_free, a->regions);
-        t.threads += a->threads;
-        t.calls += a->calls;
-        t.heap_bytes += a->heap_bytes;
-        t.used_block_bytes += a->used_block_bytes;
-        t.free_bytes += a->free_bytes;
-        t.overhead_bytes += a->overhead_bytes;
-        t.largest_free = a->largest_free > t.largest_free ? a->largest_free : t.largest_free;
-        t.regions += a->regions;
     }
+    struct gh_shm_arena t = cli_arenas_total(v->arenas, v->narenas);
     printf("  %5s %7" PRIu64 " %12" PRIu64 " %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %12" PRIu64
            " %14" PRIu64 " %7" PRIu64 "\n", "total", t.threads, t.calls, t.heap_bytes,
            t.used_block_bytes, t.free_bytes, t.overhead_bytes, t.largest_free, t.regions);

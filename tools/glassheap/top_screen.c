@@ -241,17 +241,9 @@ static void draw_arenas(int row, int last, const struct top *t)
     put(row++, 0, "arenas: %zu (each its own heap; used counts cached blocks)", t->narenas);
     put(row++, 0, "  %5s %7s %11s %11s %11s %11s %8s %14s", "arena", "threads", "heap", "used", "free",
         "largest", "ext.", "calls");
-    struct gh_shm_arena sum = { 0 };
-    for (size_t k = 0; k < t->narenas; k++) {
+    struct gh_shm_arena sum = cli_arenas_total(t->arenas, t->narenas);
+    for (size_t k = 0; k < t->narenas && row < last; k++) {  /* no room: the rest only in the totals */
         const struct gh_shm_arena *x = &t->arenas[k];
-        sum.threads += x->threads;
-        sum.heap_bytes += x->heap_bytes;
-        sum.used_block_bytes += x->used_block_bytes;
-        sum.free_bytes += x->free_bytes;
-        sum.largest_free = x->largest_free > sum.largest_free ? x->largest_free : sum.largest_free;
-        sum.calls += x->calls;
-        if (row >= last)
-            continue;   /* no room: still counted in the totals */
         put(row++, 0, "  %5llu %7llu %11s %11s %11s %11s %7.1f%% %14llu", (unsigned long long)x->index,
             (unsigned long long)x->threads, cli_bytes(x->heap_bytes, a, sizeof a),
             cli_bytes(x->used_block_bytes, b, sizeof b), cli_bytes(x->free_bytes, d, sizeof d),
