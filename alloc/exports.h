@@ -167,8 +167,10 @@ void gh_exports_shm_service(void);
 static inline void enter(struct gh_arena *a)
 {
     gh_lock(&a->lock);
-    if (a == GH_MAIN_ARENA) /* the region table is the main arena's (shm.h) */
+    if (a == GH_MAIN_ARENA) /* each arena has its region table (shm.h) */
         gh_shm_enter(&G.shm); /* the heap's seq odd: walkers outside wait */
+    else
+        gh_shm_arena_enter(&G.shm, a->index);
 #ifdef GH_HAVE_VALGRIND
     VG(VALGRIND_DISABLE_ERROR_REPORTING);
 #endif
@@ -182,6 +184,8 @@ static inline __attribute__((always_inline)) void leave(struct gh_arena *a)
         a->shm_calls = 0;
     if (a == GH_MAIN_ARENA)
         gh_shm_leave(&G.shm, &a->heap); /* region table if changed, seq even */
+    else
+        gh_shm_arena_leave(&G.shm, a->index, &a->heap);
 #ifdef GH_HAVE_VALGRIND
     VG(VALGRIND_ENABLE_ERROR_REPORTING);
 #endif
@@ -203,13 +207,26 @@ static inline bool reader_waiting(void)
     return waiting;
 }
 
-/* The main arena's lock held: tell a walker outside how many arenas there
- * are (the region table is the main arena's alone: glassheap/shm.h). */
-static inline void shm_note_arenas(void)
+/* The main arena's lock held (and, with all_locked, every arena's): give
+ * every arena made since the last look its region table (taking its lock
+ * unless held), then tell a walker outside how many arenas there are
+ * (glassheap/shm.h): it finds each one's table valid before it counts. */
+static inline void shm_note_arenas(bool all_locked)
 {
-    if (G.shm.hdr)
-        __atomic_store_n(&G.shm.heap_tab->arenas, (uint64_t)__atomic_load_n(&gh_arena_count, __ATOMIC_ACQUIRE),
-                         __ATOMIC_RELEASE);
+    if (!G.shm.hdr)
+        return;
+    unsigned n = __atomic_load_n(&gh_arena_count, __ATOMIC_ACQUIRE);
+    for (unsigned k = 1; k < n && k < GH_SHM_ARENAS_CAPACITY; k++) {
+        struct gh_arena *a = gh_arena_list[k];
+        if (G.shm.arena_tabs[k].tab)
+            continue;
+        if (!all_locked)
+            gh_lock(&a->lock);
+        gh_shm_attach_arena(&G.shm, k, &a->heap);
+        if (!all_locked)
+            gh_unlock(&a->lock);
+    }
+    __atomic_store_n(&G.shm.heap_tab->arenas, (uint64_t)n, __ATOMIC_RELEASE);
 }
 
 /* Run once, by the first call, before anything else touches a heap

@@ -94,7 +94,7 @@ void gh_self_setup(void)
     gh_self.arena = gh_arena_pick();
     if (__atomic_load_n(&gh_arena_count, __ATOMIC_ACQUIRE) != before) { /* a new arena: walkers must know */
         gh_lock(&GH_MAIN_ARENA->lock);
-        shm_note_arenas();
+        shm_note_arenas(false);
         gh_unlock(&GH_MAIN_ARENA->lock);
     }
     /* The cache needs the exit handler to give its blocks back. */
@@ -156,7 +156,7 @@ static void shm_start(void)
         return; /* no segment: the program runs on, unobserved */
     unsigned n = gh_arenas_lock_all();
     G.shm = fresh;
-    shm_note_arenas();
+    shm_note_arenas(true);
     gh_arenas_unlock_all(n);
     gh_exports_shm_service();
 }

@@ -119,23 +119,36 @@ static void fill_layout(struct gh_shm *s, const struct gh_heap_desc *d)
 
 struct regions_ctx {
     struct gh_shm *s;
-    uint64_t n, total;
+    struct gh_shm_region *regions;
+    uint64_t n, total, cap;
+    uint32_t arena;
 };
 
 static bool region_one(void *cv, const struct gh_region *r)
 {
     struct regions_ctx *k = cv;
     k->total++;
-    if (k->n < GH_SHM_REGION_CAPACITY) {
-        struct gh_shm_region *e = &k->s->regions[k->n++];
+    if (k->n < k->cap) {
+        struct gh_shm_region *e = &k->regions[k->n++];
         e->base = (uint64_t)(uintptr_t)r;
         e->len = r->len;
         e->discipline = k->s->discipline;
         e->max_order = k->s->max_order;
-        e->arena = 0;
+        e->arena = k->arena;
         e->mapped = r->mapped ? 1 : 0;
     }
     return true;
+}
+
+/* Table t (cap entries) from h's region tree, as arena `arena`'s. */
+static void write_table(struct gh_shm *s, struct gh_shm_heap *t, struct gh_shm_region *regions, uint64_t cap,
+                        uint32_t arena, const struct gh_heap *h)
+{
+    struct regions_ctx k = { .s = s, .regions = regions, .cap = cap, .arena = arena };
+    gh_region_walk(h, region_one, &k);
+    t->count = k.n;
+    t->total = k.total;
+    t->table_writes++;
 }
 
 /* Called inside the odd window of heap_tab->seq (or before the segment is
@@ -144,13 +157,37 @@ void gh_shm_write_regions(struct gh_shm *s, const struct gh_heap *h)
 {
     if (!s->heap_tab || s->lost)
         return;
-    struct regions_ctx k = { .s = s };
-    gh_region_walk(h, region_one, &k);
-    s->heap_tab->count = k.n;
-    s->heap_tab->total = k.total;
-    s->heap_tab->table_writes++;
+    write_table(s, s->heap_tab, s->regions, GH_SHM_REGION_CAPACITY, 0, h);
     s->seen_regions = h->c.region_changes;
     s->seen_changes = s->seen_regions + s->seen_large;
+}
+
+void gh_shm_attach_arena(struct gh_shm *s, unsigned k, const struct gh_heap *h)
+{
+    if (!s->hdr || s->lost || k == 0 || k >= GH_SHM_ARENAS_CAPACITY || s->arena_tabs[k].tab)
+        return;
+    struct gh_shm_tab *a = &s->arena_tabs[k];
+    struct gh_shm_heap *t = (struct gh_shm_heap *)(s->arena_tables + (size_t)(k - 1) * s->arena_table_stride);
+    /* the layout words as the main table's; its own seq, count and regions */
+    memcpy(t, s->heap_tab, sizeof *t);
+    t->seq = 1;               /* odd while it is written */
+    t->count = t->total = t->table_writes = 0;
+    t->arenas = 0;
+    t->arena_tables = 0;
+    a->regions = (struct gh_shm_region *)(t + 1);
+    write_table(s, t, a->regions, GH_SHM_ARENA_REGIONS, k, h);
+    a->seen_regions = h->c.region_changes;
+    a->seq = 2;
+    __atomic_store_n(&t->seq, a->seq, __ATOMIC_RELEASE);
+    a->tab = t;
+}
+
+void gh_shm_arena_refresh(struct gh_shm *s, unsigned k, const struct gh_heap *h)
+{
+    struct gh_shm_tab *a = &s->arena_tabs[k];
+    if (!s->lost)
+        write_table(s, a->tab, a->regions, GH_SHM_ARENA_REGIONS, k, h);
+    a->seen_regions = h->c.region_changes;
 }
 
 void gh_shm_refresh(struct gh_shm *s, const struct gh_heap *h)
@@ -191,7 +228,10 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     uint32_t off_arenas = off_heap + round8(heap_size);
     uint32_t arenas_size = (uint32_t)(sizeof(struct gh_shm_arenas)
                                       + GH_SHM_ARENAS_CAPACITY * sizeof(struct gh_shm_arena));
-    uint64_t total = (uint64_t)off_arenas + arenas_size;
+    uint32_t stride = round8(sizeof(struct gh_shm_heap) + GH_SHM_ARENA_REGIONS * sizeof(struct gh_shm_region));
+    uint32_t off_tables = off_arenas + round8(arenas_size);
+    uint32_t tables_size = (GH_SHM_ARENAS_CAPACITY - 1) * stride;
+    uint64_t total = (uint64_t)off_tables + tables_size;
 
     /* Made under a temporary name and renamed into place once complete, so
      * a reader never opens a half-made segment under the real name (and an
@@ -218,6 +258,8 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     s->regions = (struct gh_shm_region *)(s->heap_tab + 1);
     s->arena_tab = (struct gh_shm_arenas *)((char *)m + off_arenas);
     s->arena_entries = (struct gh_shm_arena *)(s->arena_tab + 1);
+    s->arena_tables = (char *)m + off_tables;
+    s->arena_table_stride = stride;
     if (large) {
         s->large = large;
         s->large_list = (struct gh_shm_large *)((char *)m + off_large);
@@ -264,6 +306,11 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     hdr->arenas_size = arenas_size;
     hdr->arenas_capacity = GH_SHM_ARENAS_CAPACITY;
     hdr->arena_entry_size = sizeof(struct gh_shm_arena);
+    hdr->arena_tables_offset = off_tables;
+    hdr->arena_tables_size = tables_size;
+    hdr->arena_tables = GH_SHM_ARENAS_CAPACITY - 1;
+    hdr->arena_table_regions = GH_SHM_ARENA_REGIONS;
+    s->heap_tab->arena_tables = 1;
     hdr->pid = (int32_t)getpid();
     hdr->uid = (uint32_t)getuid();
     hdr->start_time_ns = now_ns(CLOCK_REALTIME);

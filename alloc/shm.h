@@ -60,6 +60,16 @@ struct gh_shm {
     uint64_t seen_changes;         /* gh_shm_changes() when both were */
     uint32_t discipline;           /* enum gh_shm_discipline of the heap */
     uint32_t max_order;            /* buddy: its chunk order */
+    /* The other arenas' region tables: [k] is arena k's (k >= 1), tab NULL
+     * until gh_shm_attach_arena; each under its own arena's lock. */
+    struct gh_shm_tab {
+        struct gh_shm_heap *tab;
+        struct gh_shm_region *regions;
+        uint64_t seq;              /* tab->seq between calls, always even */
+        uint64_t seen_regions;     /* the heap's region_changes when written */
+    } arena_tabs[GH_SHM_ARENAS_CAPACITY];
+    char *arena_tables;            /* where table 1 lies (NULL: no segment) */
+    uint32_t arena_table_stride;
 };
 
 /* Create /dev/shm/glassheap.<getpid()> (replacing one left by an earlier
@@ -142,6 +152,37 @@ static inline void gh_shm_leave(struct gh_shm *s, const struct gh_heap *h)
             gh_shm_refresh(s, h);
         s->seq += 2;
         __atomic_store_n(&s->heap_tab->seq, s->seq, __ATOMIC_RELEASE);
+    }
+}
+
+/* Give arena k (1 <= k < GH_SHM_ARENAS_CAPACITY; its lock held, and the
+ * main arena's) its region table: the layout words, its regions, its seq.
+ * From then on its calls move that seq (gh_shm_arena_enter/leave). */
+void gh_shm_attach_arena(struct gh_shm *s, unsigned k, const struct gh_heap *h);
+
+/* gh_shm_arena_leave's slow path: arena k's regions changed. */
+void gh_shm_arena_refresh(struct gh_shm *s, unsigned k, const struct gh_heap *h);
+
+/* gh_shm_enter and gh_shm_leave for arena k >= 1 (its lock held): its own
+ * table's seq odd for the call, two more after it, the table rewritten
+ * when its regions changed.  Nothing before the arena is attached. */
+static inline void gh_shm_arena_enter(struct gh_shm *s, unsigned k)
+{
+    struct gh_shm_tab *t = &s->arena_tabs[k];
+    if (s->hdr && t->tab) {
+        __atomic_store_n(&t->tab->seq, t->seq + 1, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+    }
+}
+
+static inline void gh_shm_arena_leave(struct gh_shm *s, unsigned k, const struct gh_heap *h)
+{
+    struct gh_shm_tab *t = &s->arena_tabs[k];
+    if (s->hdr && t->tab) {
+        if (__builtin_expect(h->c.region_changes != t->seen_regions, 0))
+            gh_shm_arena_refresh(s, k, h);
+        t->seq += 2;
+        __atomic_store_n(&t->tab->seq, t->seq, __ATOMIC_RELEASE);
     }
 }
 

@@ -22,6 +22,11 @@
  *                            entries of struct gh_shm_arena (arenas_size
  *                            bytes; arenas_offset 0: a writer older than
  *                            the per-arena counters)
+ *   arena_tables_offset      arena_tables region tables, one per arena
+ *                            1, 2, ...: struct gh_shm_heap, then
+ *                            arena_table_regions entries of struct
+ *                            gh_shm_region each (arena_tables_size bytes
+ *                            in all; 0 0: a writer older than them)
  *
  * A reader must check magic, version and every offset/size against the
  * file's real size before it reads anything, and must treat every value as
@@ -104,7 +109,13 @@ struct gh_shm_header {
     uint32_t arenas_offset, arenas_size;     /* struct gh_shm_arenas and its entries */
     uint32_t arenas_capacity;                /* entries after struct gh_shm_arenas */
     uint32_t arena_entry_size;               /* sizeof(struct gh_shm_arena) */
-    uint64_t reserved[2];
+    /* The other arenas' region tables (0 0: a writer without them).  Table
+     * j (0-based) is arena j + 1's, at arena_tables_offset + j * stride,
+     * stride = round up to 8 of sizeof(struct gh_shm_heap) +
+     * arena_table_regions * heap_region_size. */
+    uint32_t arena_tables_offset, arena_tables_size;
+    uint32_t arena_tables;                   /* tables (arenas 1 .. arena_tables) */
+    uint32_t arena_table_regions;            /* entries each table holds */
 };
 
 struct gh_shm_config {
@@ -270,11 +281,14 @@ struct gh_shm_large_block {
  * mark, not a size) | check bits (check_mask1) | arena bits (arena_mask).
  * A used block's requested size is at most its size less header_bytes.
  *
- * Arenas: every entry names its heap (`arena`); today there is one heap and
- * one seq.  A writer with several arenas, each under its own lock, moves
- * this seq atomically from each (so it still changes with every call) or
- * appends a seq per arena in `reserved`; a reader that only knows this one
- * stays correct either way, retrying more often.
+ * Arenas: this table is the main arena's (arena 0).  Every other arena k
+ * has a table of its own, the same struct with its own seq (moved by the
+ * calls under arena k's lock, as this one is by the main arena's), its
+ * own regions (entries naming arena k) and the same layout words, in the
+ * header's arena tables (arena_tables_offset).  `arenas` below says how
+ * many there are and `arena_tables` that the others' tables are kept: a
+ * walker walks each table under its own seq (each arena at a moment of
+ * its own) and adds them up.
  */
 enum gh_shm_discipline {
     GH_SHM_DISC_FIT = 1,
@@ -314,14 +328,19 @@ struct gh_shm_heap {
     /* Heaps (arenas) the process runs; 0 from an older writer: one.  The
      * table and seq describe the main arena (arena 0) only: above 1, the
      * regions listed are not the whole heap, and a walker must not take
-     * them for it (the other arenas have their own locks; their blocks are
-     * in the map the process writes on request). */
+     * them for it - it walks the other arenas' tables too (arena_tables),
+     * or, without them, asks for the map the process writes on request. */
     uint64_t arenas;
-    uint64_t reserved[7];
+    /* 1: arenas 1 .. arenas-1 each have their table in the header's arena
+     * tables, valid once `arenas` counts them (0 from an older writer,
+     * whose other arenas cannot be walked).  0 in those tables. */
+    uint64_t arena_tables;
+    uint64_t reserved[6];
     /* struct gh_shm_region entries[heap_capacity] follow, in address order */
 };
 
 #define GH_SHM_REGION_CAPACITY 4096u             /* regions listed */
+#define GH_SHM_ARENA_REGIONS   32u               /* regions listed per other arena */
 
 /* ---- arenas, one by one ----------------------------------------------
  *

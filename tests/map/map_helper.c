@@ -23,6 +23,10 @@
  *   map_helper nodump  the fixed heap, made undumpable (prctl
  *                     PR_SET_DUMPABLE 0: a reader without CAP_SYS_PTRACE may
  *                     not read its memory), and tick as above.
+ *   map_helper threads  first THREADS threads each make the fixed list's
+ *                     blocks (every third freed) and then block for good
+ *                     (each in an arena of its own unless GLASSHEAP_ARENAS=1);
+ *                     then the fixed heap, and tick as above.
  *
  * The heap is the same on every run of the same binary with the same
  * library, policy and environment: a fixed list of sizes, every third block
@@ -34,6 +38,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +60,32 @@ static const size_t sizes[] = { 24, 100, 200, 48, 1000, 64, 16, 300, 500,
                                 32, 2000, 80, 128, 40, 700, 256, 3000, 90 };
 #define NSIZES (sizeof sizes / sizeof sizes[0])
 
+#define THREADS 3
+
+static pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t done_cv = PTHREAD_COND_INITIALIZER;
+static int threads_done;
+
+/* A thread's blocks: the fixed list, every third freed; then wait forever
+ * (it stays attached to its arena while the map is read). */
+static void *thread_main(void *arg)
+{
+    (void)arg;
+    void *q[NSIZES];
+    for (size_t i = 0; i < NSIZES; i++)
+        if ((q[i] = malloc(sizes[i])))
+            memset(q[i], 0x77, sizes[i]);
+    for (size_t i = 1; i < NSIZES; i += 3)
+        free(q[i]);
+    pthread_mutex_lock(&gate);
+    threads_done++;
+    pthread_cond_broadcast(&done_cv);
+    pthread_mutex_unlock(&gate);
+    for (;;)
+        pause();
+    return NULL;
+}
+
 static void say(const char *s)
 {
     size_t n = strlen(s);
@@ -72,8 +103,9 @@ static void say(const char *s)
 int main(int argc, char **argv)
 {
     if (argc != 2 || (strcmp(argv[1], "tick") && strcmp(argv[1], "quiet") && strcmp(argv[1], "regions")
-                      && strcmp(argv[1], "large") && strcmp(argv[1], "blocked") && strcmp(argv[1], "nodump"))) {
-        say("usage: map_helper tick|quiet|regions|large|blocked|nodump\n");
+                      && strcmp(argv[1], "large") && strcmp(argv[1], "blocked") && strcmp(argv[1], "nodump")
+                      && strcmp(argv[1], "threads"))) {
+        say("usage: map_helper tick|quiet|regions|large|blocked|nodump|threads\n");
         return 2;
     }
     if (!strcmp(argv[1], "nodump") && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
@@ -103,6 +135,17 @@ int main(int argc, char **argv)
             free(keep[i]);
             keep[i] = NULL;
         }
+    }
+
+    if (!strcmp(argv[1], "threads")) {
+        pthread_t t;
+        for (int i = 0; i < THREADS; i++)
+            if (pthread_create(&t, NULL, thread_main, NULL) != 0)
+                return 3;
+        pthread_mutex_lock(&gate);
+        while (threads_done < THREADS)
+            pthread_cond_wait(&done_cv, &gate);
+        pthread_mutex_unlock(&gate);
     }
 
     void *p[NSIZES];

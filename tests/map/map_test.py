@@ -473,6 +473,22 @@ def case_blocked(args):
     same_map(outside, asked, "blocked in read")
 
 
+def case_arenas(args):
+    """Three threads, each with an arena of its own (GLASSHEAP_ARENAS=auto),
+    and the main thread: the walk from outside reads every arena's table and
+    memory, and gives the map the process answers itself."""
+    need_outside_reads()
+    with Helper(args, "threads") as h:
+        outside = map_of(args, h.pid, "outside")
+        asked = map_of(args, h.pid, "process")
+        _, text, err = run(args, "map", h.pid, "--width", "64")
+    same_map(outside, asked, "four arenas")
+    check(len(outside["regions"]) >= 4, "four arenas in %d regions" % len(outside["regions"]))
+    # each thread's blocks: the fixed list less every third, in its arena's regions
+    check(outside["nblocks"] >= 4 * 12, "only %d blocks for four arenas" % outside["nblocks"])
+    check(text.splitlines()[0].endswith("; read from outside") and err == "", "map: %r %r" % (text[:200], err))
+
+
 def drop_ptrace_capability():
     """In the child before exec: no CAP_SYS_PTRACE in the bounding set, so
     a root glassheap loses it too (prctl PR_CAPBSET_DROP)."""
@@ -757,6 +773,7 @@ CASES = {
     "large_live": case_large_live,
     "stopped": case_stopped,
     "blocked": case_blocked,
+    "arenas": case_arenas,
     "refused": case_refused,
 }
 

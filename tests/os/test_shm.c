@@ -155,7 +155,7 @@ static void test_header_and_counters(void **state)
     assert_int_equal(h->large_offset % 8, 0);
     assert_true(h->large_offset >= h->map_offset + h->map_size);
     assert_true((uint64_t)h->large_offset + h->large_size <= h->heap_offset);
-    /* the region table, then the per-arena table last (include/glassheap/shm.h) */
+    /* the region table, then the per-arena table (include/glassheap/shm.h) */
     assert_int_equal(h->heap_offset % 8, 0);
     assert_int_equal(h->heap_capacity, GH_SHM_REGION_CAPACITY);
     assert_int_equal(h->heap_region_size, sizeof(struct gh_shm_region));
@@ -163,7 +163,14 @@ static void test_header_and_counters(void **state)
     assert_int_equal(h->arenas_offset % 8, 0);
     assert_int_equal(h->arenas_capacity, GH_SHM_ARENAS_CAPACITY);
     assert_int_equal(h->arena_entry_size, sizeof(struct gh_shm_arena));
-    assert_int_equal((uint64_t)h->arenas_offset + h->arenas_size, h->total_size);
+    /* then the other arenas' region tables, last */
+    assert_true((uint64_t)h->arenas_offset + h->arenas_size <= h->arena_tables_offset);
+    assert_int_equal(h->arena_tables_offset % 8, 0);
+    assert_int_equal(h->arena_tables, GH_SHM_ARENAS_CAPACITY - 1);
+    assert_int_equal(h->arena_table_regions, GH_SHM_ARENA_REGIONS);
+    uint64_t stride = (sizeof(struct gh_shm_heap) + GH_SHM_ARENA_REGIONS * sizeof(struct gh_shm_region) + 7) & ~7ull;
+    assert_int_equal((uint64_t)h->arena_tables * stride, h->arena_tables_size);
+    assert_int_equal((uint64_t)h->arena_tables_offset + h->arena_tables_size, h->total_size);
     ghr_close(seg);
 
     gh_os_counts(&a);

@@ -25,6 +25,13 @@
 #define IMG_CAP 16u
 #define IMG_LARGE_CAP 8u
 #define IMG_ARENA_CAP 4u
+#define IMG_REGIONS 2u      /* entries of each region table (img_tables) */
+#define IMG_TABLES 2u       /* other arenas' region tables (img_tables) */
+
+struct img_table {
+    struct gh_shm_heap head;
+    struct gh_shm_region r[IMG_REGIONS];
+};
 
 struct img {
     struct gh_shm_header h;
@@ -36,13 +43,16 @@ struct img {
     struct gh_shm_large_block lblocks[IMG_LARGE_CAP];
     struct gh_shm_arenas arenas;
     struct gh_shm_arena arena[IMG_ARENA_CAP];
+    struct img_table heap;              /* the main region table (img_tables; else unnamed) */
+    struct img_table tables[IMG_TABLES]; /* the other arenas' */
 };
 
 _Static_assert(sizeof(struct img) == sizeof(struct gh_shm_header) + sizeof(struct gh_shm_config) +
                sizeof(struct gh_shm_counters) + sizeof(struct gh_shm_map) +
                IMG_CAP * sizeof(struct gh_shm_block) + sizeof(struct gh_shm_large) +
                IMG_LARGE_CAP * sizeof(struct gh_shm_large_block) + sizeof(struct gh_shm_arenas) +
-               IMG_ARENA_CAP * sizeof(struct gh_shm_arena), "struct img must have no padding");
+               IMG_ARENA_CAP * sizeof(struct gh_shm_arena) + (1 + IMG_TABLES) * sizeof(struct img_table),
+               "struct img must have no padding");
 
 /* Field 22 of /proc/self/stat; 0 if unreadable. */
 static inline uint64_t img_self_start_ticks(void)
@@ -128,6 +138,22 @@ static inline void img_init(struct img *m)
             .heap_bytes = 4096 + 8192 + 64, .overhead_bytes = 64, .regions = 1,
             .peak_heap_bytes = 1 << 20,
         };
+}
+
+/* Name the region tables in the header (img_init leaves them unnamed): the
+ * main one and IMG_TABLES others, IMG_REGIONS entries each, all empty. */
+static inline void img_tables(struct img *m)
+{
+    struct gh_shm_header *h = &m->h;
+    h->heap_offset = offsetof(struct img, heap);
+    h->heap_size = sizeof m->heap;
+    h->heap_capacity = IMG_REGIONS;
+    h->heap_region_size = sizeof(struct gh_shm_region);
+    h->arena_tables_offset = offsetof(struct img, tables);
+    h->arena_tables_size = sizeof m->tables;
+    h->arena_tables = IMG_TABLES;
+    h->arena_table_regions = IMG_REGIONS;
+    m->heap.head.arena_tables = 1;
 }
 
 /* Hold a shared flock on path, as a live writer does (the reader takes a

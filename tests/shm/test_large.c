@@ -253,6 +253,37 @@ static void test_arenas_layout(void **state)
     }
 }
 
+/* The other arenas' region tables: accepted where they lie as the header
+ * says, refused when they do not. */
+static void test_arena_tables_layout(void **state)
+{
+    (void)state;
+    struct img m;
+    img_init(&m);
+    img_tables(&m);
+    struct ghr_segment *seg = open_ok("tables", &m);
+    assert_int_equal(ghr_header(seg)->arena_tables, IMG_TABLES);
+    ghr_close(seg);
+    for (int k = 0; k < 8; k++) {
+        img_init(&m);
+        img_tables(&m);
+        struct gh_shm_header *h = &m.h;
+        switch (k) {
+        case 0: h->arena_tables_offset = (uint32_t)sizeof m; break;               /* outside */
+        case 1: h->arena_tables_size = U32MAX; break;                             /* overflows */
+        case 2: h->arena_tables_offset = h->arenas_offset; break;                 /* over the arenas */
+        case 3: h->arena_tables_offset += 4; h->arena_tables_size -= 8; break;    /* misaligned */
+        case 4: h->arena_tables = IMG_TABLES + 1; break;                          /* more than it holds */
+        case 5: h->arena_table_regions = IMG_REGIONS + 1; break;                  /* entries past the end */
+        case 6: h->arena_tables = GH_SHM_ARENAS_CAPACITY; break;                  /* more than arenas */
+        case 7: h->heap_offset = h->heap_size = 0; break;                         /* no main table */
+        }
+        seg = NULL;
+        assert_int_equal(open_img("tableslayout", &m, &seg), GHR_BAD_LAYOUT);
+        ghr_close(seg);
+    }
+}
+
 static void test_arenas_bad_entry(void **state)
 {
     (void)state;
@@ -343,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_map_head),
         cmocka_unit_test(test_arenas_roundtrip),
         cmocka_unit_test(test_arenas_layout),
+        cmocka_unit_test(test_arena_tables_layout),
         cmocka_unit_test(test_arenas_bad_entry),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

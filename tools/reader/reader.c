@@ -66,7 +66,7 @@ _Static_assert(sizeof(struct gh_shm_block) % 8 == 0, "blocks are copied by words
 #define POLL_LIVENESS    100      /* polls between two liveness checks */
 
 /* The smallest sizes this reader accepts: the fields it uses. */
-#define HEADER_MIN   offsetof(struct gh_shm_header, reserved)
+#define HEADER_MIN   offsetof(struct gh_shm_header, arenas_offset) /* the words before the per-arena tables */
 #define CONFIG_MIN   sizeof(((struct gh_shm_config *)0)->policy)
 #define COUNTERS_MIN (offsetof(struct gh_shm_counters, answered) + sizeof(uint64_t))
 #define MAP_HEAD     sizeof(struct gh_shm_map)
@@ -323,6 +323,31 @@ static int validate_arenas(const struct gh_shm_header *h)
     return GHR_OK;
 }
 
+/* The other arenas' region tables, when the header names them (0 0: a
+ * writer older than them): inside the file, apart from every other
+ * region, 8-aligned, each a head and arena_table_regions entries of the
+ * main table's entry size (so the main table must be there too). */
+static int validate_arena_tables(const struct gh_shm_header *h)
+{
+    if (h->arena_tables_offset == 0 && h->arena_tables_size == 0)
+        return GHR_OK;
+    if (!region_ok(h->arena_tables_offset, h->arena_tables_size, h->header_size, h->total_size))
+        return GHR_BAD_LAYOUT;
+    uint64_t o = h->arena_tables_offset, n = h->arena_tables_size;
+    if (!disjoint(o, n, h->config_offset, h->config_size) || !disjoint(o, n, h->counters_offset, h->counters_size) ||
+        !disjoint(o, n, h->map_offset, h->map_size) ||
+        (h->large_size && !disjoint(o, n, h->large_offset, h->large_size)) ||
+        (h->arenas_size && !disjoint(o, n, h->arenas_offset, h->arenas_size)) || h->heap_size == 0 ||
+        !disjoint(o, n, h->heap_offset, h->heap_size))
+        return GHR_BAD_LAYOUT;
+    uint64_t stride = ((uint64_t)sizeof(struct gh_shm_heap) + (uint64_t)h->arena_table_regions * h->heap_region_size
+                       + 7) & ~7ull;
+    if (o % 8 || h->arena_table_regions == 0 || h->arena_tables == 0 || h->arena_tables >= GH_SHM_ARENAS_CAPACITY ||
+        (uint64_t)h->arena_tables * stride > n)
+        return GHR_BAD_LAYOUT;
+    return GHR_OK;
+}
+
 /* Checks of the private header copy against the mapped size. */
 static int validate(const struct gh_shm_header *h, size_t fsize)
 {
@@ -354,7 +379,9 @@ static int validate(const struct gh_shm_header *h, size_t fsize)
     int rc = validate_large(h);
     if (rc == GHR_OK)
         rc = validate_heap(h);
-    return rc == GHR_OK ? validate_arenas(h) : rc;
+    if (rc == GHR_OK)
+        rc = validate_arenas(h);
+    return rc == GHR_OK ? validate_arena_tables(h) : rc;
 }
 
 static int open_errno(int e)

@@ -381,11 +381,12 @@ int ghw_walk(const struct ghw_source *src, size_t max_blocks, struct ghw_heap *o
             rc = GHW_CORRUPT;
             break;
         }
-        if (head.arenas > 1) {
+        if (head.arenas > 1 && !head.arena_tables) {
             rc = fail(out, GHW_NO_TABLE, "the process runs %llu arenas; the region table describes the main one only",
                       (unsigned long long)head.arenas);
             break;
         }
+        out->arenas = head.arenas;
         if (head.total > n || n > GH_SHM_REGION_CAPACITY) {
             rc = fail(out, GHW_NO_TABLE, "the region table lists %zu of the heap's %llu regions", n,
                       (unsigned long long)head.total);

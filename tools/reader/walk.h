@@ -88,6 +88,8 @@ struct ghw_heap {
     uint64_t buddy_free[GH_SHM_ORDERS];       /* buddy: free blocks by order */
     uint32_t discipline;           /* of the regions (0: no region) */
     uint64_t seq;                  /* the moment walked (the table's even seq) */
+    uint64_t arenas;               /* the table's `arenas` (0 or 1: one heap) */
+    unsigned arenas_walked;        /* ghw_walk_segment: tables walked and added up */
     unsigned tries;                /* walks it took */
     uint64_t reads, read_bytes;    /* what it asked the source for */
     int read_errno;                /* GHW_REFUSED, GHW_GONE: the source's errno */
@@ -104,8 +106,14 @@ void ghw_free(struct ghw_heap *h);
 /* ---- walk_target.c: a live process ---- */
 
 /* Walk the heap of the segment's process: the table from the segment, the
- * memory with process_vm_readv.  GHW_REFUSED's line names the cause the
- * kernel can have (Yama's ptrace_scope, from /proc/sys/kernel/yama). */
+ * memory with process_vm_readv.  A process of several arenas: the main
+ * arena's table, then every other arena's (each under its own seq, at a
+ * moment of its own), added up - the blocks' region numbers counted on
+ * from one arena to the next, as in the map the process writes on request,
+ * and regions and blocks then put in address order.  A failure in any arena
+ * fails the walk, its line prefixed "arena K: ".  GHW_REFUSED's line names
+ * the cause the kernel can have (Yama's ptrace_scope, from
+ * /proc/sys/kernel/yama). */
 int ghw_walk_segment(const struct ghr_segment *seg, size_t max_blocks, struct ghw_heap *out);
 
 /* The line for a refusal (errno err) to read process pid, into buf. */

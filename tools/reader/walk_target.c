@@ -11,6 +11,7 @@
 #include "walk.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -29,6 +30,8 @@
 struct target {
     const struct ghr_segment *seg;
     int pid;
+    uint64_t table;            /* the offset of the table walked (main: heap_offset) */
+    uint64_t cap;              /* the entries it holds */
 };
 
 static uint64_t load_seq(const uint8_t *p)
@@ -41,7 +44,7 @@ static int t_seq(void *ctx, uint64_t *seq)
     const struct target *t = ctx;
     if (ghr_still_whole(t->seg) != GHR_OK)
         return EIO;
-    *seq = load_seq(t->seg->base + t->seg->hdr.heap_offset + offsetof(struct gh_shm_heap, seq));
+    *seq = load_seq(t->seg->base + t->table + offsetof(struct gh_shm_heap, seq));
     return 0;
 }
 
@@ -65,15 +68,15 @@ static int t_table(void *ctx, struct gh_shm_heap *head, struct gh_shm_region *re
         return ENOENT;
     if (ghr_still_whole(t->seg) != GHR_OK)
         return EIO;
-    const uint8_t *at = t->seg->base + h->heap_offset;
+    const uint8_t *at = t->seg->base + t->table;
     uint64_t s1 = load_seq(at + offsetof(struct gh_shm_heap, seq));
     copy_words(head, at, sizeof *head);
     head->seq = s1;
     if (s1 & 1)
         return EAGAIN;
     uint64_t k = head->count;
-    if (k > h->heap_capacity)
-        k = h->heap_capacity;
+    if (k > t->cap)
+        k = t->cap;
     if (k > cap)
         k = cap;
     for (uint64_t i = 0; i < k; i++)
@@ -110,6 +113,92 @@ static void t_pause(void *ctx, int try)
     nanosleep(&ts, NULL);
 }
 
+/* b += a sub-walk of arena k's table (blocks, regions numbered on, sums). */
+static int add_walk(struct ghw_heap *out, struct ghw_heap *sub)
+{
+    if (sub->n) {
+        struct gh_shm_block *b = realloc(out->blocks, (out->n + sub->n) * sizeof *b);
+        if (!b)
+            return GHW_NOMEM;
+        memcpy(b + out->n, sub->blocks, sub->n * sizeof *b);
+        for (size_t i = 0; i < sub->n; i++)
+            b[out->n + i].region += (uint32_t)out->nregions; /* numbered on, as the process numbers them */
+        out->blocks = b;
+    }
+    if (sub->nregions) {
+        struct ghw_region *r = realloc(out->regions, (out->nregions + sub->nregions) * sizeof *r);
+        if (!r)
+            return GHW_NOMEM;
+        for (size_t i = 0; i < sub->nregions; i++) {
+            r[out->nregions + i] = sub->regions[i];
+            r[out->nregions + i].first += out->n;
+        }
+        out->regions = r;
+    }
+    out->n += sub->n;
+    out->nregions += sub->nregions;
+    out->total += sub->total;
+    out->used_blocks += sub->used_blocks;
+    out->used_bytes += sub->used_bytes;
+    out->live_requested += sub->live_requested;
+    out->free_blocks += sub->free_blocks;
+    out->free_bytes += sub->free_bytes;
+    if (sub->largest_free > out->largest_free)
+        out->largest_free = sub->largest_free;
+    out->heap_bytes += sub->heap_bytes;
+    out->overhead_bytes += sub->overhead_bytes;
+    for (unsigned i = 0; i < GH_SHM_HIST_BUCKETS; i++)
+        out->free_hist[i] += sub->free_hist[i];
+    for (unsigned i = 0; i < GH_SHM_ORDERS; i++)
+        out->buddy_free[i] += sub->buddy_free[i];
+    if (!out->discipline)
+        out->discipline = sub->discipline;
+    out->tries += sub->tries;
+    out->reads += sub->reads;
+    out->read_bytes += sub->read_bytes;
+    return GHW_OK;
+}
+
+static int region_cmp(const void *a, const void *b)
+{
+    const struct ghw_region *x = a, *y = b;
+    return x->base < y->base ? -1 : x->base > y->base;
+}
+
+/* The arenas added up in arena order, put back in address order (walk.h's
+ * promise): regions sorted by base, each one's blocks moved with it. */
+static int to_address_order(struct ghw_heap *out)
+{
+    bool sorted = true;
+    for (size_t i = 1; i < out->nregions; i++)
+        sorted = sorted && out->regions[i - 1].base < out->regions[i].base;
+    if (sorted)
+        return GHW_OK;
+    qsort(out->regions, out->nregions, sizeof *out->regions, region_cmp);
+    if (!out->n)
+        return GHW_OK;
+    struct gh_shm_block *b = malloc(out->n * sizeof *b);
+    if (!b)
+        return GHW_NOMEM;
+    size_t at = 0;
+    for (size_t i = 0; i < out->nregions; i++) {
+        struct ghw_region *r = &out->regions[i];
+        memcpy(b + at, out->blocks + r->first, r->n * sizeof *b);
+        r->first = at;
+        at += r->n;
+    }
+    free(out->blocks);
+    out->blocks = b;
+    return GHW_OK;
+}
+
+/* Where arena k's (k >= 1) table lies, from the header the reader checked
+ * at open (ghr_open validates the arena tables' section). */
+static uint64_t arena_table_stride(const struct gh_shm_header *h)
+{
+    return ((uint64_t)sizeof(struct gh_shm_heap) + (uint64_t)h->arena_table_regions * h->heap_region_size + 7) & ~7ull;
+}
+
 int ghw_walk_segment(const struct ghr_segment *seg, size_t max_blocks, struct ghw_heap *out)
 {
     const struct gh_shm_header *h = ghr_header(seg);
@@ -118,9 +207,53 @@ int ghw_walk_segment(const struct ghr_segment *seg, size_t max_blocks, struct gh
         snprintf(out->why, sizeof out->why, "no segment to walk");
         return GHW_NO_TABLE;
     }
-    struct target t = { seg, h->pid };
+    struct target t = { seg, h->pid, h->heap_offset, h->heap_capacity };
     const struct ghw_source src = { t_table, t_seq, t_read, t_pause, &t };
     int rc = ghw_walk(&src, max_blocks, out);
+    out->arenas_walked = rc == GHW_OK;
+    /* The other arenas, each at a moment of its own (its own seq). */
+    uint64_t arenas = out->arenas;
+    for (uint64_t k = 1; rc == GHW_OK && k < arenas; k++) {
+        if (k > h->arena_tables || h->arena_tables_offset == 0) {
+            ghw_free(out);
+            memset(out, 0, sizeof *out);
+            snprintf(out->why, sizeof out->why, "the process runs %llu arenas; the segment has region tables for %u",
+                     (unsigned long long)arenas, h->arena_tables_offset ? h->arena_tables + 1 : 1);
+            return GHW_NO_TABLE;
+        }
+        struct target tk = { seg, h->pid, h->arena_tables_offset + (k - 1) * arena_table_stride(h),
+                             h->arena_table_regions };
+        const struct ghw_source sk = { t_table, t_seq, t_read, t_pause, &tk };
+        struct ghw_heap sub;
+        size_t room = max_blocks > out->n ? max_blocks - out->n : 0;
+        rc = ghw_walk(&sk, room, &sub);
+        if (rc == GHW_OK) {
+            rc = add_walk(out, &sub);
+            ghw_free(&sub);
+            if (rc != GHW_OK) {
+                ghw_free(out);
+                memset(out, 0, sizeof *out);
+                snprintf(out->why, sizeof out->why, "out of memory for the walk");
+                return rc;
+            }
+            out->arenas_walked++;
+        } else {
+            unsigned tries = out->tries;
+            ghw_free(out);
+            *out = sub;    /* its status line, prefixed with the arena */
+            char why[GHW_WHY_MAX - 32];
+            memcpy(why, sub.why, sizeof why - 1);
+            why[sizeof why - 1] = 0;
+            snprintf(out->why, sizeof out->why, "arena %llu: %s", (unsigned long long)k, why);
+            out->tries += tries;
+        }
+    }
+    if (rc == GHW_OK && out->arenas_walked > 1 && to_address_order(out) != GHW_OK) {
+        ghw_free(out);
+        memset(out, 0, sizeof *out);
+        snprintf(out->why, sizeof out->why, "out of memory for the walk");
+        return GHW_NOMEM;
+    }
     if (rc == GHW_REFUSED) {
         /* name the causes the kernel can have */
         ghw_refusal_line(h->pid, out->read_errno, out->why, sizeof out->why);
