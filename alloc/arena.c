@@ -21,6 +21,13 @@ unsigned gh_arena_count = 1;
 unsigned gh_arena_limit = 1;
 static int create_lock;
 
+/* The creation lock held: a's thread count where a reader sees it. */
+static void show(struct gh_arena *a)
+{
+    if (a->threads_shown)
+        __atomic_store_n(a->threads_shown, (uint64_t)a->threads, __ATOMIC_RELAXED);
+}
+
 /* CPUs this process may run on (sched_getaffinity: no allocation). */
 static unsigned cpus(void)
 {
@@ -35,6 +42,7 @@ static unsigned cpus(void)
 static void setup(struct gh_arena *a, unsigned index, const char *policy, size_t mmap_threshold)
 {
     a->index = index;
+    a->calls = &a->calls_own;
     gh_heap_init_named(&a->heap, &a->src, policy, mmap_threshold);
     gh_front_init(&a->front, &a->heap, &gh_mapper_os, mmap_threshold);
 }
@@ -79,6 +87,7 @@ struct gh_arena *gh_arena_pick(void)
     if (gh_arena_limit <= 1 || gh_single_threaded() || syscall(SYS_gettid) == getpid()) {
         gh_lock(&create_lock);
         main_arena.threads++;
+        show(&main_arena);
         gh_unlock(&create_lock);
         return &main_arena;
     }
@@ -99,6 +108,7 @@ struct gh_arena *gh_arena_pick(void)
                 best = gh_arena_list[k];
     }
     best->threads++;
+    show(best);
     gh_unlock(&create_lock);
     return best;
 }
@@ -108,6 +118,15 @@ void gh_arena_detach(struct gh_arena *a)
     gh_lock(&create_lock);
     if (a->threads)
         a->threads--;
+    show(a);
+    gh_unlock(&create_lock);
+}
+
+void gh_arena_show_threads(struct gh_arena *a, uint64_t *at)
+{
+    gh_lock(&create_lock);
+    a->threads_shown = at;
+    show(a);
     gh_unlock(&create_lock);
 }
 
@@ -146,6 +165,7 @@ void gh_arenas_fork_child(struct gh_arena *self)
     for (unsigned k = 0; k < n; k++) {
         gh_arena_list[k]->lock = 0;
         gh_arena_list[k]->threads = 0;
+        gh_arena_list[k]->threads_shown = NULL; /* the parent's segment */
     }
     if (self)
         self->threads = 1;

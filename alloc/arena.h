@@ -40,8 +40,11 @@ struct gh_arena {
     int lock;
     unsigned index;
     unsigned threads;        /* threads attached now (creation lock) */
+    uint64_t *threads_shown; /* where a reader sees it (the segment), or NULL */
     uint64_t shm_calls;      /* calls since the last publish (arena lock) */
-    struct gh_calls calls;   /* API calls served here (arena lock) */
+    struct gh_calls *calls;  /* API calls served here (arena lock): calls_own, or
+                              * in place in the segment (as heap.c) */
+    struct gh_calls calls_own;
     struct gh_source src;
     struct gh_heap heap;
     struct gh_front front;
@@ -73,6 +76,10 @@ struct gh_arena *gh_arena_pick(void);
 
 /* A thread attached to a leaves (its exit). */
 void gh_arena_detach(struct gh_arena *a);
+
+/* From now on a's thread count is also kept at *at (the segment's live
+ * entry; NULL: nowhere), under the creation lock. */
+void gh_arena_show_threads(struct gh_arena *a, uint64_t *at);
 
 /* Every arena made so far, locked in order / unlocked (fork, snapshots).
  * gh_arenas_lock_all returns how many it locked: pass that to unlock. */

@@ -76,8 +76,8 @@ static void push(struct gh_heap *h, struct gh_block *b, unsigned k, size_t mark)
     bd->lists[k] = n;
     bd->nonempty |= (uint64_t)1 << k;
     bd->count[k]++;
-    h->c.free_bytes += osize(k);
-    h->c.free_hist[k]++;
+    h->c->free_bytes += osize(k);
+    h->c->free_hist[k]++;
 }
 
 /* Take free block b (verified, order k) off its list: both links checked
@@ -98,8 +98,8 @@ static void unlink_free(struct gh_heap *h, struct gh_block *b, unsigned k)
     if (!bd->lists[k])
         bd->nonempty &= ~((uint64_t)1 << k);
     bd->count[k]--;
-    h->c.free_bytes -= osize(k);
-    h->c.free_hist[k]--;
+    h->c->free_bytes -= osize(k);
+    h->c->free_hist[k]--;
 }
 
 /* Undo unlink_free(h, b, k): b's node still holds its old neighbours,
@@ -116,8 +116,8 @@ static void relink(struct gh_heap *h, struct gh_block *b, unsigned k)
         n->next->prev = n;
     bd->nonempty |= (uint64_t)1 << k;
     bd->count[k]++;
-    h->c.free_bytes += osize(k);
-    h->c.free_hist[k]++;
+    h->c->free_bytes += osize(k);
+    h->c->free_hist[k]++;
 }
 
 /* Is b (verified or not) the free block of order k a list says it is? */
@@ -227,14 +227,14 @@ static void *buddy_alloc(struct gh_heap *h, size_t align, size_t n)
     if (ke && take_exact(h, align, n, ke))
         k = ke;
     if (!k) {
-        h->c.failures++;
+        h->c->failures++;
         return NULL;
     }
     uint64_t fits = h->buddy.nonempty & ~(((uint64_t)1 << k) - 1);
     if (!fits && grow(h))
         fits = h->buddy.nonempty & ~(((uint64_t)1 << k) - 1);
     if (!fits) {
-        h->c.failures++;
+        h->c->failures++;
         return NULL;
     }
     unsigned j = (unsigned)__builtin_ctzll(fits);
@@ -244,14 +244,14 @@ static void *buddy_alloc(struct gh_heap *h, size_t align, size_t n)
         push(h, (struct gh_block *)((char *)b + osize(j)), j, 0);
     }
     gh_block_set(b, (uint64_t)osize(k), n);
-    h->c.live_requested += n;
-    h->c.live_block_bytes += osize(k);
-    h->c.live_blocks++;
-    h->c.allocs++;
-    if (h->c.live_requested > h->c.peak_requested)
-        h->c.peak_requested = h->c.live_requested;
-    if (h->c.live_block_bytes > h->c.peak_block_bytes)
-        h->c.peak_block_bytes = h->c.live_block_bytes;
+    h->c->live_requested += n;
+    h->c->live_block_bytes += osize(k);
+    h->c->live_blocks++;
+    h->c->allocs++;
+    if (h->c->live_requested > h->c->peak_requested)
+        h->c->peak_requested = h->c->live_requested;
+    if (h->c->live_block_bytes > h->c->peak_block_bytes)
+        h->c->peak_block_bytes = h->c->live_block_bytes;
     char *p = aligned_payload(b, align);
     if (p != gh_block_payload(b)) {
         struct gh_block *proxy = gh_block_of(p);
@@ -387,10 +387,10 @@ static void buddy_free(struct gh_heap *h, void *p, const char *fn)
     bool upper = ((size_t)((char *)b - base) & osize(k)) != 0; /* else after is the buddy */
     if ((upper || k == m) && (char *)after < chunks_end(h, r) && !gh_block_valid(after))
         gh_fatal(fn, GH_MSG_NEIGHBOUR, p);
-    h->c.live_requested -= gh_block_requested(b);
-    h->c.live_block_bytes -= osize(k);
-    h->c.live_blocks--;
-    h->c.frees++;
+    h->c->live_requested -= gh_block_requested(b);
+    h->c->live_block_bytes -= osize(k);
+    h->c->live_blocks--;
+    h->c->frees++;
     /* An aligned payload's proxy header stays behind in the block: poisoned,
      * so a second free of p reads as a double free even once the block is
      * someone else's. */
@@ -426,12 +426,12 @@ static bool buddy_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
 {
     struct gh_block *b = lookup(h, p, fn, /* freeing */ false);
     if ((char *)p != (char *)gh_block_payload(b)) {
-        h->c.resize_refused++;
+        h->c->resize_refused++;
         return false; /* aligned payloads do not move their proxy */
     }
     unsigned k = order_of(b), want = gh_buddy_order_for(h, n);
     if (!want) {
-        h->c.resize_refused++;
+        h->c->resize_refused++;
         return false;
     }
     struct gh_region *r = region_of(h, b);
@@ -443,7 +443,7 @@ static bool buddy_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
             size_t off = (size_t)((char *)b - base);
             struct gh_block *up = (struct gh_block *)((char *)b + osize(j));
             if ((off & osize(j)) || !gh_block_is_free(up) || gh_block_size(up) != osize(j)) {
-                h->c.resize_refused++;
+                h->c->resize_refused++;
                 return false;
             }
             if (!free_of_order(up, j))
@@ -457,14 +457,14 @@ static bool buddy_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
         for (unsigned j = k; j > want; j--)
             push(h, (struct gh_block *)((char *)b + osize(j - 1)), j - 1, 0);
     }
-    h->c.live_requested += n - gh_block_requested(b);
-    h->c.live_block_bytes += osize(want) - osize(k);
+    h->c->live_requested += n - gh_block_requested(b);
+    h->c->live_block_bytes += osize(want) - osize(k);
     gh_block_set(b, (uint64_t)osize(want), n);
-    h->c.resize_in_place++;
-    if (h->c.live_requested > h->c.peak_requested)
-        h->c.peak_requested = h->c.live_requested;
-    if (h->c.live_block_bytes > h->c.peak_block_bytes)
-        h->c.peak_block_bytes = h->c.live_block_bytes;
+    h->c->resize_in_place++;
+    if (h->c->live_requested > h->c->peak_requested)
+        h->c->peak_requested = h->c->live_requested;
+    if (h->c->live_block_bytes > h->c->peak_block_bytes)
+        h->c->peak_block_bytes = h->c->live_block_bytes;
     return true;
 }
 

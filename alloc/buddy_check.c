@@ -92,17 +92,17 @@ bool gh_buddy_check(const struct gh_heap *h, const char **why, const void **wher
         }
         if (seen != per_order[k] || seen != h->buddy.count[k])
             return fail(why, where, "a free block is missing from its order's list", NULL);
-        if (h->c.free_hist[k] != seen)
+        if (h->c->free_hist[k] != seen)
             return fail(why, where, "free-block size histogram disagrees with the blocks", NULL);
         if (((h->buddy.nonempty >> k) & 1) != (seen != 0))
             return fail(why, where, "order bitmap disagrees with the free lists", NULL);
     }
-    if (c.live_req != h->c.live_requested || c.live_bytes != h->c.live_block_bytes
-        || c.live_blocks != h->c.live_blocks)
+    if (c.live_req != h->c->live_requested || c.live_bytes != h->c->live_block_bytes
+        || c.live_blocks != h->c->live_blocks)
         return fail(why, where, "live counters disagree with the blocks", NULL);
-    if (c.free_bytes != h->c.free_bytes)
+    if (c.free_bytes != h->c->free_bytes)
         return fail(why, where, "free_bytes counter disagrees with the blocks", NULL);
-    if (c.heap != h->c.heap_bytes || c.over != h->c.overhead_bytes)
+    if (c.heap != h->c->heap_bytes || c.over != h->c->overhead_bytes)
         return fail(why, where, "heap_bytes counter disagrees with the regions", NULL);
     return true;
 }

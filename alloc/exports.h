@@ -136,11 +136,11 @@ enum call {
 static inline void count_call(struct gh_arena *a, enum call c)
 {
     switch (c) {
-    case C_MALLOC: a->calls.malloc++; break;
-    case C_CALLOC: a->calls.calloc++; break;
-    case C_REALLOC: a->calls.realloc++; break;
-    case C_FREE: a->calls.free++; break;
-    case C_ALIGNED: a->calls.aligned++; break;
+    case C_MALLOC: a->calls->malloc++; break;
+    case C_CALLOC: a->calls->calloc++; break;
+    case C_REALLOC: a->calls->realloc++; break;
+    case C_FREE: a->calls->free++; break;
+    case C_ALIGNED: a->calls->aligned++; break;
     case C_NONE: break;
     }
 }
@@ -222,11 +222,25 @@ static inline void shm_note_arenas(bool all_locked)
             continue;
         if (!all_locked)
             gh_lock(&a->lock);
-        gh_shm_attach_arena(&G.shm, k, &a->heap);
+        gh_shm_attach_arena(&G.shm, k, &a->heap, &a->calls);
         if (!all_locked)
             gh_unlock(&a->lock);
     }
     __atomic_store_n(&G.shm.heap_tab->arenas, (uint64_t)n, __ATOMIC_RELEASE);
+}
+
+/* No lock held (the creation lock comes before the arenas'): every arena
+ * with a live entry shows its thread count there from now on. */
+static inline void shm_show_threads(void)
+{
+    if (!G.shm.hdr)
+        return;
+    unsigned n = __atomic_load_n(&gh_arena_count, __ATOMIC_ACQUIRE);
+    for (unsigned k = 0; k < n && k < GH_SHM_LIVE_ARENAS; k++) {
+        struct gh_arena *a = gh_arena_list[k];
+        if (!a->threads_shown && (k == 0 || G.shm.arena_tabs[k].tab))
+            gh_arena_show_threads(a, &G.shm.live_arenas[k].threads);
+    }
 }
 
 /* Run once, by the first call, before anything else touches a heap

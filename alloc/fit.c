@@ -107,15 +107,15 @@ static void set_prev_free(struct gh_block *x, bool on, const char *fn, const voi
 static void index_insert(struct gh_heap *h, struct gh_block *b)
 {
     h->policy.ops->insert(&h->policy, b);
-    h->c.free_bytes += gh_block_size(b);
-    h->c.free_hist[gh_size_class(gh_block_size(b))]++;
+    h->c->free_bytes += gh_block_size(b);
+    h->c->free_hist[gh_size_class(gh_block_size(b))]++;
 }
 
 static void index_remove(struct gh_heap *h, struct gh_block *b)
 {
     h->policy.ops->remove(&h->policy, b);
-    h->c.free_bytes -= gh_block_size(b);
-    h->c.free_hist[gh_size_class(gh_block_size(b))]--;
+    h->c->free_bytes -= gh_block_size(b);
+    h->c->free_hist[gh_size_class(gh_block_size(b))]--;
 }
 
 /* free block `old` (indexed with old_size) becomes free block nb, which
@@ -123,10 +123,10 @@ static void index_remove(struct gh_heap *h, struct gh_block *b)
 static void index_move(struct gh_heap *h, struct gh_block *old, size_t old_size, struct gh_block *nb)
 {
     h->policy.ops->move(&h->policy, old, old_size, nb);
-    h->c.free_bytes += gh_block_size(nb);
-    h->c.free_bytes -= old_size;
-    h->c.free_hist[gh_size_class(old_size)]--;
-    h->c.free_hist[gh_size_class(gh_block_size(nb))]++;
+    h->c->free_bytes += gh_block_size(nb);
+    h->c->free_bytes -= old_size;
+    h->c->free_hist[gh_size_class(old_size)]--;
+    h->c->free_hist[gh_size_class(gh_block_size(nb))]++;
 }
 
 /* Write [b, b+size) as one free block: header (its requested field `mark`:
@@ -147,10 +147,10 @@ static void make_free(struct gh_heap *h, struct gh_block *b, size_t size)
 
 static inline void note_peaks(struct gh_heap *h)
 {
-    if (h->c.live_requested > h->c.peak_requested)
-        h->c.peak_requested = h->c.live_requested;
-    if (h->c.live_block_bytes > h->c.peak_block_bytes)
-        h->c.peak_block_bytes = h->c.live_block_bytes;
+    if (h->c->live_requested > h->c->peak_requested)
+        h->c->peak_requested = h->c->live_requested;
+    if (h->c->live_block_bytes > h->c->peak_block_bytes)
+        h->c->peak_block_bytes = h->c->live_block_bytes;
 }
 
 /* b is a free block, size(b) >= size, in the index when `indexed`.  Use
@@ -177,9 +177,9 @@ static void carve(struct gh_heap *h, struct gh_block *b, size_t size, size_t req
         set_prev_free(gh_block_next(b), false, gh_heap_call(h), gh_block_payload(b));
     }
     gh_block_set(b, (uint64_t)size | keep, requested);
-    h->c.live_requested += requested;
-    h->c.live_block_bytes += size;
-    h->c.live_blocks++;
+    h->c->live_requested += requested;
+    h->c->live_block_bytes += size;
+    h->c->live_blocks++;
     note_peaks(h);
 }
 
@@ -255,14 +255,14 @@ static bool grow(struct gh_heap *h, size_t need)
         if (h->top_pad == 0 || !gh_region_take(h, len, &span))
             return false;
     }
-    if (h->c.trims > h->trims_at_last_grow && h->trim_adaptive
+    if (h->c->trims > h->trims_at_last_grow && h->trim_adaptive
         && h->trim_threshold < GH_MAX_TRIM_THRESHOLD) {
         /* Growing again after giving memory back: the program cycles
          * through a working set larger than the threshold.  Raise it so
          * the next cycle keeps its memory instead of faulting it in anew. */
         h->trim_threshold *= 2;
     }
-    h->trims_at_last_grow = h->c.trims;
+    h->trims_at_last_grow = h->c->trims;
     if (gh_region_continues_top(h, &span))
         extend_region(h, h->top, span.len);
     else
@@ -314,11 +314,11 @@ static void *fit_alloc_plain(struct gh_heap *h, size_t n)
     size_t size = gh_block_size_for(n);
     struct gh_block *b = size ? find_or_grow(h, size) : NULL;
     if (!b) {
-        h->c.failures++;
+        h->c->failures++;
         return NULL;
     }
     carve(h, b, size, n, /* indexed */ true);
-    h->c.allocs++;
+    h->c->allocs++;
     return gh_block_payload(b);
 }
 
@@ -328,7 +328,7 @@ static void *fit_alloc(struct gh_heap *h, size_t align, size_t n)
         return fit_alloc_plain(h, n);
     size_t size = gh_block_size_for(n), need;
     if (!size || __builtin_add_overflow(size, align + GH_MIN_BLOCK, &need)) {
-        h->c.failures++;
+        h->c->failures++;
         return NULL;
     }
     /* A freed aligned block's place first (fit_aligned.c), then the policy
@@ -338,7 +338,7 @@ static void *fit_alloc(struct gh_heap *h, size_t align, size_t n)
     if (!b) {
         b = find_or_grow(h, need);
         if (!b) {
-            h->c.failures++;
+            h->c->failures++;
             return NULL;
         }
         p = ((uintptr_t)gh_block_payload(b) + align - 1) & ~(uintptr_t)(align - 1);
@@ -361,7 +361,7 @@ static void *fit_alloc(struct gh_heap *h, size_t align, size_t n)
         indexed = false;
     }
     carve(h, b, size, n, indexed);
-    h->c.allocs++;
+    h->c->allocs++;
     gh_fit_hint_made(h, (char *)p, size);
     return (void *)p;
 }
@@ -478,9 +478,9 @@ static struct gh_block *free_block(struct gh_heap *h, struct gh_block *b, const 
     size_t size = gh_block_size(b);
     struct gh_block *next = next_of(b, fn, p);
     struct gh_block *prev = gh_block_prev_free(b) ? prev_of(h, b, fn, GH_MSG_NEIGHBOUR, p) : NULL;
-    h->c.live_requested -= gh_block_requested(b);
-    h->c.live_block_bytes -= size;
-    h->c.live_blocks--;
+    h->c->live_requested -= gh_block_requested(b);
+    h->c->live_block_bytes -= size;
+    h->c->live_blocks--;
     size_t next_size = gh_block_is_free(next) ? gh_block_size(next) : 0;
     if (!next_size) /* next verified by next_of */
         gh_block_set_flags(next, GH_FLAG_PREV_FREE, 0);
@@ -510,7 +510,7 @@ static void fit_free(struct gh_heap *h, void *p, const char *fn)
     if (!gh_block_is_free(next)) /* read before the merge (free_block checks it) */
         next = NULL;
     struct gh_block *b = free_block(h, own, p, fn);
-    h->c.frees++;
+    h->c->frees++;
     if (h->hint_next) /* some aligned block was ever made */
         gh_fit_hint_freed(h, p, own, next, b);
     size_t size = gh_block_size(b);
@@ -533,7 +533,7 @@ static bool fit_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
     struct gh_block *b = lookup(h, p, fn, /* freeing */ false);
     size_t want = gh_block_size_for(n);
     if (!want) {
-        h->c.resize_refused++;
+        h->c->resize_refused++;
         return false;
     }
     size_t have = gh_block_size(b);
@@ -546,7 +546,7 @@ static bool fit_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
     size_t next_size = gh_block_is_free(next) ? gh_block_size(next) : 0;
     size_t total = have + next_size;
     if (want > total) {
-        h->c.resize_refused++;
+        h->c->resize_refused++;
         return false;
     }
     size_t size = want;
@@ -577,12 +577,12 @@ static bool fit_resize(struct gh_heap *h, void *p, size_t n, const char *fn)
     } else {
         size = have; /* shrinking by less than a minimum block: keep it */
     }
-    h->c.live_requested += n;
-    h->c.live_requested -= gh_block_requested(b);
-    h->c.live_block_bytes += size;
-    h->c.live_block_bytes -= have;
+    h->c->live_requested += n;
+    h->c->live_requested -= gh_block_requested(b);
+    h->c->live_block_bytes += size;
+    h->c->live_block_bytes -= have;
     gh_block_set(b, (uint64_t)size | (b->size_flags & GH_FLAG_PREV_FREE), n);
-    h->c.resize_in_place++;
+    h->c->resize_in_place++;
     note_peaks(h);
     return true;
 }

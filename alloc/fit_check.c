@@ -88,15 +88,15 @@ bool gh_fit_check(const struct gh_heap *h, const char **why, const void **where)
             ok = false;
         else if (c.free_blocks != gh_policy_count(&h->policy))
             ok = !!fail(&c, "the index holds blocks that are not free blocks of the heap", NULL);
-        else if (c.live_req != h->c.live_requested || c.live_bytes != h->c.live_block_bytes
-                 || c.live_blocks != h->c.live_blocks)
+        else if (c.live_req != h->c->live_requested || c.live_bytes != h->c->live_block_bytes
+                 || c.live_blocks != h->c->live_blocks)
             ok = !!fail(&c, "live counters disagree with the blocks", NULL);
-        else if (c.free_bytes != h->c.free_bytes)
+        else if (c.free_bytes != h->c->free_bytes)
             ok = !!fail(&c, "free_bytes counter disagrees with the blocks", NULL);
-        else if (memcmp(c.hist, h->c.free_hist, sizeof c.hist) != 0)
+        else if (memcmp(c.hist, h->c->free_hist, sizeof c.hist) != 0)
             ok = !!fail(&c, "free-block size histogram disagrees with the blocks", NULL);
-        else if (c.heap_bytes != h->c.heap_bytes
-                 || c.regions * GH_REGION_OVERHEAD != h->c.overhead_bytes)
+        else if (c.heap_bytes != h->c->heap_bytes
+                 || c.regions * GH_REGION_OVERHEAD != h->c->overhead_bytes)
             ok = !!fail(&c, "heap_bytes counter disagrees with the regions", NULL);
     }
     if (!ok) {

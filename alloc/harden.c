@@ -42,12 +42,15 @@ static struct {
     struct qent ring[GH_HARDEN_QUARANTINE_BLOCKS];
     unsigned head, count;
     void *set[SET_SIZE];
-    struct gh_harden_counts c;      /* canary_bytes: heap blocks only */
-    uint64_t large_canary_bytes;    /* atomic: large blocks are armed without the lock */
+    struct gh_harden_counts *c;     /* canary_bytes: heap blocks only; at home (own)
+                                     * or in place (gh_harden_place) */
+    uint64_t *large_canary_bytes;   /* atomic: large blocks are armed without the lock */
+    struct gh_harden_counts own;
+    uint64_t large_canary_own;
     char *zero;                     /* the no-access region, NULL: none */
     uint64_t zero_live[ZERO_WORDS]; /* bit i: slot i is a live malloc(0) */
     unsigned zero_next;             /* word to search first */
-} H;
+} H = { .c = &H.own, .large_canary_bytes = &H.large_canary_own };
 
 /* ---- canaries ----------------------------------------------------------- */
 
@@ -175,9 +178,9 @@ static void evict(struct gh_front *f, const char *fn)
     H.head = (H.head + 1) % GH_HARDEN_QUARANTINE_BLOCKS;
     H.count--;
     set_del(e.p);
-    H.c.quarantined_blocks--;
-    H.c.quarantined_bytes -= e.block;
-    H.c.quarantined_requested -= e.requested;
+    H.c->quarantined_blocks--;
+    H.c->quarantined_bytes -= e.block;
+    H.c->quarantined_requested -= e.requested;
     if (!pattern_intact(e.p, e.usable))
         gh_fatal(fn, "write after free of block", e.p);
     gh_heap_free(f->heap, e.p, fn);
@@ -191,10 +194,10 @@ static void quarantine(struct gh_front *f, void *p, size_t usable, size_t block,
     H.ring[tail] = (struct qent){ p, usable, block, n };
     H.count++;
     set_add(p);
-    H.c.quarantined_blocks++;
-    H.c.quarantined_bytes += block;
-    H.c.quarantined_requested += n;
-    while (H.c.quarantined_bytes > GH_HARDEN_QUARANTINE_BYTES)
+    H.c->quarantined_blocks++;
+    H.c->quarantined_bytes += block;
+    H.c->quarantined_requested += n;
+    while (H.c->quarantined_bytes > GH_HARDEN_QUARANTINE_BYTES)
         evict(f, fn);
 }
 
@@ -231,7 +234,7 @@ static void *zero_take(void)
             unsigned bit = (unsigned)__builtin_ctzll(~H.zero_live[w]);
             H.zero_live[w] |= (uint64_t)1 << bit;
             H.zero_next = w;
-            H.c.zero_blocks++;
+            H.c->zero_blocks++;
             return H.zero + ((size_t)w * 64 + bit) * ZERO_SLOT;
         }
     }
@@ -255,7 +258,7 @@ static void zero_release(const void *p, const char *fn)
 {
     size_t i = zero_slot(p, fn, GH_MSG_DOUBLE_FREE);
     H.zero_live[i / 64] &= ~((uint64_t)1 << (i % 64));
-    H.c.zero_blocks--;
+    H.c->zero_blocks--;
 }
 
 /* ---- the front end's steps ---------------------------------------------- */
@@ -302,7 +305,7 @@ void *gh_harden_heap_alloc(struct gh_front *f, size_t align, size_t n)
         p = align <= GH_ALIGN ? gh_heap_alloc(f->heap, n + 1) : gh_heap_alloc_aligned(f->heap, align, n + 1);
     }
     if (p)
-        H.c.canary_bytes += arm(p, n, gh_heap_usable(f->heap, p));
+        H.c->canary_bytes += arm(p, n, gh_heap_usable(f->heap, p));
     return p;
 }
 
@@ -326,7 +329,7 @@ void *gh_harden_large_map(const struct gh_front *f, size_t align, size_t n)
     }
     char *p = (char *)(((uintptr_t)guard - n) & ~(uintptr_t)(align - 1));
     gh_large_setup(m, len, p, n);
-    __atomic_fetch_add(&H.large_canary_bytes, arm(p, n, (size_t)(guard - p)), __ATOMIC_RELAXED);
+    __atomic_fetch_add(H.large_canary_bytes, arm(p, n, (size_t)(guard - p)), __ATOMIC_RELAXED);
     return p;
 }
 
@@ -351,7 +354,7 @@ void gh_harden_release(struct gh_front *f, void *p, const char *fn, struct gh_fr
         if (n > use)
             gh_fatal(fn, GH_MSG_HEADER, p);
         check_canary(p, n, use, fn);
-        __atomic_fetch_sub(&H.large_canary_bytes, canary_len(use, n), __ATOMIC_RELAXED);
+        __atomic_fetch_sub(H.large_canary_bytes, canary_len(use, n), __ATOMIC_RELAXED);
         u->base = base;
         u->len = len + gh_os_page_size(); /* and its guard page */
         return;
@@ -360,7 +363,7 @@ void gh_harden_release(struct gh_front *f, void *p, const char *fn, struct gh_fr
     size_t use, n = heap_requested(f, p, fn, /* freeing */ true, &b, &use);
     check_canary(p, n, use, fn);
     size_t filled = n + canary_len(use, n);
-    H.c.canary_bytes -= filled - n;
+    H.c->canary_bytes -= filled - n;
     if (usable)
         *usable = use;
     /* What the program wrote and the canary; the bytes above were filled
@@ -418,8 +421,8 @@ enum gh_realloc_step gh_harden_realloc_begin(struct gh_front *f, void *p, size_t
      * freed (filled, quarantined) with the old block, not split off to the
      * heap with the program's data in them. */
     if (n >= old && !gh_front_is_large(f, n) && gh_heap_resize(f->heap, p, n + 1, fn)) {
-        H.c.canary_bytes -= canary_len(use, old);
-        H.c.canary_bytes += arm(p, n, gh_heap_usable(f->heap, p));
+        H.c->canary_bytes -= canary_len(use, old);
+        H.c->canary_bytes += arm(p, n, gh_heap_usable(f->heap, p));
         return GH_REALLOC_IN_PLACE;
     }
     return GH_REALLOC_MOVE;
@@ -452,18 +455,40 @@ void gh_harden_check_size(struct gh_front *f, const void *p, size_t size, size_t
         gh_fatal(fn, "wrong size for block", p);
 }
 
+void gh_harden_copy_home(void)
+{
+    if (H.c != &H.own)
+        H.own = *H.c;
+    if (H.large_canary_bytes != &H.large_canary_own)
+        H.large_canary_own = __atomic_load_n(H.large_canary_bytes, __ATOMIC_RELAXED);
+}
+
+void gh_harden_place(struct gh_harden_counts *c, uint64_t *large_canary_bytes)
+{
+    if (!c) { /* home, to what gh_harden_copy_home kept */
+        H.c = &H.own;
+        H.large_canary_bytes = &H.large_canary_own;
+        return;
+    }
+    if (c != H.c) {
+        *c = *H.c;
+        c->on = H.on; /* for a reader: the mode is on */
+        H.c = c;
+    }
+    if (large_canary_bytes != H.large_canary_bytes) {
+        __atomic_store_n(large_canary_bytes, __atomic_load_n(H.large_canary_bytes, __ATOMIC_RELAXED),
+                         __ATOMIC_RELAXED);
+        __atomic_store_n(&H.large_canary_bytes, large_canary_bytes, __ATOMIC_RELEASE);
+    }
+}
+
 void gh_harden_account(struct gh_harden_counts *out, struct gh_heap_counters *heap)
 {
     memset(out, 0, sizeof *out);
     if (!H.on)
         return;
-    *out = H.c;
+    *out = *H.c;
     out->on = 1;
-    out->canary_bytes += __atomic_load_n(&H.large_canary_bytes, __ATOMIC_RELAXED);
-    uint64_t minus = heap->live_blocks + out->quarantined_requested; /* reserve bytes + quarantined */
-    heap->live_requested = heap->live_requested > minus ? heap->live_requested - minus : 0;
-    heap->live_block_bytes -= out->quarantined_bytes < heap->live_block_bytes ? out->quarantined_bytes
-                                                                                : heap->live_block_bytes;
-    heap->live_blocks -= out->quarantined_blocks < heap->live_blocks ? out->quarantined_blocks : heap->live_blocks;
-    heap->live_blocks += out->zero_blocks; /* live, of 0 bytes, outside the heap */
+    out->canary_bytes += __atomic_load_n(H.large_canary_bytes, __ATOMIC_RELAXED);
+    gh_live_program_view(heap, out, NULL);
 }

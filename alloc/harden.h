@@ -62,16 +62,6 @@
 /* The no-access region malloc(0) hands out 16-byte slots of. */
 #define GH_HARDEN_ZERO_REGION        (1024u * 1024u)
 
-/* What the hardened mode holds, for the stats (all 0 when it is off). */
-struct gh_harden_counts {
-    uint64_t on;                   /* 1 under GLASSHEAP_HARDEN=1 */
-    uint64_t quarantined_blocks;   /* freed heap blocks not yet given back */
-    uint64_t quarantined_bytes;    /* their whole blocks, headers included */
-    uint64_t quarantined_requested;/* what they had been asked for */
-    uint64_t canary_bytes;         /* canary bytes in live blocks, heap and large */
-    uint64_t zero_blocks;          /* live malloc(0) pointers in the no-access region */
-};
-
 /* Lock held, at start-up: turn the mode on for f (or leave it off). */
 void gh_harden_init(struct gh_front *f, bool on);
 
@@ -109,11 +99,19 @@ void gh_harden_flush(struct gh_front *f, const char *fn);
  * the summary, which then counts them).  No-op when off. */
 void gh_harden_verify(struct gh_front *f, const char *fn);
 
-/* Lock held: the counts, and the heap's counters made the program's view:
- * quarantined blocks leave live_blocks/live_block_bytes/live_requested
- * (they are a term of their own: live + quarantined + free + overhead =
- * heap), the one reserve byte per heap block leaves live_requested, and
- * the live zero-size blocks join live_blocks (with 0 bytes). */
+/* The main arena's lock held: count from now on in *c and
+ * *large_canary_bytes (the segment's live section; copied first), or at
+ * home again (c NULL: a forked child), in the copy gh_harden_copy_home
+ * made (fork's prepare handler, every lock held). */
+void gh_harden_place(struct gh_harden_counts *c, uint64_t *large_canary_bytes);
+void gh_harden_copy_home(void);
+
+/* Lock held: the counts, and the heap's counters made the program's view
+ * (gh_live_program_view, glassheap/live.h): quarantined blocks leave
+ * live_blocks/live_block_bytes/live_requested (they are a term of their
+ * own: live + quarantined + free + overhead = heap), the one reserve byte
+ * per heap block leaves live_requested, and the live zero-size blocks join
+ * live_blocks (with 0 bytes). */
 void gh_harden_account(struct gh_harden_counts *out, struct gh_heap_counters *heap);
 
 #endif

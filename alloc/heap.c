@@ -39,6 +39,7 @@ static void setup(struct gh_heap *h, struct gh_source *src, const struct gh_poli
     h->entry = policy;
     h->d = policy->discipline;
     h->src = src;
+    h->c = &h->own;
     gh_tree_init(&h->regions, GH_TREE_BY_ADDR);
     gh_tree_set_bounds(&h->regions, &h->bounds);
     h->d->init(h, largest_request);

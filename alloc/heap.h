@@ -40,29 +40,12 @@
 #include "region.h"
 #include "source.h"
 #include "tree.h"
+#include "glassheap/live.h"
 
 #define GH_DEFAULT_TOP_PAD        (128u * 1024u)
 #define GH_DEFAULT_TRIM_THRESHOLD (128u * 1024u)
 #define GH_MAX_TRIM_THRESHOLD     (64u * 1024u * 1024u)
 #define GH_ALIGNED_HINTS          16u
-
-/* Counters kept by the heap (bytes are whole blocks unless "requested"). */
-struct gh_heap_counters {
-    uint64_t live_requested;   /* what callers asked for and still hold */
-    uint64_t live_block_bytes; /* blocks that hold them, headers included */
-    uint64_t live_blocks;
-    uint64_t free_bytes;       /* free blocks, headers included */
-    uint64_t heap_bytes;       /* all memory held from the source */
-    uint64_t overhead_bytes;   /* region records + end markers + alignment */
-    uint64_t peak_requested, peak_block_bytes, peak_heap_bytes;
-    uint64_t allocs, frees, failures;
-    uint64_t resize_in_place, resize_refused;
-    uint64_t regions_added, regions_extended, regions_released;
-    uint64_t trims, trimmed_bytes;
-    uint64_t free_hist[64];    /* free blocks with 2^k <= size < 2^(k+1), by k */
-    uint64_t region_changes;   /* moves with every change of the regions (region.c):
-                                  the segment's region table follows it (shm.h) */
-};
 
 /* The histogram bucket of a block size (> 0). */
 static inline unsigned gh_size_class(size_t size)
@@ -99,8 +82,21 @@ struct gh_heap {
         struct gh_block *free_in;  /* NULL while live */
     } hints[GH_ALIGNED_HINTS];
     unsigned hint_next;
-    struct gh_heap_counters c;
+    /* Its counters (glassheap/live.h): `own` until the process's segment
+     * gives them a place (gh_heap_counters_move), then in place there. */
+    struct gh_heap_counters *c;
+    struct gh_heap_counters own;
 };
+
+/* Move h's counters to `to` (h's lock held; to == &h->own brings them
+ * home): copied, then counted there from the next change on. */
+static inline void gh_heap_counters_move(struct gh_heap *h, struct gh_heap_counters *to)
+{
+    if (to != h->c) {
+        *to = *h->c;
+        h->c = to;
+    }
+}
 
 /* The API call under way (for a fatal line found below the call's entry). */
 static inline const char *gh_heap_call(const struct gh_heap *h)

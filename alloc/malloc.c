@@ -140,7 +140,7 @@ static void *large_alloc(size_t align, size_t n, int op, enum call c)
     if (p)
         gh_front_large_add(&m->front, p, /* fresh */ true);
     else
-        m->calls.failed++;
+        m->calls->failed++;
     TRACE(op, NULL, p, n, align > GH_ALIGN ? (uint32_t)align : 0);
     leave(m);
     return p;
@@ -178,7 +178,7 @@ static void *heap_alloc(struct gh_arena *a, size_t align, size_t n, int op, enum
     void *p = gh_front_heap_alloc(&a->front, align, n);
     count_call(a, c);
     if (!p)
-        a->calls.failed++;
+        a->calls->failed++;
     TRACE(op, NULL, p, n, align > GH_ALIGN ? (uint32_t)align : 0);
     leave(a);
     return p;
@@ -207,7 +207,7 @@ static void *alloc_at(size_t align, size_t n, int op, enum call c, bool *mapped)
         errno = ENOMEM;
         enter(m);
         count_call(m, c);
-        m->calls.failed++;
+        m->calls->failed++;
         TRACE(op, NULL, NULL, n, align > GH_ALIGN ? (uint32_t)align : 0);
         leave(m);
         return NULL;
@@ -357,12 +357,12 @@ GH_EXPORT void *realloc(void *p, size_t n)
         a->front.mmap_threshold = __atomic_load_n(&GH_MAIN_ARENA->front.mmap_threshold, __ATOMIC_RELAXED);
     switch (gh_front_realloc_begin(&a->front, p, n, "realloc", &r)) {
     case GH_REALLOC_FAILED:
-        a->calls.failed++;
+        a->calls->failed++;
         leave(a);
         errno = ENOMEM;
         return NULL;
     case GH_REALLOC_IN_PLACE:
-        a->calls.realloc_in_place++;
+        a->calls->realloc_in_place++;
         TRACE(GH_TRACE_REALLOC, p, p, n, 0);
         leave(a);
 #ifdef GH_HAVE_VALGRIND
@@ -380,9 +380,9 @@ GH_EXPORT void *realloc(void *p, size_t n)
         enter(a);
         gh_front_large_add(&a->front, q ? q : p, /* fresh */ false);
         if (q)
-            a->calls.realloc_moved += q != p;
+            a->calls->realloc_moved += q != p;
         else
-            a->calls.failed++;
+            a->calls->failed++;
         TRACE(GH_TRACE_REALLOC, p, q ? q : p, q ? n : r.old_requested, 0);
         leave(a);
         if (!q) {
@@ -420,7 +420,7 @@ GH_EXPORT void *realloc(void *p, size_t n)
     memcpy(q, p, copy);
     free_impl(p, "realloc", GH_TRACE_REALLOC, q, n, C_NONE);
     enter(a);
-    a->calls.realloc_moved++;
+    a->calls->realloc_moved++;
     leave(a);
     return q;
 }

@@ -55,10 +55,6 @@ static void heap_counters_add(struct gh_heap_counters *a, const struct gh_heap_c
         to[i] += from[i];
 }
 
-static inline uint64_t less(uint64_t a, uint64_t b)
-{
-    return a > b ? a - b : 0;
-}
 
 /* Every arena's lock held (the first n): the counters of all of them. */
 static void snapshot_locked(struct gh_stats_snapshot *s, unsigned n)
@@ -73,8 +69,8 @@ static void snapshot_locked(struct gh_stats_snapshot *s, unsigned n)
     s->arenas = n;
     for (unsigned k = 0; k < n; k++) {
         const struct gh_arena *a = gh_arena_list[k];
-        gh_calls_add(&s->calls, &a->calls);
-        heap_counters_add(&s->heap, &a->heap.c);
+        gh_calls_add(&s->calls, a->calls);
+        heap_counters_add(&s->heap, a->heap.c);
         s->free_blocks += gh_heap_free_blocks(&a->heap);
         size_t largest = gh_heap_largest_free(&a->heap);
         if (largest > s->largest_free)
@@ -99,9 +95,7 @@ static void snapshot_locked(struct gh_stats_snapshot *s, unsigned n)
     s->cache_on = G.cache;
     gh_tcache_sum(&s->cache);
     gh_calls_add(&s->calls, &s->cache.calls);
-    s->heap.live_blocks = less(s->heap.live_blocks, s->cache.blocks);
-    s->heap.live_block_bytes = less(s->heap.live_block_bytes, s->cache.bytes);
-    s->heap.live_requested = less(s->heap.live_requested, s->cache.requested);
+    gh_live_program_view(&s->heap, NULL, &s->cache);
     gh_os_counts(&s->os);
 }
 
@@ -115,8 +109,8 @@ static void publish_arenas(unsigned n)
         n = GH_SHM_ARENAS_CAPACITY;
     for (unsigned k = 0; k < n; k++) {
         const struct gh_arena *a = gh_arena_list[k];
-        const struct gh_heap_counters *c = &a->heap.c;
-        const struct gh_calls *calls = &a->calls;
+        const struct gh_heap_counters *c = a->heap.c;
+        const struct gh_calls *calls = a->calls;
         struct gh_heap_desc d;
         gh_heap_describe(&a->heap, &d);
         e[k] = (struct gh_shm_arena){

@@ -96,6 +96,7 @@ void gh_self_setup(void)
         gh_lock(&GH_MAIN_ARENA->lock);
         shm_note_arenas(false);
         gh_unlock(&GH_MAIN_ARENA->lock);
+        shm_show_threads();
     }
     /* The cache needs the exit handler to give its blocks back. */
     bool cache = G.cache && __atomic_load_n(&exit_key_ready, __ATOMIC_ACQUIRE)
@@ -156,9 +157,47 @@ static void shm_start(void)
         return; /* no segment: the program runs on, unobserved */
     unsigned n = gh_arenas_lock_all();
     G.shm = fresh;
+    /* From here on every counter counts in place (glassheap/live.h). */
+    struct gh_arena *m = GH_MAIN_ARENA;
+    gh_shm_place_main(&G.shm, &m->heap, &m->calls, &m->front);
+    gh_harden_place(&G.shm.live->harden, &G.shm.live->large_canary_bytes);
     shm_note_arenas(true);
+    gh_os_counts_place(&G.shm.live->os);
+    gh_tcache_place(&G.shm.live->exited, G.shm.live_caches, GH_SHM_LIVE_CACHES, &G.shm.live->caches_unplaced);
     gh_arenas_unlock_all(n);
+    shm_show_threads();
     gh_exports_shm_service();
+}
+
+/* fork: each arena's counters copied home while the prepare handler holds
+ * every arena lock (in the child the mapping is still shared with the
+ * parent, whose threads count on in it as soon as its handler lets go),
+ * and in the child every pointer turned home to those copies before
+ * anything counts again. */
+static void counters_copy_home(void)
+{
+    unsigned n = __atomic_load_n(&gh_arena_count, __ATOMIC_ACQUIRE);
+    for (unsigned k = 0; k < n; k++) {
+        struct gh_arena *a = gh_arena_list[k];
+        if (a->heap.c != &a->heap.own)
+            a->heap.own = *a->heap.c;
+        if (a->calls != &a->calls_own)
+            a->calls_own = *a->calls;
+    }
+    gh_harden_copy_home();
+}
+
+static void counters_home(void)
+{
+    unsigned n = __atomic_load_n(&gh_arena_count, __ATOMIC_ACQUIRE);
+    for (unsigned k = 0; k < n; k++) {
+        struct gh_arena *a = gh_arena_list[k];
+        a->heap.c = &a->heap.own;
+        a->calls = &a->calls_own;
+    }
+    gh_harden_place(NULL, NULL);
+    gh_os_counts_place(NULL);
+    G.shm.placed = false;   /* (the caches' counts: gh_tcache_forked) */
 }
 
 /* ---- process life: constructor, fork, exit --------------------------- */
@@ -196,6 +235,7 @@ static void fork_prepare(void)
     if (_IO_list_lock)
         _IO_list_lock();
     gh_arenas_fork_prepare();
+    counters_copy_home();
     gh_trace_flush(&G.trace); /* the parent's records, before the child copies them */
 }
 
@@ -208,6 +248,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    counters_home();
     gh_arenas_fork_child(gh_self.arena);
     gh_tcache_forked(gh_self.tc.state == GH_TCACHE_ACTIVE ? &gh_self.tc : NULL);
     if (_IO_list_resetlock)

@@ -31,9 +31,11 @@
 static size_t page_size;
 static long fail_after[GH_OS_NCALLS] = { -1, -1, -1, -1 };
 static int fail_err[GH_OS_NCALLS];
-static struct gh_os_counts counts;
+static struct gh_os_counts counts_own;
+static struct gh_os_counts *counts = &counts_own; /* here, or in place (gh_os_counts_place) */
 
-#define COUNT(field, n) __atomic_fetch_add(&counts.field, (uint64_t)(n), __ATOMIC_RELAXED)
+#define COUNT(field, n) \
+    __atomic_fetch_add(&__atomic_load_n(&counts, __ATOMIC_RELAXED)->field, (uint64_t)(n), __ATOMIC_RELAXED)
 
 /* The errno a test hook makes this call fail with, or 0. */
 static int hooked_failure(enum gh_os_call call)
@@ -462,8 +464,18 @@ void gh_os_fail_reset(void)
 
 void gh_os_counts(struct gh_os_counts *out)
 {
-    const uint64_t *from = (const uint64_t *)&counts;
+    const uint64_t *from = (const uint64_t *)__atomic_load_n(&counts, __ATOMIC_ACQUIRE);
     uint64_t *to = (uint64_t *)out;
-    for (size_t i = 0; i < sizeof counts / sizeof(uint64_t); i++)
+    for (size_t i = 0; i < sizeof *out / sizeof(uint64_t); i++)
         to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
+}
+
+void gh_os_counts_place(struct gh_os_counts *to)
+{
+    if (!to)
+        to = &counts_own;
+    if (to == counts)
+        return;
+    gh_os_counts(to);
+    __atomic_store_n(&counts, to, __ATOMIC_RELEASE);
 }

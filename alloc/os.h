@@ -42,6 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "glassheap/live.h" /* struct gh_os_counts */
+
 /* Kinds of OS call that a test can make fail. */
 enum gh_os_call {
     GH_OS_BRK = 0,  /* growing the break (shrinking never fails on demand) */
@@ -51,18 +53,7 @@ enum gh_os_call {
     GH_OS_NCALLS
 };
 
-/* Counters of every call made, for the statistics layer. */
-struct gh_os_counts {
-    uint64_t brk_calls, brk_grow_bytes, brk_shrink_bytes;
-    uint64_t mmap_calls, mmap_bytes;
-    uint64_t munmap_calls, munmap_bytes;
-    uint64_t mremap_calls, mremap_bytes; /* bytes: the new length of each mremap */
-    uint64_t madvise_calls, madvise_bytes;
-    /* the segment: shm_open+ftruncate (one create), its mmap and munmap,
-     * shm_unlink (of the temporary or the real name) */
-    uint64_t shm_creates, shm_maps, shm_map_bytes, shm_unmaps, shm_unlinks;
-    uint64_t mprotect_calls, mprotect_bytes; /* gh_os_protect (GLASSHEAP_HARDEN) */
-};
+/* Counters of every call made (struct gh_os_counts, glassheap/live.h). */
 
 /* Page size, read once (sysconf does not allocate). */
 size_t gh_os_page_size(void);
@@ -187,5 +178,10 @@ void gh_os_fail_reset(void);
 
 /* Snapshot of the call counters. */
 void gh_os_counts(struct gh_os_counts *out);
+
+/* Count from now on in *to (the segment's live section; copied first), or
+ * at home again (to NULL: a forked child, whose segment is its parent's).
+ * A call counted by another thread while they move may be lost. */
+void gh_os_counts_place(struct gh_os_counts *to);
 
 #endif

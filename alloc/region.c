@@ -18,7 +18,7 @@
  * change (region_changes). */
 static void update_bounds(struct gh_heap *h)
 {
-    h->c.region_changes++;
+    h->c->region_changes++;
     struct gh_tree_bounds *b = &h->bounds;
     const struct gh_tnode *lo = h->regions.root, *hi = h->regions.root;
     if (!lo) {
@@ -64,8 +64,8 @@ bool gh_region_continues_top(const struct gh_heap *h, const struct gh_span *span
 
 static void note_peak(struct gh_heap *h)
 {
-    if (h->c.heap_bytes > h->c.peak_heap_bytes)
-        h->c.peak_heap_bytes = h->c.heap_bytes;
+    if (h->c->heap_bytes > h->c->peak_heap_bytes)
+        h->c->peak_heap_bytes = h->c->heap_bytes;
 }
 
 void gh_region_extend(struct gh_heap *h, struct gh_region *r, size_t len)
@@ -73,8 +73,8 @@ void gh_region_extend(struct gh_heap *h, struct gh_region *r, size_t len)
     r->len += len;
     gh_tree_resized(&h->regions, &r->node);
     update_bounds(h);
-    h->c.heap_bytes += len;
-    h->c.regions_extended++;
+    h->c->heap_bytes += len;
+    h->c->regions_extended++;
     note_peak(h);
 }
 
@@ -94,15 +94,15 @@ static struct gh_region *insert_record(struct gh_heap *h, const struct gh_span *
     gh_tree_bounds_changed(&h->bounds);
     gh_tree_insert(&h->regions, &r->node);
     update_bounds(h);
-    h->c.heap_bytes += span->len;
+    h->c->heap_bytes += span->len;
     return r;
 }
 
 struct gh_region *gh_region_add(struct gh_heap *h, const struct gh_span *span, size_t overhead)
 {
     struct gh_region *r = insert_record(h, span);
-    h->c.overhead_bytes += overhead;
-    h->c.regions_added++;
+    h->c->overhead_bytes += overhead;
+    h->c->regions_added++;
     if (!span->mapped)
         h->top = r;
     note_peak(h);
@@ -112,7 +112,7 @@ struct gh_region *gh_region_add(struct gh_heap *h, const struct gh_span *span, s
 void gh_region_keep_orphan(struct gh_heap *h, const struct gh_span *span)
 {
     insert_record(h, span);
-    h->c.overhead_bytes += span->len;
+    h->c->overhead_bytes += span->len;
     h->top = NULL;
 }
 
@@ -123,9 +123,9 @@ bool gh_region_shrink(struct gh_heap *h, struct gh_region *r, size_t len)
     r->len -= len;
     gh_tree_resized(&h->regions, &r->node);
     update_bounds(h);
-    h->c.heap_bytes -= len;
-    h->c.trims++;
-    h->c.trimmed_bytes += len;
+    h->c->heap_bytes -= len;
+    h->c->trims++;
+    h->c->trimmed_bytes += len;
     return true;
 }
 
@@ -134,9 +134,9 @@ size_t gh_region_release(struct gh_heap *h, struct gh_region *r, size_t overhead
     gh_tree_remove(&h->regions, &r->node);
     update_bounds(h);
     struct gh_span span = { (char *)r, r->len, true };
-    h->c.heap_bytes -= span.len;
-    h->c.overhead_bytes -= overhead;
-    h->c.regions_released++;
+    h->c->heap_bytes -= span.len;
+    h->c->overhead_bytes -= overhead;
+    h->c->regions_released++;
     if (h->top == r)
         h->top = NULL;
     gh_source_release(h->src, &span);

@@ -158,11 +158,34 @@ void gh_shm_write_regions(struct gh_shm *s, const struct gh_heap *h)
     if (!s->heap_tab || s->lost)
         return;
     write_table(s, s->heap_tab, s->regions, GH_SHM_REGION_CAPACITY, 0, h);
-    s->seen_regions = h->c.region_changes;
+    s->seen_regions = h->c->region_changes;
     s->seen_changes = s->seen_regions + s->seen_large;
 }
 
-void gh_shm_attach_arena(struct gh_shm *s, unsigned k, const struct gh_heap *h)
+/* Counters into live entry k (inside an odd window of arena k's seq). */
+static void place(struct gh_shm *s, unsigned k, struct gh_heap *h, struct gh_calls **calls)
+{
+    struct gh_shm_live_arena *e = &s->live_arenas[k];
+    gh_heap_counters_move(h, &e->heap);
+    if (*calls != &e->calls) {
+        e->calls = **calls;
+        *calls = &e->calls;
+    }
+    s->placed = true;
+}
+
+void gh_shm_place_main(struct gh_shm *s, struct gh_heap *h, struct gh_calls **calls, const struct gh_front *f)
+{
+    if (!s->hdr || s->lost)
+        return;
+    gh_shm_enter(s);
+    place(s, 0, h, calls);
+    s->front = f;
+    gh_shm_write_large(s);
+    gh_shm_leave(s, h);
+}
+
+void gh_shm_attach_arena(struct gh_shm *s, unsigned k, struct gh_heap *h, struct gh_calls **calls)
 {
     if (!s->hdr || s->lost || k == 0 || k >= GH_SHM_ARENAS_CAPACITY || s->arena_tabs[k].tab)
         return;
@@ -176,7 +199,8 @@ void gh_shm_attach_arena(struct gh_shm *s, unsigned k, const struct gh_heap *h)
     t->arena_tables = 0;
     a->regions = (struct gh_shm_region *)(t + 1);
     write_table(s, t, a->regions, GH_SHM_ARENA_REGIONS, k, h);
-    a->seen_regions = h->c.region_changes;
+    a->seen_regions = h->c->region_changes;
+    place(s, k, h, calls);
     a->seq = 2;
     __atomic_store_n(&t->seq, a->seq, __ATOMIC_RELEASE);
     a->tab = t;
@@ -187,17 +211,17 @@ void gh_shm_arena_refresh(struct gh_shm *s, unsigned k, const struct gh_heap *h)
     struct gh_shm_tab *a = &s->arena_tabs[k];
     if (!s->lost)
         write_table(s, a->tab, a->regions, GH_SHM_ARENA_REGIONS, k, h);
-    a->seen_regions = h->c.region_changes;
+    a->seen_regions = h->c->region_changes;
 }
 
 void gh_shm_refresh(struct gh_shm *s, const struct gh_heap *h)
 {
-    if (h->c.region_changes != s->seen_regions)
+    if (h->c->region_changes != s->seen_regions)
         gh_shm_write_regions(s, h);
     if (s->large && s->large->changes != s->seen_large)
         gh_shm_write_large(s);
     /* lost: nothing is written any more, and nothing asked again */
-    s->seen_regions = h->c.region_changes;
+    s->seen_regions = h->c->region_changes;
     s->seen_large = s->large ? s->large->changes : 0;
     s->seen_changes = gh_shm_changes(s, h);
 }
@@ -231,7 +255,10 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     uint32_t stride = round8(sizeof(struct gh_shm_heap) + GH_SHM_ARENA_REGIONS * sizeof(struct gh_shm_region));
     uint32_t off_tables = off_arenas + round8(arenas_size);
     uint32_t tables_size = (GH_SHM_ARENAS_CAPACITY - 1) * stride;
-    uint64_t total = (uint64_t)off_tables + tables_size;
+    uint32_t off_live = off_tables + round8(tables_size);
+    uint32_t live_size = (uint32_t)(sizeof(struct gh_shm_live) + GH_SHM_LIVE_ARENAS * sizeof(struct gh_shm_live_arena)
+                                    + GH_SHM_LIVE_CACHES * sizeof(struct gh_shm_live_cache));
+    uint64_t total = (uint64_t)off_live + live_size;
 
     /* Made under a temporary name and renamed into place once complete, so
      * a reader never opens a half-made segment under the real name (and an
@@ -260,6 +287,15 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     s->arena_entries = (struct gh_shm_arena *)(s->arena_tab + 1);
     s->arena_tables = (char *)m + off_tables;
     s->arena_table_stride = stride;
+    s->live = (struct gh_shm_live *)((char *)m + off_live);
+    s->live_arenas = (struct gh_shm_live_arena *)(s->live + 1);
+    s->live_caches = (struct gh_shm_live_cache *)(s->live_arenas + GH_SHM_LIVE_ARENAS);
+    s->live->arena_size = sizeof(struct gh_shm_live_arena);
+    s->live->arenas = GH_SHM_LIVE_ARENAS;
+    s->live->cache_size = sizeof(struct gh_shm_live_cache);
+    s->live->caches = GH_SHM_LIVE_CACHES;
+    s->front = NULL;
+    s->placed = false;
     if (large) {
         s->large = large;
         s->large_list = (struct gh_shm_large *)((char *)m + off_large);
@@ -311,6 +347,8 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     hdr->arena_tables = GH_SHM_ARENAS_CAPACITY - 1;
     hdr->arena_table_regions = GH_SHM_ARENA_REGIONS;
     s->heap_tab->arena_tables = 1;
+    hdr->live_offset = off_live;
+    hdr->live_size = live_size;
     hdr->pid = (int32_t)getpid();
     hdr->uid = (uint32_t)getuid();
     hdr->start_time_ns = now_ns(CLOCK_REALTIME);
@@ -367,8 +405,10 @@ void gh_shm_close(struct gh_shm *s, bool unlink_it)
         segment_name(name, sizeof name, s->pid);
         gh_os_shm_unlink(name);
     }
-    gh_os_shm_unguard();
-    gh_os_shm_unmap(s->hdr, (size_t)s->size);
+    if (!s->placed) {
+        gh_os_shm_unguard();
+        gh_os_shm_unmap(s->hdr, (size_t)s->size);
+    }
     if (s->fd >= 0)
         close(s->fd);
     s->hdr = NULL;
@@ -580,6 +620,21 @@ void gh_shm_write_large(struct gh_shm *s)
     gh_tree_walk(&s->large->tree, large_one, &k);
     list->count = k.n;
     list->total = k.total;
+    struct gh_shm_live *v = s->live;
+    if (s->front) { /* the large words of the live section, with the list */
+        const struct gh_front *f = s->front;
+        v->large_blocks = s->large->live_blocks;
+        v->large_bytes = s->large->live_bytes;
+        v->large_requested = s->large->live_requested;
+        v->large_peak_bytes = s->large->peak_bytes;
+        v->large_peak_blocks = s->large->peak_blocks;
+        v->large_cached_blocks = __atomic_load_n(&f->cache.blocks, __ATOMIC_RELAXED);
+        v->large_cached_bytes = __atomic_load_n(&f->cache.bytes, __ATOMIC_RELAXED);
+        v->large_reused = f->large_reused;
+        v->mmap_threshold_now = gh_front_threshold(f);
+        v->mmap_threshold_dynamic = f->threshold_dynamic;
+        v->mmap_threshold_rises = f->threshold_rises;
+    }
     seq_end(&list->seq);
     s->seen_large = s->large->changes;
     s->seen_changes = s->seen_regions + s->seen_large;

@@ -70,6 +70,13 @@ struct gh_shm {
     } arena_tabs[GH_SHM_ARENAS_CAPACITY];
     char *arena_tables;            /* where table 1 lies (NULL: no segment) */
     uint32_t arena_table_stride;
+    /* The live section: the counters in place (glassheap/live.h). */
+    struct gh_shm_live *live;
+    struct gh_shm_live_arena *live_arenas;  /* [GH_SHM_LIVE_ARENAS] */
+    struct gh_shm_live_cache *live_caches;  /* [GH_SHM_LIVE_CACHES] */
+    const struct gh_front *front;  /* the main arena's (large words), once placed */
+    bool placed;                   /* counters count in place: the mapping stays
+                                      until the process ends (gh_shm_close) */
 };
 
 /* Create /dev/shm/glassheap.<getpid()> (replacing one left by an earlier
@@ -86,7 +93,10 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
                       const struct gh_large *large);
 
 /* Unlink and unmap (at exit, or in a forked child before making its own);
- * it publishes nothing itself: call gh_shm_publish first. */
+ * it publishes nothing itself: call gh_shm_publish first.  Once counters
+ * count in place (s->placed), the mapping is kept: another thread may still
+ * be counting in it (a forked child brings every count home first and then
+ * unmaps: it has one thread). */
 void gh_shm_close(struct gh_shm *s, bool unlink_it);
 
 /* Write a snapshot under the sequence lock, then the large-block list. */
@@ -125,7 +135,7 @@ void gh_shm_refresh(struct gh_shm *s, const struct gh_heap *h);
  * table or the large-block list is out of date. */
 static inline uint64_t gh_shm_changes(const struct gh_shm *s, const struct gh_heap *h)
 {
-    return h->c.region_changes + (s->large ? s->large->changes : 0);
+    return h->c->region_changes + (s->large ? s->large->changes : 0);
 }
 
 /* At the start of an allocator call (lock held; exports.h's enter()): the
@@ -156,9 +166,17 @@ static inline void gh_shm_leave(struct gh_shm *s, const struct gh_heap *h)
 }
 
 /* Give arena k (1 <= k < GH_SHM_ARENAS_CAPACITY; its lock held, and the
- * main arena's) its region table: the layout words, its regions, its seq.
- * From then on its calls move that seq (gh_shm_arena_enter/leave). */
-void gh_shm_attach_arena(struct gh_shm *s, unsigned k, const struct gh_heap *h);
+ * main arena's) its region table: the layout words, its regions, its seq;
+ * and move its heap's counters and its call counters (*calls) into its
+ * live entry, inside the table's first odd window.  From then on its calls
+ * move that seq (gh_shm_arena_enter/leave) and count in place. */
+void gh_shm_attach_arena(struct gh_shm *s, unsigned k, struct gh_heap *h, struct gh_calls **calls);
+
+/* The same for the main arena (its lock held; before any other is
+ * attached): its heap's counters and *calls into live entry 0, inside an
+ * odd window of the main table's seq, and f (its front: the large words
+ * of the live section, written with the large-block list from now on). */
+void gh_shm_place_main(struct gh_shm *s, struct gh_heap *h, struct gh_calls **calls, const struct gh_front *f);
 
 /* gh_shm_arena_leave's slow path: arena k's regions changed. */
 void gh_shm_arena_refresh(struct gh_shm *s, unsigned k, const struct gh_heap *h);
@@ -179,7 +197,7 @@ static inline void gh_shm_arena_leave(struct gh_shm *s, unsigned k, const struct
 {
     struct gh_shm_tab *t = &s->arena_tabs[k];
     if (s->hdr && t->tab) {
-        if (__builtin_expect(h->c.region_changes != t->seen_regions, 0))
+        if (__builtin_expect(h->c->region_changes != t->seen_regions, 0))
             gh_shm_arena_refresh(s, k, h);
         t->seq += 2;
         __atomic_store_n(&t->tab->seq, t->seq, __ATOMIC_RELEASE);

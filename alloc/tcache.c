@@ -5,13 +5,20 @@
  */
 #include "tcache.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "lock.h"
 
 static int registry_lock;
 static struct gh_tcache *registry;      /* live caches */
-static struct gh_tcache_counts exited;  /* exited threads (and orphans of a fork) */
+static struct gh_tcache_counts exited_own;
+static struct gh_tcache_counts *exited = &exited_own; /* exited threads (and orphans of a
+                                                        * fork): here or in place */
+/* The segment's cache entries (gh_tcache_place; NULL: none) */
+static struct gh_shm_live_cache *entries;
+static unsigned nentries;
+static uint64_t *unplaced;
 
 static void add_counts(struct gh_tcache_counts *a, const struct gh_tcache_counts *b)
 {
@@ -29,16 +36,77 @@ static void add_counts(struct gh_tcache_counts *a, const struct gh_tcache_counts
 
 void gh_tcache_init_bins(struct gh_tcache *tc)
 {
+    tc->c = &tc->own;
     for (size_t i = 0; i < GH_TCACHE_BINS; i++) {
         size_t size = i * GH_ALIGN, n = size ? GH_TCACHE_BIN_BYTES / size : 0;
         tc->bins[i].limit = (uint32_t)(n < GH_TCACHE_BIN_MIN ? GH_TCACHE_BIN_MIN : n > GH_TCACHE_BIN_MAX ? GH_TCACHE_BIN_MAX : n);
     }
 }
 
+/* Registry lock held: tc counts in a free entry, if there is one. */
+static void place_one(struct gh_tcache *tc)
+{
+    if (!entries)
+        return;
+    for (unsigned i = 0; i < nentries; i++) {
+        struct gh_shm_live_cache *e = &entries[i];
+        if (__atomic_load_n(&e->in_use, __ATOMIC_RELAXED))
+            continue;
+        e->c = *tc->c;
+        __atomic_store_n(&tc->c, &e->c, __ATOMIC_RELEASE);
+        __atomic_store_n(&e->in_use, 1, __ATOMIC_RELEASE);
+        return;
+    }
+    __atomic_store_n(unplaced, *unplaced + 1, __ATOMIC_RELAXED);
+}
+
+/* Registry lock held: tc stops counting in place (it exits), its entry free. */
+static void unplace_one(struct gh_tcache *tc)
+{
+    if (tc->c == &tc->own) {
+        if (entries && *unplaced)
+            __atomic_store_n(unplaced, *unplaced - 1, __ATOMIC_RELAXED);
+        return;
+    }
+    struct gh_shm_live_cache *e = (struct gh_shm_live_cache *)(void *)((char *)tc->c - offsetof(struct gh_shm_live_cache, c));
+    tc->own = *tc->c;
+    tc->c = &tc->own;
+    __atomic_store_n(&e->in_use, 0, __ATOMIC_RELEASE);
+    memset(&e->c, 0, sizeof e->c);
+}
+
+void gh_tcache_place(struct gh_tcache_counts *exited_at, struct gh_shm_live_cache *at, unsigned n, uint64_t *unplaced_at)
+{
+    gh_lock(&registry_lock);
+    if (!at) {
+        exited_own = *exited;
+        exited = &exited_own;
+        for (struct gh_tcache *tc = registry; tc; tc = tc->next)
+            if (tc->c != &tc->own) {
+                tc->own = *tc->c;
+                tc->c = &tc->own;
+            }
+        entries = NULL;
+        nentries = 0;
+        unplaced = NULL;
+    } else {
+        *exited_at = *exited;
+        exited = exited_at;
+        entries = at;
+        nentries = n;
+        unplaced = unplaced_at;
+        for (struct gh_tcache *tc = registry; tc; tc = tc->next)
+            if (tc->c == &tc->own)
+                place_one(tc);
+    }
+    gh_unlock(&registry_lock);
+}
+
 void gh_tcache_register(struct gh_tcache *tc)
 {
     gh_tcache_init_bins(tc);
     gh_lock(&registry_lock);
+    place_one(tc);
     tc->prev = NULL;
     tc->next = registry;
     if (registry)
@@ -55,8 +123,8 @@ void gh_tcache_flush(struct gh_tcache *tc, void (*release)(char *p))
         while (tc->bins[i].head) {
             char *p = gh_tcache_take(tc, size, "free");
             /* take() counted a hit: this is a flush */
-            __atomic_store_n(&tc->c.hits, tc->c.hits - 1, __ATOMIC_RELAXED);
-            __atomic_store_n(&tc->c.flushed, tc->c.flushed + 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&tc->c->hits, tc->c->hits - 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&tc->c->flushed, tc->c->flushed + 1, __ATOMIC_RELAXED);
             release(p);
         }
     }
@@ -111,7 +179,8 @@ void gh_tcache_retire(struct gh_tcache *tc, void (*release)(char *p))
     gh_tcache_flush(tc, release);
     gh_lock(&registry_lock);
     unlink_locked(tc);
-    add_counts(&exited, &tc->c);
+    add_counts(exited, tc->c);
+    unplace_one(tc);
     gh_unlock(&registry_lock);
 }
 
@@ -119,9 +188,9 @@ void gh_tcache_sum(struct gh_tcache_counts *out)
 {
     memset(out, 0, sizeof *out);
     gh_lock(&registry_lock);
-    add_counts(out, &exited);
+    add_counts(out, exited);
     for (struct gh_tcache *tc = registry; tc; tc = tc->next) {
-        add_counts(out, &tc->c);
+        add_counts(out, tc->c);
         out->threads++;
     }
     gh_unlock(&registry_lock);
@@ -130,10 +199,11 @@ void gh_tcache_sum(struct gh_tcache_counts *out)
 void gh_tcache_forked(struct gh_tcache *keep)
 {
     registry_lock = 0;
+    gh_tcache_place(NULL, NULL, 0, NULL); /* the parent's entries are the parent's */
     for (struct gh_tcache *tc = registry; tc;) {
         struct gh_tcache *next = tc->next;
         if (tc != keep)
-            add_counts(&exited, &tc->c); /* their blocks stay cached: counted, never handed out */
+            add_counts(exited, tc->c); /* their blocks stay cached: counted, never handed out */
         tc = next;
     }
     registry = NULL;

@@ -85,7 +85,10 @@ struct gh_tcache {
     unsigned ticks;       /* calls it served: every GH_TCACHE_LOOK_EVERY-th looks
                            * for a reader's request (shm.h) */
     struct gh_tcache_bin bins[GH_TCACHE_BINS];
-    struct gh_tcache_counts c;   /* written by the thread, read by the snapshot */
+    struct gh_tcache_counts *c;  /* written by the thread, read by the snapshot and
+                                  * by readers: `own`, or an entry of the
+                                  * segment's live section (gh_tcache_place) */
+    struct gh_tcache_counts own;
     struct gh_tcache *next, *prev; /* the registry */
 };
 
@@ -137,17 +140,17 @@ static inline bool gh_tcache_marked(const void *p)
 static inline bool gh_tcache_put(struct gh_tcache *tc, char *p, size_t size, size_t req)
 {
     struct gh_tcache_bin *b = &tc->bins[size / GH_ALIGN];
-    if (b->count >= b->limit || tc->c.bytes + size > GH_TCACHE_MAX_BYTES)
+    if (b->count >= b->limit || tc->c->bytes + size > GH_TCACHE_MAX_BYTES)
         return false;
     uint64_t *w = (uint64_t *)p;
     w[0] = (uint64_t)(uintptr_t)b->head;
     w[1] = gh_tcache_link_mac(p, b->head);
     b->head = p;
     b->count++;
-    __atomic_store_n(&tc->c.blocks, tc->c.blocks + 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&tc->c.bytes, tc->c.bytes + size, __ATOMIC_RELAXED);
-    __atomic_store_n(&tc->c.requested, tc->c.requested + req, __ATOMIC_RELAXED);
-    __atomic_store_n(&tc->c.puts, tc->c.puts + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&tc->c->blocks, tc->c->blocks + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&tc->c->bytes, tc->c->bytes + size, __ATOMIC_RELAXED);
+    __atomic_store_n(&tc->c->requested, tc->c->requested + req, __ATOMIC_RELAXED);
+    __atomic_store_n(&tc->c->puts, tc->c->puts + 1, __ATOMIC_RELAXED);
     return true;
 }
 
@@ -168,10 +171,10 @@ static inline char *gh_tcache_take(struct gh_tcache *tc, size_t size, const char
     b->head = next;
     b->count--;
     size_t req = gh_block_requested(gh_block_of(p));
-    __atomic_store_n(&tc->c.blocks, tc->c.blocks - 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&tc->c.bytes, tc->c.bytes - size, __ATOMIC_RELAXED);
-    __atomic_store_n(&tc->c.requested, tc->c.requested - req, __ATOMIC_RELAXED);
-    __atomic_store_n(&tc->c.hits, tc->c.hits + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&tc->c->blocks, tc->c->blocks - 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&tc->c->bytes, tc->c->bytes - size, __ATOMIC_RELAXED);
+    __atomic_store_n(&tc->c->requested, tc->c->requested - req, __ATOMIC_RELAXED);
+    __atomic_store_n(&tc->c->hits, tc->c->hits + 1, __ATOMIC_RELAXED);
     return p;
 }
 
@@ -185,10 +188,10 @@ static inline void gh_tcache_count_call(struct gh_tcache *tc, int kind)
 {
     uint64_t *slot = NULL;
     switch (kind) {
-    case GH_CALL_MALLOC: slot = &tc->c.calls.malloc; break;
-    case GH_CALL_CALLOC: slot = &tc->c.calls.calloc; break;
-    case GH_CALL_REALLOC: slot = &tc->c.calls.realloc; break;
-    case GH_CALL_FREE: slot = &tc->c.calls.free; break;
+    case GH_CALL_MALLOC: slot = &tc->c->calls.malloc; break;
+    case GH_CALL_CALLOC: slot = &tc->c->calls.calloc; break;
+    case GH_CALL_REALLOC: slot = &tc->c->calls.realloc; break;
+    case GH_CALL_FREE: slot = &tc->c->calls.free; break;
     default: return;
     }
     __atomic_store_n(slot, *slot + 1, __ATOMIC_RELAXED);
@@ -216,7 +219,19 @@ void gh_tcache_sum(struct gh_tcache_counts *out);
 
 /* In a forked child (one thread, no lock held by anyone else): every cache
  * but keep's is gone; what they held stays cached (counted with the exited
- * threads').  keep may be NULL. */
+ * threads').  keep may be NULL.  Every count comes home first (the
+ * entries are the parent's): gh_tcache_place again for the child's own. */
 void gh_tcache_forked(struct gh_tcache *keep);
+
+/* The caches count in place from now on (the process's segment is made;
+ * no arena lock needed): the exited threads' counts in *exited, each
+ * registered cache and each one registered later in a free entry of the
+ * n at `entries` (a thread finding none counts at home and is counted in
+ * *unplaced).  A cache that is counting while it moves may lose the counts
+ * of that moment (the segment is made at start-up, when there is one
+ * thread).  NULL entries: every count comes home (at exit nothing is
+ * moved: the segment stays mapped). */
+void gh_tcache_place(struct gh_tcache_counts *exited, struct gh_shm_live_cache *entries, unsigned n,
+                     uint64_t *unplaced);
 
 #endif

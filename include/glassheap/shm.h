@@ -27,6 +27,10 @@
  *                            arena_table_regions entries of struct
  *                            gh_shm_region each (arena_tables_size bytes
  *                            in all; 0 0: a writer older than them)
+ *   live_offset              the counters in place: struct gh_shm_live,
+ *                            its arena entries and its cache entries
+ *                            (glassheap/live.h; live_size bytes; 0 0: a
+ *                            writer that only publishes)
  *
  * A reader must check magic, version and every offset/size against the
  * file's real size before it reads anything, and must treat every value as
@@ -49,8 +53,15 @@
  * program that makes no allocator calls never answers: the reader times out
  * and says so.
  *
- * Counters are published every GH_SHM_PUBLISH_EVERY allocator calls, when a
- * reader asks (counters.request, answered like the map), and at exit.
+ * Counters in place: the counters the library counts in live in the live
+ * section (glassheap/live.h) and every allocator call updates them there,
+ * under its arena's seq: a reader has them as of the last completed call
+ * with no request (an idle, blocked or stopped process included).  The
+ * snapshot struct gh_shm_counters below is still published (every
+ * GH_SHM_PUBLISH_EVERY allocator calls, when a reader asks through
+ * counters.request, answered like the map, and at exit) for the figures
+ * that are not counters (the largest free block, the buddy orders) and
+ * for readers older than the live section.
  *
  * Rules the writer keeps (readers may rely on them):
  *   - it sizes the file, fills everything, and stores `magic` last with a
@@ -70,6 +81,8 @@
 #define GLASSHEAP_SHM_H
 
 #include <stdint.h>
+
+#include "glassheap/live.h"
 
 #define GH_SHM_MAGIC         0x3150414548534c47ULL /* "GLSHEAP1" */
 #define GH_SHM_VERSION       1u
@@ -116,6 +129,9 @@ struct gh_shm_header {
     uint32_t arena_tables_offset, arena_tables_size;
     uint32_t arena_tables;                   /* tables (arenas 1 .. arena_tables) */
     uint32_t arena_table_regions;            /* entries each table holds */
+    /* The counters in place (appended; header_size says whether a writer
+     * has them; 0 0: one that only publishes): glassheap/live.h. */
+    uint32_t live_offset, live_size;
 };
 
 struct gh_shm_config {

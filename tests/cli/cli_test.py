@@ -9,8 +9,9 @@ One CTest test per case:
                    figures follow DESIGN.md's formulas; the histogram and the
                    buddy orders add up; the text output shows the same numbers;
                    `ps --json` shows the same figures and the right policy
-  stat_no_answer   a helper blocked in read(2) never answers: stat warns, shows
-                   the last published counters ("fresh": false), exits 0
+  stat_idle        a helper blocked in read(2) makes no allocator call: stat
+                   reads its counters in place at once, exactly those of the
+                   script it ran before it slept
   ps               two helpers under two policies: both listed, text and JSON
   ps_stale         a SIGKILLed helper's segment: --keep-stale keeps it, plain
                    `ps` reports "stale: <pid> (removed)" and removes it
@@ -46,12 +47,12 @@ from cli_error_cases import (case_err_no_glassheap, case_err_no_library, case_er
                              case_err_other_user, case_err_replaced, case_err_stale, case_err_version,
                              case_run, case_usage)
 from cli_safe_cases import case_err_forged, case_escapes, case_trace_escapes, case_truncated  # noqa: E402
-from cli_stat_cases import case_ps, case_ps_stale, case_stat, case_stat_arenas, case_stat_no_answer  # noqa: E402
+from cli_stat_cases import case_ps, case_ps_stale, case_stat, case_stat_arenas, case_stat_idle  # noqa: E402
 from cli_watch_cases import case_watch  # noqa: E402
 
 
 CASES = {
-    "stat": case_stat, "stat_arenas": case_stat_arenas, "stat_no_answer": case_stat_no_answer, "ps": case_ps, "ps_stale": case_ps_stale,
+    "stat": case_stat, "stat_arenas": case_stat_arenas, "stat_idle": case_stat_idle, "ps": case_ps, "ps_stale": case_ps_stale,
     "err_no_process": case_err_no_process, "err_no_glassheap": case_err_no_glassheap,
     "err_stale": case_err_stale, "err_replaced": case_err_replaced, "err_other_user": case_err_other_user, "err_version": case_err_version,
     "usage": case_usage, "run": case_run, "err_no_library": case_err_no_library,

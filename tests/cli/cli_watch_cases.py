@@ -7,8 +7,8 @@ call between its script's steps, so it never answers a request).
                difference from a sample before the script is exactly the
                script's (live bytes and blocks, large blocks); the histogram
                adds up; the text view prints one line per sample; stat shows
-               the same heap, read from outside, though the process does not
-               answer
+               the same heap, read from outside, and the same calls, read in
+               place, though the process answers no request
 """
 import json
 
@@ -64,11 +64,17 @@ def case_watch(ctx):
           "watch columns: %r" % lines[1])
     check(len(lines) == 5 and all(l.split()[-1] == "outside" for l in lines[2:]), "watch text lines: %r" % lines)
 
-    # stat: the process does not answer, its heap is read from outside all the same
+    # stat: the process answers no request; its counters are read in place,
+    # its heap from outside
     rc, out, err = ctx.cli("stat", "--json", "--timeout", "0", str(p.pid))
     check(rc == 0, "stat: exit %d, %r" % (rc, err))
     s = json.loads(out)
-    check(s["fresh"] is False and s["heap_source"] == "outside", "stat: %r" % {k: s[k] for k in ("fresh",)})
+    check(s["fresh"] is True and s["counters_source"] == "in place" and s["heap_source"] == "outside",
+          "stat: %r" % {k: s[k] for k in ("fresh", "counters_source", "heap_source")})
+    check(all(o["counters_source"] == "in place" for o in samples), "watch: counters not in place")
+    for k in ("malloc", "free", "realloc", "calloc"):
+        check(samples[-1]["calls"][k] == s["counters"][k + "_calls"], "watch's %s calls %r, stat's %r" %
+              (k, samples[-1]["calls"][k], s["counters"][k + "_calls"]))
     for k in ("live_requested", "live_blocks", "free_blocks", "largest_free", "heap_bytes", "large_blocks"):
         check(s["counters"][k] == first[k], "stat's %s %d, watch's %d" % (k, s["counters"][k], first[k]))
     rc, out, err = ctx.cli("stat", "--timeout", "0", str(p.pid))

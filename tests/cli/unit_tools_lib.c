@@ -513,7 +513,9 @@ static void test_heapmap_walked(void **state)
     c.quarantined_blocks = 3;
     c.quarantined_bytes = 240;
     c.quarantined_requested = 2000;                /* more than walked: clamped */
-    hm_overlay_counters(&w, &c);
+    c.cached_blocks = 5;                           /* published: may be stale, dropped */
+    hm_overlay_counters(&w, &c, false);
+    assert_int_equal(c.cached_blocks, 0);
     assert_int_equal(c.malloc_calls, 42);          /* calls stay the segment's */
     assert_int_equal(c.live_blocks, 7);
     assert_int_equal(c.live_block_bytes, 760);
@@ -521,6 +523,19 @@ static void test_heapmap_walked(void **state)
     assert_int_equal(c.live_block_bytes + c.quarantined_bytes + c.free_bytes + c.overhead_bytes, c.heap_bytes);
     assert_int_equal(c.free_hist[7], 2);
     assert_int_equal(c.largest_free, 200);
+    /* cached figures read in place: they leave the walk's used blocks */
+    struct gh_shm_counters k;
+    memset(&k, 0, sizeof k);
+    k.cached_blocks = 2;
+    k.cached_bytes = 96;
+    k.cached_requested = 1u << 30;                 /* more than walked: clamped */
+    hm_overlay_counters(&w, &k, true);
+    assert_int_equal(k.cached_blocks, 2);
+    assert_int_equal(k.live_blocks, w.used_blocks - 2);
+    assert_int_equal(k.live_block_bytes, w.used_bytes - 96);
+    assert_int_equal(k.cached_requested, w.live_requested);
+    assert_int_equal(k.live_requested, 0);
+    assert_int_equal(k.live_block_bytes + k.cached_bytes + k.free_bytes + k.overhead_bytes, k.heap_bytes);
 
     const struct gh_shm_large_block large[] = { { 0x100010, 0x100000, 0x3000, 0x2000 },
                                                 { 0x200010, 0x200000, 0x5000, 0x4000 } };

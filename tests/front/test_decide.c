@@ -46,7 +46,7 @@ static void test_threshold(void **state)
         assert_int_equal(x.mapped.maps, 1);
         assert_int_equal(x.f.large_mapped, 1);
         assert_int_equal(x.f.large.live_requested, FX_THRESHOLD);
-        assert_int_equal(x.h.c.live_requested, FX_THRESHOLD - 1);
+        assert_int_equal(x.h.c->live_requested, FX_THRESHOLD - 1);
         assert_int_equal(x.observed, 2);
         assert_true(gh_front_usable(&x.f, h, "test") >= FX_THRESHOLD - 1);
         assert_int_equal(gh_front_usable(&x.f, l, "test"), gh_large_usable(l));
@@ -54,7 +54,7 @@ static void test_threshold(void **state)
         assert_int_equal(x.mapped.bytes, 0);
         assert_int_equal(x.mapped.unmaps, 1);
         gh_front_free(&x.f, h);
-        assert_int_equal(x.h.c.live_blocks, 0);
+        assert_int_equal(x.h.c->live_blocks, 0);
         ffx_close(&x);
     }
 }
@@ -163,7 +163,7 @@ static void test_realloc_rule(void **state)
         assert_true(moved);
         assert_true(same(q, 100, 1));
         assert_false(gh_heap_owns(&x.h, q));
-        assert_int_equal(x.h.c.live_blocks, 0);  /* the old block is gone */
+        assert_int_equal(x.h.c->live_blocks, 0);  /* the old block is gone */
         assert_int_equal(x.observed, seen + 1);  /* once, with both blocks live */
         /* A large block that stays at least half full is remapped. */
         size_t usable = gh_large_usable(q);
@@ -193,7 +193,7 @@ static void test_realloc_rule(void **state)
         assert_null(gh_front_realloc(&x.f, h, (size_t)PTRDIFF_MAX + 1, &moved));
         assert_true(same(h, 100, 1));
         gh_front_free(&x.f, h);
-        assert_int_equal(x.h.c.live_blocks, 0);
+        assert_int_equal(x.h.c->live_blocks, 0);
         ffx_close(&x);
     }
 }
@@ -209,7 +209,7 @@ static void test_realloc_grows_at_the_top(void **state)
     char *q = gh_front_realloc(&x.f, p, FX_THRESHOLD - 16, &moved);
     assert_ptr_equal(p, q);
     assert_false(moved);
-    assert_int_equal(x.h.c.heap_bytes % gh_os_page_size(), 0); /* the paged arena grew by whole pages */
+    assert_int_equal(x.h.c->heap_bytes % gh_os_page_size(), 0); /* the paged arena grew by whole pages */
     gh_front_free(&x.f, q);
     ffx_close(&x);
 }

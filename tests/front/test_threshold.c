@@ -67,14 +67,14 @@ static void test_rises_after_a_large_free(void **state)
         void *q = gh_front_malloc(&x.f, GH_ALIGN, n);
         assert_true(gh_heap_owns(&x.h, q));
         assert_int_equal(x.mapped.maps, 1);
-        uint64_t heap = x.h.c.heap_bytes, trims = x.h.c.trims;
+        uint64_t heap = x.h.c->heap_bytes, trims = x.h.c->trims;
         gh_front_free(&x.f, q);
         /* Its pages stay: the top's free block is below the raised trim threshold. */
-        assert_int_equal(x.h.c.trims, trims);
-        assert_int_equal(x.h.c.heap_bytes, heap);
+        assert_int_equal(x.h.c->trims, trims);
+        assert_int_equal(x.h.c->heap_bytes, heap);
         q = gh_front_malloc(&x.f, GH_ALIGN, n);
         assert_true(gh_heap_owns(&x.h, q));
-        assert_int_equal(x.h.c.heap_bytes, heap);
+        assert_int_equal(x.h.c->heap_bytes, heap);
         gh_front_free(&x.f, q);
         /* A heap free moves nothing. */
         assert_int_equal(x.f.threshold_rises, 1);
@@ -238,11 +238,11 @@ static void test_large_request_in_free_heap(void **state)
         size_t n = gh_front_threshold(&x.f) + 1000;
         assert_int_equal(gh_front_path(&x.f, GH_ALIGN, n), GH_PATH_LARGE);
         assert_true(gh_heap_largest_free(&x.h) >= n + GH_HEADER_SIZE);
-        uint64_t heap = x.h.c.heap_bytes, maps = x.mapped.maps;
+        uint64_t heap = x.h.c->heap_bytes, maps = x.mapped.maps;
         void *q = gh_front_malloc(&x.f, GH_ALIGN, n);
         assert_true(gh_heap_owns(&x.h, q));
         assert_int_equal(x.mapped.maps, maps);
-        assert_int_equal(x.h.c.heap_bytes, heap); /* it did not grow */
+        assert_int_equal(x.h.c->heap_bytes, heap); /* it did not grow */
         /* More than the largest free block (and the threshold): mapped. */
         void *r = gh_front_malloc(&x.f, GH_ALIGN, gh_heap_largest_free(&x.h) + gh_front_threshold(&x.f));
         struct gh_large_rec *rec;

@@ -163,14 +163,24 @@ static void test_header_and_counters(void **state)
     assert_int_equal(h->arenas_offset % 8, 0);
     assert_int_equal(h->arenas_capacity, GH_SHM_ARENAS_CAPACITY);
     assert_int_equal(h->arena_entry_size, sizeof(struct gh_shm_arena));
-    /* then the other arenas' region tables, last */
+    /* then the other arenas' region tables */
     assert_true((uint64_t)h->arenas_offset + h->arenas_size <= h->arena_tables_offset);
     assert_int_equal(h->arena_tables_offset % 8, 0);
     assert_int_equal(h->arena_tables, GH_SHM_ARENAS_CAPACITY - 1);
     assert_int_equal(h->arena_table_regions, GH_SHM_ARENA_REGIONS);
     uint64_t stride = (sizeof(struct gh_shm_heap) + GH_SHM_ARENA_REGIONS * sizeof(struct gh_shm_region) + 7) & ~7ull;
     assert_int_equal((uint64_t)h->arena_tables * stride, h->arena_tables_size);
-    assert_int_equal((uint64_t)h->arena_tables_offset + h->arena_tables_size, h->total_size);
+    /* then the counters in place, last (glassheap/live.h) */
+    assert_true((uint64_t)h->arena_tables_offset + h->arena_tables_size <= h->live_offset);
+    assert_int_equal(h->live_offset % 8, 0);
+    assert_int_equal((uint64_t)h->live_offset + h->live_size, h->total_size);
+    const struct gh_shm_live *live = (const struct gh_shm_live *)(const void *)((const char *)f->shm.hdr + h->live_offset);
+    assert_int_equal(live->arena_size, sizeof(struct gh_shm_live_arena));
+    assert_int_equal(live->arenas, GH_SHM_LIVE_ARENAS);
+    assert_int_equal(live->cache_size, sizeof(struct gh_shm_live_cache));
+    assert_int_equal(live->caches, GH_SHM_LIVE_CACHES);
+    assert_int_equal(sizeof *live + (uint64_t)live->arenas * live->arena_size + (uint64_t)live->caches * live->cache_size,
+                     h->live_size);
     ghr_close(seg);
 
     gh_os_counts(&a);

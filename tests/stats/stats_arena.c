@@ -130,7 +130,7 @@ static void expect_frac(const char *what, const struct row *r, double got, doubl
 /* Compare every counter of f->h with row r; overhead is the region's. */
 static void check_row(const struct fx *f, const struct row *r, uint64_t overhead)
 {
-    const struct gh_heap_counters *c = &f->h.c;
+    const struct gh_heap_counters *c = f->h.c;
     const struct fb *want_free = r->free[policy_ops && r->free[policy_index][0].size ? policy_index : 0];
 
     /* The free blocks the walk sees are exactly the listed ones. */
@@ -319,7 +319,7 @@ static void test_fit_script(void **state)
     uint64_t ov = GH_REGION_OVERHEAD;
 
     /* Nothing taken before the first allocation. */
-    assert_int_equal(h->c.heap_bytes, 0);
+    assert_int_equal(h->c->heap_bytes, 0);
     assert_int_equal(f.src.arena_used, 0);
 
     void *a = gh_heap_alloc(h, 1000);
@@ -464,7 +464,7 @@ static void test_buddy_script(void **state)
     const struct row *r = buddy_rows;
     uint64_t ov = GH_REGION_HEADER;
 
-    assert_int_equal(h->c.heap_bytes, 0);
+    assert_int_equal(h->c->heap_bytes, 0);
     void *p1 = gh_heap_alloc(h, 100);
     assert_int_equal(off_of(&f, p1), 0);
     check_row(&f, r++, ov);

@@ -83,8 +83,8 @@ static void test_orders_split_merge(void **state)
     assert_ptr_equal(c, base + 32 + 16);
     assert_orders(h, (unsigned[]){ 0, 0, 1, 1, 1, 0 });
     /* Internal fragmentation is counted: 51 bytes asked, 128 in blocks. */
-    assert_int_equal(h->c.live_requested, 51);
-    assert_int_equal(h->c.live_block_bytes, 128);
+    assert_int_equal(h->c->live_requested, 51);
+    assert_int_equal(h->c->live_block_bytes, 128);
 
     /* free a: its buddy c is in use, a stays an order-5 block. */
     gh_heap_free(h, a, "free");
@@ -95,7 +95,7 @@ static void test_orders_split_merge(void **state)
     /* free b: 64+64 -> 128, +128 -> 256, +256 -> 512, +512 -> the whole chunk. */
     gh_heap_free(h, b, "free");
     assert_orders(h, (unsigned[]){ 0, 0, 0, 0, 0, 1 });
-    assert_int_equal(h->c.live_block_bytes, 0);
+    assert_int_equal(h->c->live_block_bytes, 0);
     fx_close(&f);
 }
 
@@ -108,25 +108,25 @@ static void test_grows_by_chunks(void **state)
     void *p[3];
     for (int i = 0; i < 3; i++)
         p[i] = gh_heap_alloc(h, 1000); /* a whole chunk each */
-    assert_int_equal(h->c.heap_bytes, GH_REGION_HEADER + 3 * 1024);
-    assert_int_equal(h->c.regions_added, 1);
-    assert_int_equal(h->c.regions_extended, 2);
+    assert_int_equal(h->c->heap_bytes, GH_REGION_HEADER + 3 * 1024);
+    assert_int_equal(h->c->regions_added, 1);
+    assert_int_equal(h->c->regions_extended, 2);
     assert_null(gh_heap_alloc(h, 2000)); /* above the largest order */
     HEAP_OK(h);
     /* Freeing the last chunk keeps it: one free chunk of padding. */
     gh_heap_free(h, p[2], "free");
-    assert_int_equal(h->c.heap_bytes, GH_REGION_HEADER + 3 * 1024);
+    assert_int_equal(h->c->heap_bytes, GH_REGION_HEADER + 3 * 1024);
     /* With the two top chunks free, the last goes back to the source. */
     gh_heap_free(h, p[1], "free");
-    assert_int_equal(h->c.heap_bytes, GH_REGION_HEADER + 2 * 1024);
-    assert_int_equal(h->c.trims, 1);
+    assert_int_equal(h->c->heap_bytes, GH_REGION_HEADER + 2 * 1024);
+    assert_int_equal(h->c->trims, 1);
     HEAP_OK(h);
     /* malloc_trim gives back the padding chunk too (never the last one). */
     assert_int_equal(gh_heap_trim(h, 0), 1024);
-    assert_int_equal(h->c.heap_bytes, GH_REGION_HEADER + 1024);
+    assert_int_equal(h->c->heap_bytes, GH_REGION_HEADER + 1024);
     gh_heap_free(h, p[0], "free");
     assert_int_equal(gh_heap_trim(h, 0), 0);
-    assert_int_equal(h->c.heap_bytes, GH_REGION_HEADER + 1024);
+    assert_int_equal(h->c->heap_bytes, GH_REGION_HEADER + 1024);
     HEAP_OK(h);
     fx_close(&f);
 }
@@ -170,7 +170,7 @@ static void test_resize(void **state)
     assert_false(gh_heap_resize(h, a, 300, "realloc")); /* buddy b in use */
     assert_true(gh_heap_resize(h, a, 10, "realloc"));   /* hand back 128, 64, 32 */
     assert_orders(h, (unsigned[]){ 1, 1, 1, 0, 1, 0 });
-    assert_int_equal(h->c.live_requested, 210);
+    assert_int_equal(h->c->live_requested, 210);
     gh_heap_free(h, a, "free");
     gh_heap_free(h, b, "free");
     assert_orders(h, (unsigned[]){ 0, 0, 0, 0, 0, 1 });
@@ -227,10 +227,10 @@ static void test_checker(void **state)
     an->prev = cn;
     f.h.buddy.lists[5] = cn;
     f.h.buddy.count[5]++;
-    f.h.c.free_bytes += 32;
-    f.h.c.live_block_bytes -= 32;
-    f.h.c.live_blocks--;
-    f.h.c.live_requested -= 10;
+    f.h.c->free_bytes += 32;
+    f.h.c->live_block_bytes -= 32;
+    f.h.c->live_blocks--;
+    f.h.c->live_requested -= 10;
     expect_broken(&f.h, "unmerged");
     fx_close(&f);
 
@@ -279,10 +279,10 @@ static void test_regions_arena(void **state)
     }
     assert_non_null(pb[0]);
     assert_non_null(pb[1]);
-    assert_int_equal(a->c.regions_added, 3);
+    assert_int_equal(a->c->regions_added, 3);
     assert_int_equal(regions_of(a), 5); /* 3 with a chunk, 2 short spans */
-    assert_int_equal(a->c.heap_bytes, 3 * (GH_REGION_HEADER + chunk) + 2 * chunk);
-    assert_int_equal(a->c.overhead_bytes, 3 * GH_REGION_HEADER + 2 * chunk);
+    assert_int_equal(a->c->heap_bytes, 3 * (GH_REGION_HEADER + chunk) + 2 * chunk);
+    assert_int_equal(a->c->overhead_bytes, 3 * GH_REGION_HEADER + 2 * chunk);
     static struct walk w;
     walk_heap(a, &w);
     assert_int_equal(w.nregions, 3);
@@ -307,12 +307,12 @@ static void test_regions_arena(void **state)
      * tail and leaves regions 1 and 2 as they were. */
     pa[3] = gh_heap_alloc(a, 10);
     assert_non_null(pa[3]);
-    assert_int_equal(a->c.regions_extended, 1);
+    assert_int_equal(a->c->regions_extended, 1);
     gh_heap_free(a, pa[3], "free"); /* one free chunk at the top: kept */
-    uint64_t heap = a->c.heap_bytes;
+    uint64_t heap = a->c->heap_bytes;
     assert_int_equal(gh_heap_trim(a, 0), chunk);
-    assert_int_equal(a->c.heap_bytes, heap - chunk);
-    assert_int_equal(a->c.trims, 1);
+    assert_int_equal(a->c->heap_bytes, heap - chunk);
+    assert_int_equal(a->c->trims, 1);
     HEAP_OK(a);
     walk_heap(a, &w);
     assert_int_equal(w.n, 3);
@@ -354,7 +354,7 @@ static void test_regions_mapped(void **state)
         assert_non_null(p[i]);
         FILL(p[i], whole, 200 + (uint64_t)i);
     }
-    assert_int_equal(h.c.regions_added, N);
+    assert_int_equal(h.c->regions_added, N);
     assert_int_equal(regions_of(&h), N);
     assert_null(h.top); /* mapped regions are never extended */
     static struct walk w;
@@ -374,11 +374,11 @@ static void test_regions_mapped(void **state)
 
     /* Freeing that block unmaps its region; the others keep their data. */
     size_t len = w.b[1].region->len;
-    uint64_t heap = h.c.heap_bytes;
+    uint64_t heap = h.c->heap_bytes;
     gh_heap_free(&h, gh_block_payload(second), "free");
-    assert_int_equal(h.c.regions_released, 1);
+    assert_int_equal(h.c->regions_released, 1);
     assert_int_equal(regions_of(&h), N - 1);
-    assert_int_equal(h.c.heap_bytes, heap - len);
+    assert_int_equal(h.c->heap_bytes, heap - len);
     assert_int_equal(gh_heap_trim(&h, 0), 0); /* nothing free is left to give */
     HEAP_OK(&h);
     for (int i = 0; i < N; i++)
@@ -387,7 +387,7 @@ static void test_regions_mapped(void **state)
             gh_heap_free(&h, p[i], "free");
         }
     assert_int_equal(regions_of(&h), 0);
-    assert_int_equal(h.c.heap_bytes, 0);
+    assert_int_equal(h.c->heap_bytes, 0);
     HEAP_OK(&h);
     gh_os_fail_reset();
 }

@@ -377,22 +377,22 @@ static void test_adjacent_free_blocks(void **state)
         unsigned char node[GH_NODE_SIZE];
         uint64_t foot = *gh_block_footer(b);
         memcpy(node, gh_policy_node(b), sizeof node);
-        struct gh_heap_counters csaved = h->c;
+        struct gh_heap_counters csaved = *h->c;
         b->size_flags |= GH_FLAG_FREE;
         *gh_block_footer(b) = b->size_flags;
         next->size_flags |= GH_FLAG_PREV_FREE;
         h->policy.ops->insert(&h->policy, b);
-        h->c.live_blocks--;
-        h->c.live_block_bytes -= gh_block_size(b);
-        h->c.live_requested -= gh_block_requested(b);
-        h->c.free_bytes += gh_block_size(b);
+        h->c->live_blocks--;
+        h->c->live_block_bytes -= gh_block_size(b);
+        h->c->live_requested -= gh_block_requested(b);
+        h->c->free_bytes += gh_block_size(b);
         BROKEN(h, b);
         h->policy.ops->remove(&h->policy, b);
         next->size_flags &= ~GH_FLAG_PREV_FREE;
         *b = bsaved;
         *gh_block_footer(b) = foot;
         memcpy(gh_policy_node(b), node, sizeof node);
-        h->c = csaved;
+        *h->c = csaved;
         HEAP_OK(h);
         scene_close(&s);
     }
@@ -439,7 +439,7 @@ static void test_counters(void **state)
     (void)state;
     struct scene s;
     scene_open(&s, &gh_policy_first);
-    struct gh_heap_counters *c = &s.f.h.c;
+    struct gh_heap_counters *c = s.f.h.c;
     uint64_t *fields[] = {
         &c->live_requested, &c->live_block_bytes, &c->live_blocks,
         &c->free_bytes, &c->heap_bytes, &c->overhead_bytes,

@@ -32,17 +32,17 @@ static void test_trim_on_free(void **state)
         void *big = gh_heap_alloc(&f.h, 4u << 20);
         assert_non_null(big);
         size_t used = f.src.arena_used;
-        uint64_t heap = f.h.c.heap_bytes;
+        uint64_t heap = f.h.c->heap_bytes;
         assert_int_equal(heap, used);
-        assert_int_equal(f.h.c.trims, 0);
+        assert_int_equal(f.h.c->trims, 0);
 
         gh_heap_free(&f.h, big, "free");
         /* Given back: the top keeps at most top_pad (+ a minimum block). */
         assert_true(f.src.arena_used < used);
         size_t given = used - f.src.arena_used;
-        assert_int_equal(f.h.c.heap_bytes, heap - given);
-        assert_int_equal(f.h.c.trims, 1);
-        assert_int_equal(f.h.c.trimmed_bytes, given);
+        assert_int_equal(f.h.c->heap_bytes, heap - given);
+        assert_int_equal(f.h.c->trims, 1);
+        assert_int_equal(f.h.c->trimmed_bytes, given);
         static struct walk w;
         walk_heap(&f.h, &w);
         assert_true(walk_top(&w)->free);
@@ -53,22 +53,22 @@ static void test_trim_on_free(void **state)
         /* A small free at the top gives nothing back. */
         void *q = gh_heap_alloc(&f.h, 1000);
         gh_heap_free(&f.h, q, "free");
-        assert_int_equal(f.h.c.trims, 1);
+        assert_int_equal(f.h.c->trims, 1);
 
         /* gh_heap_trim(h, 0): the rest goes too. */
         used = f.src.arena_used;
         size_t r = gh_heap_trim(&f.h, 0);
         assert_true(r > 0);
         assert_int_equal(used - f.src.arena_used, r);
-        assert_int_equal(f.h.c.heap_bytes, f.src.arena_used);
-        assert_int_equal(f.h.c.trims, 2);
-        assert_int_equal(f.h.c.trimmed_bytes, given + r);
+        assert_int_equal(f.h.c->heap_bytes, f.src.arena_used);
+        assert_int_equal(f.h.c->trims, 2);
+        assert_int_equal(f.h.c->trimmed_bytes, given + r);
         walk_heap(&f.h, &w);
         assert_true(walk_top(&w)->size <= GH_MIN_BLOCK);
         HEAP_OK(&f.h);
         /* Nothing more to give. */
         assert_int_equal(gh_heap_trim(&f.h, 0), 0);
-        assert_int_equal(f.h.c.trims, 2);
+        assert_int_equal(f.h.c->trims, 2);
         /* The heap still works and grows again. */
         void *again = gh_heap_alloc(&f.h, 1u << 20);
         assert_non_null(again);
@@ -109,7 +109,7 @@ static void test_counters_script(void **state)
     (void)state;
     struct fx f;
     fx_open(&f, ARENA, &gh_policy_first);
-    struct gh_heap_counters *c = &f.h.c;
+    struct gh_heap_counters *c = f.h.c;
     assert_int_equal(c->heap_bytes, 0);
     assert_int_equal(f.src.arena_used, 0);
 
@@ -241,17 +241,17 @@ static void test_break_fault_hooks(void **state)
     static struct walk w;
     walk_heap(&h, &w);
     assert_true(w.nmapped >= 1);
-    assert_true(h.c.regions_added >= 2);
+    assert_true(h.c->regions_added >= 2);
     HEAP_OK(&h);
     contents_all(l, n);
 
     /* And mmap fails too: NULL, every block intact, heap still sound. */
     gh_os_fail_after(GH_OS_MAP, 0);
-    uint64_t heap = h.c.heap_bytes, fails = h.c.failures;
+    uint64_t heap = h.c->heap_bytes, fails = h.c->failures;
     assert_null(gh_heap_alloc(&h, 4u << 20));
     assert_null(gh_heap_alloc_aligned(&h, 4096, 4u << 20));
-    assert_int_equal(h.c.failures, fails + 2);
-    assert_int_equal(h.c.heap_bytes, heap);
+    assert_int_equal(h.c->failures, fails + 2);
+    assert_int_equal(h.c->heap_bytes, heap);
     contents_all(l, n);
     HEAP_OK(&h);
     /* A resize that needs new memory is refused, the block intact. */
@@ -280,8 +280,8 @@ static void test_break_fault_hooks(void **state)
     HEAP_OK(&h);
     walk_heap(&h, &w);
     assert_int_equal(w.nmapped, 0);
-    assert_true(h.c.regions_released >= 1);
-    assert_int_equal(h.c.live_blocks, 0);
+    assert_true(h.c->regions_released >= 1);
+    assert_int_equal(h.c->live_blocks, 0);
 }
 
 /* The fallback from the start: a heap whose first region is mapped. */
@@ -305,8 +305,8 @@ static void test_break_fails_from_start(void **state)
     HEAP_OK(&h);
     gh_heap_free(&h, p, "free");
     /* a wholly free mapped region is unmapped at once */
-    assert_int_equal(h.c.heap_bytes, 0);
-    assert_int_equal(h.c.regions_released, 1);
+    assert_int_equal(h.c->heap_bytes, 0);
+    assert_int_equal(h.c->regions_released, 1);
     HEAP_OK(&h);
 }
 
@@ -344,10 +344,10 @@ static void test_free_last_block_of_mapped_region(void **state)
     HEAP_OK(&h);
     walk_heap(&h, &w);
     assert_int_equal(w.nmapped, 1);
-    assert_int_equal(h.c.regions_released, 0);
+    assert_int_equal(h.c->regions_released, 0);
     assert_memory_equal(fake_at, fake, sizeof fake);
     gh_heap_free(&h, x, "free");
-    assert_int_equal(h.c.regions_released, 1);
+    assert_int_equal(h.c->regions_released, 1);
     HEAP_OK(&h);
 }
 

@@ -242,7 +242,7 @@ static void test_placement_grows_at_top(void **state)
         fx_open(&f, ARENA, fit_policies[t]);
         build(&f.h, &L, TEACH, N_TEACH, /* separated */ true, TEACH_FREE, N_TEACH);
         char *old_end = (char *)hdr(L.plug) + block_size_of(L.plug);
-        size_t used = f.src.arena_used, heap = f.h.c.heap_bytes;
+        size_t used = f.src.arena_used, heap = f.h.c->heap_bytes;
         assert_int_equal(heap, used);
         assert_ptr_equal(old_end + GH_HEADER_SIZE, f.src.arena_base + used); /* marker, then the end */
 
@@ -251,9 +251,9 @@ static void test_placement_grows_at_top(void **state)
             fail_msg("%s: grown block at %p, expected the old end marker %p", pname(fit_policies[t]), hdr(p),
                      (void *)old_end);
         assert_true(f.src.arena_used > used);
-        assert_int_equal(f.h.c.heap_bytes, f.src.arena_used);
-        assert_int_equal(f.h.c.regions_added, 1);
-        assert_int_equal(f.h.c.regions_extended, 1);
+        assert_int_equal(f.h.c->heap_bytes, f.src.arena_used);
+        assert_int_equal(f.h.c->regions_added, 1);
+        assert_int_equal(f.h.c->regions_extended, 1);
         assert_int_equal(gh_heap_free_blocks(&f.h), N_TEACH + 1); /* holes untouched + new top */
         FILL(p, 2000, 7);
         HEAP_OK(&f.h);
@@ -278,11 +278,11 @@ static void test_coalesce(void **state)
         gh_heap_free(&f.h, L.hole[1], "free");
         gh_heap_free(&f.h, L.hole[3], "free");
         assert_int_equal(gh_heap_free_blocks(&f.h), 2);
-        assert_int_equal(f.h.c.free_bytes, 512);
+        assert_int_equal(f.h.c->free_bytes, 512);
         gh_heap_free(&f.h, L.hole[2], "free");
         assert_int_equal(gh_heap_free_blocks(&f.h), 1);
         expect_free_block(&f.h, hdr(L.hole[1]), 768);
-        assert_int_equal(f.h.c.free_bytes, 768);
+        assert_int_equal(f.h.c->free_bytes, 768);
         assert_int_equal(gh_heap_largest_free(&f.h), 768);
         HEAP_OK(&f.h);
         fx_close(&f);
@@ -313,8 +313,8 @@ static void test_coalesce(void **state)
         gh_heap_free(&f.h, L.hole[4], "free");
         gh_heap_free(&f.h, L.plug, "free");
         assert_int_equal(gh_heap_free_blocks(&f.h), 1);
-        assert_int_equal(f.h.c.live_blocks, 0);
-        assert_int_equal(f.h.c.free_bytes, f.h.c.heap_bytes - GH_REGION_OVERHEAD);
+        assert_int_equal(f.h.c->live_blocks, 0);
+        assert_int_equal(f.h.c->free_bytes, f.h.c->heap_bytes - GH_REGION_OVERHEAD);
         HEAP_OK(&f.h);
         fx_close(&f);
     }
@@ -329,7 +329,7 @@ static void test_split(void **state)
         struct layout L;
         fx_open(&f, ARENA, fit_policies[t]);
         build(&f.h, &L, two, 2, /* separated */ true, NULL, 2);
-        uint64_t live = f.h.c.live_block_bytes;
+        uint64_t live = f.h.c->live_block_bytes;
 
         /* 256 - 208 = 48 = GH_MIN_BLOCK: split, the remainder stays free. */
         void *a = gh_heap_alloc(&f.h, 192);
@@ -338,7 +338,7 @@ static void test_split(void **state)
         assert_int_equal(gh_heap_usable(&f.h, a), 192);
         expect_free_block(&f.h, (char *)hdr(a) + 208, GH_MIN_BLOCK);
         assert_int_equal(gh_heap_free_blocks(&f.h), 2);
-        assert_int_equal(f.h.c.live_block_bytes, live + 208);
+        assert_int_equal(f.h.c->live_block_bytes, live + 208);
 
         /* 256 - 224 = 32 < GH_MIN_BLOCK: no split, the block keeps all 256. */
         void *b = gh_heap_alloc(&f.h, 208);
@@ -347,7 +347,7 @@ static void test_split(void **state)
         assert_int_equal(gh_heap_usable(&f.h, b), 240);
         assert_int_equal(gh_block_requested(gh_block_of(b)), 208);
         assert_int_equal(gh_heap_free_blocks(&f.h), 1);
-        assert_int_equal(f.h.c.live_block_bytes, live + 208 + 256);
+        assert_int_equal(f.h.c->live_block_bytes, live + 208 + 256);
         FILL(b, 240, 3); /* all of it is usable */
         HEAP_OK(&f.h);
         CONTENTS_OK(b, 240, 3);
@@ -375,18 +375,18 @@ static void test_min_block_and_usable(void **state)
         assert_int_equal(gh_heap_usable(&f.h, p), table[i].usable);
         assert_int_equal(gh_block_requested(gh_block_of(p)), table[i].n);
         live_req += table[i].n;
-        assert_int_equal(f.h.c.live_requested, live_req);
+        assert_int_equal(f.h.c->live_requested, live_req);
         FILL(p, table[i].usable, i);
         assert_true(gh_heap_owns(&f.h, p));
     }
     HEAP_OK(&f.h);
     /* Too large: NULL, counted, nothing else changes. */
-    uint64_t failures = f.h.c.failures, heap = f.h.c.heap_bytes;
+    uint64_t failures = f.h.c->failures, heap = f.h.c->heap_bytes;
     assert_null(gh_heap_alloc(&f.h, GH_MAX_REQUEST + 1));
     assert_null(gh_heap_alloc(&f.h, SIZE_MAX));
     assert_null(gh_heap_alloc(&f.h, f.len)); /* more than the arena */
-    assert_int_equal(f.h.c.failures, failures + 3);
-    assert_int_equal(f.h.c.heap_bytes, heap);
+    assert_int_equal(f.h.c->failures, failures + 3);
+    assert_int_equal(f.h.c->heap_bytes, heap);
     HEAP_OK(&f.h);
     fx_close(&f);
 }
@@ -437,11 +437,11 @@ static void test_aligned(void **state)
             }
         HEAP_OK(&f.h);
         /* All that is left: the first small block and one free block. */
-        assert_int_equal(f.h.c.live_blocks, 1);
+        assert_int_equal(f.h.c->live_blocks, 1);
         assert_int_equal(gh_heap_free_blocks(&f.h), 1);
         gh_heap_free(&f.h, first, "free");
         assert_int_equal(gh_heap_free_blocks(&f.h), 1);
-        assert_int_equal(f.h.c.free_bytes, f.h.c.heap_bytes - GH_REGION_OVERHEAD);
+        assert_int_equal(f.h.c->free_bytes, f.h.c->heap_bytes - GH_REGION_OVERHEAD);
         HEAP_OK(&f.h);
         fx_close(&f);
     }
@@ -472,7 +472,7 @@ static void test_aligned_contents(void **state)
     for (size_t i = 1; i < 64; i += 2)
         gh_heap_free(&f.h, p[i], "free");
     HEAP_OK(&f.h);
-    assert_int_equal(f.h.c.live_blocks, 0);
+    assert_int_equal(f.h.c->live_blocks, 0);
     assert_int_equal(gh_heap_free_blocks(&f.h), 1);
     fx_close(&f);
 }
@@ -498,7 +498,7 @@ static void test_resize_shrink(void **state)
         /* The tail (896) joined the free B (512): still one free block. */
         assert_int_equal(gh_heap_free_blocks(&f.h), 1);
         expect_free_block(&f.h, (char *)hdr(a) + 128, 896 + 512);
-        assert_int_equal(f.h.c.live_requested, 100 + (block_size_of(L.plug) - 16));
+        assert_int_equal(f.h.c->live_requested, 100 + (block_size_of(L.plug) - 16));
         HEAP_OK(&f.h);
         fx_close(&f);
 
@@ -535,13 +535,13 @@ static void test_resize_shrink(void **state)
         build(&f.h, &L, sz, 2, /* separated */ false, NULL, 0);
         a = L.hole[0];
         FILL(a, 1008, 13);
-        uint64_t live_bytes = f.h.c.live_block_bytes, live_req = f.h.c.live_requested;
+        uint64_t live_bytes = f.h.c->live_block_bytes, live_req = f.h.c->live_requested;
         assert_true(gh_heap_resize(&f.h, a, 990, "realloc")); /* 1008 of 1024 */
         assert_int_equal(block_size_of(a), 1024);
         assert_int_equal(gh_block_requested(gh_block_of(a)), 990);
         assert_int_equal(gh_heap_free_blocks(&f.h), 0);
-        assert_int_equal(f.h.c.live_block_bytes, live_bytes);
-        assert_int_equal(f.h.c.live_requested, live_req - 1008 + 990);
+        assert_int_equal(f.h.c->live_block_bytes, live_bytes);
+        assert_int_equal(f.h.c->live_requested, live_req - 1008 + 990);
         CONTENTS_OK(a, 1008, 13); /* nothing was touched, not even the tail */
         HEAP_OK(&f.h);
         fx_close(&f);
@@ -561,7 +561,7 @@ static void test_resize_grow_into_next(void **state)
         void *a = L.hole[0], *c = L.hole[2];
         FILL(a, 240, 21);
         FILL(c, 240, 22);
-        uint64_t in_place = f.h.c.resize_in_place;
+        uint64_t in_place = f.h.c->resize_in_place;
 
         /* A to 600 -> block 624 of 768: the 144 left over stays free. */
         assert_true(gh_heap_resize(&f.h, a, 600, "realloc"));
@@ -570,7 +570,7 @@ static void test_resize_grow_into_next(void **state)
         expect_free_block(&f.h, (char *)hdr(a) + 624, 144);
         assert_int_equal(gh_heap_free_blocks(&f.h), 2);
         CONTENTS_OK(a, 240, 21);
-        assert_int_equal(f.h.c.resize_in_place, in_place + 1);
+        assert_int_equal(f.h.c->resize_in_place, in_place + 1);
         HEAP_OK(&f.h);
         /* ... then to all of it (768): the free block is used up. */
         FILL(a, 608, 23);
@@ -583,13 +583,13 @@ static void test_resize_grow_into_next(void **state)
         /* Refusal: C's free neighbour D (128) is too small for 400; C, D
          * and their contents are untouched. */
         uint64_t c_word = gh_block_of(c)->size_flags, c_tag = gh_block_of(c)->tag;
-        uint64_t refused = f.h.c.resize_refused;
+        uint64_t refused = f.h.c->resize_refused;
         assert_false(gh_heap_resize(&f.h, c, 400, "realloc"));
         assert_int_equal(gh_block_of(c)->size_flags, c_word);
         assert_int_equal(gh_block_of(c)->tag, c_tag);
         CONTENTS_OK(c, 240, 22);
         expect_free_block(&f.h, hdr(L.hole[3]), 128);
-        assert_int_equal(f.h.c.resize_refused, refused + 1);
+        assert_int_equal(f.h.c->resize_refused, refused + 1);
         HEAP_OK(&f.h);
         /* Refusal with an allocated neighbour: A's next is now C. */
         assert_false(gh_heap_resize(&f.h, a, 800, "realloc"));
@@ -621,9 +621,9 @@ static void test_resize_grow_at_top(void **state)
         assert_ptr_equal(hdr(p), hdr(L.plug));
         assert_int_equal(block_size_of(p), gh_block_size_for(old + 300000));
         assert_true(f.src.arena_used > used);
-        assert_int_equal(f.h.c.heap_bytes, f.src.arena_used);
-        assert_int_equal(f.h.c.regions_extended, 1);
-        assert_int_equal(f.h.c.regions_added, 1);
+        assert_int_equal(f.h.c->heap_bytes, f.src.arena_used);
+        assert_int_equal(f.h.c->regions_extended, 1);
+        assert_int_equal(f.h.c->regions_added, 1);
         CONTENTS_OK(p, old - 16, 31);
         FILL(p, old + 300000, 32);
         HEAP_OK(&f.h);
@@ -671,7 +671,7 @@ static void test_trim_nothing_free_at_top(void **state)
     size_t used = f.src.arena_used;
     assert_int_equal(gh_heap_trim(&f.h, 0), 0);
     assert_int_equal(f.src.arena_used, used);
-    assert_int_equal(f.h.c.trims, 0);
+    assert_int_equal(f.h.c->trims, 0);
     HEAP_OK(&f.h);
     fx_close(&f);
 }

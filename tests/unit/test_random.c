@@ -160,12 +160,12 @@ static void full_check(struct gh_heap *h, unsigned long long op)
     if (!gh_heap_check(h, &why, &where))
         fail_msg("op %llu (%s): gh_heap_check: %s at %p", op, policy_name, why, where);
     HEAP_OK(h);
-    assert_int_equal(h->c.live_blocks, nlive);
-    assert_int_equal(h->c.live_requested, live_requested);
+    assert_int_equal(h->c->live_blocks, nlive);
+    assert_int_equal(h->c->live_requested, live_requested);
     uint64_t bytes = 0;
     for (size_t i = 0; i < nlive; i++)
         bytes += block_bytes(live[i].p);
-    assert_int_equal(h->c.live_block_bytes, bytes);
+    assert_int_equal(h->c->live_block_bytes, bytes);
 }
 
 static void drop(struct gh_heap *h, size_t i, unsigned long long op)
@@ -250,13 +250,13 @@ static void run(void **state)
     while (nlive > 0)
         drop(h, nlive - 1, ops);
     full_check(h, ops);
-    assert_int_equal(h->c.live_blocks, 0);
-    assert_int_equal(h->c.live_requested, 0);
+    assert_int_equal(h->c->live_blocks, 0);
+    assert_int_equal(h->c->live_requested, 0);
     assert_int_equal(gh_heap_free_blocks(h), 1); /* everything coalesced */
     print_message("%s: %llu ops, peak heap %llu bytes, peak requested %llu, %llu trims, %llu in-place resizes\n",
-                  policy_name, ops, (unsigned long long)h->c.peak_heap_bytes,
-                  (unsigned long long)h->c.peak_requested, (unsigned long long)h->c.trims,
-                  (unsigned long long)h->c.resize_in_place);
+                  policy_name, ops, (unsigned long long)h->c->peak_heap_bytes,
+                  (unsigned long long)h->c->peak_requested, (unsigned long long)h->c->trims,
+                  (unsigned long long)h->c->resize_in_place);
     fx_close(f);
     free(f);
 }

@@ -55,7 +55,7 @@ static inline void heap_ok(const struct gh_heap *h, const char *file, int line)
     const void *where = NULL;
     if (!gh_heap_check(h, &why, &where))
         fail_msg("%s:%d: gh_heap_check: %s (at %p)", file, line, why ? why : "?", where);
-    const struct gh_heap_counters *c = &h->c;
+    const struct gh_heap_counters *c = h->c;
     if (c->live_block_bytes + c->free_bytes + c->overhead_bytes != c->heap_bytes)
         fail_msg("%s:%d: live %llu + free %llu + overhead %llu != heap %llu", file, line,
                  (unsigned long long)c->live_block_bytes, (unsigned long long)c->free_bytes,

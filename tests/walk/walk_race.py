@@ -5,8 +5,10 @@
 
     walk_race.py --glassheap G --library L --churn C POLICY
 
-Every sample read from outside is a heap of one moment (used + free +
-overhead = heap bytes, the histogram adds up to the free blocks, the
+Every sample's counters are read in place, and each arena's entry is of one
+moment (used + free + overhead = heap bytes).  Every sample read from
+outside is a heap of one moment (live + cached + free + overhead = heap
+bytes, the histogram adds up to the free blocks, the
 largest free block in the top bucket); a sample that could not be read says
 the heap kept changing (or a call was in progress) - never that a header is
 corrupt, which a torn read would look like.  Some samples must be read from
@@ -61,9 +63,16 @@ def main():
         outside = 0
         for line in r.stdout.splitlines():
             o = json.loads(line)
+            # each arena's counters, read in place under its seq: never torn
+            if o["counters_source"] != "in place":
+                fail("counters not read in place: %r" % o)
+            for ar in o["arenas"]:
+                if ar["used_block_bytes"] + ar["free_bytes"] + ar["overhead_bytes"] != ar["heap_bytes"]:
+                    fail("a torn arena entry (in place): %r" % ar)
             if o["source"] == "outside":
                 outside += 1
-                if o["live_block_bytes"] + o["free_bytes"] + o["overhead_bytes"] != o["heap_bytes"]:
+                if (o["live_block_bytes"] + o["cached_bytes"] + o["free_bytes"] + o["overhead_bytes"]
+                        != o["heap_bytes"]):
                     fail("a torn sample: %r" % o)
                 if sum(b["count"] for b in o["histogram"]) != o["free_blocks"]:
                     fail("histogram and free blocks disagree: %r" % o)

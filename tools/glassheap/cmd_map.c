@@ -257,15 +257,14 @@ int cmd_map(int argc, char **argv)
     /* Asked: the library publishes its counters right after the map, ask
      * for a fresh copy so the figures describe the same heap.  Walked: the
      * heap's figures are the walk's, the rest as last published. */
-    if (!v.outside)
+    if (!v.outside && !ghr_header(seg)->live_offset) /* in place: current without asking */
         ghr_request_counters(seg, o.timeout_ms < COUNTERS_WAIT_MS ? o.timeout_ms : COUNTERS_WAIT_MS);
-    rc = ghr_counters(seg, &v.ctr);
+    struct hm_now_info now;
+    rc = hm_counters_now(seg, v.outside ? &walked : NULL, &v.ctr, NULL, 0, NULL, &now);
     if (rc != GHR_OK) {
         exit_code = cli_open_failed("map", o.pid, rc);
         goto out;
     }
-    if (v.outside)
-        hm_overlay_counters(&walked, &v.ctr);
     ghr_fragmentation(&v.ctr, &v.frag);
     rc = map_fetch_large(&v, seg);
     if (rc != GHR_OK) {

@@ -3,16 +3,19 @@
  *
  *   glassheap ps [--json] [--keep-stale] [--timeout MS]
  *
- * Owns: the scan of GH_SHM_DIR (through the reader's ghr_list), asking every
- * live process for fresh counters at once and waiting for them under one
- * shared deadline, the table and its JSON form, and reaping stale segments
+ * Owns: the scan of GH_SHM_DIR (through the reader's ghr_list), reading
+ * every live process's counters (in place, glassheap/live.h, with its heap
+ * walked from outside where the kernel allows it: hm_counters_now; an
+ * older writer is asked for fresh counters, all at once, under one shared
+ * deadline), the table and its JSON form, and reaping stale segments
  * (ghr_remove_stale re-checks each one before it unlinks it).
  *
  * Columns: PID, POLICY, HEAP (heap bytes: break and regions), LIVE (live
  * requested bytes in the heap), UTIL% (LIVE / HEAP), EXTFRAG% (1 - largest
  * free block / free bytes), COMMAND.  Large mmap blocks are apart from HEAP
- * and LIVE, as in DESIGN.md's definitions (stat shows them).  A process that
- * did not answer in time shows the counters it published last, marked '*'.
+ * and LIVE, as in DESIGN.md's definitions (stat shows them).  A process of
+ * an older writer that did not answer in time shows the counters it
+ * published last, marked '*'.
  *
  * Stale segments (the process exited without its exit handler, or the pid
  * now names another process) go to stderr as "stale: <pid> (removed)", or
@@ -35,6 +38,7 @@
 #include "cli.h"
 #include "escape.h"
 #include "clock.h"
+#include "heapmap.h"
 #include "reader.h"
 
 #define DEFAULT_TIMEOUT_MS 200
@@ -118,7 +122,9 @@ static void ask_all(struct list *l)
             continue;
         struct ghr_segment *seg = NULL;
         int rc = ghr_open_pid(e->pid, &seg);
-        if (rc == GHR_OK) {
+        if (rc == GHR_OK && ghr_header(seg)->live_offset) {
+            e->fresh = 1; /* counters kept in place: nothing to ask */
+        } else if (rc == GHR_OK) {
             rc = ghr_request_counters(seg, 0);
             if (rc == GHR_OK || rc == GHR_TIMEOUT) {
                 e->fresh = rc == GHR_OK;
@@ -166,8 +172,13 @@ static void gather(struct list *l, int timeout_ms)
         if (!e->seg)
             continue;
         int rc = ghr_config(e->seg, &e->cfg);
+        struct hm_now_info now;
+        struct ghw_heap w; /* counted only: the largest free block now */
+        bool walked = rc == GHR_OK && ghw_walk_segment(e->seg, 0, &w) == GHW_OK;
         if (rc == GHR_OK)
-            rc = ghr_counters(e->seg, &e->c);
+            rc = hm_counters_now(e->seg, walked ? &w : NULL, &e->c, NULL, 0, NULL, &now);
+        if (walked)
+            ghw_free(&w);
         if (rc == GHR_OK) {
             e->have = 1;
             ghr_fragmentation(&e->c, &e->frag);

@@ -10,12 +10,16 @@
  * reader library validates and copies), write into it beyond the reader's
  * request word, or remove it (ps reaps stale segments).
  *
- * Freshness: stat asks the process to publish its counters now and waits
- * up to --timeout ms (default 1000).  A process that makes no allocator
- * call in that time (idle, stopped) cannot answer: stat then says so in one
- * line on stderr and shows the counters it published last, with their age,
- * and still exits 0 ("fresh": false in JSON).  The snapshot itself is always
- * consistent: it is copied under the writer's sequence lock.
+ * Freshness: a process that keeps its counters in place (glassheap/live.h)
+ * is read as it is, with no request and no wait: every counter as of each
+ * arena's last completed call, also while it sleeps, blocks or is stopped
+ * ("counters_source": "in place").  With an older writer stat asks the
+ * process to publish its counters now and waits up to --timeout ms
+ * (default 1000); a process that makes no allocator call in that time
+ * cannot answer: stat then says so in one line on stderr and shows the
+ * counters it published last, with their age, and still exits 0 ("fresh":
+ * false in JSON).  Either way the snapshot is consistent: copied under the
+ * writer's sequence locks.
  *
  * The heap as it is now - live, free, largest free, heap bytes, the
  * free-block histogram and the buddy orders, the large blocks from the
@@ -211,7 +215,8 @@ static int report(int pid, int err, const struct ghr_segment *seg)
 
 struct view {
     int pid;
-    int fresh;                       /* the process answered our request */
+    int fresh;                       /* in place, or the process answered our request */
+    struct hm_now_info now;          /* now.live.in_place: the counters kept in place */
     uint64_t age_ns;                 /* since the counters were published */
     const struct gh_shm_header *hdr;
     struct gh_shm_config cfg;
@@ -223,21 +228,6 @@ struct view {
     size_t narenas;                  /* 0: a writer without the table */
 };
 
-
-/* The heap's figures and histogram from a walk, when one is possible. */
-static void walk_heap(struct view *v, const struct ghr_segment *seg)
-{
-    struct ghw_heap w;
-    int rc = ghw_walk_segment(seg, 0, &w);
-    if (rc == GHW_OK) {
-        hm_overlay_counters(&w, &v->c);
-        v->outside = 1;
-        ghw_free(&w);
-        hm_overlay_large_of(seg, &v->c); /* the large-block list is as current as the table */
-    } else {
-        snprintf(v->heap_note, sizeof v->heap_note, "%s", w.why);
-    }
-}
 
 static const char *heap_source(const struct view *v)
 {
@@ -275,6 +265,8 @@ static void print_json(const struct view *v)
     fprintf(f, ",\"policy\":");
     cli_json_string(f, v->cfg.policy);
     fprintf(f, ",\"fresh\":%s,\"age_ns\":%" PRIu64, v->fresh ? "true" : "false", v->age_ns);
+    fprintf(f, ",\"counters_source\":\"%s\",\"torn_arenas\":%u", v->now.live.in_place ? "in place" : "published",
+            v->now.live.torn);
     fprintf(f, ",\"heap_source\":\"%s\"", v->outside ? "outside" : "counters");
     if (!v->outside) {
         fputs(",\"heap_source_note\":", f);
@@ -329,7 +321,9 @@ static void print_arenas(const struct view *v)
 {
     if (v->narenas < 2)
         return;
-    printf("each arena, as published (its heap counts cached blocks as used)\n");
+    printf("each arena, %s (its heap counts cached blocks as used)\n",
+           v->now.live.in_place ? (v->outside ? "in place, largest free read from outside" : "in place, largest free as published")
+                            : "as published");
     printf("  %5s %7s %12s %14s %14s %14s %12s %14s %7s\n", "arena", "threads", "calls", "heap B",
            "used B", "free B", "overhead B", "largest free", "regions");
     for (size_t k = 0; k < v->narenas; k++) {
@@ -387,9 +381,13 @@ static void print_text(const struct view *v)
         printf(", largest order %" PRIu32 " (%s)", v->cfg.buddy_max_order,
                v->cfg.buddy_max_order < 64 ? pow2_size(v->cfg.buddy_max_order, b2, sizeof b2) : "?");
     printf("\n");
-    printf(LABEL "%s, published %.3f s ago (#%" PRIu64 ")\n", "counters",
-           v->fresh ? "fresh" : "NOT fresh (the process did not answer)",
-           (double)v->age_ns / NS_PER_S, c->publishes);
+    if (v->now.live.in_place)
+        printf(LABEL "in place (current: as of each arena's last call); last published %.3f s ago (#%" PRIu64
+               ")\n", "counters", (double)v->age_ns / NS_PER_S, c->publishes);
+    else
+        printf(LABEL "%s, published %.3f s ago (#%" PRIu64 ")\n", "counters",
+               v->fresh ? "fresh" : "NOT fresh (the process did not answer)",
+               (double)v->age_ns / NS_PER_S, c->publishes);
 
     printf("calls\n");
     line_count("malloc", c->malloc_calls);
@@ -564,7 +562,8 @@ int cmd_stat(int argc, char **argv)
         ghr_close(seg);
         return status;
     }
-    rc = ghr_request_counters(seg, timeout_ms);
+    /* In place: nothing to ask.  Else ask for a publish and wait. */
+    rc = ghr_header(seg) && ghr_header(seg)->live_offset ? GHR_OK : ghr_request_counters(seg, timeout_ms);
     if (rc == GHR_OK) {
         v.fresh = 1;
     } else if (rc != GHR_TIMEOUT) {
@@ -572,19 +571,28 @@ int cmd_stat(int argc, char **argv)
         ghr_close(seg);
         return status;
     }
-    if ((rc = ghr_config(seg, &v.cfg)) != GHR_OK || (rc = ghr_counters(seg, &v.c)) != GHR_OK) {
+    struct ghw_heap w;
+    int wrc = ghw_walk_segment(seg, 0, &w);
+    v.outside = wrc == GHW_OK;
+    if (!v.outside)
+        snprintf(v.heap_note, sizeof v.heap_note, "%s", w.why);
+    if ((rc = ghr_config(seg, &v.cfg)) != GHR_OK ||
+        (rc = hm_counters_now(seg, v.outside ? &w : NULL, &v.c, v.arenas, GH_SHM_ARENAS_CAPACITY, &v.narenas,
+                              &v.now)) != GHR_OK) {
+        if (v.outside)
+            ghw_free(&w);
         int status = report(v.pid, rc, seg);
         ghr_close(seg);
         return status;
     }
-    if ((rc = ghr_arenas(seg, v.arenas, GH_SHM_ARENAS_CAPACITY, &v.narenas)) != GHR_OK) {
-        int status = report(v.pid, rc, seg);
-        ghr_close(seg);
-        return status;
-    }
-    walk_heap(&v, seg);
+    if (v.outside)
+        ghw_free(&w);
+    if (v.now.live.torn)
+        cli_error("stat: process %d: %u arena%s inside an allocator call on every look (stopped inside one?): "
+                  "%s counters as last read", v.pid, v.now.live.torn, v.now.live.torn == 1 ? " was" : "s were",
+                  v.now.live.torn == 1 ? "its" : "their");
     uint64_t now = gh_now_ns();
-    v.age_ns = now > v.c.time_ns ? now - v.c.time_ns : 0;
+    v.age_ns = now > v.now.published_ns ? now - v.now.published_ns : 0;
     v.hdr = ghr_header(seg);
     ghr_fragmentation(&v.c, &v.frag);
     if (!v.fresh)

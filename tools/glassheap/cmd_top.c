@@ -2,10 +2,11 @@
  *
  *   glassheap top [--interval MS] [--iterations N] [--batch] [--json] PID
  *
- * Owns the sampling loop and both views of it.  Each interval it asks the
- * process for fresh counters (ghr_request_counters), reads them
- * (ghr_counters), and walks the heap from outside (walk.h: no cooperation
- * needed, so an idle or stopped process shows its heap as it is): the
+ * Owns the sampling loop and both views of it.  Each interval it reads the
+ * counters the process keeps in place and walks the heap from outside
+ * (hm_counters_now, walk.h: no cooperation needed, so an idle or stopped
+ * process shows its counters and heap as they are; an older writer is
+ * asked for fresh counters, ghr_request_counters): the
  * heap's figures and, in the terminal view, the heap map come from the
  * walk; where the kernel refuses it, from the counters and a map asked for
  * (ghr_map), as the view says.
@@ -153,7 +154,9 @@ void top_sample(struct top *t, bool want_map)
         return;
     follow_exec(t);
     int wait = request_wait_ms(t);
-    int rc = ghr_request_counters(t->seg, wait);
+    /* counters kept in place need no request */
+    const struct gh_shm_header *hdr = ghr_header(t->seg);
+    int rc = hdr && hdr->live_offset && !t->exited ? ghr_check(t->seg) : ghr_request_counters(t->seg, wait);
     t->fresh = rc == GHR_OK;
     t->execd = false;
     if (rc == GHR_STALE || ghr_check(t->seg) == GHR_STALE) {
@@ -166,9 +169,11 @@ void top_sample(struct top *t, bool want_map)
     int wrc = t->exited ? GHW_GONE : ghw_walk_segment(t->seg, want_map && t->blocks ? TOP_MAP_CAP : 0, &w);
     t->outside = wrc == GHW_OK;
     struct gh_shm_counters c;
-    if (ghr_counters(t->seg, &c) == GHR_OK) {
-        if (t->outside)
-            hm_overlay_counters(&w, &c);
+    struct hm_now_info now;
+    size_t narenas = 0;
+    if (hm_counters_now(t->seg, t->outside ? &w : NULL, &c, t->arenas, GH_SHM_ARENAS_CAPACITY, &narenas, &now)
+        == GHR_OK) {
+        t->in_place = now.live.in_place;
         t->prev = t->cur;
         t->cur = c;
         t->samples++;
@@ -181,8 +186,7 @@ void top_sample(struct top *t, bool want_map)
                           (double)(c.time_ns - t->prev.time_ns);
         }
         push_history(t);
-        if (ghr_arenas(t->seg, t->arenas, GH_SHM_ARENAS_CAPACITY, &t->narenas) != GHR_OK)
-            t->narenas = 0;
+        t->narenas = narenas;
     }
     if (t->outside) {
         if (want_map && t->blocks) {

@@ -68,8 +68,9 @@ struct sample {
     bool outside, exited;
     uint64_t seq;
     char note[GHW_WHY_MAX];
-    struct gh_shm_arena arenas[GH_SHM_ARENAS_CAPACITY]; /* each arena's own, as published */
+    struct gh_shm_arena arenas[GH_SHM_ARENAS_CAPACITY]; /* each arena's own */
     size_t narenas;
+    bool in_place;           /* the counters kept in place (else as published) */
 };
 
 static void take(struct ghr_segment *seg, uint64_t start_ns, struct sample *s)
@@ -78,16 +79,17 @@ static void take(struct ghr_segment *seg, uint64_t start_ns, struct sample *s)
     s->exited = ghr_check(seg) == GHR_STALE;
     struct ghw_heap w;
     int rc = s->exited ? GHW_GONE : ghw_walk_segment(seg, 0, &w);
-    if (ghr_counters(seg, &s->c) != GHR_OK)
+    struct hm_now_info now;
+    if (hm_counters_now(seg, rc == GHW_OK ? &w : NULL, &s->c, s->arenas, GH_SHM_ARENAS_CAPACITY, &s->narenas, &now)
+        != GHR_OK) {
         memset(&s->c, 0, sizeof s->c);
-    if (ghr_arenas(seg, s->arenas, GH_SHM_ARENAS_CAPACITY, &s->narenas) != GHR_OK)
         s->narenas = 0;
+    }
+    s->in_place = now.live.in_place;
     if (rc == GHW_OK) {
         s->outside = true;
         s->seq = w.seq;
-        hm_overlay_counters(&w, &s->c);
         ghw_free(&w);
-        hm_overlay_large_of(seg, &s->c); /* the large-block list is as current as the table */
     } else if (s->exited) {
         snprintf(s->note, sizeof s->note, "the process has exited: its last published counters");
     } else {
@@ -102,7 +104,8 @@ static void print_json(int pid, const char *policy, bool buddy, const struct sam
     const struct gh_shm_counters *c = &s->c;
     printf("{\"time_s\":%.3f,\"pid\":%d,\"policy\":", s->time_s, pid);
     cli_json_string(stdout, policy);
-    printf(",\"source\":\"%s\"", s->outside ? "outside" : "counters");
+    printf(",\"source\":\"%s\",\"counters_source\":\"%s\"", s->outside ? "outside" : "counters",
+           s->in_place ? "in place" : "published");
     if (!s->outside) {
         fputs(",\"note\":", stdout);
         cli_json_string(stdout, s->note);

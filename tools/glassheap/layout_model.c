@@ -153,15 +153,15 @@ static void read_segment(struct layout *l, int timeout_ms)
     } else if (rc == GHR_OK) {
         l->map_note = from.fell_back ? "heap map answered by the process (not read from outside)"
                                      : "heap map answered by the process";
-        ghr_request_counters(seg, timeout_ms < 500 ? timeout_ms : 500);
+        if (!ghr_header(seg)->live_offset) /* in place: current without asking */
+            ghr_request_counters(seg, timeout_ms < 500 ? timeout_ms : 500);
     } else if (rc == GHR_TIMEOUT && hm_fetch(seg, -1, l->cfg.header_bytes, &l->hm) == GHR_OK) {
         l->map_note = "the process did not answer a map request: heap regions from the last map it wrote";
     } else {
         l->map_note = ghr_strerror((enum ghr_error)rc);
     }
-    ghr_counters(seg, &l->ctr);
-    if (rc == GHR_OK && from.outside)
-        hm_overlay_counters(&walked, &l->ctr);
+    struct hm_now_info now;
+    hm_counters_now(seg, rc == GHR_OK && from.outside ? &walked : NULL, &l->ctr, NULL, 0, NULL, &now);
     for (size_t r = 0; r < l->hm.nregions; r++)
         add_mark(l, l->hm.regions[r].start, l->hm.regions[r].end, R_GH_REGION);
     listed_large_blocks(l, seg, rc == GHR_OK && from.outside);

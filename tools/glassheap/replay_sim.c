@@ -24,11 +24,11 @@
 static struct snapshot take_snapshot(const struct gh_heap *h)
 {
     struct snapshot sn = {
-        .heap_bytes = h->c.heap_bytes,
-        .live_requested = h->c.live_requested,
-        .live_block_bytes = h->c.live_block_bytes,
-        .live_blocks = h->c.live_blocks,
-        .free_bytes = h->c.free_bytes,
+        .heap_bytes = h->c->heap_bytes,
+        .live_requested = h->c->live_requested,
+        .live_block_bytes = h->c->live_block_bytes,
+        .live_blocks = h->c->live_blocks,
+        .free_bytes = h->c->free_bytes,
         .free_blocks = gh_heap_free_blocks(h),
         .largest_free = gh_heap_largest_free(h),
     };
@@ -39,8 +39,8 @@ static struct snapshot take_snapshot(const struct gh_heap *h)
  * has the heap reached a new peak (J&W #2 takes the live bytes then)? */
 static void watch_heap(struct sim *s)
 {
-    if (s->h.c.peak_heap_bytes > s->peak_heap_seen) {
-        s->peak_heap_seen = s->h.c.peak_heap_bytes;
+    if (s->h.c->peak_heap_bytes > s->peak_heap_seen) {
+        s->peak_heap_seen = s->h.c->peak_heap_bytes;
         s->heap_peaked = true;
     }
 }
@@ -50,7 +50,7 @@ static void watch_heap(struct sim *s)
  * moment) and of peak heap (#2: the most live while the heap is at it). */
 static void observe(struct sim *s)
 {
-    const struct gh_heap_counters *k = &s->h.c;
+    const struct gh_heap_counters *k = s->h.c;
     struct result *r = s->res;
     watch_heap(s);
     if (s->live > r->peak_live) {
@@ -270,7 +270,7 @@ bool replay_policy(const struct tf_trace *t, const struct replay_model *m, const
     for (size_t i = 0; i < t->n; i++) {
         const struct tf_op *op = &t->ops[i];
         sim_apply(&s, op);
-        uint64_t heap = s.h.c.heap_bytes, live = s.live;
+        uint64_t heap = s.h.c->heap_bytes, live = s.live;
         res->sum_heap += heap;
         res->sum_live += live;
         size_t bucket = (size_t)((uint64_t)i * res->npoints / t->n);
@@ -287,8 +287,8 @@ bool replay_policy(const struct tf_trace *t, const struct replay_model *m, const
         }
     }
     res->seconds = gh_now_s() - t0;
-    res->c = s.h.c;
-    res->peak_live_in_moves = s.h.c.peak_requested;
+    res->c = *s.h.c;
+    res->peak_live_in_moves = s.h.c->peak_requested;
     res->large_blocks = s.front.large_mapped;
     res->large_peak_bytes = s.front.large.peak_bytes;
     res->threshold_end = gh_front_threshold(&s.front);

@@ -126,7 +126,7 @@ void step_print(FILE *out, const struct sim *s, size_t i, size_t n, const struct
             fprintf(out, "  large    %8" PRIu64 "  id %" PRIu32 " (%zu B)\n", gh_large_rec_of(l->p)->map_len, id,
                     gh_large_requested(l->p));
     }
-    const struct gh_heap_counters *k = &s->h.c;
+    const struct gh_heap_counters *k = s->h.c;
     size_t nfree = gh_heap_free_blocks(&s->h);
     fprintf(out,
             "  heap %" PRIu64 " B: live %" PRIu64 " B in %" PRIu64 " block%s (%" PRIu64
@@ -184,8 +184,8 @@ void html_step(FILE *out, const struct sim *s, uint64_t span, const char *policy
         print_op(out, op);
     else
         fputs("start", out);
-    fprintf(out, " — heap %" PRIu64 " B, live %" PRIu64 " B asked</text>", s->h.c.heap_bytes,
-            s->h.c.live_requested);
+    fprintf(out, " — heap %" PRIu64 " B, live %" PRIu64 " B asked</text>", s->h.c->heap_bytes,
+            s->h.c->live_requested);
     struct html_ctx c = { .s = s, .out = out, .span = span, .y = y };
     gh_heap_walk(&s->h, html_block, &c);
 }

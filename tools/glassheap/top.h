@@ -25,6 +25,7 @@ struct top {
     struct gh_shm_counters cur, prev;
     int samples;                /* counters read so far */
     bool fresh;                 /* the writer answered the last request */
+    bool in_place;              /* the counters were read in place (no request needed) */
     bool exited;
     bool execd;                 /* alive, but its segment is stale: it exec'd */
     double rate;                /* allocator calls per second */

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
+
 #define HM_SANE_GAP (1u << 16) /* a region record or end marker is never this big */
 
 void hm_free(struct heapmap *m)
@@ -183,19 +185,25 @@ static uint64_t less(uint64_t a, uint64_t b)
     return a > b ? a - b : 0;
 }
 
-void hm_overlay_counters(const struct ghw_heap *w, struct gh_shm_counters *c)
+void hm_overlay_counters(const struct ghw_heap *w, struct gh_shm_counters *c, bool cached_in_place)
 {
     /* Hardened: the quarantine's blocks are in use for the heap, a term
      * of their own in the counters (the segment's figure for it). */
     bool q = c->harden_on != 0;
-    c->live_requested = less(w->live_requested, q ? c->quarantined_requested : 0);
-    c->live_block_bytes = less(w->used_bytes, q ? c->quarantined_bytes : 0);
-    c->live_blocks = less(w->used_blocks, q ? c->quarantined_blocks : 0);
     /* A block in a thread's cache is in use for the heap, and only the
-     * process can tell it (its mark is keyed by the process's secret): read
-     * from outside, cached blocks count as live, and none as cached, so
-     * live + free + overhead = heap holds for the walk. */
-    c->cached_blocks = c->cached_bytes = c->cached_requested = 0;
+     * process can tell it (its mark is keyed by the process's secret).
+     * Counted in place, the cached figures are current: they leave the
+     * walk's used blocks (never more than those).  Else (published, maybe
+     * stale) cached blocks count as live and none as cached.  Either way
+     * live + cached + free + overhead = heap holds for the walk. */
+    if (!cached_in_place)
+        c->cached_blocks = c->cached_bytes = c->cached_requested = 0;
+    c->cached_blocks = c->cached_blocks < w->used_blocks ? c->cached_blocks : w->used_blocks;
+    c->cached_bytes = c->cached_bytes < w->used_bytes ? c->cached_bytes : w->used_bytes;
+    c->cached_requested = c->cached_requested < w->live_requested ? c->cached_requested : w->live_requested;
+    c->live_requested = less(less(w->live_requested, q ? c->quarantined_requested : 0), c->cached_requested);
+    c->live_block_bytes = less(less(w->used_bytes, q ? c->quarantined_bytes : 0), c->cached_bytes);
+    c->live_blocks = less(less(w->used_blocks, q ? c->quarantined_blocks : 0), c->cached_blocks);
     c->free_bytes = w->free_bytes;
     c->free_blocks = w->free_blocks;
     c->largest_free = w->largest_free;
@@ -231,4 +239,37 @@ bool hm_overlay_large_of(const struct ghr_segment *seg, struct gh_shm_counters *
         hm_overlay_large(v, n, total, c);
     free(v);
     return ok;
+}
+
+int hm_counters_now(const struct ghr_segment *seg, const struct ghw_heap *w, struct gh_shm_counters *c,
+                    struct gh_shm_arena *arenas, size_t cap, size_t *narenas, struct hm_now_info *info)
+{
+    memset(info, 0, sizeof *info);
+    size_t n = 0, nlive = 0;
+    int rc = ghr_counters(seg, c);
+    if (rc == GHR_OK && arenas)
+        rc = ghr_arenas(seg, arenas, cap, &n);
+    if (rc == GHR_OK)
+        rc = ghr_live(seg, c, arenas, arenas ? cap : 0, &nlive, &info->live);
+    if (rc != GHR_OK) {
+        if (narenas)
+            *narenas = 0;
+        return rc;
+    }
+    info->published_ns = c->time_ns;
+    if (info->live.in_place) {
+        c->time_ns = gh_now_ns();
+        if (nlive > n)
+            n = nlive;
+    }
+    if (w) {
+        hm_overlay_counters(w, c, info->live.in_place);
+        if (!info->live.large)
+            hm_overlay_large_of(seg, c); /* the large-block list is as current as the table */
+        for (size_t k = 0; arenas && k < n && k < w->arenas_walked; k++)
+            arenas[k].largest_free = w->arena_largest[k];
+    }
+    if (narenas)
+        *narenas = n;
+    return GHR_OK;
 }

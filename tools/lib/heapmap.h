@@ -79,13 +79,14 @@ int hm_fetch_from(struct ghr_segment *seg, enum hm_mode mode, int timeout_ms, ui
                   struct heapmap *m, struct hm_source *src, struct ghw_heap *figures);
 
 /* Put what the heap holds now, as the walk found it, into counters read
- * from the segment (which a process that makes no calls never refreshes):
- * live_*, free_*, largest_free, heap_bytes, overhead_bytes, regions, the
- * free-block histogram and the buddy orders.  Counts, peaks and system
- * calls stay the segment's.  Hardened (harden_on), the quarantine's
- * figures from the segment are taken out of the live ones, as the library
- * counts them. */
-void hm_overlay_counters(const struct ghw_heap *w, struct gh_shm_counters *c);
+ * from the segment: live_*, free_*, largest_free, heap_bytes,
+ * overhead_bytes, regions, the free-block histogram and the buddy orders.
+ * Counts, peaks and system calls stay the segment's.  Hardened
+ * (harden_on), the quarantine's figures from the segment are taken out of
+ * the live ones, as the library counts them; so are the cached ones when
+ * they were read in place (cached_in_place), else they are set to 0 (a
+ * published figure may be stale: the cached blocks then count as live). */
+void hm_overlay_counters(const struct ghw_heap *w, struct gh_shm_counters *c, bool cached_in_place);
 
 /* The same for the large blocks, from the segment's large-block list
  * (kept current by the library after every call that changes it): the
@@ -96,5 +97,21 @@ void hm_overlay_large(const struct gh_shm_large_block *v, size_t n, uint64_t tot
 /* hm_overlay_large with the list read from seg; false (c untouched) when
  * the segment has no list or it cannot be read. */
 bool hm_overlay_large_of(const struct ghr_segment *seg, struct gh_shm_counters *c);
+
+/* The counters as they are now, the one way stat, top and watch read them:
+ * what the process published (ghr_counters), with what it keeps in place
+ * (ghr_live: *info says whether it does; then time_ns is now, and
+ * info->published_ns when it last published), then, when w is a walk of
+ * its heap (GHW_OK; else NULL), the heap's figures as walked
+ * (hm_overlay_counters), the large blocks from the list when they are not
+ * kept in place, and each arena's largest free block.  arenas (cap
+ * entries; may be NULL) receives each arena's entry (ghr_arenas, then
+ * ghr_live), *narenas of them.  GHR_OK or the reader's error. */
+struct hm_now_info {
+    struct ghr_live_info live;
+    uint64_t published_ns;     /* CLOCK_MONOTONIC of the last publish */
+};
+int hm_counters_now(const struct ghr_segment *seg, const struct ghw_heap *w, struct gh_shm_counters *c,
+                    struct gh_shm_arena *arenas, size_t cap, size_t *narenas, struct hm_now_info *info);
 
 #endif

@@ -381,7 +381,9 @@ static int validate(const struct gh_shm_header *h, size_t fsize)
         rc = validate_heap(h);
     if (rc == GHR_OK)
         rc = validate_arenas(h);
-    return rc == GHR_OK ? validate_arena_tables(h) : rc;
+    if (rc == GHR_OK)
+        rc = validate_arena_tables(h);
+    return rc == GHR_OK ? ghr_validate_live(h) : rc;
 }
 
 static int open_errno(int e)
@@ -458,16 +460,16 @@ int ghr_open_path(const char *path, int expect_pid, struct ghr_segment **out)
         *out = seg;
         return GHR_BAD_VERSION;
     } else {
+        /* A writer with a shorter header: the words it lacks read 0 (what
+         * lies past its header is the next section), before any check. */
+        if (h->header_size >= HEADER_MIN && h->header_size < sizeof *h)
+            memset((uint8_t *)h + h->header_size, 0, sizeof *h - h->header_size);
         rc = validate(h, fsize);
     }
     if (rc != GHR_OK) {
         ghr_close(seg);
         return rc;
     }
-    /* A writer with a longer header: keep only what this reader knows;
-     * HEADER_MIN <= header_size, so only reserved words can be missing. */
-    if (h->header_size < sizeof *h)
-        memset((uint8_t *)h + h->header_size, 0, sizeof *h - h->header_size);
 
     if ((expect_pid != 0 && h->pid != expect_pid) ||
         liveness(h->pid, h->proc_start_ticks, h->exited, seg->fd) != GHR_OK) {

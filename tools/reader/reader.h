@@ -143,6 +143,32 @@ int ghr_large(const struct ghr_segment *seg, struct gh_shm_large_block *buf, siz
  * place as ghr_large's.  n may be NULL; buf may be NULL when cap is 0. */
 int ghr_arenas(const struct ghr_segment *seg, struct gh_shm_arena *buf, size_t cap, size_t *n);
 
+/* What ghr_live found. */
+struct ghr_live_info {
+    bool in_place;           /* the counters came from the live section */
+    bool absent;             /* the writer keeps none (it only publishes) */
+    bool large;              /* the large-block words too (else as published) */
+    unsigned arenas;         /* arenas added up */
+    unsigned torn;           /* arenas found inside a call on every try (a process
+                              * stopped inside one): their entries as last copied */
+    unsigned caches;         /* thread caches counted in place */
+    uint64_t caches_unplaced;/* live caches without an entry (not counted) */
+};
+
+/* The counters the process keeps in place (glassheap/live.h), as of each
+ * arena's last completed call - current for a process that sleeps, blocks
+ * or is stopped, with no request and no wait.  c holds the counters the
+ * process published (ghr_counters); what is kept in place replaces them
+ * (calls, system calls, the heap now, peaks, the free-block histogram,
+ * caches, quarantine, large blocks, the threshold), the rest stays: the
+ * largest free block (bounded by the free bytes now; the walker has it
+ * exact) and the buddy orders.  With arenas (cap entries, filled by
+ * ghr_arenas first, or zeroed), each arena's counters are replaced too
+ * (*narenas of them; the largest free block kept).  A writer without the
+ * section: GHR_OK, info->absent, nothing changed.  Every sum saturates. */
+int ghr_live(const struct ghr_segment *seg, struct gh_shm_counters *c, struct gh_shm_arena *arenas, size_t cap,
+             size_t *narenas, struct ghr_live_info *info);
+
 /* Fragmentation as glassheap/frag.h defines it (DESIGN.md,
  * "Fragmentation, defined once"): a figure whose whole is 0 is 0, and the
  * untrusted counters are clamped so that every figure lies in [0, 1]. */

@@ -1,4 +1,4 @@
-/* reader_private.h - what reader.c, reader_dir.c and walk_target.c share inside the
+/* reader_private.h - what reader.c, reader_dir.c, reader_live.c and walk_target.c share inside the
  * reader library (never installed, never included by a tool).
  */
 #ifndef GLASSHEAP_READER_PRIVATE_H
@@ -29,6 +29,9 @@ struct ghr_segment {
 /* GHR_OK while the file still holds all that is mapped of it (checked
  * before every read through the mapping: a shrunk file is not a SIGBUS). */
 int ghr_still_whole(const struct ghr_segment *seg);
+
+/* The live section's place (reader_live.c), at open. */
+int ghr_validate_live(const struct gh_shm_header *h);
 
 /* dir "/" NAME_PREFIX pid into buf; false when it does not fit. */
 bool ghr_seg_path(char *buf, size_t cap, const char *dir, int pid);

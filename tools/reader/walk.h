@@ -90,6 +90,7 @@ struct ghw_heap {
     uint64_t seq;                  /* the moment walked (the table's even seq) */
     uint64_t arenas;               /* the table's `arenas` (0 or 1: one heap) */
     unsigned arenas_walked;        /* ghw_walk_segment: tables walked and added up */
+    uint64_t arena_largest[GH_SHM_ARENAS_CAPACITY]; /* ghw_walk_segment: each one's largest free block */
     unsigned tries;                /* walks it took */
     uint64_t reads, read_bytes;    /* what it asked the source for */
     int read_errno;                /* GHW_REFUSED, GHW_GONE: the source's errno */

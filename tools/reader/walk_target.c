@@ -211,6 +211,7 @@ int ghw_walk_segment(const struct ghr_segment *seg, size_t max_blocks, struct gh
     const struct ghw_source src = { t_table, t_seq, t_read, t_pause, &t };
     int rc = ghw_walk(&src, max_blocks, out);
     out->arenas_walked = rc == GHW_OK;
+    out->arena_largest[0] = out->largest_free;
     /* The other arenas, each at a moment of its own (its own seq). */
     uint64_t arenas = out->arenas;
     for (uint64_t k = 1; rc == GHW_OK && k < arenas; k++) {
@@ -228,6 +229,8 @@ int ghw_walk_segment(const struct ghr_segment *seg, size_t max_blocks, struct gh
         size_t room = max_blocks > out->n ? max_blocks - out->n : 0;
         rc = ghw_walk(&sk, room, &sub);
         if (rc == GHW_OK) {
+            if (k < GH_SHM_ARENAS_CAPACITY)
+                out->arena_largest[k] = sub.largest_free;
             rc = add_walk(out, &sub);
             ghw_free(&sub);
             if (rc != GHW_OK) {
