@@ -423,7 +423,10 @@ def map_of(args, pid, source):
     want = "process" if source == "process" else "outside"
     check(js["source"] == want, "map --source %s: source %r" % (source, js["source"]))
     check(err == "", "map --source %s: stderr %r" % (source, err))
-    return {k: js[k] for k in ("heap_start", "heap_end", "nblocks", "total_blocks", "regions", "blocks")}
+    part = {k: js[k] for k in ("heap_start", "heap_end", "nblocks", "total_blocks", "regions", "blocks")}
+    # only a walk knows each region's arena: compared apart (case_arenas)
+    part["regions"] = [{k: v for k, v in r.items() if k != "arena"} for r in part["regions"]]
+    return part
 
 
 def same_map(outside, asked, what):
@@ -482,11 +485,30 @@ def case_arenas(args):
         outside = map_of(args, h.pid, "outside")
         asked = map_of(args, h.pid, "process")
         _, text, err = run(args, "map", h.pid, "--width", "64")
+        _, out, _ = run(args, "map", h.pid, "--json", "--source", "outside")
+        svg = os.path.join(args.work, "arenas.svg")
+        run(args, "map", h.pid, "--svg", svg)
     same_map(outside, asked, "four arenas")
     check(len(outside["regions"]) >= 4, "four arenas in %d regions" % len(outside["regions"]))
     # each thread's blocks: the fixed list less every third, in its arena's regions
     check(outside["nblocks"] >= 4 * 12, "only %d blocks for four arenas" % outside["nblocks"])
     check(text.splitlines()[0].endswith("; read from outside") and err == "", "map: %r %r" % (text[:200], err))
+    # each arena's part: from its own regions and blocks, adding up to the heap
+    js = json.loads(out)
+    ar = js["arenas"]
+    check([a["arena"] for a in ar] == [0, 1, 2, 3], "arenas in the map: %r" % [a["arena"] for a in ar])
+    check(sorted({r["arena"] for r in js["regions"]}) == [0, 1, 2, 3], "regions' arenas: %r" % js["regions"])
+    for a in ar:
+        mine = [r for r in js["regions"] if r["arena"] == a["arena"]]
+        check(a["regions"] == len(mine) and a["heap_bytes"] == sum(r["end"] - r["start"] for r in mine),
+              "arena %d: %r, its regions %r" % (a["arena"], a, mine))
+        check(a["used_blocks"] >= 12 and a["largest_free"] <= a["free_bytes"], "arena %r" % a)
+    check(sum(a["used_blocks"] + a["free_blocks"] for a in ar) == js["nblocks"], "arenas' blocks %r" % ar)
+    lines = [l for l in text.splitlines() if l.startswith("  arena ") or l.startswith("  total ")]
+    check(len(lines) == 5 and lines[-1].startswith("  total "), "map text: the arenas' lines %r" % lines)
+    with open(svg) as f:
+        s = f.read()
+    check(all("Arena %d: " % k in s for k in range(4)) and ">arena 1<" in s, "svg: no arena sections")
 
 
 def drop_ptrace_capability():

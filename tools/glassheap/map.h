@@ -102,6 +102,20 @@ void map_each_row(const struct view *v, const struct rows *g, row_fn fn, void *c
 enum kind map_dominant(const struct view *v, size_t *p, uint64_t lo, uint64_t hi);
 /* heap_end - heap_start, 0 for an empty map. */
 uint64_t map_heap_span(const struct view *v);
+/* The bytes of the heap's regions (gaps between them left out). */
+uint64_t map_heap_bytes(const struct view *v);
+
+/* One arena's part of the map, as its regions and blocks add up. */
+struct map_arena {
+    uint32_t arena;
+    size_t regions;
+    uint64_t heap_bytes, used_blocks, used_bytes, free_blocks, free_bytes, largest_free;
+};
+/* Each arena's part, in arena order, into out (cap entries); how many.
+ * 0 when the map does not tell arenas apart (answered by the process). */
+size_t map_arenas(const struct view *v, struct map_arena *out, size_t cap);
+/* Its external fragmentation (glassheap/frag.h's formula). */
+double map_arena_external(const struct map_arena *a);
 /* Read the segment's large-block list into v (sorted by address); a
  * GHR_* code.  A writer without the list leaves v->nlarge 0. */
 int map_fetch_large(struct view *v, const struct ghr_segment *seg);

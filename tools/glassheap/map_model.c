@@ -16,6 +16,7 @@
 #include "bytes.h"
 #include "cli.h"
 #include "escape.h"
+#include "glassheap/frag.h"
 #include "map.h"
 
 #include "clock.h"
@@ -220,6 +221,60 @@ enum kind map_dominant(const struct view *v, size_t *p, uint64_t lo, uint64_t hi
 uint64_t map_heap_span(const struct view *v)
 {
     return v->map.n ? v->map.heap_end - v->map.heap_start : 0;
+}
+
+uint64_t map_heap_bytes(const struct view *v)
+{
+    uint64_t n = 0;
+    for (size_t r = 0; r < v->map.nregions; r++)
+        n += v->map.regions[r].end - v->map.regions[r].start;
+    return n;
+}
+
+size_t map_arenas(const struct view *v, struct map_arena *out, size_t cap)
+{
+    if (!v->map.arenas_known)
+        return 0;
+    size_t n = 0;
+    for (size_t r = 0; r < v->map.nregions; r++) {
+        const struct hm_region *g = &v->map.regions[r];
+        size_t k = 0;
+        while (k < n && out[k].arena != g->arena)
+            k++;
+        if (k == n) {
+            if (n == cap)
+                continue;
+            /* kept in arena order */
+            k = 0;
+            while (k < n && out[k].arena < g->arena)
+                k++;
+            memmove(out + k + 1, out + k, (n - k) * sizeof *out);
+            memset(&out[k], 0, sizeof out[k]);
+            out[k].arena = g->arena;
+            n++;
+        }
+        struct map_arena *a = &out[k];
+        a->regions++;
+        a->heap_bytes += g->end - g->start;
+        for (size_t i = g->first; i < g->first + g->n && i < v->map.n; i++) {
+            const struct gh_shm_block *b = &v->map.blocks[i];
+            if (b->state == GH_SHM_BLOCK_FREE) {
+                a->free_blocks++;
+                a->free_bytes += b->size;
+                if (b->size > a->largest_free)
+                    a->largest_free = b->size;
+            } else {
+                a->used_blocks++;
+                a->used_bytes += b->size;
+            }
+        }
+    }
+    return n;
+}
+
+double map_arena_external(const struct map_arena *a)
+{
+    return gh_frag_value(gh_frag_external(a->largest_free, a->free_bytes));
 }
 
 

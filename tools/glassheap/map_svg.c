@@ -4,6 +4,7 @@
  * a strip of the large blocks the segment lists (when it lists any), and
  * a caption with the policy and the fragmentation figures.
  */
+#define SVG_ARENAS_SHOWN 16u   /* arenas summed up one per line under the map */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -177,6 +178,16 @@ static void svg_draw_row(struct svgmap *s, uint64_t a)
         if (rs >= a && rs < e)
             svg_line(f, svg_x(s, a, rs), y - 4, svg_x(s, a, rs), y + SVG_BAND_H + 4, SVG_REGION_MARK, 2, false);
     }
+    /* where an arena's regions begin (several arenas: each one named) */
+    bool multi = false;
+    for (size_t r = 1; v->map.arenas_known && r < v->map.nregions && !multi; r++)
+        multi = v->map.regions[r].arena != v->map.regions[0].arena;
+    for (size_t r = 0; multi && r < v->map.nregions; r++) {
+        const struct hm_region *g = &v->map.regions[r];
+        bool first = r == 0 || v->map.regions[r - 1].arena != g->arena;
+        if (first && g->start >= a && g->start < e)
+            svg_text(f, svg_x(s, a, g->start) + 3, y - 3, "start", 9, false, "#333333", "arena %u", g->arena);
+    }
     svg_text(f, SVG_X0 - 6, y + SVG_BAND_H / 2 + 4, "end", 10, true, "#222222", "%s", map_addr_str(v, a, lab, sizeof lab));
     svg_text(f, SVG_X0 + SVG_BW + 6, y + SVG_BAND_H / 2 + 4, "start", 10, true, "#222222", "%s",
              map_addr_str(v, e, lab, sizeof lab));
@@ -293,7 +304,7 @@ static void svg_large(FILE *f, const struct view *v, double y)
 int map_write_svg(const struct view *v, const struct options *o)
 {
     uint64_t target = o->rows ? (uint64_t)o->rows : SVG_DEFAULT_ROWS;
-    uint64_t span = map_heap_span(v);
+    uint64_t span = map_heap_bytes(v); /* rows without heap are folded: gaps cost nothing */
     struct svgmap s = { .v = v };
     uint64_t row_bytes = SVG_MIN_ROW;
     for (;; row_bytes *= 2) {
@@ -322,7 +333,10 @@ int map_write_svg(const struct view *v, const struct options *o)
     uint64_t used, freeb;
     map_counts(v, &used, &freeb);
     bool trunc = v->map.total > v->map.n;
-    double height = rows_end + 90 + (trunc ? 17 : 0);
+    struct map_arena ar[GH_SHM_ARENAS_CAPACITY];
+    size_t nar = map_arenas(v, ar, GH_SHM_ARENAS_CAPACITY);
+    size_t arena_lines = nar > 1 ? (nar > SVG_ARENAS_SHOWN ? SVG_ARENAS_SHOWN + 1 : nar) : 0;
+    double height = rows_end + 90 + (trunc ? 17 : 0) + 17.0 * (double)arena_lines;
     char title[256], a[32], c[32];
     snprintf(title, sizeof title, "Heap map of %s (pid %d), policy %s", v->program, v->pid, v->cfg.policy);
     svg_begin(f, SVG_W, height, title);
@@ -348,6 +362,21 @@ int map_write_svg(const struct view *v, const struct options *o)
     svg_text(f, SVG_X0, y, "start", 12, false, "#111111",
              "External fragmentation %.1f%% (1 - largest free block / free bytes). Map %s.", map_pct(v->frag.external),
              ghw_source_name(v->outside));
+    for (size_t k = 0; k < nar && nar > 1 && k < SVG_ARENAS_SHOWN; k++) {
+        char lf[32];
+        y += 17;
+        svg_text(f, SVG_X0 + 12, y, "start", 12, false, "#111111",
+                 "Arena %u: %s in %zu region%s; %llu used, %llu free blocks; largest free %s; external "
+                 "fragmentation %.1f%%.", ar[k].arena, cli_bytes(ar[k].heap_bytes, a, sizeof a), ar[k].regions,
+                 ar[k].regions == 1 ? "" : "s", (unsigned long long)ar[k].used_blocks,
+                 (unsigned long long)ar[k].free_blocks, cli_bytes(ar[k].largest_free, lf, sizeof lf),
+                 map_pct(map_arena_external(&ar[k])));
+    }
+    if (nar > SVG_ARENAS_SHOWN) {
+        y += 17;
+        svg_text(f, SVG_X0 + 12, y, "start", 12, false, "#111111", "and %zu more arenas (glassheap map --json lists "
+                 "them all).", nar - SVG_ARENAS_SHOWN);
+    }
     y += 17;
     svg_text(f, SVG_X0, y, "start", 12, false, "#111111",
              "Blocks to scale, one row = %s; labels: block sizes in bytes%s.", cli_bytes(row_bytes, c, sizeof c),

@@ -204,7 +204,7 @@ int map_draw_terminal(const struct view *v, const struct options *o)
         return GH_EXIT_FAIL;
     }
     uint64_t cell = o->cell;
-    uint64_t span = map_heap_span(v);
+    uint64_t span = map_heap_bytes(v); /* rows without heap are folded: gaps cost nothing */
     if (!cell) {
         for (cell = v->cfg.alignment > MIN_CELL ? v->cfg.alignment : MIN_CELL;; cell *= 2) {
             uint64_t row_bytes = cell * (uint64_t)width;
@@ -234,6 +234,31 @@ int map_draw_terminal(const struct view *v, const struct options *o)
                (unsigned long long)v->map.n, (unsigned long long)used, (unsigned long long)freeb);
     printf("utilisation %.1f%%, internal fragmentation %.1f%%, external fragmentation %.1f%%\n",
            map_pct(v->frag.utilisation), map_pct(v->frag.internal), map_pct(v->frag.external));
+    struct map_arena ar[GH_SHM_ARENAS_CAPACITY];
+    size_t nar = map_arenas(v, ar, GH_SHM_ARENAS_CAPACITY);
+    if (nar > 1) {
+        struct map_arena sum = { 0 };
+        for (size_t k = 0; k <= nar; k++) {
+            const struct map_arena *x = k < nar ? &ar[k] : &sum;
+            if (k < nar) {
+                sum.regions += x->regions;
+                sum.heap_bytes += x->heap_bytes;
+                sum.used_blocks += x->used_blocks;
+                sum.free_blocks += x->free_blocks;
+                sum.used_bytes += x->used_bytes;
+                sum.free_bytes += x->free_bytes;
+                if (x->largest_free > sum.largest_free)
+                    sum.largest_free = x->largest_free;
+                printf("  arena %-3u", x->arena);
+            } else {
+                printf("  total    ");
+            }
+            printf(" %10s in %zu region%s; %llu used, %llu free blocks; largest free %s; external fragmentation "
+                   "%.1f%%\n", cli_bytes(x->heap_bytes, a, sizeof a), x->regions, x->regions == 1 ? "" : "s",
+                   (unsigned long long)x->used_blocks, (unsigned long long)x->free_blocks,
+                   cli_bytes(x->largest_free, b, sizeof b), map_pct(map_arena_external(x)));
+        }
+    }
     if (v->map.total > v->map.n)
         printf("note: the map holds %llu of the heap's %llu blocks; the rest are not drawn\n",
                (unsigned long long)v->map.n, (unsigned long long)v->map.total);
@@ -288,10 +313,24 @@ int map_print_json(const struct view *v)
             (unsigned long long)(m->n ? m->heap_end - v->base : 0), v->cfg.header_bytes);
     fprintf(f, "\"nblocks\":%zu,\"total_blocks\":%llu,\"truncated\":%s,\"regions\":[", m->n,
             (unsigned long long)m->total, m->total > m->n ? "true" : "false");
-    for (size_t r = 0; r < m->nregions; r++)
-        fprintf(f, "%s{\"start\":%llu,\"end\":%llu,\"blocks\":%zu}", r ? "," : "",
+    for (size_t r = 0; r < m->nregions; r++) {
+        fprintf(f, "%s{\"start\":%llu,\"end\":%llu,\"blocks\":%zu", r ? "," : "",
                 (unsigned long long)(m->regions[r].start - v->base),
                 (unsigned long long)(m->regions[r].end - v->base), m->regions[r].n);
+        if (m->arenas_known)
+            fprintf(f, ",\"arena\":%u", m->regions[r].arena);
+        fputc('}', f);
+    }
+    fputs("],\"arenas\":[", f);
+    struct map_arena ar[GH_SHM_ARENAS_CAPACITY];
+    size_t nar = map_arenas(v, ar, GH_SHM_ARENAS_CAPACITY);
+    for (size_t k = 0; k < nar; k++)
+        fprintf(f, "%s{\"arena\":%u,\"regions\":%zu,\"heap_bytes\":%llu,\"used_blocks\":%llu,\"used_bytes\":%llu,"
+                   "\"free_blocks\":%llu,\"free_bytes\":%llu,\"largest_free\":%llu}",
+                k ? "," : "", ar[k].arena, ar[k].regions, (unsigned long long)ar[k].heap_bytes,
+                (unsigned long long)ar[k].used_blocks, (unsigned long long)ar[k].used_bytes,
+                (unsigned long long)ar[k].free_blocks, (unsigned long long)ar[k].free_bytes,
+                (unsigned long long)ar[k].largest_free);
     fputs("],\"blocks\":[", f);
     for (size_t i = 0; i < m->n; i++) {
         const struct gh_shm_block *b = &m->blocks[i];

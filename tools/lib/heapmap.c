@@ -142,8 +142,9 @@ int hm_from_walk(struct ghw_heap *w, struct heapmap *m)
         const struct ghw_region *g = &w->regions[i];
         if (!g->n)
             continue;        /* no block kept (none, or past the cap): not drawn */
-        m->regions[m->nregions++] = (struct hm_region){ g->base, g->base + g->len, g->first, g->n };
+        m->regions[m->nregions++] = (struct hm_region){ g->base, g->base + g->len, g->first, g->n, g->arena };
     }
+    m->arenas_known = true;
     if (m->nregions) {
         m->heap_start = m->regions[0].start;
         m->heap_end = m->regions[m->nregions - 1].end;

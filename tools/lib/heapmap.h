@@ -21,6 +21,7 @@
 struct hm_region {
     uint64_t start, end;
     size_t first, n;
+    uint32_t arena;                /* the arena it belongs to (0 when not known) */
 };
 
 struct heapmap {
@@ -30,6 +31,8 @@ struct heapmap {
     uint64_t heap_start, heap_end; /* from the segment when they agree with the blocks */
     struct hm_region *regions;
     size_t nregions;
+    bool arenas_known;             /* regions name their arena (a walk; the map the
+                                      process answers does not say) */
 };
 
 void hm_free(struct heapmap *m);
