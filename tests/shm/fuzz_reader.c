@@ -131,6 +131,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             e->largest_free > e->free_bytes)
             abort();
     }
+    struct gh_shm_counters lc;
+    struct ghr_live_info li;
+    memset(&lc, 0, sizeof lc);
+    int vrc = ghr_live(seg, &lc, ab, 2 * IMG_ARENA_CAP, &an, &li);
+    check(vrc, "live");
+    if (vrc == GHR_OK && li.in_place && (li.arenas == 0 || li.arenas > GH_SHM_ARENAS_CAPACITY || li.torn > li.arenas))
+        abort();
     check(ghr_map(seg, 0, b, 2 * IMG_CAP, &n, &total), "map request");
     check(ghr_request_counters(seg, 0), "counters request");
     ghr_close(seg);
@@ -220,6 +227,7 @@ int main(int argc, char **argv)
 {
     struct img seed;
     img_init(&seed);
+    img_live(&seed); /* the region tables and the counters in place too */
     if (argc == 3 && strcmp(argv[1], "--write-seed") == 0)
         return img_write(argv[2], &seed, sizeof seed) == 0 ? 0 : 1;
 

@@ -33,6 +33,15 @@ struct img_table {
     struct gh_shm_region r[IMG_REGIONS];
 };
 
+#define IMG_LIVE_ARENAS 2u  /* the live section's entries (img_live) */
+#define IMG_LIVE_CACHES 2u
+
+struct img_live {
+    struct gh_shm_live head;
+    struct gh_shm_live_arena arena[IMG_LIVE_ARENAS];
+    struct gh_shm_live_cache cache[IMG_LIVE_CACHES];
+};
+
 struct img {
     struct gh_shm_header h;
     struct gh_shm_config cfg;
@@ -45,13 +54,15 @@ struct img {
     struct gh_shm_arena arena[IMG_ARENA_CAP];
     struct img_table heap;              /* the main region table (img_tables; else unnamed) */
     struct img_table tables[IMG_TABLES]; /* the other arenas' */
+    struct img_live live;               /* the counters in place (img_live; else unnamed) */
 };
 
 _Static_assert(sizeof(struct img) == sizeof(struct gh_shm_header) + sizeof(struct gh_shm_config) +
                sizeof(struct gh_shm_counters) + sizeof(struct gh_shm_map) +
                IMG_CAP * sizeof(struct gh_shm_block) + sizeof(struct gh_shm_large) +
                IMG_LARGE_CAP * sizeof(struct gh_shm_large_block) + sizeof(struct gh_shm_arenas) +
-               IMG_ARENA_CAP * sizeof(struct gh_shm_arena) + (1 + IMG_TABLES) * sizeof(struct img_table),
+               IMG_ARENA_CAP * sizeof(struct gh_shm_arena) + (1 + IMG_TABLES) * sizeof(struct img_table) +
+               sizeof(struct img_live),
                "struct img must have no padding");
 
 /* Field 22 of /proc/self/stat; 0 if unreadable. */
@@ -154,6 +165,49 @@ static inline void img_tables(struct img *m)
     h->arena_tables = IMG_TABLES;
     h->arena_table_regions = IMG_REGIONS;
     m->heap.head.arena_tables = 1;
+}
+
+/* Name the live section too (img_tables first): two arenas in place, one
+ * live thread cache, the exited threads' counts.  What ghr_live must add up:
+ * malloc calls 10 + 5 + 3, live blocks 3 + 3 - 1 cached, free blocks 2 + 1,
+ * cache hits 3 + 1. */
+static inline void img_live(struct img *m)
+{
+    img_tables(m);
+    struct gh_shm_header *h = &m->h;
+    h->live_offset = offsetof(struct img, live);
+    h->live_size = sizeof m->live;
+    struct gh_shm_live *v = &m->live.head;
+    v->arena_size = sizeof m->live.arena[0];
+    v->arenas = IMG_LIVE_ARENAS;
+    v->cache_size = sizeof m->live.cache[0];
+    v->caches = IMG_LIVE_CACHES;
+    v->os.brk_calls = 7;
+    v->exited.hits = 1;
+    m->heap.head.arenas = 2;
+    m->heap.head.seq = 4;
+    m->tables[0].head.seq = 6;
+    for (unsigned k = 0; k < IMG_LIVE_ARENAS; k++) {
+        struct gh_shm_live_arena *a = &m->live.arena[k];
+        a->heap.live_blocks = 3;
+        a->heap.live_block_bytes = 4096;
+        a->heap.live_requested = 4000;
+        a->heap.free_bytes = 8192;
+        a->heap.overhead_bytes = 64;
+        a->heap.heap_bytes = 4096 + 8192 + 64;
+        a->heap.peak_heap_bytes = 1 << 20;
+        a->heap.free_hist[12] = k ? 1 : 2;
+        a->calls.malloc = k ? 5 : 10;
+        a->calls.free = 4;
+        a->threads = 1;
+    }
+    m->live.cache[0].in_use = 1;
+    m->live.cache[0].c.blocks = 1;
+    m->live.cache[0].c.bytes = 64;
+    m->live.cache[0].c.requested = 50;
+    m->live.cache[0].c.hits = 3;
+    m->live.cache[0].c.calls.malloc = 3;
+    m->live.cache[1].c.hits = 1000;   /* not in use: not counted */
 }
 
 /* Hold a shared flock on path, as a live writer does (the reader takes a

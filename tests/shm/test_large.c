@@ -284,6 +284,103 @@ static void test_arena_tables_layout(void **state)
     }
 }
 
+/* The counters kept in place, added up (glassheap/live.h's rules). */
+static void test_live(void **state)
+{
+    (void)state;
+    struct img m;
+    img_init(&m);
+    img_live(&m);
+    struct ghr_segment *seg = open_ok("live", &m);
+    struct gh_shm_counters c;
+    struct gh_shm_arena a[IMG_ARENA_CAP];
+    size_t n = 0;
+    struct ghr_live_info info;
+    assert_int_equal(ghr_counters(seg, &c), GHR_OK);
+    assert_int_equal(ghr_arenas(seg, a, IMG_ARENA_CAP, &n), GHR_OK);
+    assert_int_equal(ghr_live(seg, &c, a, IMG_ARENA_CAP, &n, &info), GHR_OK);
+    assert_true(info.in_place && !info.absent);
+    assert_int_equal(info.arenas, 2);
+    assert_int_equal(info.torn, 0);
+    assert_int_equal(info.caches, 1);
+    assert_int_equal(c.malloc_calls, 18);
+    assert_int_equal(c.free_calls, 8);
+    assert_int_equal(c.live_blocks, 5);
+    assert_int_equal(c.live_block_bytes, 8192 - 64);
+    assert_int_equal(c.live_requested, 8000 - 50);
+    assert_int_equal(c.cached_blocks, 1);
+    assert_int_equal(c.cache_hits, 4);
+    assert_int_equal(c.free_blocks, 3);
+    assert_int_equal(c.free_bytes, 2 * 8192);
+    assert_int_equal(c.heap_bytes, 2 * (4096 + 8192 + 64));
+    assert_int_equal(c.live_block_bytes + c.cached_bytes + c.free_bytes + c.overhead_bytes, c.heap_bytes);
+    assert_int_equal(c.brk_calls, 7);
+    assert_int_equal(c.arenas, 2);
+    assert_int_equal(n, 2);
+    assert_int_equal(a[1].calls, 5 + 4);
+    assert_int_equal(a[1].free_blocks, 1);
+    assert_int_equal(a[1].threads, 1);
+    ghr_close(seg);
+
+    /* arena 1 inside a call on every look: taken as last read, and said */
+    m.tables[0].head.seq = 7;
+    seg = open_ok("live", &m);
+    assert_int_equal(ghr_live(seg, &c, NULL, 0, NULL, &info), GHR_OK);
+    assert_int_equal(info.torn, 1);
+    ghr_close(seg);
+
+    /* more arenas counted than there are entries: bounded by them */
+    img_init(&m);
+    img_live(&m);
+    m.heap.head.arenas = 1000;
+    seg = open_ok("live", &m);
+    assert_int_equal(ghr_live(seg, &c, NULL, 0, NULL, &info), GHR_OK);
+    assert_int_equal(info.arenas, 2);
+    ghr_close(seg);
+
+    /* a writer without the section: nothing changed */
+    img_init(&m);
+    seg = open_ok("live", &m);
+    assert_int_equal(ghr_counters(seg, &c), GHR_OK);
+    uint64_t calls = c.malloc_calls;
+    assert_int_equal(ghr_live(seg, &c, NULL, 0, NULL, &info), GHR_OK);
+    assert_true(info.absent && !info.in_place);
+    assert_int_equal(c.malloc_calls, calls);
+    ghr_close(seg);
+    assert_int_equal(ghr_live(NULL, &c, NULL, 0, NULL, &info), GHR_NO_SEGMENT);
+}
+
+/* A live section that does not fit, or an entry no heap would write. */
+static void test_live_bad(void **state)
+{
+    (void)state;
+    struct gh_shm_counters c;
+    struct ghr_live_info info;
+    for (int k = 0; k < 9; k++) {
+        struct img m;
+        img_init(&m);
+        img_live(&m);
+        int open_rc = GHR_OK;
+        switch (k) {
+        case 0: m.h.live_offset = (uint32_t)sizeof m; open_rc = GHR_BAD_LAYOUT; break;        /* outside */
+        case 1: m.h.live_size = 8; open_rc = GHR_BAD_LAYOUT; break;                            /* too small */
+        case 2: m.h.live_offset = m.h.arena_tables_offset; open_rc = GHR_BAD_LAYOUT; break;  /* over the tables */
+        case 3: m.live.head.arena_size = 8; break;                                             /* entries too small */
+        case 4: m.live.head.arenas = 1000; break;                                              /* past the section */
+        case 5: m.live.head.caches = 1u << 30; break;                                          /* past the section */
+        case 6: m.live.arena[1].heap.free_bytes = UINT64_MAX; break;                           /* would wrap */
+        case 7: m.live.arena[0].heap.live_block_bytes += 16; break;                            /* above the heap */
+        case 8: m.live.arena[0].heap.live_requested = 5000; break;                             /* above its blocks */
+        }
+        struct ghr_segment *seg = NULL;
+        int rc = open_img("livebad", &m, &seg);
+        assert_int_equal(rc, open_rc);
+        if (rc == GHR_OK)
+            assert_int_equal(ghr_live(seg, &c, NULL, 0, NULL, &info), GHR_BAD_LAYOUT);
+        ghr_close(seg);
+    }
+}
+
 static void test_arenas_bad_entry(void **state)
 {
     (void)state;
@@ -375,6 +472,8 @@ int main(void)
         cmocka_unit_test(test_arenas_roundtrip),
         cmocka_unit_test(test_arenas_layout),
         cmocka_unit_test(test_arena_tables_layout),
+        cmocka_unit_test(test_live),
+        cmocka_unit_test(test_live_bad),
         cmocka_unit_test(test_arenas_bad_entry),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -130,23 +130,6 @@ static void sleep_ns(long ns)
     nanosleep(&ts, NULL);
 }
 
-/* Copy n bytes (n a multiple of 8) from 8-aligned shared memory, one relaxed
- * atomic load per word: the writer may be storing at the same time. */
-static void load_words(void *dst, const uint8_t *src, size_t n)
-{
-    const uint64_t *s = (const uint64_t *)(const void *)src;
-    uint8_t *d = dst;
-    for (size_t i = 0; i < n / 8; i++) {
-        uint64_t w = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
-        memcpy(d + 8 * i, &w, 8);
-    }
-}
-
-static uint64_t load64(const uint8_t *p)
-{
-    return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_ACQUIRE);
-}
-
 static void seq_pause(int try)
 {
     if (try < SEQ_SPIN_TRIES)
@@ -173,9 +156,9 @@ static int locked_copy(const struct locked *l, void *head, void *buf, size_t cap
 {
     const uint8_t *seqp = l->at + l->seq_off;
     for (int try = 0; try < SEQ_TRIES; try++) {
-        uint64_t s1 = load64(seqp);
+        uint64_t s1 = ghr_load_seq(seqp);
         if (!(s1 & 1)) {
-            load_words(head, l->at, l->head_size);
+            ghr_load_words(head, l->at, l->head_size);
             uint64_t count = 0;
             if (l->capacity)
                 memcpy(&count, (const uint8_t *)head + l->count_off, sizeof count);
@@ -184,7 +167,7 @@ static int locked_copy(const struct locked *l, void *head, void *buf, size_t cap
             if (count > cap)
                 count = cap;
             for (uint64_t i = 0; i < count; i++)
-                load_words((uint8_t *)buf + i * l->entry_size, l->at + l->head_size + i * l->stride,
+                ghr_load_words((uint8_t *)buf + i * l->entry_size, l->at + l->head_size + i * l->stride,
                            l->entry_size);
             __atomic_thread_fence(__ATOMIC_ACQUIRE);
             if (s1 == __atomic_load_n((const uint64_t *)(const void *)seqp, __ATOMIC_RELAXED)) {
@@ -520,7 +503,7 @@ const struct gh_shm_header *ghr_header(const struct ghr_segment *seg)
 
 static uint64_t exited_now(const struct ghr_segment *seg)
 {
-    return load64(seg->base + offsetof(struct gh_shm_header, exited));
+    return ghr_load_seq(seg->base + offsetof(struct gh_shm_header, exited));
 }
 
 int ghr_check(const struct ghr_segment *seg)
@@ -597,7 +580,7 @@ static int ask_and_wait(const struct ghr_segment *seg, uint8_t *request,
     for (unsigned polls = 0;; polls++) {
         if (polls && ghr_still_whole(seg) != GHR_OK)
             return GHR_TRUNCATED;
-        if (load64(answered) >= want)
+        if (ghr_load_seq(answered) >= want)
             return GHR_OK;
         if (exited_now(seg))
             return GHR_STALE;

@@ -165,7 +165,10 @@ struct ghr_live_info {
  * exact) and the buddy orders.  With arenas (cap entries, filled by
  * ghr_arenas first, or zeroed), each arena's counters are replaced too
  * (*narenas of them; the largest free block kept).  A writer without the
- * section: GHR_OK, info->absent, nothing changed.  Every sum saturates. */
+ * section: GHR_OK, info->absent, nothing changed.  Every sum saturates; a
+ * section whose sizes do not fit, or an arena entry (read at one moment)
+ * whose used, free and overhead bytes exceed its heap, or whose requests
+ * exceed its blocks, is GHR_BAD_LAYOUT (c may be changed in part then). */
 int ghr_live(const struct ghr_segment *seg, struct gh_shm_counters *c, struct gh_shm_arena *arenas, size_t cap,
              size_t *narenas, struct ghr_live_info *info);
 

@@ -38,20 +38,6 @@ int ghr_validate_live(const struct gh_shm_header *h)
     return GHR_OK;
 }
 
-static uint64_t load(const uint8_t *p)
-{
-    return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_ACQUIRE);
-}
-
-static void copy_words(void *dst, const uint8_t *src, size_t n)
-{
-    const uint64_t *s = (const uint64_t *)(const void *)src;
-    uint8_t *d = dst;
-    for (size_t i = 0; i < n / 8; i++) {
-        uint64_t w = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
-        memcpy(d + 8 * i, &w, 8);
-    }
-}
 
 static inline uint64_t sat_add(uint64_t a, uint64_t b)
 {
@@ -66,19 +52,17 @@ static void add_words(uint64_t *a, const uint64_t *b, size_t n)
 }
 
 /* The live head, checked: entry sizes no smaller than this reader's, and
- * the entries inside the section.  NULL when there is none. */
-static bool live_head(const struct ghr_segment *seg, struct gh_shm_live *v)
+ * the entries inside the section.  GHR_OK, or GHR_BAD_LAYOUT. */
+static int live_head(const struct ghr_segment *seg, struct gh_shm_live *v)
 {
     const struct gh_shm_header *h = &seg->hdr;
-    if (h->live_offset == 0)
-        return false;
-    copy_words(v, seg->base + h->live_offset, sizeof *v);
+    ghr_load_words(v, seg->base + h->live_offset, sizeof *v);
     if (v->arena_size < sizeof(struct gh_shm_live_arena) || v->arena_size % 8 ||
         v->cache_size < sizeof(struct gh_shm_live_cache) || v->cache_size % 8 || v->arenas == 0 ||
         v->arenas > GH_SHM_ARENAS_CAPACITY || v->caches > LIVE_CACHES_MAX)
-        return false;
+        return GHR_BAD_LAYOUT;
     uint64_t need = sizeof *v + (uint64_t)v->arenas * v->arena_size + (uint64_t)v->caches * v->cache_size;
-    return need <= h->live_size;
+    return need <= h->live_size ? GHR_OK : GHR_BAD_LAYOUT;
 }
 
 /* Where arena k's seq word and region-table head lie (k >= 1 needs the
@@ -106,9 +90,9 @@ static bool copy_arena(const struct ghr_segment *seg, const struct gh_shm_live *
     for (int t = 0; t < LIVE_TRIES; t++) {
         if (t && t % 16 == 0)
             sched_yield();
-        uint64_t s1 = load(tab + offsetof(struct gh_shm_heap, seq));
-        copy_words(e, at, sizeof *e);
-        *regions = load(tab + offsetof(struct gh_shm_heap, total));
+        uint64_t s1 = ghr_load_seq(tab + offsetof(struct gh_shm_heap, seq));
+        ghr_load_words(e, at, sizeof *e);
+        *regions = ghr_load_seq(tab + offsetof(struct gh_shm_heap, total));
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         uint64_t s2 = __atomic_load_n((const uint64_t *)(const void *)(tab + offsetof(struct gh_shm_heap, seq)),
                                       __ATOMIC_RELAXED);
@@ -129,8 +113,8 @@ static bool copy_large(const struct ghr_segment *seg, struct gh_shm_live *v)
     for (int t = 0; t < LIVE_TRIES; t++) {
         if (t && t % 16 == 0)
             sched_yield();
-        uint64_t s1 = load(list + offsetof(struct gh_shm_large, seq));
-        copy_words(v, at, sizeof *v);
+        uint64_t s1 = ghr_load_seq(list + offsetof(struct gh_shm_large, seq));
+        ghr_load_words(v, at, sizeof *v);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         uint64_t s2 = __atomic_load_n((const uint64_t *)(const void *)(list + offsetof(struct gh_shm_large, seq)),
                                       __ATOMIC_RELAXED);
@@ -151,15 +135,17 @@ int ghr_live(const struct ghr_segment *seg, struct gh_shm_counters *c, struct gh
     int rc = ghr_still_whole(seg);
     if (rc != GHR_OK)
         return rc;
-    struct gh_shm_live v;
-    if (!live_head(seg, &v)) {
+    const struct gh_shm_header *h = &seg->hdr;
+    if (h->live_offset == 0) {
         info->absent = true;
         return GHR_OK;
     }
-    const struct gh_shm_header *h = &seg->hdr;
+    struct gh_shm_live v;
+    if ((rc = live_head(seg, &v)) != GHR_OK)
+        return rc;
     if (h->heap_offset == 0)
         return GHR_BAD_LAYOUT; /* arena 0's seq lives in the main region table */
-    uint64_t n = load(seg->base + h->heap_offset + offsetof(struct gh_shm_heap, arenas));
+    uint64_t n = ghr_load_seq(seg->base + h->heap_offset + offsetof(struct gh_shm_heap, arenas));
     if (n == 0)
         n = 1;
     if (n > v.arenas)
@@ -175,8 +161,13 @@ int ghr_live(const struct ghr_segment *seg, struct gh_shm_counters *c, struct gh
     for (uint64_t k = 0; k < n; k++) {
         struct gh_shm_live_arena e;
         uint64_t r;
-        if (!copy_arena(seg, &v, k, &e, &r))
+        if (!copy_arena(seg, &v, k, &e, &r)) {
             info->torn++;
+        } else if (sat_add(sat_add(e.heap.live_block_bytes, e.heap.free_bytes), e.heap.overhead_bytes)
+                       > e.heap.heap_bytes ||
+                   e.heap.live_requested > e.heap.live_block_bytes) {
+            return GHR_BAD_LAYOUT; /* a heap's own counters never say this */
+        }
         add_words((uint64_t *)&heap, (const uint64_t *)&e.heap, sizeof heap / 8);
         add_words((uint64_t *)&calls, (const uint64_t *)&e.calls, sizeof calls / 8);
         regions = sat_add(regions, r);
@@ -210,14 +201,14 @@ int ghr_live(const struct ghr_segment *seg, struct gh_shm_counters *c, struct gh
 
     /* the threads' caches: each entry written by its thread alone */
     struct gh_tcache_counts cache;
-    copy_words(&cache, seg->base + h->live_offset + offsetof(struct gh_shm_live, exited), sizeof cache);
+    ghr_load_words(&cache, seg->base + h->live_offset + offsetof(struct gh_shm_live, exited), sizeof cache);
     const uint8_t *ce = seg->base + h->live_offset + sizeof v + (uint64_t)v.arenas * v.arena_size;
     for (uint64_t i = 0; i < v.caches; i++) {
         const uint8_t *at = ce + i * v.cache_size;
-        if (load(at + offsetof(struct gh_shm_live_cache, in_use)) != 1)
+        if (ghr_load_seq(at + offsetof(struct gh_shm_live_cache, in_use)) != 1)
             continue;
         struct gh_tcache_counts t;
-        copy_words(&t, at + offsetof(struct gh_shm_live_cache, c), sizeof t);
+        ghr_load_words(&t, at + offsetof(struct gh_shm_live_cache, c), sizeof t);
         add_words((uint64_t *)&cache, (const uint64_t *)&t, sizeof t / 8);
         info->caches++;
     }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "reader.h"
@@ -29,6 +30,24 @@ struct ghr_segment {
 /* GHR_OK while the file still holds all that is mapped of it (checked
  * before every read through the mapping: a shrunk file is not a SIGBUS). */
 int ghr_still_whole(const struct ghr_segment *seg);
+
+/* Copy n bytes (n a multiple of 8) from 8-aligned shared memory, one relaxed
+ * atomic load per word: the writer may be storing at the same time. */
+static inline void ghr_load_words(void *dst, const uint8_t *src, size_t n)
+{
+    const uint64_t *s = (const uint64_t *)(const void *)src;
+    uint8_t *d = dst;
+    for (size_t i = 0; i < n / 8; i++) {
+        uint64_t w = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+        memcpy(d + 8 * i, &w, 8);
+    }
+}
+
+/* One word of shared memory (a sequence word: acquire). */
+static inline uint64_t ghr_load_seq(const uint8_t *p)
+{
+    return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_ACQUIRE);
+}
 
 /* The live section's place (reader_live.c), at open. */
 int ghr_validate_live(const struct gh_shm_header *h);

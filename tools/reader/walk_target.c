@@ -34,29 +34,13 @@ struct target {
     uint64_t cap;              /* the entries it holds */
 };
 
-static uint64_t load_seq(const uint8_t *p)
-{
-    return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_ACQUIRE);
-}
-
 static int t_seq(void *ctx, uint64_t *seq)
 {
     const struct target *t = ctx;
     if (ghr_still_whole(t->seg) != GHR_OK)
         return EIO;
-    *seq = load_seq(t->seg->base + t->table + offsetof(struct gh_shm_heap, seq));
+    *seq = ghr_load_seq(t->seg->base + t->table + offsetof(struct gh_shm_heap, seq));
     return 0;
-}
-
-/* Copy n bytes (a multiple of 8) of shared memory a word at a time. */
-static void copy_words(void *dst, const uint8_t *src, size_t n)
-{
-    const uint64_t *s = (const uint64_t *)(const void *)src;
-    uint8_t *d = dst;
-    for (size_t i = 0; i < n / 8; i++) {
-        uint64_t w = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
-        memcpy(d + 8 * i, &w, 8);
-    }
 }
 
 static int t_table(void *ctx, struct gh_shm_heap *head, struct gh_shm_region *regions, size_t cap, size_t *n)
@@ -69,8 +53,8 @@ static int t_table(void *ctx, struct gh_shm_heap *head, struct gh_shm_region *re
     if (ghr_still_whole(t->seg) != GHR_OK)
         return EIO;
     const uint8_t *at = t->seg->base + t->table;
-    uint64_t s1 = load_seq(at + offsetof(struct gh_shm_heap, seq));
-    copy_words(head, at, sizeof *head);
+    uint64_t s1 = ghr_load_seq(at + offsetof(struct gh_shm_heap, seq));
+    ghr_load_words(head, at, sizeof *head);
     head->seq = s1;
     if (s1 & 1)
         return EAGAIN;
@@ -80,7 +64,7 @@ static int t_table(void *ctx, struct gh_shm_heap *head, struct gh_shm_region *re
     if (k > cap)
         k = cap;
     for (uint64_t i = 0; i < k; i++)
-        copy_words(&regions[i], at + sizeof *head + i * h->heap_region_size, sizeof regions[i]);
+        ghr_load_words(&regions[i], at + sizeof *head + i * h->heap_region_size, sizeof regions[i]);
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     if (__atomic_load_n((const uint64_t *)(const void *)(at + offsetof(struct gh_shm_heap, seq)), __ATOMIC_RELAXED)
         != s1)
