@@ -255,7 +255,7 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     uint32_t stride = round8(sizeof(struct gh_shm_heap) + GH_SHM_ARENA_REGIONS * sizeof(struct gh_shm_region));
     uint32_t off_tables = off_arenas + round8(arenas_size);
     uint32_t tables_size = (GH_SHM_ARENAS_CAPACITY - 1) * stride;
-    uint32_t off_live = off_tables + round8(tables_size);
+    uint32_t off_live = (off_tables + tables_size + 63u) & ~63u; /* on a cache line (glassheap/live.h) */
     uint32_t live_size = (uint32_t)(sizeof(struct gh_shm_live) + GH_SHM_LIVE_ARENAS * sizeof(struct gh_shm_live_arena)
                                     + GH_SHM_LIVE_CACHES * sizeof(struct gh_shm_live_cache));
     uint64_t total = (uint64_t)off_live + live_size;

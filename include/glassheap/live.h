@@ -117,6 +117,7 @@ struct gh_shm_live {
     /* the caches of threads that exited (and orphans of a fork), added up
      * under the cache registry's lock */
     struct gh_tcache_counts exited;
+    uint64_t pad[7];               /* to 576 bytes: the entries start on a cache line */
     /* struct gh_shm_live_arena arenas[arenas], then struct gh_shm_live_cache caches[caches] */
 };
 
@@ -131,6 +132,18 @@ struct gh_shm_live_cache {
     uint64_t in_use;               /* 1: a live thread counts here */
     struct gh_tcache_counts c;
 };
+
+/* Every entry is a whole number of 64-byte cache lines, and the section
+ * starts on one: threads counting in entries of their own never share a
+ * line. */
+#ifdef __cplusplus
+#define GH_LIVE_ASSERT static_assert
+#else
+#define GH_LIVE_ASSERT _Static_assert
+#endif
+GH_LIVE_ASSERT(sizeof(struct gh_shm_live) % 64 == 0, "live head: whole cache lines");
+GH_LIVE_ASSERT(sizeof(struct gh_shm_live_arena) % 64 == 0, "arena entry: whole cache lines");
+GH_LIVE_ASSERT(sizeof(struct gh_shm_live_cache) % 64 == 0, "cache entry: whole cache lines");
 
 #define GH_SHM_LIVE_ARENAS 128u    /* GH_ARENAS_MAX */
 #define GH_SHM_LIVE_CACHES 256u    /* threads whose caches count in place */
