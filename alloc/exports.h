@@ -178,8 +178,10 @@ static inline void enter(struct gh_arena *a)
 
 static inline __attribute__((always_inline)) void leave(struct gh_arena *a)
 {
-    /* Publish every GH_SHM_PUBLISH_EVERY calls, and answer a waiting reader. */
-    bool publish = G.shm.hdr && (++a->shm_calls >= GH_SHM_PUBLISH_EVERY || gh_shm_requested(&G.shm));
+    /* Answer a waiting reader.  Counters kept in place need no periodic
+     * publish (it would take every arena's lock: a stall for every thread);
+     * without them (a lost placement), publish every GH_SHM_PUBLISH_EVERY calls. */
+    bool publish = G.shm.hdr && ((!G.shm.placed && ++a->shm_calls >= GH_SHM_PUBLISH_EVERY) || gh_shm_requested(&G.shm));
     if (publish)
         a->shm_calls = 0;
     if (a == GH_MAIN_ARENA)

@@ -149,8 +149,8 @@ struct ghr_live_info {
     bool absent;             /* the writer keeps none (it only publishes) */
     bool large;              /* the large-block words too (else as published) */
     unsigned arenas;         /* arenas added up */
-    unsigned torn;           /* arenas found inside a call on every try (a process
-                              * stopped inside one): their entries as last copied */
+    unsigned torn;           /* arenas found inside a call on every try for some 50 ms
+                              * (a process stopped inside one): as last copied */
     unsigned caches;         /* thread caches counted in place */
     uint64_t caches_unplaced;/* live caches without an entry (not counted) */
 };
@@ -162,7 +162,8 @@ struct ghr_live_info {
  * (calls, system calls, the heap now, peaks, the free-block histogram,
  * caches, quarantine, large blocks, the threshold), the rest stays: the
  * largest free block (bounded by the free bytes now; the walker has it
- * exact) and the buddy orders.  With arenas (cap entries, filled by
+ * exact); the buddy orders are the histogram's buckets (every buddy block
+ * is a power of two).  With arenas (cap entries, filled by
  * ghr_arenas first, or zeroed), each arena's counters are replaced too
  * (*narenas of them; the largest free block kept).  A writer without the
  * section: GHR_OK, info->absent, nothing changed.  Every sum saturates; a

@@ -13,11 +13,15 @@
 #include <sched.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 #include "reader.h"
 #include "reader_private.h"
 
-#define LIVE_TRIES   2000    /* copies of one arena's entry before taking it torn */
+#define LIVE_SPINS   256     /* copies of one arena's entry with a yield now and then, */
+#define LIVE_NAPS    500     /* then copies 100 us apart (a writer descheduled inside a call
+                                gets 50 ms), before taking it torn */
+#define NAP_NS       100000L
 #define LIVE_CACHES_MAX 65536u
 
 static bool span_ok(uint64_t off, uint64_t len, uint64_t lo, uint64_t hi)
@@ -38,6 +42,20 @@ int ghr_validate_live(const struct gh_shm_header *h)
     return GHR_OK;
 }
 
+
+/* Between two copies: a yield now and then, later a nap; false when done. */
+static bool wait_turn(int t)
+{
+    if (t >= LIVE_SPINS + LIVE_NAPS)
+        return false;
+    if (t >= LIVE_SPINS) {
+        struct timespec ts = { 0, NAP_NS };
+        nanosleep(&ts, NULL);
+    } else if (t && t % 16 == 0) {
+        sched_yield();
+    }
+    return true;
+}
 
 static inline uint64_t sat_add(uint64_t a, uint64_t b)
 {
@@ -87,9 +105,7 @@ static bool copy_arena(const struct ghr_segment *seg, const struct gh_shm_live *
     const struct gh_shm_header *h = &seg->hdr;
     const uint8_t *tab = seg->base + table_of(h, k);
     const uint8_t *at = seg->base + h->live_offset + sizeof *v + k * v->arena_size;
-    for (int t = 0; t < LIVE_TRIES; t++) {
-        if (t && t % 16 == 0)
-            sched_yield();
+    for (int t = 0; wait_turn(t); t++) {
         uint64_t s1 = ghr_load_seq(tab + offsetof(struct gh_shm_heap, seq));
         ghr_load_words(e, at, sizeof *e);
         *regions = ghr_load_seq(tab + offsetof(struct gh_shm_heap, total));
@@ -110,9 +126,7 @@ static bool copy_large(const struct ghr_segment *seg, struct gh_shm_live *v)
         return false;
     const uint8_t *list = seg->base + h->large_offset;
     const uint8_t *at = seg->base + h->live_offset;
-    for (int t = 0; t < LIVE_TRIES; t++) {
-        if (t && t % 16 == 0)
-            sched_yield();
+    for (int t = 0; wait_turn(t); t++) {
         uint64_t s1 = ghr_load_seq(list + offsetof(struct gh_shm_large, seq));
         ghr_load_words(v, at, sizeof *v);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -260,6 +274,12 @@ int ghr_live(const struct ghr_segment *seg, struct gh_shm_counters *c, struct gh
         fb = sat_add(fb, heap.free_hist[i]);
     }
     c->free_blocks = fb;
+    /* buddy: every block is a power of two, so bucket k of the histogram
+     * is order k (the configuration says buddy by its largest order) */
+    struct gh_shm_config cfg;
+    if (ghr_config(seg, &cfg) == GHR_OK && cfg.buddy_max_order)
+        for (unsigned i = 0; i < GH_SHM_ORDERS && i < GH_LIVE_HIST; i++)
+            c->buddy_free[i] = heap.free_hist[i];
     if (c->largest_free > c->free_bytes)
         c->largest_free = c->free_bytes;  /* kept from the publish: bounded by what is free now */
     c->heap_bytes = heap.heap_bytes;
