@@ -198,9 +198,16 @@ static inline __attribute__((always_inline)) void leave(struct gh_arena *a)
 
 /* No lock held: is a reader waiting?  Looked at under the main arena's
  * lock (if it is free now), so never after the exit handler took the
- * segment away (it clears G.shm.hdr with every arena lock held). */
+ * segment away (it clears G.shm.hdr with every arena lock held); with the
+ * counters in place, first without it. */
 static inline bool reader_waiting(void)
 {
+    /* Counters in place: the mapping stays until the process ends, so the
+     * request words may be looked at first without the lock (a trylock
+     * every few cached calls would bounce the main arena's lock between
+     * threads that do not otherwise share it). */
+    if (__atomic_load_n(&G.shm.placed, __ATOMIC_ACQUIRE) && !gh_shm_requested(&G.shm))
+        return false;
     struct gh_arena *m = GH_MAIN_ARENA;
     if (!G.shm.hdr || !gh_trylock(&m->lock))
         return false;

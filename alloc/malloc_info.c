@@ -3,9 +3,10 @@
  * Owns: mallinfo, mallinfo2, mallopt, malloc_stats, the glassheap_*
  * extensions (version, policy, check, counters), the snapshot of every
  * counter they read (every arena's and cache's added up, taken with every
- * arena lock held), writing the exit summary, and publishing the segment
- * (counters and every arena's own entry every GH_SHM_PUBLISH_EVERY calls,
- * a heap map on request).
+ * arena lock held), writing the exit summary, and publishing the segment's
+ * snapshot (counters and every arena's own entry, on request and at exit;
+ * the counters themselves count in place: glassheap/live.h) and a heap map
+ * on request.
  * Never: allocates or frees.
  */
 #define _GNU_SOURCE

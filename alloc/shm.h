@@ -1,10 +1,14 @@
-/* shm.h - publishing counters, the heap map and the large-block list into
- * the segment (layout: include/glassheap/shm.h).
+/* shm.h - the segment: the counters' place, publishing a snapshot, the heap
+ * map and the large-block list (layout: include/glassheap/shm.h and
+ * glassheap/live.h).
  *
  * The front end creates the segment at start-up (outside its lock) with
- * gh_shm_open_large(), calls gh_shm_publish() (and gh_shm_write_map() when
- * a map is asked for) with its lock held every GH_SHM_PUBLISH_EVERY calls
- * or when gh_shm_requested(), and gh_shm_close() at exit.  Nothing here
+ * gh_shm_open_large(), moves every counter into its live section
+ * (gh_shm_place_main, gh_shm_attach_arena: counted in place from then on),
+ * calls gh_shm_publish() (and gh_shm_write_map() when a map is asked for)
+ * with its locks held when gh_shm_requested() (and every
+ * GH_SHM_PUBLISH_EVERY calls while nothing is placed), and gh_shm_close()
+ * at exit.  Nothing here
  * allocates; the segment is a MAP_SHARED mapping of
  * /dev/shm/glassheap.<pid>, made and removed through os.c.
  *

@@ -57,11 +57,11 @@
  * section (glassheap/live.h) and every allocator call updates them there,
  * under its arena's seq: a reader has them as of the last completed call
  * with no request (an idle, blocked or stopped process included).  The
- * snapshot struct gh_shm_counters below is still published (every
- * GH_SHM_PUBLISH_EVERY allocator calls, when a reader asks through
- * counters.request, answered like the map, and at exit) for the figures
- * that are not counters (the largest free block, the buddy orders) and
- * for readers older than the live section.
+ * snapshot struct gh_shm_counters below is still published (when a reader
+ * asks through counters.request, answered like the map, and at exit; every
+ * GH_SHM_PUBLISH_EVERY allocator calls only by a writer without the live
+ * section) for the figures that are not counters (the largest free block)
+ * and for readers older than the live section.
  *
  * Rules the writer keeps (readers may rely on them):
  *   - it sizes the file, fills everything, and stores `magic` last with a
