@@ -41,6 +41,7 @@
 #define MIN_MAPS          20
 #define MAP_EVERY         8      /* one map per this many counter snapshots */
 #define RACING_READS      100    /* unrequested reads after each requested one */
+#define LIVE_READS        8      /* reads of the counters in place after each requested one */
 #define MAP_CAP           GH_SHM_MAP_CAPACITY
 #define DEFAULT_THRESHOLD (128u * 1024u)
 #define FIT_REGION_OVERHEAD 64u  /* 48-byte record + 16-byte end marker */
