@@ -164,13 +164,12 @@ void gh_exports_shm_service(void);
 
 /* Inside the lock the allocator reads its own headers and free blocks,
  * which memcheck has been told are off limits: silence it there. */
+_Static_assert(GH_SHM_ARENAS_CAPACITY >= GH_ARENAS_MAX, "a region table for every arena");
+
 static inline void enter(struct gh_arena *a)
 {
     gh_lock(&a->lock);
-    if (a == GH_MAIN_ARENA) /* each arena has its region table (shm.h) */
-        gh_shm_enter(&G.shm); /* the heap's seq odd: walkers outside wait */
-    else
-        gh_shm_arena_enter(&G.shm, a->index);
+    gh_shm_enter(&a->shm_seq); /* its table's seq odd: walkers outside wait */
 #ifdef GH_HAVE_VALGRIND
     VG(VALGRIND_DISABLE_ERROR_REPORTING);
 #endif
@@ -178,16 +177,17 @@ static inline void enter(struct gh_arena *a)
 
 static inline __attribute__((always_inline)) void leave(struct gh_arena *a)
 {
-    /* Answer a waiting reader.  Counters kept in place need no periodic
-     * publish (it would take every arena's lock: a stall for every thread);
-     * without them (a lost placement), publish every GH_SHM_PUBLISH_EVERY calls. */
-    bool publish = G.shm.hdr && ((!G.shm.placed && ++a->shm_calls >= GH_SHM_PUBLISH_EVERY) || gh_shm_requested(&G.shm));
-    if (publish)
-        a->shm_calls = 0;
-    if (a == GH_MAIN_ARENA)
-        gh_shm_leave(&G.shm, &a->heap); /* region table if changed, seq even */
-    else
-        gh_shm_arena_leave(&G.shm, a->index, &a->heap);
+    /* Region table if changed, seq even; then answer a waiting reader.
+     * Counters kept in place need no periodic publish (it would take every
+     * arena's lock: a stall for every thread); without them (a lost
+     * placement), publish every GH_SHM_PUBLISH_EVERY calls.  An arena
+     * without a table (not yet attached) looks whenever there is a segment. */
+    bool publish = false;
+    if (gh_shm_leave(&G.shm, a->index, &a->shm_seq, &a->heap) || G.shm.hdr) {
+        publish = gh_shm_requested(&G.shm) || (!G.shm.placed && ++a->shm_calls >= GH_SHM_PUBLISH_EVERY);
+        if (publish)
+            a->shm_calls = 0;
+    }
 #ifdef GH_HAVE_VALGRIND
     VG(VALGRIND_ENABLE_ERROR_REPORTING);
 #endif
@@ -231,11 +231,11 @@ static inline void shm_note_arenas(bool all_locked)
             continue;
         if (!all_locked)
             gh_lock(&a->lock);
-        gh_shm_attach_arena(&G.shm, k, &a->heap, &a->calls);
+        gh_shm_attach_arena(&G.shm, k, &a->shm_seq, &a->heap, &a->calls);
         if (!all_locked)
             gh_unlock(&a->lock);
     }
-    __atomic_store_n(&G.shm.heap_tab->arenas, (uint64_t)n, __ATOMIC_RELEASE);
+    __atomic_store_n(&G.shm.arena_tabs[0].tab->arenas, (uint64_t)n, __ATOMIC_RELEASE);
 }
 
 /* No lock held (the creation lock comes before the arenas'): every arena

@@ -159,7 +159,7 @@ static void shm_start(void)
     G.shm = fresh;
     /* From here on every counter counts in place (glassheap/live.h). */
     struct gh_arena *m = GH_MAIN_ARENA;
-    gh_shm_place_main(&G.shm, &m->heap, &m->calls, &m->front);
+    gh_shm_place_main(&G.shm, &m->shm_seq, &m->heap, &m->calls, &m->front);
     gh_harden_place(&G.shm.live->harden, &G.shm.live->large_canary_bytes);
     shm_note_arenas(true);
     gh_os_counts_place(&G.shm.live->os);
@@ -314,7 +314,7 @@ __attribute__((destructor)) static void glassheap_end(void)
         gh_exports_shm_service();
         unsigned n = gh_arenas_lock_all();
         struct gh_shm s = G.shm;
-        G.shm.hdr = NULL; /* no more publishing */
+        gh_shm_stop(&G.shm); /* no more publishing, no more seq moves */
         gh_arenas_unlock_all(n);
         gh_shm_close(&s, /* unlink */ true);
     }

@@ -97,7 +97,7 @@ static uint32_t round8(size_t n)
  * block.h and region.h: written once, at open. */
 static void fill_layout(struct gh_shm *s, const struct gh_heap_desc *d)
 {
-    struct gh_shm_heap *t = s->heap_tab;
+    struct gh_shm_heap *t = s->arena_tabs[0].tab;
     s->discipline = d->max_order ? GH_SHM_DISC_BUDDY : GH_SHM_DISC_FIT;
     s->max_order = d->max_order;
     t->header_bytes = GH_HEADER_SIZE;
@@ -151,15 +151,17 @@ static void write_table(struct gh_shm *s, struct gh_shm_heap *t, struct gh_shm_r
     t->table_writes++;
 }
 
-/* Called inside the odd window of heap_tab->seq (or before the segment is
- * published): a reader retries a walk that saw it move. */
+/* Called inside the odd window of the main table's seq (or before the
+ * segment is published): a reader retries a walk that saw it move. */
 void gh_shm_write_regions(struct gh_shm *s, const struct gh_heap *h)
 {
-    if (!s->heap_tab || s->lost)
+    struct gh_shm_tab *t = &s->arena_tabs[0];
+    if (!t->tab || s->lost)
         return;
-    write_table(s, s->heap_tab, s->regions, GH_SHM_REGION_CAPACITY, 0, h);
-    s->seen_regions = h->c->region_changes;
-    s->seen_changes = s->seen_regions + s->seen_large;
+    write_table(s, t->tab, t->regions, GH_SHM_REGION_CAPACITY, 0, h);
+    t->seen_regions = h->c->region_changes;
+    if (t->q)
+        t->q->seen = gh_shm_changes(t->q, h);
 }
 
 /* Counters into live entry k (inside an odd window of arena k's seq). */
@@ -174,25 +176,40 @@ static void place(struct gh_shm *s, unsigned k, struct gh_heap *h, struct gh_cal
     s->placed = true;
 }
 
-void gh_shm_place_main(struct gh_shm *s, struct gh_heap *h, struct gh_calls **calls, const struct gh_front *f)
+void gh_shm_bind_main(struct gh_shm *s, struct gh_shm_seq *q, const struct gh_heap *h)
 {
     if (!s->hdr || s->lost)
         return;
-    gh_shm_enter(s);
+    struct gh_shm_tab *t = &s->arena_tabs[0];
+    q->large = s->large;
+    q->seq = 0;    /* a new segment's table (open wrote it with seq 0) */
+    q->seen = gh_shm_changes(q, h);
+    t->q = q;
+    __atomic_store_n(&q->word, &t->tab->seq, __ATOMIC_RELEASE);
+}
+
+void gh_shm_place_main(struct gh_shm *s, struct gh_shm_seq *q, struct gh_heap *h, struct gh_calls **calls,
+                       const struct gh_front *f)
+{
+    if (!s->hdr || s->lost)
+        return;
+    gh_shm_bind_main(s, q, h);
+    gh_shm_enter(q);
     place(s, 0, h, calls);
     s->front = f;
     gh_shm_write_large(s);
-    gh_shm_leave(s, h);
+    gh_shm_leave(s, 0, q, h);
 }
 
-void gh_shm_attach_arena(struct gh_shm *s, unsigned k, struct gh_heap *h, struct gh_calls **calls)
+void gh_shm_attach_arena(struct gh_shm *s, unsigned k, struct gh_shm_seq *q, struct gh_heap *h,
+                         struct gh_calls **calls)
 {
     if (!s->hdr || s->lost || k == 0 || k >= GH_SHM_ARENAS_CAPACITY || s->arena_tabs[k].tab)
         return;
     struct gh_shm_tab *a = &s->arena_tabs[k];
     struct gh_shm_heap *t = (struct gh_shm_heap *)(s->arena_tables + (size_t)(k - 1) * s->arena_table_stride);
     /* the layout words as the main table's; its own seq, count and regions */
-    memcpy(t, s->heap_tab, sizeof *t);
+    memcpy(t, s->arena_tabs[0].tab, sizeof *t);
     t->seq = 1;               /* odd while it is written */
     t->count = t->total = t->table_writes = 0;
     t->arenas = 0;
@@ -201,29 +218,39 @@ void gh_shm_attach_arena(struct gh_shm *s, unsigned k, struct gh_heap *h, struct
     write_table(s, t, a->regions, GH_SHM_ARENA_REGIONS, k, h);
     a->seen_regions = h->c->region_changes;
     place(s, k, h, calls);
-    a->seq = 2;
-    __atomic_store_n(&t->seq, a->seq, __ATOMIC_RELEASE);
+    q->large = NULL;
+    q->seen = gh_shm_changes(q, h);
+    q->seq = 2;
+    __atomic_store_n(&t->seq, q->seq, __ATOMIC_RELEASE);
     a->tab = t;
+    a->q = q;
+    __atomic_store_n(&q->word, &t->seq, __ATOMIC_RELEASE);
 }
 
-void gh_shm_arena_refresh(struct gh_shm *s, unsigned k, const struct gh_heap *h)
+void gh_shm_refresh(struct gh_shm *s, unsigned k, struct gh_shm_seq *q, const struct gh_heap *h)
 {
-    struct gh_shm_tab *a = &s->arena_tabs[k];
-    if (!s->lost)
-        write_table(s, a->tab, a->regions, GH_SHM_ARENA_REGIONS, k, h);
-    a->seen_regions = h->c->region_changes;
-}
-
-void gh_shm_refresh(struct gh_shm *s, const struct gh_heap *h)
-{
-    if (h->c->region_changes != s->seen_regions)
-        gh_shm_write_regions(s, h);
-    if (s->large && s->large->changes != s->seen_large)
+    struct gh_shm_tab *t = &s->arena_tabs[k];
+    if (h->c->region_changes != t->seen_regions && !s->lost) {
+        if (k == 0)
+            gh_shm_write_regions(s, h);
+        else
+            write_table(s, t->tab, t->regions, GH_SHM_ARENA_REGIONS, k, h);
+    }
+    if (q->large && q->large->changes != s->seen_large)
         gh_shm_write_large(s);
     /* lost: nothing is written any more, and nothing asked again */
-    s->seen_regions = h->c->region_changes;
-    s->seen_large = s->large ? s->large->changes : 0;
-    s->seen_changes = gh_shm_changes(s, h);
+    t->seen_regions = h->c->region_changes;
+    if (q->large)
+        s->seen_large = q->large->changes;
+    q->seen = gh_shm_changes(q, h);
+}
+
+void gh_shm_stop(struct gh_shm *s)
+{
+    s->hdr = NULL;
+    for (unsigned k = 0; k < GH_SHM_ARENAS_CAPACITY; k++)
+        if (s->arena_tabs[k].q)
+            __atomic_store_n(&s->arena_tabs[k].q->word, NULL, __ATOMIC_RELAXED);
 }
 
 int gh_shm_open(struct gh_shm *s, const struct gh_config *cfg, const struct gh_heap *h)
@@ -281,8 +308,9 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     s->counters = (struct gh_shm_counters *)((char *)m + off_counters);
     s->map = (struct gh_shm_map *)((char *)m + off_map);
     s->blocks = (struct gh_shm_block *)(s->map + 1);
-    s->heap_tab = (struct gh_shm_heap *)((char *)m + off_heap);
-    s->regions = (struct gh_shm_region *)(s->heap_tab + 1);
+    struct gh_shm_heap *tab0 = (struct gh_shm_heap *)((char *)m + off_heap);
+    s->arena_tabs[0].tab = tab0;
+    s->arena_tabs[0].regions = (struct gh_shm_region *)(tab0 + 1);
     s->arena_tab = (struct gh_shm_arenas *)((char *)m + off_arenas);
     s->arena_entries = (struct gh_shm_arena *)(s->arena_tab + 1);
     s->arena_tables = (char *)m + off_tables;
@@ -346,7 +374,7 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
     hdr->arena_tables_size = tables_size;
     hdr->arena_tables = GH_SHM_ARENAS_CAPACITY - 1;
     hdr->arena_table_regions = GH_SHM_ARENA_REGIONS;
-    s->heap_tab->arena_tables = 1;
+    tab0->arena_tables = 1;
     hdr->live_offset = off_live;
     hdr->live_size = live_size;
     hdr->pid = (int32_t)getpid();
@@ -366,7 +394,7 @@ int gh_shm_open_large(struct gh_shm *s, const struct gh_config *cfg, const struc
         gh_os_shm_unmap(m, (size_t)total);
         close(fd);
         gh_os_shm_unlink(tmp);
-        s->heap_tab = NULL;
+        s->arena_tabs[0].tab = NULL;
         s->arena_tab = NULL;
         return err;
     }
@@ -411,9 +439,7 @@ void gh_shm_close(struct gh_shm *s, bool unlink_it)
     }
     if (s->fd >= 0)
         close(s->fd);
-    s->hdr = NULL;
-    s->heap_tab = NULL;
-    s->regions = NULL;
+    gh_shm_stop(s);
     s->fd = -1;
 }
 
@@ -636,6 +662,7 @@ void gh_shm_write_large(struct gh_shm *s)
         v->mmap_threshold_rises = f->threshold_rises;
     }
     seq_end(&list->seq);
-    s->seen_large = s->large->changes;
-    s->seen_changes = s->seen_regions + s->seen_large;
+    s->seen_large = s->large->changes; /* (the main arena's next leave sees
+                                           its changes moved: a refresh that
+                                           finds nothing to write) */
 }

@@ -35,6 +35,20 @@
 #include "large.h"
 #include "stats.h"
 
+/* What an arena's calls need to move its table's seq (gh_shm_enter and
+ * gh_shm_leave): kept in the arena itself, on the lines its lock already
+ * brings, so that a call touches one line of the segment's more than
+ * without it (the seq word) and nothing of struct gh_shm. */
+struct gh_shm_seq {
+    uint64_t *word;                /* its table's seq in the segment; NULL:
+                                      no table (none yet, or gh_shm_stop) */
+    const struct gh_large *large;  /* the main arena: the registry listed */
+    uint64_t seq;                  /* *word between calls, always even
+                                      (never read back from the segment) */
+    uint64_t seen;                 /* gh_shm_changes() when the table (and
+                                      the large list) was last written */
+};
+
 struct gh_shm {
     struct gh_shm_header *hdr;     /* NULL: no segment */
     struct gh_shm_counters *counters;
@@ -49,27 +63,20 @@ struct gh_shm {
     uint64_t calls;                /* allocator calls since the last publish */
     bool lost;                     /* the file was shrunk under us: publish nothing */
     long pid;                      /* the writer (kept here: a lost mapping reads 0) */
-    /* The region table, for readers that walk the heap themselves. */
-    struct gh_shm_heap *heap_tab;  /* the table; valid while hdr is not NULL */
-    struct gh_shm_region *regions;
     /* Every arena's own counters (written with each publish). */
     struct gh_shm_arenas *arena_tab;
     struct gh_shm_arena *arena_entries;
-    uint64_t seq;                  /* heap_tab->seq between calls, always even
-                                      (never read back from the segment) */
-    uint64_t seen_regions;         /* the heap's region_changes when the table
-                                      was last written */
-    uint64_t seen_large;           /* the registry's changes when the large
-                                      list was last written */
-    uint64_t seen_changes;         /* gh_shm_changes() when both were */
     uint32_t discipline;           /* enum gh_shm_discipline of the heap */
     uint32_t max_order;            /* buddy: its chunk order */
-    /* The other arenas' region tables: [k] is arena k's (k >= 1), tab NULL
-     * until gh_shm_attach_arena; each under its own arena's lock. */
+    uint64_t seen_large;           /* the registry's changes when the large
+                                      list was last written */
+    /* The region tables, for readers that walk the heap themselves: [0] is
+     * the main arena's (the header's heap_offset), [k] arena k's (tab NULL
+     * until gh_shm_attach_arena), each under its own arena's lock. */
     struct gh_shm_tab {
         struct gh_shm_heap *tab;
         struct gh_shm_region *regions;
-        uint64_t seq;              /* tab->seq between calls, always even */
+        struct gh_shm_seq *q;      /* the arena's seq state, once bound */
         uint64_t seen_regions;     /* the heap's region_changes when written */
     } arena_tabs[GH_SHM_ARENAS_CAPACITY];
     char *arena_tables;            /* where table 1 lies (NULL: no segment) */
@@ -126,86 +133,75 @@ void gh_shm_write_map(struct gh_shm *s, const struct gh_heap *const *heaps, unsi
  * may also call it after each large map/unmap to keep it current. */
 void gh_shm_write_large(struct gh_shm *s);
 
-/* Rewrite the region table from h's region tree (inside the odd window
- * of the heap's seq, or before the segment is published). */
+/* Rewrite the main arena's region table from h's region tree (inside the
+ * odd window of its seq, or before the segment is published). */
 void gh_shm_write_regions(struct gh_shm *s, const struct gh_heap *h);
 
-/* gh_shm_leave's slow path: the region table and/or the large-block list
- * rewritten, whichever changed. */
-void gh_shm_refresh(struct gh_shm *s, const struct gh_heap *h);
+/* gh_shm_leave's slow path: arena k's region table (and for the main
+ * arena the large-block list) rewritten, whichever changed. */
+void gh_shm_refresh(struct gh_shm *s, unsigned k, struct gh_shm_seq *q, const struct gh_heap *h);
 
-/* The regions' and the large blocks' change counters together (region.c
- * and large.c move them on every change): one word that moves whenever the
- * table or the large-block list is out of date. */
-static inline uint64_t gh_shm_changes(const struct gh_shm *s, const struct gh_heap *h)
-{
-    return h->c->region_changes + (s->large ? s->large->changes : 0);
-}
-
-/* At the start of an allocator call (lock held; exports.h's enter()): the
- * heap's seq goes odd (ours stays even), so a walker outside knows the heap
- * may change. */
-static inline void gh_shm_enter(struct gh_shm *s)
-{
-    if (s->hdr) {
-        __atomic_store_n(&s->heap_tab->seq, s->seq + 1, __ATOMIC_RELAXED);
-        __atomic_thread_fence(__ATOMIC_RELEASE);
-    }
-}
-
-/* At its end (lock still held; leave()): the region table rewritten when
- * a region was added, extended, shrunk or released, and the large-block
- * list when a large block came or went (one compare when nothing did),
- * then seq even again, two more than before the call: what a walker outside
- * reads is current after every call.  (A leave whose enter found no
- * segment - the one that publishes it - moves seq by two all the same.) */
-static inline void gh_shm_leave(struct gh_shm *s, const struct gh_heap *h)
-{
-    if (s->hdr) {
-        if (__builtin_expect(gh_shm_changes(s, h) != s->seen_changes, 0))
-            gh_shm_refresh(s, h);
-        s->seq += 2;
-        __atomic_store_n(&s->heap_tab->seq, s->seq, __ATOMIC_RELEASE);
-    }
-}
+/* No more writing into the segment (every arena lock held, or one thread
+ * left): hdr NULL and every bound arena's seq word forgotten; the mapping
+ * itself is gh_shm_close's. */
+void gh_shm_stop(struct gh_shm *s);
 
 /* Give arena k (1 <= k < GH_SHM_ARENAS_CAPACITY; its lock held, and the
- * main arena's) its region table: the layout words, its regions, its seq;
- * and move its heap's counters and its call counters (*calls) into its
- * live entry, inside the table's first odd window.  From then on its calls
- * move that seq (gh_shm_arena_enter/leave) and count in place. */
-void gh_shm_attach_arena(struct gh_shm *s, unsigned k, struct gh_heap *h, struct gh_calls **calls);
+ * main arena's) its region table: the layout words, its regions, its seq
+ * (q: the arena's own); and move its heap's counters and its call counters
+ * (*calls) into its live entry, inside the table's first odd window.  From
+ * then on its calls move that seq (gh_shm_enter/leave) and count in place. */
+void gh_shm_attach_arena(struct gh_shm *s, unsigned k, struct gh_shm_seq *q, struct gh_heap *h,
+                         struct gh_calls **calls);
+
+/* The main table's seq bound to q (the main arena's lock held): from now
+ * on gh_shm_enter(q)/gh_shm_leave(s, 0, q, h) move it.  gh_shm_place_main
+ * does this first; a test of the walk alone calls it by itself. */
+void gh_shm_bind_main(struct gh_shm *s, struct gh_shm_seq *q, const struct gh_heap *h);
 
 /* The same for the main arena (its lock held; before any other is
- * attached): its heap's counters and *calls into live entry 0, inside an
- * odd window of the main table's seq, and f (its front: the large words
- * of the live section, written with the large-block list from now on). */
-void gh_shm_place_main(struct gh_shm *s, struct gh_heap *h, struct gh_calls **calls, const struct gh_front *f);
+ * attached): the main table's seq bound to q, its heap's counters and
+ * *calls into live entry 0, inside an odd window of that seq, and f (its
+ * front, or NULL: the large words of the live section, written with the
+ * large-block list from now on). */
+void gh_shm_place_main(struct gh_shm *s, struct gh_shm_seq *q, struct gh_heap *h, struct gh_calls **calls,
+                       const struct gh_front *f);
 
-/* gh_shm_arena_leave's slow path: arena k's regions changed. */
-void gh_shm_arena_refresh(struct gh_shm *s, unsigned k, const struct gh_heap *h);
-
-/* gh_shm_enter and gh_shm_leave for arena k >= 1 (its lock held): its own
- * table's seq odd for the call, two more after it, the table rewritten
- * when its regions changed.  Nothing before the arena is attached. */
-static inline void gh_shm_arena_enter(struct gh_shm *s, unsigned k)
+/* What q's table lists changes with: its heap's regions (region.c moves
+ * region_changes on every change) and, for the main arena, the large
+ * blocks (large.c): one word that moves whenever the table is out of date. */
+static inline uint64_t gh_shm_changes(const struct gh_shm_seq *q, const struct gh_heap *h)
 {
-    struct gh_shm_tab *t = &s->arena_tabs[k];
-    if (s->hdr && t->tab) {
-        __atomic_store_n(&t->tab->seq, t->seq + 1, __ATOMIC_RELAXED);
+    return h->c->region_changes + (q->large ? q->large->changes : 0);
+}
+
+/* At the start of a call (the arena's lock held; exports.h's enter()): its
+ * table's seq goes odd (ours stays even), so a walker outside knows the
+ * heap may change.  Nothing while the arena has no table. */
+static inline void gh_shm_enter(struct gh_shm_seq *q)
+{
+    if (q->word) {
+        __atomic_store_n(q->word, q->seq + 1, __ATOMIC_RELAXED);
         __atomic_thread_fence(__ATOMIC_RELEASE);
     }
 }
 
-static inline void gh_shm_arena_leave(struct gh_shm *s, unsigned k, const struct gh_heap *h)
+/* At its end (lock still held; leave()): arena k's table rewritten when a
+ * region was added, extended, shrunk or released (and the main arena's
+ * large-block list when a large block came or went: one compare when
+ * nothing did), then seq even again, two more than before the call: what
+ * a walker outside reads is current after every call.  (A leave whose
+ * enter found no table - the call that publishes it - moves seq by two all
+ * the same.)  False: the arena has no table (nothing was written). */
+static inline bool gh_shm_leave(struct gh_shm *s, unsigned k, struct gh_shm_seq *q, const struct gh_heap *h)
 {
-    struct gh_shm_tab *t = &s->arena_tabs[k];
-    if (s->hdr && t->tab) {
-        if (__builtin_expect(h->c->region_changes != t->seen_regions, 0))
-            gh_shm_arena_refresh(s, k, h);
-        t->seq += 2;
-        __atomic_store_n(&t->tab->seq, t->seq, __ATOMIC_RELEASE);
-    }
+    if (!q->word)
+        return false;
+    if (__builtin_expect(gh_shm_changes(q, h) != q->seen, 0))
+        gh_shm_refresh(s, k, q, h);
+    q->seq += 2;
+    __atomic_store_n(q->word, q->seq, __ATOMIC_RELEASE);
+    return true;
 }
 
 /* A reader is waiting for counters or a map? */

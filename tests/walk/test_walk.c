@@ -58,6 +58,7 @@ struct fx {
     struct gh_config cfg;
     struct gh_large large;
     struct gh_shm shm;
+    struct gh_shm_seq q;           /* the main table's seq, as an arena's */
     struct ghr_segment *seg;
     void *slot[SLOTS];
     uint64_t rng;
@@ -74,17 +75,17 @@ static uint64_t next_rand(uint64_t *s)
 /* One allocator call as the library makes it: inside gh_shm_enter/leave. */
 static void op_alloc(struct fx *f, size_t i, size_t n)
 {
-    gh_shm_enter(&f->shm);
+    gh_shm_enter(&f->q);
     f->slot[i] = gh_heap_alloc(&f->heap, n);
-    gh_shm_leave(&f->shm, &f->heap);
+    gh_shm_leave(&f->shm, 0, &f->q, &f->heap);
     assert_non_null(f->slot[i]);
 }
 
 static void op_free(struct fx *f, size_t i)
 {
-    gh_shm_enter(&f->shm);
+    gh_shm_enter(&f->q);
     gh_heap_free(&f->heap, f->slot[i], "free");
-    gh_shm_leave(&f->shm, &f->heap);
+    gh_shm_leave(&f->shm, 0, &f->q, &f->heap);
     f->slot[i] = NULL;
 }
 
@@ -111,6 +112,7 @@ static int setup_policy(void **state, const char *policy)
     f->cfg.shm = true;
     gh_large_init(&f->large);
     assert_int_equal(gh_shm_open_large(&f->shm, &f->cfg, &f->heap, &f->large), 0);
+    gh_shm_bind_main(&f->shm, &f->q, &f->heap);
     churn(f);
     assert_int_equal(ghr_open_pid((int)getpid(), &f->seg), GHR_OK);
     *state = f;
@@ -203,30 +205,30 @@ static void test_self(void **state)
 static void test_table_follows(void **state)
 {
     struct fx *f = *state;
-    struct gh_shm_heap *t = f->shm.heap_tab;
+    struct gh_shm_heap *t = f->shm.arena_tabs[0].tab;
     uint64_t writes = t->table_writes, seq = t->seq;
     assert_int_equal(seq & 1, 0);
     /* a call inside the heap's space: seq +2, the table untouched */
-    gh_shm_enter(&f->shm);
+    gh_shm_enter(&f->q);
     assert_int_equal(t->seq, seq + 1);
     void *p = gh_heap_alloc(&f->heap, 40);
-    gh_shm_leave(&f->shm, &f->heap);
+    gh_shm_leave(&f->shm, 0, &f->q, &f->heap);
     assert_int_equal(t->seq, seq + 2);
     assert_int_equal(t->table_writes, writes);
-    uint64_t len = f->shm.regions[0].len;
+    uint64_t len = f->shm.arena_tabs[0].regions[0].len;
     /* a call that grows the region: the table rewritten with the new length */
-    gh_shm_enter(&f->shm);
+    gh_shm_enter(&f->q);
     void *big = gh_heap_alloc(&f->heap, 100000);
     void *more = gh_heap_alloc(&f->heap, 100000);
     void *most = gh_heap_alloc(&f->heap, 100000);
-    gh_shm_leave(&f->shm, &f->heap);
+    gh_shm_leave(&f->shm, 0, &f->q, &f->heap);
     assert_true(big && more && most && p);
     assert_int_equal(t->count, f->heap.regions.count);
     uint64_t sum = 0;
     for (size_t i = 0; i < t->count; i++)
-        sum += f->shm.regions[i].len;
+        sum += f->shm.arena_tabs[0].regions[i].len;
     assert_int_equal(sum, f->heap.c->heap_bytes);
-    assert_true(f->shm.regions[0].len > len || t->count > 1);
+    assert_true(f->shm.arena_tabs[0].regions[0].len > len || t->count > 1);
     assert_true(t->table_writes > writes);
     struct ghw_heap w;
     assert_int_equal(ghw_walk_segment(f->seg, SLOTS * 4, &w), GHW_OK);
@@ -334,10 +336,10 @@ static struct img *image_of(struct fx *f)
     m->mem = malloc(m->len);
     assert_non_null(m->mem);
     memcpy(m->mem, arena, m->len);
-    m->head = *f->shm.heap_tab;
-    m->n = f->shm.heap_tab->count;
-    memcpy(m->regs, f->shm.regions, m->n * sizeof m->regs[0]);
-    m->seq = f->shm.heap_tab->seq;
+    m->head = *f->shm.arena_tabs[0].tab;
+    m->n = f->shm.arena_tabs[0].tab->count;
+    memcpy(m->regs, f->shm.arena_tabs[0].regions, m->n * sizeof m->regs[0]);
+    m->seq = f->shm.arena_tabs[0].tab->seq;
     m->rng = 12345;
     return m;
 }
@@ -398,7 +400,7 @@ static uint64_t find_block(struct fx *f, bool want_free, bool want_odd, uint64_t
     static struct own o;
     o.n = 0;
     gh_heap_walk(&f->heap, own_one, &o);
-    uint64_t chunk0 = f->shm.regions[0].base + GH_REGION_HEADER;
+    uint64_t chunk0 = f->shm.arena_tabs[0].regions[0].base + GH_REGION_HEADER;
     for (size_t k = 1; k + 1 < o.n; k++) {
         const struct gh_shm_block *b = &o.b[k];
         if ((b->state == GH_SHM_BLOCK_FREE) != want_free || b->addr + b->size != o.b[k + 1].addr)
@@ -601,7 +603,7 @@ static void test_changing(void **state)
         restore(m, pristine);
         m->mode = M_BYTES;
         m->rng = (uint64_t)round * 7919 + 1;
-        m->seq = f->shm.heap_tab->seq;
+        m->seq = f->shm.arena_tabs[0].tab->seq;
         int rc = walk_img(m, &w);
         assert_true(rc == GHW_OK || rc == GHW_CORRUPT || rc == GHW_CHANGING);
         seen[rc]++;
