@@ -43,7 +43,7 @@ struct gh_arena {
     unsigned threads;        /* threads attached now (creation lock) */
     uint64_t *threads_shown; /* where a reader sees it (the segment), or NULL */
     uint64_t shm_calls;      /* calls since the last publish (arena lock) */
-    struct gh_shm_seq shm_seq; /* its region table's seq (shm.h; arena lock) */
+    struct gh_shm_seq shm_seq; /* its seq in the segment (shm.h; arena lock) */
     struct gh_calls *calls;  /* API calls served here (arena lock): calls_own, or
                               * in place in the segment (as heap.c) */
     struct gh_calls calls_own;

@@ -169,7 +169,7 @@ _Static_assert(GH_SHM_ARENAS_CAPACITY >= GH_ARENAS_MAX, "a region table for ever
 static inline void enter(struct gh_arena *a)
 {
     gh_lock(&a->lock);
-    gh_shm_enter(&a->shm_seq); /* its table's seq odd: walkers outside wait */
+    gh_shm_enter(&a->shm_seq); /* its seq odd: walkers outside wait */
 #ifdef GH_HAVE_VALGRIND
     VG(VALGRIND_DISABLE_ERROR_REPORTING);
 #endif

@@ -151,7 +151,7 @@ static void write_table(struct gh_shm *s, struct gh_shm_heap *t, struct gh_shm_r
     t->table_writes++;
 }
 
-/* Called inside the odd window of the main table's seq (or before the
+/* Called inside the odd window of the main arena's seq (or before the
  * segment is published): a reader retries a walk that saw it move. */
 void gh_shm_write_regions(struct gh_shm *s, const struct gh_heap *h)
 {
@@ -182,10 +182,10 @@ void gh_shm_bind_main(struct gh_shm *s, struct gh_shm_seq *q, const struct gh_he
         return;
     struct gh_shm_tab *t = &s->arena_tabs[0];
     q->large = s->large;
-    q->seq = 0;    /* a new segment's table (open wrote it with seq 0) */
+    q->seq = 0;    /* a new segment's entry (created zeroed) */
     q->seen = gh_shm_changes(q, h);
     t->q = q;
-    __atomic_store_n(&q->word, &t->tab->seq, __ATOMIC_RELEASE);
+    __atomic_store_n(&q->word, &s->live_arenas[0].seq, __ATOMIC_RELEASE);
 }
 
 void gh_shm_place_main(struct gh_shm *s, struct gh_shm_seq *q, struct gh_heap *h, struct gh_calls **calls,
@@ -208,9 +208,12 @@ void gh_shm_attach_arena(struct gh_shm *s, unsigned k, struct gh_shm_seq *q, str
         return;
     struct gh_shm_tab *a = &s->arena_tabs[k];
     struct gh_shm_heap *t = (struct gh_shm_heap *)(s->arena_tables + (size_t)(k - 1) * s->arena_table_stride);
-    /* the layout words as the main table's; its own seq, count and regions */
+    /* the layout words as the main table's; its own count and regions,
+     * under its own seq (live entry k's) */
+    uint64_t *seq = &s->live_arenas[k].seq;
+    __atomic_store_n(seq, 1, __ATOMIC_RELAXED); /* odd while it is written */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
     memcpy(t, s->arena_tabs[0].tab, sizeof *t);
-    t->seq = 1;               /* odd while it is written */
     t->count = t->total = t->table_writes = 0;
     t->arenas = 0;
     t->arena_tables = 0;
@@ -221,10 +224,10 @@ void gh_shm_attach_arena(struct gh_shm *s, unsigned k, struct gh_shm_seq *q, str
     q->large = NULL;
     q->seen = gh_shm_changes(q, h);
     q->seq = 2;
-    __atomic_store_n(&t->seq, q->seq, __ATOMIC_RELEASE);
+    __atomic_store_n(seq, q->seq, __ATOMIC_RELEASE);
     a->tab = t;
     a->q = q;
-    __atomic_store_n(&q->word, &t->seq, __ATOMIC_RELEASE);
+    __atomic_store_n(&q->word, seq, __ATOMIC_RELEASE);
 }
 
 void gh_shm_refresh(struct gh_shm *s, unsigned k, struct gh_shm_seq *q, const struct gh_heap *h)

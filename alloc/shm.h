@@ -35,12 +35,13 @@
 #include "large.h"
 #include "stats.h"
 
-/* What an arena's calls need to move its table's seq (gh_shm_enter and
- * gh_shm_leave): kept in the arena itself, on the lines its lock already
- * brings, so that a call touches one line of the segment's more than
- * without it (the seq word) and nothing of struct gh_shm. */
+/* What an arena's calls need to move its seq (its live entry's, which
+ * guards the entry and the arena's region table: glassheap/live.h) in
+ * gh_shm_enter and gh_shm_leave: kept in the arena itself, on the line its
+ * lock already brings, so that a call touches no line of the segment that
+ * its counters do not bring anyway, and nothing of struct gh_shm. */
 struct gh_shm_seq {
-    uint64_t *word;                /* its table's seq in the segment; NULL:
+    uint64_t *word;                /* its seq in the segment; NULL:
                                       no table (none yet, or gh_shm_stop) */
     const struct gh_large *large;  /* the main arena: the registry listed */
     uint64_t seq;                  /* *word between calls, always even
@@ -154,13 +155,13 @@ void gh_shm_stop(struct gh_shm *s);
 void gh_shm_attach_arena(struct gh_shm *s, unsigned k, struct gh_shm_seq *q, struct gh_heap *h,
                          struct gh_calls **calls);
 
-/* The main table's seq bound to q (the main arena's lock held): from now
+/* The main arena's seq bound to q (the main arena's lock held): from now
  * on gh_shm_enter(q)/gh_shm_leave(s, 0, q, h) move it.  gh_shm_place_main
  * does this first; a test of the walk alone calls it by itself. */
 void gh_shm_bind_main(struct gh_shm *s, struct gh_shm_seq *q, const struct gh_heap *h);
 
 /* The same for the main arena (its lock held; before any other is
- * attached): the main table's seq bound to q, its heap's counters and
+ * attached): the main arena's seq bound to q, its heap's counters and
  * *calls into live entry 0, inside an odd window of that seq, and f (its
  * front, or NULL: the large words of the live section, written with the
  * large-block list from now on). */
@@ -176,7 +177,7 @@ static inline uint64_t gh_shm_changes(const struct gh_shm_seq *q, const struct g
 }
 
 /* At the start of a call (the arena's lock held; exports.h's enter()): its
- * table's seq goes odd (ours stays even), so a walker outside knows the
+ * seq goes odd (ours stays even), so a walker outside knows the
  * heap may change.  Nothing while the arena has no table. */
 static inline void gh_shm_enter(struct gh_shm_seq *q)
 {

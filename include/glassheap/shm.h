@@ -43,7 +43,7 @@
  *
  * Heap map from outside: the region table (struct gh_shm_heap) says where
  * the heap lies and how its blocks are laid out; a reader walks the blocks
- * in the process's memory itself, under the table's `seq` (below).  The
+ * in the process's memory itself, under its arena's `seq` (below).  The
  * request protocol is the fallback, for a reader the kernel does not let
  * read the process.
  *
@@ -85,7 +85,7 @@
 #include "glassheap/live.h"
 
 #define GH_SHM_MAGIC         0x3150414548534c47ULL /* "GLSHEAP1" */
-#define GH_SHM_VERSION       1u
+#define GH_SHM_VERSION       2u  /* 2: each arena's seq in its live entry */
 #define GH_SHM_NAME_PREFIX   "/glassheap."          /* + decimal pid */
 #define GH_SHM_DIR           "/dev/shm"
 #define GH_SHM_PUBLISH_EVERY 4096u
@@ -271,11 +271,15 @@ struct gh_shm_large_block {
  * the regions are, which discipline lays out each, and the block layout's
  * constants (so a reader does not hard-code the library's block.h).
  *
- * `seq` is odd while an allocator call is in progress (the library stores
- * it odd at the start of every call it serves under its lock, even at the
- * end) and changes with every call, so a reader that copies the table,
- * walks the memory and finds `seq` even and unchanged has seen the heap of
- * one moment between two calls.  The table is rewritten at the end of a
+ * The arena's sequence word - arena k's is the `seq` of its entry in the
+ * live section (glassheap/live.h; layout version 1 kept it in this
+ * table's first word, now unused and 0) - is odd while an allocator call
+ * is in progress (the library stores it odd at the start of every call it
+ * serves under the arena's lock, even at the end) and changes with every
+ * call, so a reader that copies the table, walks the memory and finds the
+ * word even and unchanged has seen the heap of one moment between two
+ * calls.  Without a live section a segment has no sequence word and
+ * cannot be walked.  The table is rewritten at the end of a
  * call that added, extended, shrank or released a region (inside the odd
  * window).  Every word is still untrusted: a walker checks each region and
  * each header against the layout below and stops with an error at the
@@ -298,12 +302,13 @@ struct gh_shm_large_block {
  * A used block's requested size is at most its size less header_bytes.
  *
  * Arenas: this table is the main arena's (arena 0).  Every other arena k
- * has a table of its own, the same struct with its own seq (moved by the
- * calls under arena k's lock, as this one is by the main arena's), its
+ * has a table of its own, the same struct under its own seq (live entry
+ * k's, moved by the calls under arena k's lock as entry 0's is by the
+ * main arena's), its
  * own regions (entries naming arena k) and the same layout words, in the
  * header's arena tables (arena_tables_offset).  `arenas` below says how
  * many there are and `arena_tables` that the others' tables are kept: a
- * walker walks each table under its own seq (each arena at a moment of
+ * walker walks each table under its arena's seq (each arena at a moment of
  * its own) and adds them up.
  */
 enum gh_shm_discipline {
@@ -321,7 +326,7 @@ struct gh_shm_region {
 };
 
 struct gh_shm_heap {
-    uint64_t seq;              /* odd inside an allocator call; moves with every call */
+    uint64_t seq;              /* version 1's sequence word; 0 (live entry k's seq guards this) */
     uint64_t count;            /* valid entries below */
     uint64_t total;            /* regions the heap holds (> count: table full) */
     uint64_t table_writes;     /* times the table was rewritten */

@@ -185,8 +185,8 @@ static inline void img_live(struct img *m)
     v->os.brk_calls = 7;
     v->exited.hits = 1;
     m->heap.head.arenas = 2;
-    m->heap.head.seq = 4;
-    m->tables[0].head.seq = 6;
+    m->live.arena[0].seq = 4;   /* each arena's seq (version 2) */
+    m->live.arena[1].seq = 6;
     for (unsigned k = 0; k < IMG_LIVE_ARENAS; k++) {
         struct gh_shm_live_arena *a = &m->live.arena[k];
         a->heap.live_blocks = 3;

@@ -323,7 +323,7 @@ static void test_live(void **state)
     ghr_close(seg);
 
     /* arena 1 inside a call on every look: taken as last read, and said */
-    m.tables[0].head.seq = 7;
+    m.live.arena[1].seq = 7;
     seg = open_ok("live", &m);
     assert_int_equal(ghr_live(seg, &c, NULL, 0, NULL, &info), GHR_OK);
     assert_int_equal(info.torn, 1);

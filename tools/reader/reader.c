@@ -53,7 +53,7 @@
 #include "proc.h"
 #include "reader_private.h"
 
-_Static_assert(GH_SHM_VERSION == 1u, "update the GHR_BAD_VERSION message");
+_Static_assert(GH_SHM_VERSION == 2u, "update the GHR_BAD_VERSION message");
 _Static_assert(sizeof(struct gh_shm_block) % 8 == 0, "blocks are copied by words");
 
 #ifndef GHR_SEQ_TRIES
@@ -83,7 +83,7 @@ const char *ghr_strerror(enum ghr_error err)
     case GHR_NOT_OWNER:   return "the segment belongs to another user (only its owner or root may read it)";
     case GHR_TRUNCATED:   return "the segment file is shorter than its header says, or not a regular file";
     case GHR_BAD_MAGIC:   return "not a glassheap segment (wrong magic number)";
-    case GHR_BAD_VERSION: return "the segment has another layout version than the one this reader knows (1)";
+    case GHR_BAD_VERSION: return "the segment has another layout version than the one this reader knows (2)";
     case GHR_BAD_LAYOUT:  return "the segment is corrupt: its sizes, offsets or map entries do not fit";
     case GHR_BUSY:        return "the process kept its counters locked on every try; try again";
     case GHR_TIMEOUT:     return "the process did not answer in time (it makes no allocator calls, or it is stopped)";
@@ -323,8 +323,7 @@ static int validate_arena_tables(const struct gh_shm_header *h)
         (h->arenas_size && !disjoint(o, n, h->arenas_offset, h->arenas_size)) || h->heap_size == 0 ||
         !disjoint(o, n, h->heap_offset, h->heap_size))
         return GHR_BAD_LAYOUT;
-    uint64_t stride = ((uint64_t)sizeof(struct gh_shm_heap) + (uint64_t)h->arena_table_regions * h->heap_region_size
-                       + 7) & ~7ull;
+    uint64_t stride = ghr_table_stride(h);
     if (o % 8 || h->arena_table_regions == 0 || h->arena_tables == 0 || h->arena_tables >= GH_SHM_ARENAS_CAPACITY ||
         (uint64_t)h->arena_tables * stride > n)
         return GHR_BAD_LAYOUT;

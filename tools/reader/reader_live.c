@@ -83,17 +83,13 @@ static int live_head(const struct ghr_segment *seg, struct gh_shm_live *v)
     return need <= h->live_size ? GHR_OK : GHR_BAD_LAYOUT;
 }
 
-/* Where arena k's seq word and region-table head lie (k >= 1 needs the
- * arena tables); 0 when it has none. */
-static uint64_t table_of(const struct gh_shm_header *h, uint64_t k)
+uint64_t ghr_arena_seq_offset(const struct ghr_segment *seg, uint64_t k)
 {
-    if (k == 0)
-        return h->heap_offset;
-    if (h->arena_tables_offset == 0 || k > h->arena_tables)
+    const struct gh_shm_header *h = &seg->hdr;
+    struct gh_shm_live v;
+    if (h->live_offset == 0 || live_head(seg, &v) != GHR_OK || k >= v.arenas)
         return 0;
-    uint64_t stride = ((uint64_t)sizeof(struct gh_shm_heap) + (uint64_t)h->arena_table_regions * h->heap_region_size
-                       + 7) & ~7ull;
-    return h->arena_tables_offset + (k - 1) * stride;
+    return h->live_offset + sizeof v + k * v.arena_size + offsetof(struct gh_shm_live_arena, seq);
 }
 
 /* Arena k's entry and its region count at one moment of its seq; false
@@ -103,15 +99,15 @@ static bool copy_arena(const struct ghr_segment *seg, const struct gh_shm_live *
                        struct gh_shm_live_arena *e, uint64_t *regions)
 {
     const struct gh_shm_header *h = &seg->hdr;
-    const uint8_t *tab = seg->base + table_of(h, k);
+    const uint8_t *tab = seg->base + ghr_table_offset(h, k);
     const uint8_t *at = seg->base + h->live_offset + sizeof *v + k * v->arena_size;
+    const uint8_t *seq = at + offsetof(struct gh_shm_live_arena, seq);
     for (int t = 0; wait_turn(t); t++) {
-        uint64_t s1 = ghr_load_seq(tab + offsetof(struct gh_shm_heap, seq));
+        uint64_t s1 = ghr_load_seq(seq);
         ghr_load_words(e, at, sizeof *e);
         *regions = ghr_load_seq(tab + offsetof(struct gh_shm_heap, total));
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        uint64_t s2 = __atomic_load_n((const uint64_t *)(const void *)(tab + offsetof(struct gh_shm_heap, seq)),
-                                      __ATOMIC_RELAXED);
+        uint64_t s2 = __atomic_load_n((const uint64_t *)(const void *)seq, __ATOMIC_RELAXED);
         if (!(s1 & 1) && s1 == s2)
             return true;
     }
@@ -158,13 +154,13 @@ int ghr_live(const struct ghr_segment *seg, struct gh_shm_counters *c, struct gh
     if ((rc = live_head(seg, &v)) != GHR_OK)
         return rc;
     if (h->heap_offset == 0)
-        return GHR_BAD_LAYOUT; /* arena 0's seq lives in the main region table */
+        return GHR_BAD_LAYOUT; /* the arena count lives in the main region table */
     uint64_t n = ghr_load_seq(seg->base + h->heap_offset + offsetof(struct gh_shm_heap, arenas));
     if (n == 0)
         n = 1;
     if (n > v.arenas)
         n = v.arenas;
-    while (n > 1 && table_of(h, n - 1) == 0)
+    while (n > 1 && ghr_table_offset(h, n - 1) == 0)
         n--;
 
     struct gh_heap_counters heap;

@@ -52,6 +52,31 @@ static inline uint64_t ghr_load_seq(const uint8_t *p)
 /* The live section's place (reader_live.c), at open. */
 int ghr_validate_live(const struct gh_shm_header *h);
 
+/* The bytes from one arena's region table to the next in the header's
+ * arena tables (the writer's rounding: shm.c). */
+static inline uint64_t ghr_table_stride(const struct gh_shm_header *h)
+{
+    return ((uint64_t)sizeof(struct gh_shm_heap) + (uint64_t)h->arena_table_regions * h->heap_region_size + 7) & ~7ull;
+}
+
+/* Where arena k's region table lies (k 0: the main table; k >= 1 needs
+ * the arena tables), from the validated header; 0 when it has none. */
+static inline uint64_t ghr_table_offset(const struct gh_shm_header *h, uint64_t k)
+{
+    if (k == 0)
+        return h->heap_offset;
+    if (h->arena_tables_offset == 0 || k > h->arena_tables)
+        return 0;
+    return h->arena_tables_offset + (k - 1) * ghr_table_stride(h);
+}
+
+/* Where arena k's sequence word lies: the seq of its entry in the live
+ * section (glassheap/live.h), which guards the entry and the arena's
+ * region table; 0 when the segment has none for k (no live section, a
+ * live head that does not fit, k past its entries).  Inside the mapping
+ * whatever the writer does later.  The file must be whole (reader_live.c). */
+uint64_t ghr_arena_seq_offset(const struct ghr_segment *seg, uint64_t k);
+
 /* dir "/" NAME_PREFIX pid into buf; false when it does not fit. */
 bool ghr_seg_path(char *buf, size_t cap, const char *dir, int pid);
 

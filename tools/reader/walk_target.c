@@ -32,14 +32,15 @@ struct target {
     int pid;
     uint64_t table;            /* the offset of the table walked (main: heap_offset) */
     uint64_t cap;              /* the entries it holds */
+    uint64_t seq;              /* the offset of its arena's seq word; 0: none */
 };
 
 static int t_seq(void *ctx, uint64_t *seq)
 {
     const struct target *t = ctx;
-    if (ghr_still_whole(t->seg) != GHR_OK)
+    if (ghr_still_whole(t->seg) != GHR_OK || t->seq == 0)
         return EIO;
-    *seq = ghr_load_seq(t->seg->base + t->table + offsetof(struct gh_shm_heap, seq));
+    *seq = ghr_load_seq(t->seg->base + t->seq);
     return 0;
 }
 
@@ -48,12 +49,13 @@ static int t_table(void *ctx, struct gh_shm_heap *head, struct gh_shm_region *re
     const struct target *t = ctx;
     const struct gh_shm_header *h = &t->seg->hdr;
     *n = 0;
-    if (h->heap_offset == 0)
+    if (h->heap_offset == 0 || t->seq == 0)
         return ENOENT;
     if (ghr_still_whole(t->seg) != GHR_OK)
         return EIO;
     const uint8_t *at = t->seg->base + t->table;
-    uint64_t s1 = ghr_load_seq(at + offsetof(struct gh_shm_heap, seq));
+    const uint8_t *seq = t->seg->base + t->seq;
+    uint64_t s1 = ghr_load_seq(seq);
     ghr_load_words(head, at, sizeof *head);
     head->seq = s1;
     if (s1 & 1)
@@ -66,8 +68,7 @@ static int t_table(void *ctx, struct gh_shm_heap *head, struct gh_shm_region *re
     for (uint64_t i = 0; i < k; i++)
         ghr_load_words(&regions[i], at + sizeof *head + i * h->heap_region_size, sizeof regions[i]);
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (__atomic_load_n((const uint64_t *)(const void *)(at + offsetof(struct gh_shm_heap, seq)), __ATOMIC_RELAXED)
-        != s1)
+    if (__atomic_load_n((const uint64_t *)(const void *)seq, __ATOMIC_RELAXED) != s1)
         return EAGAIN;
     /* a table that claims more entries than it holds: the walker says so */
     *n = (size_t)k;
@@ -176,13 +177,6 @@ static int to_address_order(struct ghw_heap *out)
     return GHW_OK;
 }
 
-/* Where arena k's (k >= 1) table lies, from the header the reader checked
- * at open (ghr_open validates the arena tables' section). */
-static uint64_t arena_table_stride(const struct gh_shm_header *h)
-{
-    return ((uint64_t)sizeof(struct gh_shm_heap) + (uint64_t)h->arena_table_regions * h->heap_region_size + 7) & ~7ull;
-}
-
 int ghw_walk_segment(const struct ghr_segment *seg, size_t max_blocks, struct ghw_heap *out)
 {
     const struct gh_shm_header *h = ghr_header(seg);
@@ -191,7 +185,8 @@ int ghw_walk_segment(const struct ghr_segment *seg, size_t max_blocks, struct gh
         snprintf(out->why, sizeof out->why, "no segment to walk");
         return GHW_NO_TABLE;
     }
-    struct target t = { seg, h->pid, h->heap_offset, h->heap_capacity };
+    struct target t = { seg, h->pid, h->heap_offset, h->heap_capacity,
+                        ghr_still_whole(seg) == GHR_OK ? ghr_arena_seq_offset(seg, 0) : 0 };
     const struct ghw_source src = { t_table, t_seq, t_read, t_pause, &t };
     int rc = ghw_walk(&src, max_blocks, out);
     out->arenas_walked = rc == GHW_OK;
@@ -206,8 +201,8 @@ int ghw_walk_segment(const struct ghr_segment *seg, size_t max_blocks, struct gh
                      (unsigned long long)arenas, h->arena_tables_offset ? h->arena_tables + 1 : 1);
             return GHW_NO_TABLE;
         }
-        struct target tk = { seg, h->pid, h->arena_tables_offset + (k - 1) * arena_table_stride(h),
-                             h->arena_table_regions };
+        struct target tk = { seg, h->pid, ghr_table_offset(h, k), h->arena_table_regions,
+                             ghr_still_whole(seg) == GHR_OK ? ghr_arena_seq_offset(seg, k) : 0 };
         const struct ghw_source sk = { t_table, t_seq, t_read, t_pause, &tk };
         struct ghw_heap sub;
         size_t room = max_blocks > out->n ? max_blocks - out->n : 0;
