@@ -11,22 +11,12 @@
  * touch the mapping without first checking that the file still holds it
  * (ghr_still_whole).
  *
- * Invariants after a successful open (checked once, on the private copy of
- * the header, so a writer changing the header later cannot move them):
- *   header_size <= total_size <= file size;
- *   each region [offset, offset + size) lies in [header_size, total_size),
- *   the three do not overlap, counters and map start 8-aligned;
- *   counters_size >= end of `answered`; map_size >= sizeof(struct gh_shm_map)
- *   + map_capacity * block_size; block_size >= sizeof(struct gh_shm_block)
- *   and a multiple of 8; pid > 0; the large-block list, when the header
- *   names one, lies inside too, apart from the other three, 8-aligned, with
- *   large_size >= sizeof(struct gh_shm_large) + large_capacity *
- *   large_block_size and large_block_size >= its struct, a multiple of 8;
- *   the region table likewise (validate_heap).
- * ghr_still_whole is shared with walk_target.c (reader_private.h).
- * So every 64-bit word the reader loads atomically is aligned and inside the
+ * The layout is checked once, at open, on a private copy of the header
+ * (reader_layout.c's ghr_validate_header says what holds after it): so
+ * every 64-bit word the reader loads atomically is aligned and inside the
  * file, and every copy is bounded by min(the reader's struct, the size the
- * header gives).
+ * header gives).  ghr_still_whole is shared with walk_target.c
+ * (reader_private.h).
  */
 #define _GNU_SOURCE
 #include "reader.h"
@@ -66,9 +56,6 @@ _Static_assert(sizeof(struct gh_shm_block) % 8 == 0, "blocks are copied by words
 #define POLL_LIVENESS    100      /* polls between two liveness checks */
 
 /* The smallest sizes this reader accepts: the fields it uses. */
-#define HEADER_MIN   offsetof(struct gh_shm_header, arenas_offset) /* the words before the per-arena tables */
-#define CONFIG_MIN   sizeof(((struct gh_shm_config *)0)->policy)
-#define COUNTERS_MIN (offsetof(struct gh_shm_counters, answered) + sizeof(uint64_t))
 #define MAP_HEAD     sizeof(struct gh_shm_map)
 #define LARGE_HEAD   sizeof(struct gh_shm_large)
 
@@ -231,143 +218,6 @@ static bool owner_matches(int pid, uid_t owner)
     return owner == (uid_t)u.effective || owner == (uid_t)u.fs;
 }
 
-static bool region_ok(uint64_t off, uint64_t size, uint64_t lo, uint64_t hi)
-{
-    return off >= lo && off <= hi && size <= hi - off;
-}
-
-static bool disjoint(uint64_t a, uint64_t asz, uint64_t b, uint64_t bsz)
-{
-    return a + asz <= b || b + bsz <= a;   /* all < 2^33: no overflow */
-}
-
-/* The large-block list, when the header names one (large_offset 0 and
- * large_size 0: a writer older than the list).  Called after the three
- * older regions passed, with lo..hi the file's checked bounds. */
-static int validate_large(const struct gh_shm_header *h)
-{
-    if (h->large_offset == 0 && h->large_size == 0)
-        return GHR_OK;
-    uint64_t lo = h->header_size, hi = h->total_size;
-    if (!region_ok(h->large_offset, h->large_size, lo, hi))
-        return GHR_BAD_LAYOUT;
-    if (!disjoint(h->large_offset, h->large_size, h->config_offset, h->config_size) ||
-        !disjoint(h->large_offset, h->large_size, h->counters_offset, h->counters_size) ||
-        !disjoint(h->large_offset, h->large_size, h->map_offset, h->map_size))
-        return GHR_BAD_LAYOUT;
-    if (h->large_offset % 8 || h->large_block_size % 8 ||
-        h->large_block_size < sizeof(struct gh_shm_large_block) || h->large_size < LARGE_HEAD)
-        return GHR_BAD_LAYOUT;
-    if ((uint64_t)h->large_capacity * h->large_block_size > h->large_size - LARGE_HEAD)
-        return GHR_BAD_LAYOUT;
-    return GHR_OK;
-}
-
-/* The region table (walk.h's walker reads it), when the header names one
- * (0 0: a writer older than the table): inside the file, apart from the
- * other regions, 8-aligned, entries no smaller than this reader's. */
-static int validate_heap(const struct gh_shm_header *h)
-{
-    if (h->heap_offset == 0 && h->heap_size == 0)
-        return GHR_OK;
-    if (!region_ok(h->heap_offset, h->heap_size, h->header_size, h->total_size))
-        return GHR_BAD_LAYOUT;
-    uint64_t o = h->heap_offset, n = h->heap_size;
-    if (!disjoint(o, n, h->config_offset, h->config_size) || !disjoint(o, n, h->counters_offset, h->counters_size) ||
-        !disjoint(o, n, h->map_offset, h->map_size) ||
-        (h->large_size && !disjoint(o, n, h->large_offset, h->large_size)))
-        return GHR_BAD_LAYOUT;
-    if (o % 8 || h->heap_region_size % 8 || h->heap_region_size < sizeof(struct gh_shm_region) ||
-        n < sizeof(struct gh_shm_heap) ||
-        (uint64_t)h->heap_capacity * h->heap_region_size > n - sizeof(struct gh_shm_heap))
-        return GHR_BAD_LAYOUT;
-    return GHR_OK;
-}
-
-/* The per-arena table, when the header names one (0 0: a writer older
- * than it): inside the file, apart from every other region, 8-aligned,
- * entries no smaller than this reader's. */
-static int validate_arenas(const struct gh_shm_header *h)
-{
-    if (h->arenas_offset == 0 && h->arenas_size == 0)
-        return GHR_OK;
-    if (!region_ok(h->arenas_offset, h->arenas_size, h->header_size, h->total_size))
-        return GHR_BAD_LAYOUT;
-    uint64_t o = h->arenas_offset, n = h->arenas_size;
-    if (!disjoint(o, n, h->config_offset, h->config_size) || !disjoint(o, n, h->counters_offset, h->counters_size) ||
-        !disjoint(o, n, h->map_offset, h->map_size) ||
-        (h->large_size && !disjoint(o, n, h->large_offset, h->large_size)) ||
-        (h->heap_size && !disjoint(o, n, h->heap_offset, h->heap_size)))
-        return GHR_BAD_LAYOUT;
-    if (o % 8 || h->arena_entry_size % 8 || h->arena_entry_size < sizeof(struct gh_shm_arena) ||
-        n < sizeof(struct gh_shm_arenas) ||
-        (uint64_t)h->arenas_capacity * h->arena_entry_size > n - sizeof(struct gh_shm_arenas))
-        return GHR_BAD_LAYOUT;
-    return GHR_OK;
-}
-
-/* The other arenas' region tables, when the header names them (0 0: a
- * writer older than them): inside the file, apart from every other
- * region, 8-aligned, each a head and arena_table_regions entries of the
- * main table's entry size (so the main table must be there too). */
-static int validate_arena_tables(const struct gh_shm_header *h)
-{
-    if (h->arena_tables_offset == 0 && h->arena_tables_size == 0)
-        return GHR_OK;
-    if (!region_ok(h->arena_tables_offset, h->arena_tables_size, h->header_size, h->total_size))
-        return GHR_BAD_LAYOUT;
-    uint64_t o = h->arena_tables_offset, n = h->arena_tables_size;
-    if (!disjoint(o, n, h->config_offset, h->config_size) || !disjoint(o, n, h->counters_offset, h->counters_size) ||
-        !disjoint(o, n, h->map_offset, h->map_size) ||
-        (h->large_size && !disjoint(o, n, h->large_offset, h->large_size)) ||
-        (h->arenas_size && !disjoint(o, n, h->arenas_offset, h->arenas_size)) || h->heap_size == 0 ||
-        !disjoint(o, n, h->heap_offset, h->heap_size))
-        return GHR_BAD_LAYOUT;
-    uint64_t stride = ghr_table_stride(h);
-    if (o % 8 || h->arena_table_regions == 0 || h->arena_tables == 0 || h->arena_tables >= GH_SHM_ARENAS_CAPACITY ||
-        (uint64_t)h->arena_tables * stride > n)
-        return GHR_BAD_LAYOUT;
-    return GHR_OK;
-}
-
-/* Checks of the private header copy against the mapped size. */
-static int validate(const struct gh_shm_header *h, size_t fsize)
-{
-    if (h->header_size < HEADER_MIN)
-        return GHR_BAD_LAYOUT;
-    if (h->header_size > fsize || h->total_size > fsize)
-        return GHR_TRUNCATED;
-    if (h->header_size > h->total_size)
-        return GHR_BAD_LAYOUT;
-    uint64_t lo = h->header_size, hi = h->total_size;
-    if (!region_ok(h->config_offset, h->config_size, lo, hi) ||
-        !region_ok(h->counters_offset, h->counters_size, lo, hi) ||
-        !region_ok(h->map_offset, h->map_size, lo, hi))
-        return GHR_BAD_LAYOUT;
-    if (!disjoint(h->config_offset, h->config_size, h->counters_offset, h->counters_size) ||
-        !disjoint(h->config_offset, h->config_size, h->map_offset, h->map_size) ||
-        !disjoint(h->counters_offset, h->counters_size, h->map_offset, h->map_size))
-        return GHR_BAD_LAYOUT;
-    if (h->counters_offset % 8 || h->map_offset % 8 || h->block_size % 8)
-        return GHR_BAD_LAYOUT;
-    if (h->config_size < CONFIG_MIN || h->counters_size < COUNTERS_MIN ||
-        h->map_size < MAP_HEAD || h->block_size < sizeof(struct gh_shm_block))
-        return GHR_BAD_LAYOUT;
-    /* u32 * u32 fits in u64 */
-    if ((uint64_t)h->map_capacity * h->block_size > h->map_size - MAP_HEAD)
-        return GHR_BAD_LAYOUT;
-    if (h->pid <= 0)
-        return GHR_BAD_LAYOUT;   /* kill(0 or -1, ...) means a group */
-    int rc = validate_large(h);
-    if (rc == GHR_OK)
-        rc = validate_heap(h);
-    if (rc == GHR_OK)
-        rc = validate_arenas(h);
-    if (rc == GHR_OK)
-        rc = validate_arena_tables(h);
-    return rc == GHR_OK ? ghr_validate_live(h) : rc;
-}
-
 static int open_errno(int e)
 {
     switch (e) {
@@ -446,7 +296,7 @@ int ghr_open_path(const char *path, int expect_pid, struct ghr_segment **out)
          * lies past its header is the next section), before any check. */
         if (h->header_size >= HEADER_MIN && h->header_size < sizeof *h)
             memset((uint8_t *)h + h->header_size, 0, sizeof *h - h->header_size);
-        rc = validate(h, fsize);
+        rc = ghr_validate_header(h, fsize);
     }
     if (rc != GHR_OK) {
         ghr_close(seg);

@@ -49,7 +49,15 @@ static inline uint64_t ghr_load_seq(const uint8_t *p)
     return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_ACQUIRE);
 }
 
-/* The live section's place (reader_live.c), at open. */
+/* The smallest header this reader accepts: the words before the
+ * per-arena tables. */
+#define HEADER_MIN offsetof(struct gh_shm_header, arenas_offset)
+
+/* The layout of the private header copy against the file's size fsize
+ * (reader_layout.c, at open): GHR_OK, GHR_TRUNCATED or GHR_BAD_LAYOUT. */
+int ghr_validate_header(const struct gh_shm_header *h, size_t fsize);
+
+/* The live section's place (reader_live.c; ghr_validate_header's last). */
 int ghr_validate_live(const struct gh_shm_header *h);
 
 /* The bytes from one arena's region table to the next in the header's
