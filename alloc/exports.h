@@ -179,12 +179,16 @@ static inline __attribute__((always_inline)) void leave(struct gh_arena *a)
 {
     /* Region table if changed, seq even; then answer a waiting reader.
      * Counters kept in place need no periodic publish (it would take every
-     * arena's lock: a stall for every thread); without them (a lost
-     * placement), publish every GH_SHM_PUBLISH_EVERY calls.  An arena
-     * without a table (not yet attached) looks whenever there is a segment. */
-    bool publish = false;
-    if (gh_shm_leave(&G.shm, a->index, &a->shm_seq, &a->heap) || G.shm.hdr) {
-        publish = gh_shm_requested(&G.shm) || (!G.shm.placed && ++a->shm_calls >= GH_SHM_PUBLISH_EVERY);
+     * arena's lock: a stall for every thread), and their mapping stays to
+     * the end, so the request words are looked at after the lock is let
+     * go (the call's time inside it is what threads wait for); without them
+     * (a lost placement), under the lock, and a publish every
+     * GH_SHM_PUBLISH_EVERY calls.  An arena without a table (not yet
+     * attached) looks whenever there is a segment. */
+    bool look = gh_shm_leave(&G.shm, a->index, &a->shm_seq, &a->heap) || G.shm.hdr;
+    bool placed = G.shm.placed, publish = false;
+    if (look && !placed) {
+        publish = gh_shm_requested(&G.shm) || ++a->shm_calls >= GH_SHM_PUBLISH_EVERY;
         if (publish)
             a->shm_calls = 0;
     }
@@ -192,6 +196,8 @@ static inline __attribute__((always_inline)) void leave(struct gh_arena *a)
     VG(VALGRIND_ENABLE_ERROR_REPORTING);
 #endif
     gh_unlock(&a->lock);
+    if (look && placed)
+        publish = gh_shm_requested(&G.shm);
     if (__builtin_expect(publish, 0))
         gh_exports_shm_service();
 }
