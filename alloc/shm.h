@@ -13,7 +13,7 @@
  * /dev/shm/glassheap.<pid>, made and removed through os.c.
  *
  * Every allocator call is bracketed by gh_shm_enter() and gh_shm_leave()
- * (exports.h's enter() and leave()): the heap's sequence word and its
+ * (exports.h's enter() and leave()): each arena's sequence word and its
  * region table, which let a reader walk the heap from outside while the
  * process sleeps, blocks or is stopped (include/glassheap/shm.h).
  *

@@ -11,7 +11,7 @@
  * inside the region; buddy: a power of two at a multiple of itself; a free
  * fit block's footer and the next header's prev-free flag agreeing), or the
  * walk stops with GHW_CORRUPT and a line saying where and what.  The
- * table's sequence word must be even and unchanged from before the walk to
+ * table's sequence word (its arena's: glassheap/shm.h) must be even and unchanged from before the walk to
  * after it; a walk that saw it move is retried (a bounded number of times,
  * then GHW_CHANGING).  No input makes the walker crash, loop or read
  * outside the regions the table lists: every loop advances by at least the
@@ -56,7 +56,7 @@ struct ghw_source {
      * moment; EAGAIN when the writer was inside (its seq odd or moving:
      * head->seq then holds what was seen), ENOENT when there is no table. */
     int (*table)(void *ctx, struct gh_shm_heap *head, struct gh_shm_region *regions, size_t cap, size_t *n);
-    /* The table's seq word now. */
+    /* The table's seq word now (its arena's, wherever the source keeps it). */
     int (*seq)(void *ctx, uint64_t *seq);
     /* len bytes of the target's memory at addr. */
     int (*read)(void *ctx, uint64_t addr, void *buf, size_t len);
