@@ -356,7 +356,7 @@ static void test_live_bad(void **state)
     (void)state;
     struct gh_shm_counters c;
     struct ghr_live_info info;
-    for (int k = 0; k < 9; k++) {
+    for (int k = 0; k < 10; k++) {
         struct img m;
         img_init(&m);
         img_live(&m);
@@ -371,6 +371,12 @@ static void test_live_bad(void **state)
         case 6: m.live.arena[1].heap.free_bytes = UINT64_MAX; break;                           /* would wrap */
         case 7: m.live.arena[0].heap.live_block_bytes += 16; break;                            /* above the heap */
         case 8: m.live.arena[0].heap.live_requested = 5000; break;                             /* above its blocks */
+        case 9: /* over the map, no arena tables to end before it: every named section apart */
+            m.h.arena_tables_offset = m.h.arena_tables_size = 0;
+            m.h.live_offset = m.h.map_offset;
+            m.h.live_size = (uint32_t)sizeof m.live;
+            open_rc = GHR_BAD_LAYOUT;
+            break;
         }
         struct ghr_segment *seg = NULL;
         int rc = open_img("livebad", &m, &seg);
