@@ -92,26 +92,35 @@ uint64_t ghr_arena_seq_offset(const struct ghr_segment *seg, uint64_t k)
     return h->live_offset + sizeof v + k * v.arena_size + offsetof(struct gh_shm_live_arena, seq);
 }
 
-/* Arena k's entry and its region count at one moment of its seq; false
- * when every try found the arena inside a call or changing (e then holds
- * the last copy). */
-static bool copy_arena(const struct ghr_segment *seg, const struct gh_shm_live *v, uint64_t k,
-                       struct gh_shm_live_arena *e, uint64_t *regions)
+/* Copy n bytes from `from` to `to` (and, when n2, n2 more from `from2` to
+ * `to2`) between two equal even reads of the sequence word at seq,
+ * waiting turns for a writer inside; false when every try found it odd or
+ * moving (the copies then hold the last try). */
+static bool copy_under(const uint8_t *seq, void *to, const uint8_t *from, size_t n, void *to2, const uint8_t *from2,
+                       size_t n2)
 {
-    const struct gh_shm_header *h = &seg->hdr;
-    const uint8_t *tab = seg->base + ghr_table_offset(h, k);
-    const uint8_t *at = seg->base + h->live_offset + sizeof *v + k * v->arena_size;
-    const uint8_t *seq = at + offsetof(struct gh_shm_live_arena, seq);
     for (int t = 0; wait_turn(t); t++) {
         uint64_t s1 = ghr_load_seq(seq);
-        ghr_load_words(e, at, sizeof *e);
-        *regions = ghr_load_seq(tab + offsetof(struct gh_shm_heap, total));
+        ghr_load_words(to, from, n);
+        if (n2)
+            ghr_load_words(to2, from2, n2);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         uint64_t s2 = __atomic_load_n((const uint64_t *)(const void *)seq, __ATOMIC_RELAXED);
         if (!(s1 & 1) && s1 == s2)
             return true;
     }
     return false;
+}
+
+/* Arena k's entry and its region count at one moment of its seq. */
+static bool copy_arena(const struct ghr_segment *seg, const struct gh_shm_live *v, uint64_t k,
+                       struct gh_shm_live_arena *e, uint64_t *regions)
+{
+    const struct gh_shm_header *h = &seg->hdr;
+    const uint8_t *tab = seg->base + ghr_table_offset(h, k);
+    const uint8_t *at = seg->base + h->live_offset + sizeof *v + k * v->arena_size;
+    return copy_under(at + offsetof(struct gh_shm_live_arena, seq), e, at, sizeof *e, regions,
+                      tab + offsetof(struct gh_shm_heap, total), sizeof *regions);
 }
 
 /* The large words of the head at one moment of the large list's seq. */
@@ -121,17 +130,9 @@ static bool copy_large(const struct ghr_segment *seg, struct gh_shm_live *v)
     if (h->large_offset == 0)
         return false;
     const uint8_t *list = seg->base + h->large_offset;
-    const uint8_t *at = seg->base + h->live_offset;
-    for (int t = 0; wait_turn(t); t++) {
-        uint64_t s1 = ghr_load_seq(list + offsetof(struct gh_shm_large, seq));
-        ghr_load_words(v, at, sizeof *v);
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        uint64_t s2 = __atomic_load_n((const uint64_t *)(const void *)(list + offsetof(struct gh_shm_large, seq)),
-                                      __ATOMIC_RELAXED);
-        if (!(s1 & 1) && s1 == s2)
-            return v->mmap_threshold_now != 0; /* 0: never written (no large words yet) */
-    }
-    return false;
+    return copy_under(list + offsetof(struct gh_shm_large, seq), v, seg->base + h->live_offset, sizeof *v, NULL,
+                      NULL, 0)
+        && v->mmap_threshold_now != 0; /* 0: never written (no large words yet) */
 }
 
 int ghr_live(const struct ghr_segment *seg, struct gh_shm_counters *c, struct gh_shm_arena *arenas, size_t cap,
