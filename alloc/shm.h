@@ -7,8 +7,8 @@
  * (gh_shm_place_main, gh_shm_attach_arena: counted in place from then on),
  * calls gh_shm_publish() (and gh_shm_write_map() when a map is asked for)
  * with its locks held when gh_shm_requested() (and every
- * GH_SHM_PUBLISH_EVERY calls while nothing is placed), and gh_shm_close()
- * at exit.  Nothing here
+ * GH_SHM_PUBLISH_EVERY calls while nothing is placed), and gh_shm_stop()
+ * then gh_shm_close() at exit.  Nothing here
  * allocates; the segment is a MAP_SHARED mapping of
  * /dev/shm/glassheap.<pid>, made and removed through os.c.
  *
@@ -205,7 +205,9 @@ static inline bool gh_shm_leave(struct gh_shm *s, unsigned k, struct gh_shm_seq 
     return true;
 }
 
-/* A reader is waiting for counters or a map? */
+/* A reader is waiting for counters or a map?  Under the main arena's lock
+ * (the exit handler takes the segment away under every lock), or with no
+ * lock once the counters are placed: that mapping stays to the end. */
 static inline bool gh_shm_requested(const struct gh_shm *s)
 {
     return __atomic_load_n(&s->counters->request, __ATOMIC_RELAXED) != s->counters->answered
