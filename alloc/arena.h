@@ -14,7 +14,10 @@
  * attached to, else a new one while fewer than the limit exist (8 x the
  * CPUs the process may run on, at most GH_ARENAS_MAX; GLASSHEAP_ARENAS=N
  * fixes it), else the one with the fewest threads.  Blocks go back to the
- * arena that owns them, under its lock, from whichever thread frees them.
+ * arena that owns them: freed by a thread attached to another arena, a
+ * small block is handed over without a lock (struct gh_arena's handed
+ * lists, malloc.c) and freed at that arena's next call; any other under
+ * its lock.
  * An exiting thread detaches; its arena (and its blocks) stay for the next
  * thread.
  *
@@ -36,6 +39,7 @@
 #include "source.h"
 
 #define GH_ARENAS_MAX 128u
+#define GH_HANDED_MAX 15u  /* blocks each handed list holds */
 
 struct gh_arena {
     int lock;
@@ -50,6 +54,14 @@ struct gh_arena {
     struct gh_source src;
     struct gh_heap heap;
     struct gh_front front;
+    /* Blocks freed by other threads, waiting for the arena's next call:
+     * [0] API frees, [1] blocks a cache let go.  Each a lock-free stack,
+     * linked through each block's first word (marked as a cached block is:
+     * tcache.h); the low four bits of the head count its blocks, so at most
+     * GH_HANDED_MAX wait (malloc.c).  Emptied into the heap by whoever
+     * holds the lock, before it lets go (exports.h's leave()).  On a line
+     * of their own: other threads push while the holder works. */
+    _Alignas(64) uintptr_t handed[2];
 };
 
 extern struct gh_arena *gh_arena_list[GH_ARENAS_MAX] GH_HIDDEN; /* [0] is the main arena */

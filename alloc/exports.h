@@ -166,25 +166,48 @@ void gh_exports_shm_service(void);
  * which memcheck has been told are off limits: silence it there. */
 _Static_assert(GH_SHM_ARENAS_CAPACITY >= GH_ARENAS_MAX, "a region table for every arena");
 
-static inline void enter(struct gh_arena *a)
+/* The arena's lock just taken: the call begins. */
+static inline void enter_held(struct gh_arena *a)
 {
-    gh_lock(&a->lock);
     gh_shm_enter(&a->shm_seq); /* its seq odd: walkers outside wait */
 #ifdef GH_HAVE_VALGRIND
     VG(VALGRIND_DISABLE_ERROR_REPORTING);
 #endif
 }
 
-static inline __attribute__((always_inline)) void leave(struct gh_arena *a)
+static inline void enter(struct gh_arena *a)
 {
-    /* Region table if changed, seq even; then answer a waiting reader.
-     * Counters kept in place need no periodic publish (it would take every
-     * arena's lock: a stall for every thread), and their mapping stays to
-     * the end, so the request words are looked at after the lock is let
-     * go (the call's time inside it is what threads wait for); without them
-     * (a lost placement), under the lock, and a publish every
-     * GH_SHM_PUBLISH_EVERY calls.  An arena without a table (not yet
-     * attached) looks whenever there is a segment. */
+    gh_lock(&a->lock);
+    enter_held(a);
+}
+
+/* Lock held: free every block other threads handed to a (struct
+ * gh_arena's handed lists; malloc.c). */
+void gh_exports_take_handed(struct gh_arena *a);
+
+static inline bool handed_waiting(const struct gh_arena *a)
+{
+    return (__atomic_load_n(&a->handed[0], __ATOMIC_RELAXED) | __atomic_load_n(&a->handed[1], __ATOMIC_RELAXED))
+        != 0;
+}
+
+/* The end of a call, up to letting go of the lock; true when a reader is
+ * to be answered (gh_exports_shm_service, no lock held). */
+static inline __attribute__((always_inline)) bool leave_unlock(struct gh_arena *a)
+{
+    /* Blocks other threads handed over are freed first, inside this
+     * call's window of the seq, so that what a reader sees after it counts
+     * them as freed.  Then the region table if changed, seq even;
+     * then answer a waiting reader.  Counters kept in place need no
+     * periodic publish (it would take every arena's lock: a stall for
+     * every thread), and their mapping stays to the end, so the request
+     * words are looked at after the lock is let go (the call's time inside
+     * it is what threads wait for); without them (a lost placement), under
+     * the lock, and a publish every GH_SHM_PUBLISH_EVERY calls.  An arena
+     * without a table (not yet attached) looks whenever there is a
+     * segment. */
+    if (__builtin_expect(handed_waiting(a), 0))
+        gh_exports_take_handed(a);
     bool look = gh_shm_leave(&G.shm, a->index, &a->shm_seq, &a->heap) || G.shm.hdr;
     bool placed = G.shm.placed, publish = false;
     if (look && !placed) {
@@ -198,7 +221,12 @@ static inline __attribute__((always_inline)) void leave(struct gh_arena *a)
     gh_unlock(&a->lock);
     if (look && placed)
         publish = gh_shm_requested(&G.shm);
-    if (__builtin_expect(publish, 0))
+    return publish;
+}
+
+static inline __attribute__((always_inline)) void leave(struct gh_arena *a)
+{
+    if (__builtin_expect(leave_unlock(a), 0))
         gh_exports_shm_service();
 }
 

@@ -74,18 +74,19 @@ static inline size_t cache_size_for(size_t n)
     return gh_tcache_size_for(n, G.cache_pow2);
 }
 
-/* Keep the freed block p in this thread's cache when it is a small heap
- * block in use whose header passes its check: true when kept.  Anything
- * else (a large block, a bad pointer, a full bin) is the locked path's,
- * which says precisely what is wrong.  Reads only memory that is surely
- * mapped: a reservation of an arena (owner table), or the main heap's one
- * region. */
-static inline bool cache_put(struct gh_tcache *tc, void *p)
+/* The block size of p when it is a small heap block in use whose header
+ * (and its next neighbour's) passes its check, else 0: what may be kept in
+ * a cache or handed to a lock's holder without the lock.  Anything else (a
+ * large block, a bad pointer) is the locked path's, which says precisely
+ * what is wrong.  Reads only memory that is surely mapped: a reservation
+ * of an arena (owner table), or the main heap's one region.  *req gets the
+ * requested size. */
+static inline size_t small_block_sound(const void *p, size_t *req)
 {
-    struct gh_block *b = gh_block_of(p);
+    const struct gh_block *b = gh_block_of(p);
     uintptr_t at = (uintptr_t)b;
     if (at & (GH_ALIGN - 1))
-        return false;
+        return 0;
     unsigned owner = gh_source_owner(b);
     uintptr_t hi = 0;
     if (owner == 0) {
@@ -93,29 +94,38 @@ static inline bool cache_put(struct gh_tcache *tc, void *p)
         uintptr_t lo = __atomic_load_n(&bd->lo, __ATOMIC_RELAXED);
         hi = __atomic_load_n(&bd->hi, __ATOMIC_RELAXED);
         if (__atomic_load_n(&bd->cover, __ATOMIC_RELAXED) || at - lo >= hi - lo || hi - at < GH_MIN_BLOCK)
-            return false;
+            return 0;
     } else if ((at & (GH_SOURCE_GRANULE - 1)) > GH_SOURCE_GRANULE - 2 * GH_HEADER_SIZE) {
-        return false;
+        return 0;
     }
     uint64_t w0 = __atomic_load_n(&b->size_flags, __ATOMIC_RELAXED), w1 = __atomic_load_n(&b->tag, __ATOMIC_RELAXED);
     size_t size = gh_tcache_cacheable(w0); /* verified below, before anything is written */
     if (!size || (owner == 0 && hi - at < size))
-        return false;
+        return 0;
     /* The next block's header too, so that an overflow into it is found at
      * this free as the locked path finds it (it is in the same region: a
      * fit region ends in an end marker, a buddy block never ends one). */
     const struct gh_block *nb = gh_block_next_of_size(b, size);
     if (owner == 0 ? hi - (uintptr_t)nb < GH_HEADER_SIZE
                    : ((uintptr_t)nb & (GH_SOURCE_GRANULE - 1)) > GH_SOURCE_GRANULE - GH_HEADER_SIZE)
-        return false;
+        return 0;
     uint64_t n0 = __atomic_load_n(&nb->size_flags, __ATOMIC_RELAXED), n1 = __atomic_load_n(&nb->tag, __ATOMIC_RELAXED);
     uint64_t m = gh_block_mac(b, w0, w1), mn = gh_block_mac(nb, n0, n1);
     if (((w0 ^ m) & GH_CHECK_A_MASK) || ((w1 ^ ((m >> 40) << GH_REQ_BITS)) & GH_CHECK_B_MASK)
         || ((n0 ^ mn) & GH_CHECK_A_MASK) || ((n1 ^ ((mn >> 40) << GH_REQ_BITS)) & GH_CHECK_B_MASK))
-        return false; /* torn by a neighbour's change, or corrupt: the locked path decides */
+        return 0; /* torn by a neighbour's change, or corrupt: the locked path decides */
     if (gh_tcache_marked(p))
-        gh_fatal("free", GH_MSG_DOUBLE_FREE, p); /* it is in a cache already */
-    return gh_tcache_put(tc, p, size, (size_t)(w1 & GH_REQ_MASK));
+        gh_fatal("free", GH_MSG_DOUBLE_FREE, p); /* in a cache, or handed over, already */
+    *req = (size_t)(w1 & GH_REQ_MASK);
+    return size;
+}
+
+/* Keep the freed block p in this thread's cache when it is a sound small
+ * heap block and its bin has room: true when kept. */
+static inline bool cache_put(struct gh_tcache *tc, void *p)
+{
+    size_t req, size = small_block_sound(p, &req);
+    return size && gh_tcache_put(tc, p, size, req);
 }
 
 /* A call the cache served: now and then, answer a waiting reader (the
@@ -278,10 +288,77 @@ static void free_impl(void *p, const char *fn, int op, void *moved_to, size_t n,
     free_locked(p, fn, op, moved_to, n, c);
 }
 
+/* ---- frees handed to the owning arena ---------------------------------
+ *
+ * A thread freeing a small block of an arena it is not attached to does
+ * not take that arena's lock (its owner would wait for it on its next
+ * call, and the lock's line would go back and forth between them): it
+ * pushes the block on the arena's handed list (one compare-and-swap) and
+ * goes on.  Whoever next holds that lock frees every handed block before
+ * letting go (leave()), counted as the frees they are: an owner that
+ * allocates on and on frees them in batches.  A list holds at most
+ * GH_HANDED_MAX blocks (counted in its head's low bits); a free that finds
+ * it full takes the lock and so empties it.  Until then a handed block is
+ * counted in use, and a map shows it cached (it carries the cache's mark).
+ * Only sound small heap blocks are handed (the check the cache makes);
+ * while a trace is written, memcheck watches, blocks are quarantined or
+ * M_PERTURB fills them, every free takes the lock. */
+
+#define HANDED_COUNT ((uintptr_t)GH_ALIGN - 1) /* a head's low bits */
+
+_Static_assert(GH_HANDED_MAX <= HANDED_COUNT, "the count fits below the alignment");
+
+/* Free p, from list 0 (an API free) or 1 (a cache's flush), by handing it
+ * to its arena when that is another thread's: true when handed. */
+static inline bool hand_over(void *p, unsigned list)
+{
+    if (G.valgrind || G.trace.fd >= 0 || G.perturb || gh_single_threaded())
+        return false;
+    struct gh_arena *a = gh_arena_of(p);
+    size_t req;
+    if (a == gh_self.arena || a->front.harden || !small_block_sound(p, &req))
+        return false;
+    uint64_t *w = p;
+    uintptr_t head = __atomic_load_n(&a->handed[list], __ATOMIC_RELAXED);
+    do {
+        if ((head & HANDED_COUNT) >= GH_HANDED_MAX) {
+            w[1] = 0; /* no mark left behind (an earlier try wrote one) */
+            return false; /* full: the locked path empties it */
+        }
+        w[0] = head;
+        w[1] = gh_tcache_link_mac(p, (const void *)head);
+    } while (!__atomic_compare_exchange_n(&a->handed[list], &head, (uintptr_t)p | ((head & HANDED_COUNT) + 1), true,
+                                          __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    return true;
+}
+
+void gh_exports_take_handed(struct gh_arena *a)
+{
+    for (unsigned list = 0; list < 2; list++) {
+        uintptr_t link = __atomic_exchange_n(&a->handed[list], 0, __ATOMIC_ACQUIRE);
+        while (link) {
+            void *p = (void *)(link & ~HANDED_COUNT);
+            uint64_t *w = p;
+            /* The mark binds the link to the block under the process's
+             * secret: a write into a handed block (a use after free) is
+             * found here, not followed. */
+            if (!gh_tcache_marked(p))
+                gh_fatal("free", GH_MSG_FREE_LIST, p);
+            link = w[0];
+            w[1] = 0; /* no longer marked: reused, it is not a double free */
+            count_call(a, list == 0 ? C_FREE : C_NONE);
+            struct gh_front_unmap u;
+            gh_front_release(&a->front, p, "free", &u, NULL);
+            gh_front_unmap(&a->front, &u); /* a heap block's: nothing */
+        }
+    }
+}
+
 /* A cache's block going back to its heap (a flush). */
 static void release_cached(char *p)
 {
-    free_locked(p, "free", 0, NULL, 0, C_NONE);
+    if (!hand_over(p, 1))
+        free_locked(p, "free", 0, NULL, 0, C_NONE);
 }
 
 void gh_exports_flush_cache(struct gh_tcache *tc)
@@ -317,7 +394,8 @@ GH_EXPORT void free(void *p)
     }
     int saved = errno;
     ensure_init();
-    free_locked(p, "free", GH_TRACE_FREE, NULL, 0, C_FREE);
+    if (!hand_over(p, 0))
+        free_locked(p, "free", GH_TRACE_FREE, NULL, 0, C_FREE);
     errno = saved;
 }
 

@@ -29,6 +29,16 @@ static unsigned enter_all(void)
 {
     unsigned n = gh_arenas_lock_all();
     VG(VALGRIND_DISABLE_ERROR_REPORTING);
+    /* Blocks handed over are freed now, each arena inside a window of its
+     * seq, so that what is counted is exact. */
+    for (unsigned k = 0; k < n; k++) {
+        struct gh_arena *a = gh_arena_list[k];
+        if (handed_waiting(a)) {
+            gh_shm_enter(&a->shm_seq);
+            gh_exports_take_handed(a);
+            gh_shm_leave(&G.shm, a->index, &a->shm_seq, &a->heap);
+        }
+    }
     return n;
 }
 
