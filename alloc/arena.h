@@ -51,6 +51,9 @@ struct gh_arena {
     struct gh_calls *calls;  /* API calls served here (arena lock): calls_own, or
                               * in place in the segment (as heap.c) */
     struct gh_calls calls_own;
+    uint64_t *handed_count;  /* handed blocks freed here (arena lock): at
+                              * handed_count_own or in the live entry */
+    uint64_t handed_count_own;
     struct gh_source src;
     struct gh_heap heap;
     struct gh_front front;

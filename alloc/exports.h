@@ -166,21 +166,6 @@ void gh_exports_shm_service(void);
  * which memcheck has been told are off limits: silence it there. */
 _Static_assert(GH_SHM_ARENAS_CAPACITY >= GH_ARENAS_MAX, "a region table for every arena");
 
-/* The arena's lock just taken: the call begins. */
-static inline void enter_held(struct gh_arena *a)
-{
-    gh_shm_enter(&a->shm_seq); /* its seq odd: walkers outside wait */
-#ifdef GH_HAVE_VALGRIND
-    VG(VALGRIND_DISABLE_ERROR_REPORTING);
-#endif
-}
-
-static inline void enter(struct gh_arena *a)
-{
-    gh_lock(&a->lock);
-    enter_held(a);
-}
-
 /* Lock held: free every block other threads handed to a (struct
  * gh_arena's handed lists; malloc.c). */
 void gh_exports_take_handed(struct gh_arena *a);
@@ -191,23 +176,31 @@ static inline bool handed_waiting(const struct gh_arena *a)
         != 0;
 }
 
-/* The end of a call, up to letting go of the lock; true when a reader is
- * to be answered (gh_exports_shm_service, no lock held). */
-static inline __attribute__((always_inline)) bool leave_unlock(struct gh_arena *a)
+/* A call begins: the arena's lock, its seq odd.  Blocks other threads
+ * handed over are freed first, inside this call's window of the seq (what
+ * a reader sees after it counts them as freed), and before the call's own
+ * work, which may be a second free of one of them: "double free". */
+static inline void enter(struct gh_arena *a)
 {
-    /* Blocks other threads handed over are freed first, inside this
-     * call's window of the seq, so that what a reader sees after it counts
-     * them as freed.  Then the region table if changed, seq even;
-     * then answer a waiting reader.  Counters kept in place need no
-     * periodic publish (it would take every arena's lock: a stall for
-     * every thread), and their mapping stays to the end, so the request
-     * words are looked at after the lock is let go (the call's time inside
-     * it is what threads wait for); without them (a lost placement), under
-     * the lock, and a publish every GH_SHM_PUBLISH_EVERY calls.  An arena
-     * without a table (not yet attached) looks whenever there is a
-     * segment. */
+    gh_lock(&a->lock);
+    gh_shm_enter(&a->shm_seq); /* its seq odd: walkers outside wait */
+#ifdef GH_HAVE_VALGRIND
+    VG(VALGRIND_DISABLE_ERROR_REPORTING);
+#endif
     if (__builtin_expect(handed_waiting(a), 0))
         gh_exports_take_handed(a);
+}
+
+static inline __attribute__((always_inline)) void leave(struct gh_arena *a)
+{
+    /* Region table if changed, seq even; then answer a waiting reader.
+     * Counters kept in place need no periodic publish (it would take every
+     * arena's lock: a stall for every thread), and their mapping stays to
+     * the end, so the request words are looked at after the lock is let
+     * go (the call's time inside it is what threads wait for); without them
+     * (a lost placement), under the lock, and a publish every
+     * GH_SHM_PUBLISH_EVERY calls.  An arena without a table (not yet
+     * attached) looks whenever there is a segment. */
     bool look = gh_shm_leave(&G.shm, a->index, &a->shm_seq, &a->heap) || G.shm.hdr;
     bool placed = G.shm.placed, publish = false;
     if (look && !placed) {
@@ -221,12 +214,7 @@ static inline __attribute__((always_inline)) bool leave_unlock(struct gh_arena *
     gh_unlock(&a->lock);
     if (look && placed)
         publish = gh_shm_requested(&G.shm);
-    return publish;
-}
-
-static inline __attribute__((always_inline)) void leave(struct gh_arena *a)
-{
-    if (__builtin_expect(leave_unlock(a), 0))
+    if (__builtin_expect(publish, 0))
         gh_exports_shm_service();
 }
 
@@ -250,6 +238,17 @@ static inline bool reader_waiting(void)
     return waiting;
 }
 
+/* a's lock held, its live entry just given to it: its count of handed
+ * blocks counts there from now on. */
+static inline void place_handed_count(struct gh_arena *a)
+{
+    if (a->index >= GH_SHM_LIVE_ARENAS || !G.shm.live_arenas)
+        return;
+    uint64_t *at = &G.shm.live_arenas[a->index].handed;
+    __atomic_store_n(at, *a->handed_count, __ATOMIC_RELAXED);
+    a->handed_count = at;
+}
+
 /* The main arena's lock held (and, with all_locked, every arena's): give
  * every arena made since the last look its region table (taking its lock
  * unless held), then tell a walker outside how many arenas there are
@@ -266,6 +265,7 @@ static inline void shm_note_arenas(bool all_locked)
         if (!all_locked)
             gh_lock(&a->lock);
         gh_shm_attach_arena(&G.shm, k, &a->shm_seq, &a->heap, &a->calls);
+        place_handed_count(a);
         if (!all_locked)
             gh_unlock(&a->lock);
     }

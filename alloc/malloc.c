@@ -294,8 +294,8 @@ static void free_impl(void *p, const char *fn, int op, void *moved_to, size_t n,
  * not take that arena's lock (its owner would wait for it on its next
  * call, and the lock's line would go back and forth between them): it
  * pushes the block on the arena's handed list (one compare-and-swap) and
- * goes on.  Whoever next holds that lock frees every handed block before
- * letting go (leave()), counted as the frees they are: an owner that
+ * goes on.  Whoever next takes that lock frees every handed block first
+ * (enter()), counted as the frees they are: an owner that
  * allocates on and on frees them in batches.  A list holds at most
  * GH_HANDED_MAX blocks (counted in its head's low bits); a free that finds
  * it full takes the lock and so empties it.  Until then a handed block is
@@ -347,6 +347,7 @@ void gh_exports_take_handed(struct gh_arena *a)
             link = w[0];
             w[1] = 0; /* no longer marked: reused, it is not a double free */
             count_call(a, list == 0 ? C_FREE : C_NONE);
+            __atomic_store_n(a->handed_count, *a->handed_count + 1, __ATOMIC_RELAXED);
             struct gh_front_unmap u;
             gh_front_release(&a->front, p, "free", &u, NULL);
             gh_front_unmap(&a->front, &u); /* a heap block's: nothing */

@@ -81,6 +81,7 @@ static void snapshot_locked(struct gh_stats_snapshot *s, unsigned n)
     for (unsigned k = 0; k < n; k++) {
         const struct gh_arena *a = gh_arena_list[k];
         gh_calls_add(&s->calls, a->calls);
+        s->handed += *a->handed_count;
         heap_counters_add(&s->heap, a->heap.c);
         s->free_blocks += gh_heap_free_blocks(&a->heap);
         size_t largest = gh_heap_largest_free(&a->heap);
@@ -363,6 +364,7 @@ static void fill_counters(struct glassheap_counters *out, const struct gh_stats_
     out->cached_bytes = s.cache.bytes;
     out->cache_hits = s.cache.hits;
     out->arenas = s.arenas;
+    out->handed_frees = s.handed;
 }
 
 GH_EXPORT int glassheap_counters(struct glassheap_counters *out, size_t size)

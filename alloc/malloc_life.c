@@ -160,6 +160,7 @@ static void shm_start(void)
     /* From here on every counter counts in place (glassheap/live.h). */
     struct gh_arena *m = GH_MAIN_ARENA;
     gh_shm_place_main(&G.shm, &m->shm_seq, &m->heap, &m->calls, &m->front);
+    place_handed_count(m);
     gh_harden_place(&G.shm.live->harden, &G.shm.live->large_canary_bytes);
     shm_note_arenas(true);
     gh_os_counts_place(&G.shm.live->os);
@@ -183,6 +184,7 @@ static void counters_copy_home(void)
             a->heap.own = *a->heap.c;
         if (a->calls != &a->calls_own)
             a->calls_own = *a->calls;
+        a->handed_count_own = *a->handed_count;
     }
     gh_harden_copy_home();
 }
@@ -194,6 +196,7 @@ static void counters_home(void)
         struct gh_arena *a = gh_arena_list[k];
         a->heap.c = &a->heap.own;
         a->calls = &a->calls_own;
+        a->handed_count = &a->handed_count_own;
     }
     gh_harden_place(NULL, NULL);
     gh_os_counts_place(NULL);

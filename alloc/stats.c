@@ -126,6 +126,7 @@ static void json(struct out *o, const struct gh_stats_snapshot *s)
     kv(o, "zero_blocks", s->harden.zero_blocks, 1);
     put(o, "},");
     kv(o, "arenas", s->arenas, 0);
+    kv(o, "handed", s->handed, 0);
     put(o, "\"cache\":{");
     kv(o, "on", (uint64_t)s->cache_on, 0);
     kv(o, "cached_blocks", s->cache.blocks, 0);
@@ -193,6 +194,8 @@ static void text(struct out *o, const struct gh_stats_snapshot *s)
         put_u(o, s->cache.hits);
         put(o, ", flushed ");
         put_u(o, s->cache.flushed);
+        put(o, "; handed to their arena by other threads ");
+        put_u(o, s->handed);
         put(o, "\n");
     }
     put(o, "glassheap: large blocks ");

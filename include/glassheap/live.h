@@ -133,7 +133,10 @@ struct gh_shm_live_arena {
     struct gh_heap_counters heap;
     struct gh_calls calls;
     uint64_t threads;              /* threads attached now (written as they come and go) */
-    uint64_t reserved[2];
+    uint64_t handed;               /* blocks other threads handed over, freed at
+                                      this arena's calls since the start (0 from
+                                      a writer older than the count) */
+    uint64_t reserved[1];
 };
 
 struct gh_shm_live_cache {

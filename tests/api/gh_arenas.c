@@ -28,6 +28,19 @@
  *   gh_arenas cache_link  a write after free over a cached block's link,
  *                          then a malloc of its size: "corrupted free list"
  *                          (death test).
+ *   gh_arenas handed      (cache off) a thread of its own arena frees 200
+ *                          of the main thread's blocks: they are handed
+ *                          over without the main arena's lock (the handed
+ *                          count moves, by at least the frees beyond the
+ *                          lists' bound), and the main arena frees every
+ *                          one: free calls counted, live count as before,
+ *                          checker clean.
+ *   gh_arenas handed_link a write after free over a block another thread
+ *                          handed over, then the owner's next call, which
+ *                          frees it first: "free(): corrupted free list"
+ *                          (death test).
+ *   gh_arenas handed_twice a block handed over and freed again before its
+ *                          owner's next call: "double free" (death test).
  * Exit 0 pass, 1 fail, 77 skip (a mode the case needs is off).
  */
 #define _GNU_SOURCE
@@ -362,6 +375,46 @@ static void *free_it(void *p)
     return NULL;
 }
 
+#define HANDED 200
+
+static void *free_many(void *arg)
+{
+    void **v = arg;
+    free(malloc(100)); /* an arena of its own */
+    for (int k = 0; k < HANDED; k++)
+        free(v[k]);
+    return NULL;
+}
+
+static int case_handed(void)
+{
+    void *v[HANDED];
+    warm_up();
+    struct glassheap_counters before = gh_t_counters(&api);
+    for (int k = 0; k < HANDED; k++)
+        v[k] = malloc((size_t)(24 + k % 40 * 8));
+    pthread_t t;
+    pthread_create(&t, NULL, free_many, v);
+    pthread_join(t, NULL);
+    struct glassheap_counters c = gh_t_counters(&api);
+    if (c.arenas < 2)
+        return GH_T_SKIP; /* GLASSHEAP_ARENAS=1: every free takes the one lock */
+    uint64_t handed = c.handed_frees - before.handed_frees;
+    /* the main thread made no call meanwhile: a list takes 15 blocks, then
+     * a free takes the lock and empties it, and the next 15 are handed... */
+    if (handed < HANDED / 2)
+        GH_T_FAIL("%llu of %d frees of another arena's blocks were handed over", (unsigned long long)handed,
+                  HANDED);
+    if (c.free_calls - before.free_calls != HANDED + 1) /* and its own */
+        GH_T_FAIL("%llu frees counted, %d made", (unsigned long long)(c.free_calls - before.free_calls), HANDED + 1);
+    if (c.live_blocks != before.live_blocks)
+        GH_T_FAIL("live blocks %llu, %llu before", (unsigned long long)c.live_blocks,
+                  (unsigned long long)before.live_blocks);
+    if (!api.check())
+        GH_T_FAIL("heap checker");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -389,6 +442,24 @@ int main(int argc, char **argv)
         pthread_join(t, NULL);
         gh_t_announce(p);
         free(p); /* the other thread's cache holds it */
+        printf("survived\n");
+        return 0;
+    }
+    if (!strcmp(c, "handed"))
+        return case_handed();
+    if (!strcmp(c, "handed_link") || !strcmp(c, "handed_twice")) {
+        warm_up();
+        unsigned char *p = malloc(64);
+        gh_t_announce(p); /* first: its stdio buffer would take the handed block back */
+        pthread_t t;
+        pthread_create(&t, NULL, free_it, p); /* handed to the main arena */
+        pthread_join(t, NULL);
+        if (!strcmp(c, "handed_link"))
+            memset(p, 0x41, 16); /* the link and its mark */
+        else
+            free(p); /* its mark says it is handed over already */
+        void *volatile r = malloc(64);
+        (void)r;
         printf("survived\n");
         return 0;
     }

@@ -67,6 +67,7 @@ static struct gh_stats_snapshot sample(void)
                                           .quarantined_requested = 503, .canary_bytes = 504,
                                           .zero_blocks = 505 };
     s.arenas = 1;
+    s.handed = 608;
     s.cache = (struct gh_tcache_counts){ .blocks = 601, .bytes = 602, .requested = 603, .hits = 604,
                                          .puts = 605, .flushed = 606, .threads = 607 };
     return s;
@@ -87,7 +88,7 @@ static const char sample_json[] =
     "\"mmap_bytes\":405,\"munmap_calls\":406,\"mremap_calls\":407,\"mremap_bytes\":408,"
     "\"madvise_calls\":409,\"mprotect_calls\":410},"
     "\"harden\":{\"on\":0,\"quarantined_blocks\":501,\"quarantined_bytes\":502,"
-    "\"quarantined_requested\":503,\"canary_bytes\":504,\"zero_blocks\":505},\"arenas\":1,"
+    "\"quarantined_requested\":503,\"canary_bytes\":504,\"zero_blocks\":505},\"arenas\":1,\"handed\":608,"
     "\"cache\":{\"on\":0,\"cached_blocks\":601,\"cached_bytes\":602,\"cached_requested\":603,\"hits\":604,"
     "\"puts\":605,\"flushed\":606,\"threads\":607}}\n";
 
@@ -131,7 +132,8 @@ static void test_text_cache(void **state)
     s.arenas = 3;
     char buf[4096];
     gh_stats_format(buf, sizeof buf, GH_STATS_TEXT, &s);
-    const char *want = "glassheap: arenas 3, thread caches on: cached 602 B in 601 blocks, hits 604, flushed 606\n"
+    const char *want = "glassheap: arenas 3, thread caches on: cached 602 B in 601 blocks, hits 604, flushed 606; "
+                       "handed to their arena by other threads 608\n"
                        "glassheap: large blocks";
     const char *line = strstr(buf, "glassheap: arenas ");
     assert_non_null(line);
