@@ -79,7 +79,17 @@ bool gh_fit_check(const struct gh_heap *h, const char **why, const void **where)
     struct check_ctx c = { .h = h };
     const char *twhy = NULL;
     bool ok = true;
-    if (!h->policy.ops->check(&h->policy, &twhy)) {
+    bool index_ok = h->policy.ops->check(&h->policy, &twhy);
+    if (!index_ok && gh_tree_check(&h->policy.tree, NULL)) {
+        /* The tree is sound and only the policy's own state (best fit's
+         * bins) disagrees with it: a block missing from the tree or one
+         * too many there is named more precisely by the walk, if it finds
+         * it. */
+        gh_region_walk(h, check_region, &c);
+        if (!c.why)
+            c.why = twhy;
+        ok = false;
+    } else if (!index_ok) {
         c.why = twhy;
         ok = false;
     } else {

@@ -312,7 +312,8 @@ _Static_assert(GH_HANDED_MAX <= HANDED_COUNT, "the count fits below the alignmen
  * to its arena when that is another thread's: true when handed. */
 static inline bool hand_over(void *p, unsigned list)
 {
-    if (G.valgrind || G.trace.fd >= 0 || G.perturb || gh_single_threaded())
+    if (G.valgrind || G.trace.fd >= 0 || G.perturb || gh_single_threaded()
+        || __atomic_load_n(&gh_arena_count, __ATOMIC_RELAXED) <= 1) /* one heap: its lock */
         return false;
     struct gh_arena *a = gh_arena_of(p);
     size_t req;

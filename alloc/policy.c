@@ -13,6 +13,9 @@ void gh_policy_init(struct gh_policy *p, const struct gh_policy_ops *ops)
 {
     p->ops = ops;
     p->rover = NULL;
+    p->bin_map = 0;
+    memset(p->bin_count, 0, sizeof p->bin_count);
+    memset(p->bin_head, 0, sizeof p->bin_head);
     gh_tree_init(&p->tree, ops->order);
 }
 

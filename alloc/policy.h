@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "glassheap/policies.h"
 
@@ -47,10 +48,20 @@ struct gh_policy_ops {
     bool (*check)(const struct gh_policy *p, const char **why);
 };
 
+/* Best fit's exact-size bins (policy_best.c): one per block size from
+ * GH_MIN_BLOCK in GH_ALIGN steps. */
+#define GH_POLICY_BINS 64u
+
 struct gh_policy {
     const struct gh_policy_ops *ops;
     struct gh_tree tree;
     const void *rover; /* next fit: where the previous search ended */
+    /* best fit: how many free blocks of each small size the tree holds
+     * (bit k of bin_map: bin k has some), and the lowest-addressed of them
+     * when known (NULL: none, or not known since that one was taken). */
+    uint64_t bin_map;
+    uint32_t bin_count[GH_POLICY_BINS];
+    struct gh_block *bin_head[GH_POLICY_BINS];
 };
 
 #define GH_POLICY_EXTERN(name) extern const struct gh_policy_ops gh_policy_##name;

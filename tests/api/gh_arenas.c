@@ -375,6 +375,14 @@ static void *free_it(void *p)
     return NULL;
 }
 
+/* The same from a thread with an arena of its own. */
+static void *free_it_attached(void *p)
+{
+    free(malloc(100));
+    free(p);
+    return NULL;
+}
+
 #define HANDED 200
 
 static void *free_many(void *arg)
@@ -452,7 +460,7 @@ int main(int argc, char **argv)
         unsigned char *p = malloc(64);
         gh_t_announce(p); /* first: its stdio buffer would take the handed block back */
         pthread_t t;
-        pthread_create(&t, NULL, free_it, p); /* handed to the main arena */
+        pthread_create(&t, NULL, free_it_attached, p); /* handed to the main arena */
         pthread_join(t, NULL);
         if (!strcmp(c, "handed_link"))
             memset(p, 0x41, 16); /* the link and its mark */
