@@ -290,7 +290,7 @@ static void fit_init(struct gh_heap *h, size_t largest_request)
 {
     (void)largest_request; /* any request up to GH_MAX_REQUEST */
     gh_policy_init(&h->policy, h->entry);
-    gh_tree_set_bounds(&h->policy.tree, &h->bounds); /* its links checked (tree.h) */
+    gh_policy_set_bounds(&h->policy, &h->bounds); /* its links checked (tree.h) */
     h->top_pad = GH_DEFAULT_TOP_PAD;
     h->trim_threshold = GH_DEFAULT_TRIM_THRESHOLD;
     h->trim_adaptive = true;

@@ -79,23 +79,17 @@ bool gh_fit_check(const struct gh_heap *h, const char **why, const void **where)
     struct check_ctx c = { .h = h };
     const char *twhy = NULL;
     bool ok = true;
-    bool index_ok = h->policy.ops->check(&h->policy, &twhy);
-    if (!index_ok && gh_tree_check(&h->policy.tree, NULL)) {
-        /* The tree is sound and only the policy's own state (best fit's
-         * bins) disagrees with it: a block missing from the tree or one
-         * too many there is named more precisely by the walk, if it finds
-         * it. */
-        gh_region_walk(h, check_region, &c);
-        if (!c.why)
-            c.why = twhy;
-        ok = false;
-    } else if (!index_ok) {
+    if (!gh_policy_trees_sound(&h->policy, &twhy)) {
         c.why = twhy;
         ok = false;
     } else {
+        /* the heap against the trees first: a block missing from the
+         * index, or one too many, is named by the walk */
         gh_region_walk(h, check_region, &c);
         if (c.why)
             ok = false;
+        else if (!h->policy.ops->check(&h->policy, &twhy))
+            ok = !!fail(&c, twhy, NULL);
         else if (c.free_blocks != gh_policy_count(&h->policy))
             ok = !!fail(&c, "the index holds blocks that are not free blocks of the heap", NULL);
         else if (c.live_req != h->c->live_requested || c.live_bytes != h->c->live_block_bytes

@@ -14,9 +14,18 @@ void gh_policy_init(struct gh_policy *p, const struct gh_policy_ops *ops)
     p->ops = ops;
     p->rover = NULL;
     p->bin_map = 0;
-    memset(p->bin_count, 0, sizeof p->bin_count);
-    memset(p->bin_head, 0, sizeof p->bin_head);
     gh_tree_init(&p->tree, ops->order);
+    for (unsigned k = 0; k < GH_POLICY_BINS; k++) {
+        gh_tree_init(&p->bins[k], GH_TREE_BY_SIZE);
+        p->bin_low[k] = NULL;
+    }
+}
+
+void gh_policy_set_bounds(struct gh_policy *p, const struct gh_tree_bounds *b)
+{
+    gh_tree_set_bounds(&p->tree, b);
+    for (unsigned k = 0; k < GH_POLICY_BINS; k++)
+        gh_tree_set_bounds(&p->bins[k], b);
 }
 
 const struct gh_policy_ops *gh_policy_by_name(const char *name)
@@ -44,35 +53,141 @@ static bool walk_one(void *c, struct gh_tnode *n)
 void gh_policy_walk(const struct gh_policy *p, bool (*fn)(void *ctx, struct gh_block *b), void *ctx)
 {
     struct walk_ctx w = { fn, ctx };
+    if (p->ops->binned)
+        for (unsigned k = 0; k < GH_POLICY_BINS; k++)
+            if (p->bins[k].count)
+                gh_tree_walk(&p->bins[k], walk_one, &w);
     gh_tree_walk(&p->tree, walk_one, &w);
 }
 
 bool gh_policy_contains(const struct gh_policy *p, const struct gh_block *b)
 {
     /* The walk checks each link before it follows it (tree.c). */
-    return gh_tree_contains(&p->tree, gh_policy_node((struct gh_block *)b), gh_block_size(b));
+    size_t size = gh_block_size(b);
+    return gh_tree_contains(gh_policy_tree_for((struct gh_policy *)p, size), gh_policy_node((struct gh_block *)b),
+                            size);
 }
 
-/* Index operations shared by all four fit policies. */
+size_t gh_policy_count(const struct gh_policy *p)
+{
+    size_t n = p->tree.count;
+    if (p->ops->binned)
+        for (unsigned k = 0; k < GH_POLICY_BINS; k++)
+            n += p->bins[k].count;
+    return n;
+}
+
+size_t gh_policy_largest(const struct gh_policy *p)
+{
+    if (p->tree.count || !p->bin_map)
+        return gh_tree_max_size(&p->tree);
+    return GH_MIN_BLOCK + (size_t)(63 - __builtin_clzll(p->bin_map)) * GH_ALIGN;
+}
+
+/* ---- the bins --------------------------------------------------------- */
+
+static inline void bin_added(struct gh_policy *p, int k, struct gh_block *b)
+{
+    if (p->bins[k].count == 1) {
+        p->bin_map |= 1ull << k;
+        p->bin_low[k] = b;
+    } else if (p->bin_low[k] && b < p->bin_low[k]) {
+        p->bin_low[k] = b;
+    }
+}
+
+static inline void bin_removed(struct gh_policy *p, int k, const struct gh_block *b)
+{
+    if (p->bins[k].count == 0) {
+        p->bin_map &= ~(1ull << k);
+        p->bin_low[k] = NULL;
+    } else if (p->bin_low[k] == b) {
+        p->bin_low[k] = NULL; /* the next lowest: found when asked for */
+    }
+}
+
+struct gh_block *gh_policy_bin_lowest(struct gh_policy *p, unsigned k)
+{
+    if (!p->bin_low[k]) /* one walk down the left of a tree of one size */
+        p->bin_low[k] = gh_policy_block(gh_tree_best_fit(&p->bins[k], 0));
+    return p->bin_low[k];
+}
+
+/* ---- index operations shared by all four fit policies ----------------- */
+
 void gh_policy_tree_insert(struct gh_policy *p, struct gh_block *b)
 {
-    gh_tree_insert(&p->tree, gh_policy_node(b));
+    size_t size = gh_block_size(b);
+    int k = gh_policy_bin_of(p, size);
+    if (k < 0) {
+        gh_tree_insert(&p->tree, gh_policy_node(b));
+        return;
+    }
+    gh_tree_insert(&p->bins[k], gh_policy_node(b));
+    bin_added(p, k, b);
 }
 
 void gh_policy_tree_remove(struct gh_policy *p, struct gh_block *b)
 {
-    gh_tree_remove(&p->tree, gh_policy_node(b));
+    size_t size = gh_block_size(b);
+    int k = gh_policy_bin_of(p, size);
+    if (k < 0) {
+        gh_tree_remove(&p->tree, gh_policy_node(b));
+        return;
+    }
+    gh_tree_remove(&p->bins[k], gh_policy_node(b));
+    bin_removed(p, k, b);
 }
 
 void gh_policy_tree_move(struct gh_policy *p, struct gh_block *old, size_t old_size, struct gh_block *nb)
 {
-    if (!gh_tree_move(&p->tree, gh_policy_node(old), old_size, gh_policy_node(nb))) {
-        gh_tree_remove_sized(&p->tree, gh_policy_node(old), old_size);
-        gh_tree_insert(&p->tree, gh_policy_node(nb));
+    int ko = gh_policy_bin_of(p, old_size), kn = gh_policy_bin_of(p, gh_block_size(nb));
+    if (ko < 0 && kn < 0) {
+        if (!gh_tree_move(&p->tree, gh_policy_node(old), old_size, gh_policy_node(nb))) {
+            gh_tree_remove_sized(&p->tree, gh_policy_node(old), old_size);
+            gh_tree_insert(&p->tree, gh_policy_node(nb));
+        }
+        return;
     }
+    /* into, out of or between bins: out of one tree, into another */
+    if (ko < 0) {
+        gh_tree_remove_sized(&p->tree, gh_policy_node(old), old_size);
+    } else {
+        gh_tree_remove_sized(&p->bins[ko], gh_policy_node(old), old_size);
+        bin_removed(p, ko, old);
+    }
+    gh_policy_tree_insert(p, nb);
+}
+
+bool gh_policy_trees_sound(const struct gh_policy *p, const char **why)
+{
+    if (!gh_tree_check(&p->tree, why))
+        return false;
+    if (p->ops->binned)
+        for (unsigned k = 0; k < GH_POLICY_BINS; k++)
+            if (!gh_tree_check(&p->bins[k], why))
+                return false;
+    return true;
 }
 
 bool gh_policy_tree_check(const struct gh_policy *p, const char **why)
 {
-    return gh_tree_check(&p->tree, why);
+    if (!gh_policy_trees_sound(p, why))
+        return false;
+    if (!p->ops->binned)
+        return true;
+    for (unsigned k = 0; k < GH_POLICY_BINS; k++) {
+        const struct gh_tree *t = &p->bins[k];
+        const struct gh_tnode *low = gh_tree_best_fit(t, 0);
+        if (((p->bin_map >> k) & 1) != (t->count != 0) || (low && gh_tnode_size(low) != GH_MIN_BLOCK + k * GH_ALIGN)
+            || (low && gh_tree_max_size(t) != gh_tnode_size(low))) {
+            *why = "a size bin holds a block of another size, or its bit disagrees";
+            return false;
+        }
+        if (p->bin_low[k] && p->bin_low[k] != gh_policy_block((struct gh_tnode *)low)) {
+            *why = "a size bin's lowest block is not the lowest free block of its size";
+            return false;
+        }
+    }
+    return true;
 }

@@ -32,6 +32,7 @@ struct gh_policy_ops {
     const char *name;                      /* as GLASSHEAP_POLICY spells it */
     const struct gh_discipline *discipline; /* the heap discipline that runs it */
     enum gh_tree_order order;              /* fit: how the free-block index sorts */
+    bool binned;                           /* BY_SIZE: small sizes in exact-size bins */
     /* Add a free block (header written, size final) to the index. */
     void (*insert)(struct gh_policy *p, struct gh_block *b);
     /* Remove a free block that is in the index. */
@@ -48,20 +49,23 @@ struct gh_policy_ops {
     bool (*check)(const struct gh_policy *p, const char **why);
 };
 
-/* Best fit's exact-size bins (policy_best.c): one per block size from
- * GH_MIN_BLOCK in GH_ALIGN steps. */
+/* Exact-size bins (a policy with .binned): one per block size from
+ * GH_MIN_BLOCK in GH_ALIGN steps, up to GH_POLICY_BIN_MAX. */
 #define GH_POLICY_BINS 64u
+#define GH_POLICY_BIN_MAX (GH_MIN_BLOCK + (GH_POLICY_BINS - 1) * GH_ALIGN)
 
 struct gh_policy {
     const struct gh_policy_ops *ops;
-    struct gh_tree tree;
-    const void *rover; /* next fit: where the previous search ended */
-    /* best fit: how many free blocks of each small size the tree holds
-     * (bit k of bin_map: bin k has some), and the lowest-addressed of them
-     * when known (NULL: none, or not known since that one was taken). */
+    struct gh_tree tree;      /* every free block; with bins, those above
+                                 GH_POLICY_BIN_MAX */
+    const void *rover;        /* next fit: where the previous search ended */
+    /* With bins: bin k holds the free blocks of size GH_MIN_BLOCK + 16 k,
+     * in a (size, address) tree of their own, so by address; bit k of
+     * bin_map says it has some, bin_low[k] is its lowest when known (NULL:
+     * empty, or not known since that one left). */
     uint64_t bin_map;
-    uint32_t bin_count[GH_POLICY_BINS];
-    struct gh_block *bin_head[GH_POLICY_BINS];
+    struct gh_tree bins[GH_POLICY_BINS];
+    struct gh_block *bin_low[GH_POLICY_BINS];
 };
 
 #define GH_POLICY_EXTERN(name) extern const struct gh_policy_ops gh_policy_##name;
@@ -90,22 +94,44 @@ void gh_policy_tree_remove(struct gh_policy *p, struct gh_block *b);
 void gh_policy_tree_move(struct gh_policy *p, struct gh_block *old, size_t old_size, struct gh_block *nb);
 bool gh_policy_tree_check(const struct gh_policy *p, const char **why);
 
-/* Number of free blocks in the index. */
-static inline size_t gh_policy_count(const struct gh_policy *p)
+/* Only the trees' own shape (every link, order, count), not what a policy
+ * keeps beside them: the checker walks the heap against sound trees
+ * before it holds the rest of the index against them (fit_check.c). */
+bool gh_policy_trees_sound(const struct gh_policy *p, const char **why);
+
+/* The bin of a block size, or -1: the size is not binned in p. */
+static inline int gh_policy_bin_of(const struct gh_policy *p, size_t size)
 {
-    return p->tree.count;
+    size_t k = (size - GH_MIN_BLOCK) / GH_ALIGN;
+    if (!p->ops->binned || size < GH_MIN_BLOCK || k >= GH_POLICY_BINS || (size & (GH_ALIGN - 1)))
+        return -1;
+    return (int)k;
 }
 
-/* Visit every indexed free block in the tree's order. */
+/* The tree that holds (or would hold) a free block of this size. */
+static inline struct gh_tree *gh_policy_tree_for(struct gh_policy *p, size_t size)
+{
+    int k = gh_policy_bin_of(p, size);
+    return k < 0 ? &p->tree : &p->bins[k];
+}
+
+/* The lowest-addressed free block of bin k (bit k of bin_map set). */
+struct gh_block *gh_policy_bin_lowest(struct gh_policy *p, unsigned k);
+
+/* Where the index's links may lie (fit.c: the heap's bounds). */
+void gh_policy_set_bounds(struct gh_policy *p, const struct gh_tree_bounds *b);
+
+/* Number of free blocks in the index. */
+size_t gh_policy_count(const struct gh_policy *p);
+
+/* Visit every indexed free block in the tree's order (with bins: each bin
+ * by address, smallest size first, then the tree). */
 void gh_policy_walk(const struct gh_policy *p, bool (*fn)(void *ctx, struct gh_block *b), void *ctx);
 
 /* Is block b in the index?  O(log n) for address trees, used by checkers. */
 bool gh_policy_contains(const struct gh_policy *p, const struct gh_block *b);
 
 /* The largest free block's size. */
-static inline size_t gh_policy_largest(const struct gh_policy *p)
-{
-    return gh_tree_max_size(&p->tree);
-}
+size_t gh_policy_largest(const struct gh_policy *p);
 
 #endif

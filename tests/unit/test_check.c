@@ -284,10 +284,10 @@ static void test_index_missing_block(void **state)
             if (!FREED[i])
                 continue;
             struct gh_block *fb = blk(&s, i);
-            gh_tree_remove(&s.f.h.policy.tree, gh_policy_node(fb));
-            assert_true(gh_tree_check(&s.f.h.policy.tree, NULL)); /* the tree itself is fine */
+            gh_tree_remove(gh_policy_tree_for(&s.f.h.policy, gh_block_size(fb)), gh_policy_node(fb));
+            assert_true(gh_tree_check(gh_policy_tree_for(&s.f.h.policy, gh_block_size(fb)), NULL)); /* the tree itself is fine */
             BROKEN(&s.f.h, fb);
-            gh_tree_insert(&s.f.h.policy.tree, gh_policy_node(fb));
+            gh_tree_insert(gh_policy_tree_for(&s.f.h.policy, gh_block_size(fb)), gh_policy_node(fb));
             HEAP_OK(&s.f.h);
         }
         /* the top free block as well */
@@ -296,9 +296,9 @@ static void test_index_missing_block(void **state)
         const struct gh_block_info *top = walk_top(&w);
         assert_true(top->free);
         struct gh_block *tb = (struct gh_block *)top->addr;
-        gh_tree_remove(&s.f.h.policy.tree, gh_policy_node(tb));
+        gh_tree_remove(gh_policy_tree_for(&s.f.h.policy, gh_block_size(tb)), gh_policy_node(tb));
         BROKEN(&s.f.h, tb);
-        gh_tree_insert(&s.f.h.policy.tree, gh_policy_node(tb));
+        gh_tree_insert(gh_policy_tree_for(&s.f.h.policy, gh_block_size(tb)), gh_policy_node(tb));
         HEAP_OK(&s.f.h);
         scene_close(&s);
     }
@@ -315,10 +315,10 @@ static void test_index_extra_block(void **state)
         struct gh_block *b = blk(&s, 5);
         unsigned char saved[GH_NODE_SIZE];
         memcpy(saved, gh_policy_node(b), sizeof saved);
-        gh_tree_insert(&s.f.h.policy.tree, gh_policy_node(b));
-        assert_true(gh_tree_check(&s.f.h.policy.tree, NULL));
+        gh_tree_insert(gh_policy_tree_for(&s.f.h.policy, gh_block_size(b)), gh_policy_node(b));
+        assert_true(gh_tree_check(gh_policy_tree_for(&s.f.h.policy, gh_block_size(b)), NULL));
         BROKEN(&s.f.h, NULL);
-        gh_tree_remove(&s.f.h.policy.tree, gh_policy_node(b));
+        gh_tree_remove(gh_policy_tree_for(&s.f.h.policy, gh_block_size(b)), gh_policy_node(b));
         memcpy(gh_policy_node(b), saved, sizeof saved);
         HEAP_OK(&s.f.h);
         /* The index's own shape broken: a stale height in its root. */

@@ -57,12 +57,14 @@ struct links {
     struct gh_tnode *root;
 };
 
-/* Blocks 0..7 of different sizes; 1, 3, 5 freed (fenced by live ones). */
+/* Blocks 0..7 of different sizes; 1, 3, 5 freed (fenced by live ones).
+ * All above best fit's exact-size bins (policy.h), so that under every
+ * policy they are nodes of the one tree the search walks. */
 static void links_open(struct links *l, const struct gh_policy_ops *ops)
 {
     fx_open(&l->f, ARENA, ops);
     for (int i = 0; i < 8; i++)
-        l->p[i] = gh_heap_alloc(&l->f.h, 100 + 50 * (size_t)i);
+        l->p[i] = gh_heap_alloc(&l->f.h, GH_POLICY_BIN_MAX + 100 + 50 * (size_t)i);
     for (int i = 1; i < 8; i += 2)
         if (i != 7)
             gh_heap_free(&l->f.h, l->p[i], "free");
@@ -76,7 +78,7 @@ static struct links L;
 static void search(void *arg)
 {
     (void)arg;
-    gh_heap_alloc(&L.f.h, 120);
+    gh_heap_alloc(&L.f.h, GH_POLICY_BIN_MAX + 120);
 }
 
 static void test_link_user_data(void **state)
