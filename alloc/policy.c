@@ -1,9 +1,17 @@
 /* policy.c - the policy table and what the fit policies share: the
- * address-ordered and the size-ordered index.  Each policy's decision and
- * index order live in its own file (policy_first.c, policy_next.c, ...).
+ * address-ordered and the size-ordered index, and the exact-size bins.
+ * Each policy's decision and index order live in its own file
+ * (policy_first.c, policy_next.c, ...).
  *
  * first and next fit index by address (tree augmented with the largest size
- * below each node); best and worst fit index by (size, address).
+ * below each node); best and worst fit index by (size, address), with
+ * .binned: a free block of one of the GH_POLICY_BINS smallest sizes goes
+ * into its size's bin (a tree of its own, by address), any larger one into
+ * the tree.  A bin's bit in bin_map says it has blocks, and its lowest
+ * block is kept while known (set by the first block in, or a lower one;
+ * forgotten when it leaves, found again by one walk when asked for).  So a
+ * small block is inserted, removed and found walking only the blocks of its
+ * own size, and the policies' choice is still exactly their definition.
  */
 #include "policy.h"
 

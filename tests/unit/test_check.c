@@ -335,6 +335,37 @@ static void test_index_extra_block(void **state)
     }
 }
 
+/* Best and worst fit's exact-size bins held against their trees: a bit that
+ * lies, a lowest block that is not the lowest. */
+static void test_index_bins(void **state)
+{
+    (void)state;
+    for (size_t t = 0; t < N_FIT_POLICIES; t++) {
+        struct scene s;
+        scene_open(&s, fit_policies[t]);
+        struct gh_policy *p = &s.f.h.policy;
+        struct gh_block *b = blk(&s, 1); /* free, 176 B: binned */
+        int k = gh_policy_bin_of(p, gh_block_size(b));
+        if (k < 0) { /* first and next fit: no bins */
+            assert_int_equal(p->bin_map, 0);
+            scene_close(&s);
+            continue;
+        }
+        assert_true((p->bin_map >> k) & 1);
+        assert_ptr_equal(gh_policy_bin_lowest(p, (unsigned)k), b);
+        p->bin_map &= ~(1ull << k); /* the bin looks empty */
+        BROKEN(&s.f.h, NULL);
+        p->bin_map |= 1ull << k;
+        HEAP_OK(&s.f.h);
+        p->bin_low[k] = blk(&s, 4); /* a free block, but of another size */
+        BROKEN(&s.f.h, NULL);
+        p->bin_low[k] = NULL; /* not known: found again by a walk */
+        HEAP_OK(&s.f.h);
+        assert_ptr_equal(gh_policy_bin_lowest(p, (unsigned)k), b);
+        scene_close(&s);
+    }
+}
+
 /* ---- two adjacent free blocks ---- */
 
 static void test_adjacent_free_blocks(void **state)
@@ -465,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_prev_free_flag),
         cmocka_unit_test(test_index_missing_block),
         cmocka_unit_test(test_index_extra_block),
+        cmocka_unit_test(test_index_bins),
         cmocka_unit_test(test_adjacent_free_blocks),
         cmocka_unit_test(test_region_and_marker),
         cmocka_unit_test(test_counters),
