@@ -61,9 +61,9 @@ struct gh_arena {
      * [0] API frees, [1] blocks a cache let go.  Each a lock-free stack,
      * linked through each block's first word (marked as a cached block is:
      * tcache.h); the low four bits of the head count its blocks, so at most
-     * GH_HANDED_MAX wait (malloc.c).  Emptied into the heap by whoever
-     * holds the lock, before it lets go (exports.h's leave()).  On a line
-     * of their own: other threads push while the holder works. */
+     * GH_HANDED_MAX wait (malloc.c).  Emptied into the heap by the next
+     * call that takes the lock, first (exports.h's enter()).  On a line of
+     * their own: other threads push while the holder works. */
     _Alignas(64) uintptr_t handed[2];
 };
 

@@ -46,9 +46,12 @@ def main():
     ap.add_argument("--markdown")
     ap.add_argument("--policy", action="append", choices=POLICIES, help="only these policies")
     ap.add_argument("--cache", action="append", choices=("on", "off"), help="only the cache on / off")
+    ap.add_argument("--workload", action="append", choices=sorted({w for w, _ in WORKLOADS}),
+                    help="only these workloads")
     a = ap.parse_args()
     policies = tuple(a.policy or POLICIES)
     caches = tuple("1" if c == "on" else "0" for c in (a.cache or ("on", "off")))
+    workloads = tuple((w, t) for w, t in WORKLOADS if not a.workload or w in a.workload)
     libs = [("this tree", os.path.abspath(os.path.join(a.build, "libglassheap.so")))]
     for spec in a.lib:
         name, _, path = spec.partition("=")
@@ -58,7 +61,7 @@ def main():
     for r in range(a.runs):
         for pol in policies:
             for cache in caches:
-                for wl, threads in WORKLOADS:
+                for wl, threads in workloads:
                     for name, lib in libs:
                         for shm in ("0", "1"):
                             env = dict(os.environ, LD_PRELOAD=lib, GLASSHEAP_POLICY=pol, GLASSHEAP_CACHE=cache,
@@ -72,13 +75,14 @@ def main():
     lines = ["Wall time, median of %d interleaved rounds of %d operations per thread "
              "(`python3 bench/shm_cost.py --runs %d --ops %d%s`):" %
              (a.runs, a.ops, a.runs, a.ops, "".join(" --lib %s" % s for s in a.lib)
-              + "".join(" --policy %s" % p for p in a.policy or ()) + "".join(" --cache %s" % c for c in a.cache or ())),
+              + "".join(" --policy %s" % p for p in a.policy or ()) + "".join(" --cache %s" % c for c in a.cache or ())
+              + "".join(" --workload %s" % w for w in a.workload or ())),
              "",
              "| policy | cache | workload | threads | %s |" % cols,
              "|---|---|---|---|%s" % ("---|" * len(libs))]
     for pol in policies:
         for cache in caches:
-            for wl, threads in WORKLOADS:
+            for wl, threads in workloads:
                 cells = []
                 for name, _ in libs:
                     w0 = times[(pol, cache, wl, threads, name, "0")]
