@@ -4,8 +4,8 @@
  * (policy_first.c, policy_next.c, ...).
  *
  * first and next fit index by address (tree augmented with the largest size
- * below each node); best and worst fit index by (size, address), with
- * .binned: a free block of one of the GH_POLICY_BINS smallest sizes goes
+ * below each node); best and worst fit index by (size, address), best fit
+ * with .binned: a free block of one of the GH_POLICY_BINS smallest sizes goes
  * into its size's bin (a tree of its own, by address), any larger one into
  * the tree.  A bin's bit in bin_map says it has blocks, and its lowest
  * block is kept while known (set by the first block in, or a lower one;

@@ -13,6 +13,10 @@
  */
 #include "tree_link.h"
 
+#ifdef GH_TREE_VISITS
+uint64_t gh_tree_visits;
+#endif
+
 const struct gh_tree_bounds gh_tree_any = { 0, UINTPTR_MAX, NULL, NULL, 16, (UINTPTR_MAX - NODE_SPAN) >> 4, 0, 0 };
 
 /* ---- shape ------------------------------------------------------------- */

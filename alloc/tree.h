@@ -39,6 +39,15 @@
 
 #define GH_TREE_MAX_DEPTH 96
 
+/* Node visits, counted only in the core built for bench_scaling
+ * (glassheap_core_visits): every node any walk steps onto. */
+#ifdef GH_TREE_VISITS
+extern uint64_t gh_tree_visits;
+#define GH_TREE_VISIT() (gh_tree_visits++)
+#else
+#define GH_TREE_VISIT() ((void)0)
+#endif
+
 enum gh_tree_order { GH_TREE_BY_ADDR, GH_TREE_BY_SIZE };
 
 struct gh_tnode {

@@ -106,6 +106,7 @@ static inline struct gh_tnode *right_of(struct lim L, const struct gh_tnode *n)
 /* A walk may not go deeper than any AVL tree can be (a cycle). */
 static inline void depth_ok(struct lim L, int depth, const void *at)
 {
+    GH_TREE_VISIT(); /* every walk checks the depth of each node it steps onto */
     if (__builtin_expect(depth >= GH_TREE_MAX_DEPTH, 0))
         bad_link(L, at);
 }

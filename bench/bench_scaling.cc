@@ -79,11 +79,14 @@ void BM_Policy(benchmark::State &state, const char *policy)
     for (auto &s : sizes)
         s = 16 + rng() % 2985;
     size_t i = 0;
+    uint64_t visits = gh_tree_visits;
     for (auto _ : state) {
         void *p = gh_heap_alloc(&h, sizes[i++ & 4095]);
         benchmark::DoNotOptimize(p);
         gh_heap_free(&h, p, "free");
     }
+    // tree nodes stepped onto per malloc+free pair: searches, inserts, removes
+    state.counters["node_visits"] = (double)(gh_tree_visits - visits) / (double)state.iterations();
     state.counters["free_blocks"] = (double)gh_heap_free_blocks(&h);
     state.SetItemsProcessed(state.iterations());
     const char *why = nullptr;

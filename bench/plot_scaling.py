@@ -17,7 +17,7 @@ COLOURS = {"first": "#1f77b4", "next": "#ff7f0e", "best": "#2ca02c", "worst": "#
 def load(path):
     with open(path) as f:
         data = json.load(f)
-    series = {}
+    series, visits = {}, {}
     for b in data["benchmarks"]:
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
             continue
@@ -29,7 +29,9 @@ def load(path):
         else:
             continue
         series.setdefault(label, {})[n] = b["cpu_time"] * {"ns": 1, "us": 1e3, "ms": 1e6}[b["time_unit"]]
-    return series, data.get("context", {})
+        if "node_visits" in b:
+            visits.setdefault(label, {})[n] = b["node_visits"]
+    return series, visits, data.get("context", {})
 
 
 def svg(series, out):
@@ -68,21 +70,26 @@ def svg(series, out):
         f.write("\n".join(o) + "\n")
 
 
-def table(series):
+def table(series, fmt="%.1f"):
     xs = sorted({n for s in series.values() for n in s})
     rows = ["| policy | " + " | ".join(f"{n:,}" for n in xs) + " | 1e6 / 1e3 |", "|---" * (len(xs) + 2) + "|"]
     for label, pts in sorted(series.items(), key=lambda kv: kv[0] == "linear list"):
-        ratio = pts[1000000] / pts[1000] if 1000000 in pts and 1000 in pts else float("nan")
-        rows.append(f"| {label} | " + " | ".join(f"{pts[n]:.1f}" if n in pts else "-" for n in xs) + f" | {ratio:.2f}x |")
+        ratio = pts[1000000] / pts[1000] if 1000000 in pts and 1000 in pts and pts[1000] else float("nan")
+        cell = f"{ratio:.2f}x" if ratio == ratio else "-"
+        rows.append(f"| {label} | " + " | ".join(fmt % pts[n] if n in pts else "-" for n in xs) + f" | {cell} |")
     return "\n".join(rows)
 
 
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
-    series, _ = load(sys.argv[1])
+    series, visits, _ = load(sys.argv[1])
     svg(series, sys.argv[2])
     t = table(series)
+    if visits:
+        t += ("\n\nTree nodes visited per malloc+free pair (the search, and the removes and inserts of the "
+              "split and the coalesce; counted in a build of the core made for this, which the times above "
+              "come from too):\n\n" + table(visits))
     print(t)
     if "--markdown" in sys.argv:
         with open(sys.argv[sys.argv.index("--markdown") + 1], "w") as f:

@@ -335,7 +335,7 @@ static void test_index_extra_block(void **state)
     }
 }
 
-/* Best and worst fit's exact-size bins held against their trees: a bit that
+/* Best fit's exact-size bins held against their trees: a bit that
  * lies, a lowest block that is not the lowest. */
 static void test_index_bins(void **state)
 {
@@ -346,7 +346,7 @@ static void test_index_bins(void **state)
         struct gh_policy *p = &s.f.h.policy;
         struct gh_block *b = blk(&s, 1); /* free, 176 B: binned */
         int k = gh_policy_bin_of(p, gh_block_size(b));
-        if (k < 0) { /* first and next fit: no bins */
+        if (k < 0) { /* first, next and worst fit: no bins */
             assert_int_equal(p->bin_map, 0);
             scene_close(&s);
             continue;
