@@ -45,6 +45,13 @@ python3 bench/programs.py --build build/release --runs "$PROGRAM_RUNS" --markdow
 build/release/bench/bench_scaling --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
   --benchmark_format=json >"$tmp/scaling.json"
 mkdir -p docs
+# The cache's bounds were measured by hand (the builds it compares are
+# gone): that section is carried over from the file as it is.
+if [ -f bench/RESULTS.md ]; then
+  awk '/^## The cache.s bounds/{on=1} /^## / && !/^## The cache.s bounds/{on=0} on' bench/RESULTS.md >"$tmp/bounds.md"
+else
+  : >"$tmp/bounds.md"
+fi
 python3 bench/plot_scaling.py "$tmp/scaling.json" docs/scaling.svg --markdown "$tmp/scaling.md"
 {
   cat "$tmp/compare.md"
@@ -57,6 +64,7 @@ python3 bench/plot_scaling.py "$tmp/scaling.json" docs/scaling.svg --markdown "$
   echo
   cat "$tmp/threads.md"
   echo
+  cat "$tmp/bounds.md"
   echo "## Real programs"
   echo
   echo "bench/programs.py (the programs and their inputs are described there).  Command:"
