@@ -23,7 +23,10 @@
  * the large-block registry.  No lock is ever held across a call that could
  * allocate or take another library's lock; the mapper calls for large
  * blocks (mmap/munmap/mremap) happen outside it.  A call holds one arena
- * lock at a time; the publisher and fork take them all, in order.
+ * lock at a time; the publisher and fork take them all, in order.  A small
+ * block freed by a thread of another arena takes no lock: it is handed
+ * over (malloc.c), and every call that takes the lock frees the handed
+ * blocks first (enter()).
  *
  * Forced to one arena and no cache: GLASSHEAP_TRACE (a trace replays on one
  * heap), GLASSHEAP_HARDEN (one quarantine, every free checked), and

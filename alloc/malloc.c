@@ -10,7 +10,8 @@
  * decide, run here with the owning arena's lock around those that need it
  * (arena.h): a request is placed in the calling thread's arena (a large
  * one in the main arena's registry), a block goes back to the arena that
- * owns it.
+ * owns it - a small one freed by a thread of another arena handed over
+ * without that arena's lock, freed at its next call (the handed lists).
  */
 #define _GNU_SOURCE
 #include <errno.h>
