@@ -41,7 +41,7 @@ struct glassheap_counters {
      * cached blocks out: live + cached + free + overhead = heap) */
     uint64_t cached_blocks, cached_bytes, cache_hits;
     uint64_t arenas;
-    /* since 0.3: blocks freed by a thread of another arena and handed over
+    /* later still: blocks freed by a thread of another arena and handed over
      * to the owning arena without its lock (freed at its next call) */
     uint64_t handed_frees;
 };
