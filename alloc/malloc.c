@@ -300,7 +300,9 @@ static void free_impl(void *p, const char *fn, int op, void *moved_to, size_t n,
  * allocates on and on frees them in batches.  A list holds at most
  * GH_HANDED_MAX blocks (counted in its head's low bits); a free that finds
  * it full takes the lock and so empties it.  Until then a handed block is
- * counted in use, and a map shows it cached (it carries the cache's mark).
+ * counted in use: a map read from outside shows it used, and the process's
+ * own map (written after a snapshot freed every handed block) never has
+ * one.
  * Only sound small heap blocks are handed (the check the cache makes);
  * while a trace is written, memcheck watches, blocks are quarantined or
  * M_PERTURB fills them, every free takes the lock. */
