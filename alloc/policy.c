@@ -21,7 +21,7 @@ void gh_policy_init(struct gh_policy *p, const struct gh_policy_ops *ops)
 {
     p->ops = ops;
     p->rover = NULL;
-    p->bin_map = 0;
+    memset(p->bin_map, 0, sizeof p->bin_map);
     gh_tree_init(&p->tree, ops->order);
     for (unsigned k = 0; k < GH_POLICY_BINS; k++) {
         gh_tree_init(&p->bins[k], GH_TREE_BY_SIZE);
@@ -87,9 +87,12 @@ size_t gh_policy_count(const struct gh_policy *p)
 
 size_t gh_policy_largest(const struct gh_policy *p)
 {
-    if (p->tree.count || !p->bin_map)
+    if (p->tree.count || !p->ops->binned)
         return gh_tree_max_size(&p->tree);
-    return GH_MIN_BLOCK + (size_t)(63 - __builtin_clzll(p->bin_map)) * GH_ALIGN;
+    for (unsigned w = GH_POLICY_BIN_WORDS; w-- > 0;)
+        if (p->bin_map[w])
+            return GH_MIN_BLOCK + (size_t)(w * 64u + 63u - (unsigned)__builtin_clzll(p->bin_map[w])) * GH_ALIGN;
+    return 0;
 }
 
 /* ---- the bins --------------------------------------------------------- */
@@ -97,7 +100,7 @@ size_t gh_policy_largest(const struct gh_policy *p)
 static inline void bin_added(struct gh_policy *p, int k, struct gh_block *b)
 {
     if (p->bins[k].count == 1) {
-        p->bin_map |= 1ull << k;
+        p->bin_map[k / 64] |= 1ull << (k % 64);
         p->bin_low[k] = b;
     } else if (p->bin_low[k] && b < p->bin_low[k]) {
         p->bin_low[k] = b;
@@ -107,7 +110,7 @@ static inline void bin_added(struct gh_policy *p, int k, struct gh_block *b)
 static inline void bin_removed(struct gh_policy *p, int k, const struct gh_block *b)
 {
     if (p->bins[k].count == 0) {
-        p->bin_map &= ~(1ull << k);
+        p->bin_map[k / 64] &= ~(1ull << (k % 64));
         p->bin_low[k] = NULL;
     } else if (p->bin_low[k] == b) {
         p->bin_low[k] = NULL; /* the next lowest: found when asked for */
@@ -187,7 +190,7 @@ bool gh_policy_tree_check(const struct gh_policy *p, const char **why)
     for (unsigned k = 0; k < GH_POLICY_BINS; k++) {
         const struct gh_tree *t = &p->bins[k];
         const struct gh_tnode *low = gh_tree_best_fit(t, 0);
-        if (((p->bin_map >> k) & 1) != (t->count != 0) || (low && gh_tnode_size(low) != GH_MIN_BLOCK + k * GH_ALIGN)
+        if (gh_policy_bin_used(p, k) != (t->count != 0) || (low && gh_tnode_size(low) != GH_MIN_BLOCK + k * GH_ALIGN)
             || (low && gh_tree_max_size(t) != gh_tnode_size(low))) {
             *why = "a size bin holds a block of another size, or its bit disagrees";
             return false;

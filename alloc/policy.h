@@ -51,7 +51,8 @@ struct gh_policy_ops {
 
 /* Exact-size bins (a policy with .binned): one per block size from
  * GH_MIN_BLOCK in GH_ALIGN steps, up to GH_POLICY_BIN_MAX. */
-#define GH_POLICY_BINS 64u
+#define GH_POLICY_BINS 512u
+#define GH_POLICY_BIN_WORDS (GH_POLICY_BINS / 64u)
 #define GH_POLICY_BIN_MAX (GH_MIN_BLOCK + (GH_POLICY_BINS - 1) * GH_ALIGN)
 
 struct gh_policy {
@@ -63,7 +64,7 @@ struct gh_policy {
      * in a (size, address) tree of their own, so by address; bit k of
      * bin_map says it has some, bin_low[k] is its lowest when known (NULL:
      * empty, or not known since that one left). */
-    uint64_t bin_map;
+    uint64_t bin_map[GH_POLICY_BIN_WORDS];
     struct gh_tree bins[GH_POLICY_BINS];
     struct gh_block *bin_low[GH_POLICY_BINS];
 };
@@ -113,6 +114,25 @@ static inline struct gh_tree *gh_policy_tree_for(struct gh_policy *p, size_t siz
 {
     int k = gh_policy_bin_of(p, size);
     return k < 0 ? &p->tree : &p->bins[k];
+}
+
+/* Does bin k hold blocks? */
+static inline bool gh_policy_bin_used(const struct gh_policy *p, unsigned k)
+{
+    return (p->bin_map[k / 64u] >> (k % 64u)) & 1u;
+}
+
+/* The first bin at or above k that holds blocks, or -1. */
+static inline int gh_policy_bin_next(const struct gh_policy *p, unsigned k)
+{
+    unsigned w = k / 64u;
+    uint64_t m = p->bin_map[w] >> (k % 64u);
+    if (m)
+        return (int)(k + (unsigned)__builtin_ctzll(m));
+    while (++w < GH_POLICY_BIN_WORDS)
+        if (p->bin_map[w])
+            return (int)(w * 64u + (unsigned)__builtin_ctzll(p->bin_map[w]));
+    return -1;
 }
 
 /* The lowest-addressed free block of bin k (bit k of bin_map set). */

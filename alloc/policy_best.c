@@ -2,13 +2,14 @@
  * address.
  *
  * Index (.binned, policy.c): the free blocks of each of the GH_POLICY_BINS
- * smallest sizes (48 to 1056 bytes) in an exact-size bin of their own, a
+ * smallest sizes (48 to 8224 bytes) in an exact-size bin of their own, a
  * tree by address, with a bitmap of the bins that hold some; every larger
  * block in one tree ordered by (size, address).  A small request takes the
- * first bin at or above its size that has blocks (one find-first-set) and
- * that bin's lowest-addressed block: the smallest block that fits, lowest
- * address on ties, exactly as one tree over every block gives it (the
- * placement table and the shadow model check it).  That block is known
+ * first bin at or above its size that has blocks (a find-first-set over
+ * the bitmap's eight words) and that bin's lowest-addressed block: the
+ * smallest block that fits, lowest address on ties, exactly as one tree
+ * over every block gives it (the placement table and the shadow model check
+ * it).  That block is known
  * without a walk while it stays; once it is taken, the bin's next lowest is
  * one walk down a tree of blocks of one size (O(log k) for the k of them,
  * not O(log n) over all), and inserting or removing a small block walks
@@ -20,11 +21,8 @@
 static struct gh_block *best_find(struct gh_policy *p, size_t size)
 {
     int k = gh_policy_bin_of(p, size);
-    if (k >= 0) {
-        uint64_t m = p->bin_map >> k;
-        if (m)
-            return gh_policy_bin_lowest(p, (unsigned)k + (unsigned)__builtin_ctzll(m));
-    }
+    if (k >= 0 && (k = gh_policy_bin_next(p, (unsigned)k)) >= 0)
+        return gh_policy_bin_lowest(p, (unsigned)k);
     return gh_policy_block(gh_tree_best_fit(&p->tree, size));
 }
 
