@@ -22,18 +22,18 @@ void gh_policy_init(struct gh_policy *p, const struct gh_policy_ops *ops)
     p->ops = ops;
     p->rover = NULL;
     memset(p->bin_map, 0, sizeof p->bin_map);
+    memset(p->bin_ready, 0, sizeof p->bin_ready); /* the bins: on first use */
     gh_tree_init(&p->tree, ops->order);
-    for (unsigned k = 0; k < GH_POLICY_BINS; k++) {
-        gh_tree_init(&p->bins[k], GH_TREE_BY_SIZE);
-        p->bin_low[k] = NULL;
-    }
+    p->bounds = p->tree.bounds;
 }
 
 void gh_policy_set_bounds(struct gh_policy *p, const struct gh_tree_bounds *b)
 {
     gh_tree_set_bounds(&p->tree, b);
+    p->bounds = b;
     for (unsigned k = 0; k < GH_POLICY_BINS; k++)
-        gh_tree_set_bounds(&p->bins[k], b);
+        if (gh_policy_bin_ready(p, k))
+            gh_tree_set_bounds(&p->bins[k], b);
 }
 
 const struct gh_policy_ops *gh_policy_by_name(const char *name)
@@ -63,7 +63,7 @@ void gh_policy_walk(const struct gh_policy *p, bool (*fn)(void *ctx, struct gh_b
     struct walk_ctx w = { fn, ctx };
     if (p->ops->binned)
         for (unsigned k = 0; k < GH_POLICY_BINS; k++)
-            if (p->bins[k].count)
+            if (gh_policy_bin_ready(p, k) && p->bins[k].count)
                 gh_tree_walk(&p->bins[k], walk_one, &w);
     gh_tree_walk(&p->tree, walk_one, &w);
 }
@@ -72,8 +72,11 @@ bool gh_policy_contains(const struct gh_policy *p, const struct gh_block *b)
 {
     /* The walk checks each link before it follows it (tree.c). */
     size_t size = gh_block_size(b);
-    return gh_tree_contains(gh_policy_tree_for((struct gh_policy *)p, size), gh_policy_node((struct gh_block *)b),
-                            size);
+    int k = gh_policy_bin_of(p, size);
+    if (k >= 0 && !gh_policy_bin_ready(p, (unsigned)k))
+        return false; /* a bin never used holds nothing */
+    const struct gh_tree *t = k < 0 ? &p->tree : &p->bins[k];
+    return gh_tree_contains(t, gh_policy_node((struct gh_block *)b), size);
 }
 
 size_t gh_policy_count(const struct gh_policy *p)
@@ -81,7 +84,7 @@ size_t gh_policy_count(const struct gh_policy *p)
     size_t n = p->tree.count;
     if (p->ops->binned)
         for (unsigned k = 0; k < GH_POLICY_BINS; k++)
-            n += p->bins[k].count;
+            n += gh_policy_bin_ready(p, k) ? p->bins[k].count : 0;
     return n;
 }
 
@@ -134,7 +137,7 @@ void gh_policy_tree_insert(struct gh_policy *p, struct gh_block *b)
         gh_tree_insert(&p->tree, gh_policy_node(b));
         return;
     }
-    gh_tree_insert(&p->bins[k], gh_policy_node(b));
+    gh_tree_insert(gh_policy_bin(p, (unsigned)k), gh_policy_node(b));
     bin_added(p, k, b);
 }
 
@@ -146,7 +149,7 @@ void gh_policy_tree_remove(struct gh_policy *p, struct gh_block *b)
         gh_tree_remove(&p->tree, gh_policy_node(b));
         return;
     }
-    gh_tree_remove(&p->bins[k], gh_policy_node(b));
+    gh_tree_remove(gh_policy_bin(p, (unsigned)k), gh_policy_node(b));
     bin_removed(p, k, b);
 }
 
@@ -164,7 +167,7 @@ void gh_policy_tree_move(struct gh_policy *p, struct gh_block *old, size_t old_s
     if (ko < 0) {
         gh_tree_remove_sized(&p->tree, gh_policy_node(old), old_size);
     } else {
-        gh_tree_remove_sized(&p->bins[ko], gh_policy_node(old), old_size);
+        gh_tree_remove_sized(gh_policy_bin(p, (unsigned)ko), gh_policy_node(old), old_size);
         bin_removed(p, ko, old);
     }
     gh_policy_tree_insert(p, nb);
@@ -176,7 +179,7 @@ bool gh_policy_trees_sound(const struct gh_policy *p, const char **why)
         return false;
     if (p->ops->binned)
         for (unsigned k = 0; k < GH_POLICY_BINS; k++)
-            if (!gh_tree_check(&p->bins[k], why))
+            if (gh_policy_bin_ready(p, k) && !gh_tree_check(&p->bins[k], why))
                 return false;
     return true;
 }
@@ -188,6 +191,13 @@ bool gh_policy_tree_check(const struct gh_policy *p, const char **why)
     if (!p->ops->binned)
         return true;
     for (unsigned k = 0; k < GH_POLICY_BINS; k++) {
+        if (!gh_policy_bin_ready(p, k)) {
+            if (gh_policy_bin_used(p, k)) {
+                *why = "a size bin that was never used says it holds blocks";
+                return false;
+            }
+            continue;
+        }
         const struct gh_tree *t = &p->bins[k];
         const struct gh_tnode *low = gh_tree_best_fit(t, 0);
         if (gh_policy_bin_used(p, k) != (t->count != 0) || (low && gh_tnode_size(low) != GH_MIN_BLOCK + k * GH_ALIGN)

@@ -65,6 +65,10 @@ struct gh_policy {
      * bin_map says it has some, bin_low[k] is its lowest when known (NULL:
      * empty, or not known since that one left). */
     uint64_t bin_map[GH_POLICY_BIN_WORDS];
+    /* A bin's tree is set up when a block first goes in (bit k of
+     * bin_ready), so a heap writes only the bins it uses. */
+    uint64_t bin_ready[GH_POLICY_BIN_WORDS];
+    const struct gh_tree_bounds *bounds; /* every tree's (gh_policy_set_bounds) */
     struct gh_tree bins[GH_POLICY_BINS];
     struct gh_block *bin_low[GH_POLICY_BINS];
 };
@@ -109,11 +113,28 @@ static inline int gh_policy_bin_of(const struct gh_policy *p, size_t size)
     return (int)k;
 }
 
+static inline bool gh_policy_bin_ready(const struct gh_policy *p, unsigned k)
+{
+    return (p->bin_ready[k / 64u] >> (k % 64u)) & 1u;
+}
+
+/* Bin k's tree, set up on first use. */
+static inline struct gh_tree *gh_policy_bin(struct gh_policy *p, unsigned k)
+{
+    if (__builtin_expect(!gh_policy_bin_ready(p, k), 0)) {
+        gh_tree_init(&p->bins[k], GH_TREE_BY_SIZE);
+        gh_tree_set_bounds(&p->bins[k], p->bounds);
+        p->bin_low[k] = NULL;
+        p->bin_ready[k / 64u] |= 1ull << (k % 64u);
+    }
+    return &p->bins[k];
+}
+
 /* The tree that holds (or would hold) a free block of this size. */
 static inline struct gh_tree *gh_policy_tree_for(struct gh_policy *p, size_t size)
 {
     int k = gh_policy_bin_of(p, size);
-    return k < 0 ? &p->tree : &p->bins[k];
+    return k < 0 ? &p->tree : gh_policy_bin(p, (unsigned)k);
 }
 
 /* Does bin k hold blocks? */
