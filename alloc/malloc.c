@@ -311,16 +311,25 @@ static void free_impl(void *p, const char *fn, int op, void *moved_to, size_t n,
 
 _Static_assert(GH_HANDED_MAX <= HANDED_COUNT, "the count fits below the alignment");
 
+/* Not looked at yet (hand_over's `size`). */
+#define SIZE_UNKNOWN SIZE_MAX
+
 /* Free p, from list 0 (an API free) or 1 (a cache's flush), by handing it
- * to its arena when that is another thread's: true when handed. */
-static inline bool hand_over(void *p, unsigned list)
+ * to its arena when that is another thread's: true when handed.  size is
+ * small_block_sound(p) when the caller has just looked (0: not sound),
+ * else SIZE_UNKNOWN. */
+static inline bool hand_over(void *p, unsigned list, size_t size)
 {
     if (G.valgrind || G.trace.fd >= 0 || G.perturb || gh_single_threaded()
         || __atomic_load_n(&gh_arena_count, __ATOMIC_RELAXED) <= 1) /* one heap: its lock */
         return false;
     struct gh_arena *a = gh_arena_of(p);
+    if (a == gh_self.arena || a->front.harden)
+        return false;
     size_t req;
-    if (a == gh_self.arena || a->front.harden || !small_block_sound(p, &req))
+    if (size == SIZE_UNKNOWN)
+        size = small_block_sound(p, &req);
+    if (!size)
         return false;
     uint64_t *w = p;
     uintptr_t head = __atomic_load_n(&a->handed[list], __ATOMIC_RELAXED);
@@ -362,7 +371,7 @@ void gh_exports_take_handed(struct gh_arena *a)
 /* A cache's block going back to its heap (a flush). */
 static void release_cached(char *p)
 {
-    if (!hand_over(p, 1))
+    if (!hand_over(p, 1, SIZE_UNKNOWN))
         free_locked(p, "free", 0, NULL, 0, C_NONE);
 }
 
@@ -393,13 +402,17 @@ GH_EXPORT void free(void *p)
     /* The cache first: it touches neither errno nor a lock (a thread has an
      * active cache only once the library is set up). */
     struct gh_tcache *tc = &gh_self.tc;
-    if (__builtin_expect(tc->state == GH_TCACHE_ACTIVE, 1) && !G.perturb && cache_put(tc, p)) {
-        cache_served(tc, C_FREE);
-        return;
+    size_t size = SIZE_UNKNOWN, req;
+    if (__builtin_expect(tc->state == GH_TCACHE_ACTIVE, 1) && !G.perturb) {
+        size = small_block_sound(p, &req); /* looked at once: the cache, then handing over */
+        if (size && gh_tcache_put(tc, p, size, req)) {
+            cache_served(tc, C_FREE);
+            return;
+        }
     }
     int saved = errno;
     ensure_init();
-    if (!hand_over(p, 0))
+    if (!hand_over(p, 0, size))
         free_locked(p, "free", GH_TRACE_FREE, NULL, 0, C_FREE);
     errno = saved;
 }
