@@ -257,7 +257,7 @@ static inline void *alloc(size_t align, size_t n, int op, enum call c)
 
 /* Free p under its arena's lock.  The trace records op: GH_TRACE_FREE, or
  * GH_TRACE_REALLOC from p to `moved_to` (n bytes) when this ends a moving
- * realloc. */
+ * realloc (counted as one). */
 static void free_locked(void *p, const char *fn, int op, void *moved_to, size_t n, enum call c)
 {
     struct gh_front_unmap u;
@@ -265,6 +265,8 @@ static void free_locked(void *p, const char *fn, int op, void *moved_to, size_t 
     struct gh_arena *a = gh_arena_of(p);
     enter(a);
     count_call(a, c);
+    if (moved_to)
+        a->calls->realloc_moved++;
     TRACE(op, p, moved_to, n, 0);
     perturb_freed(a, p, fn);
     gh_front_release(&a->front, p, fn, &u, G.valgrind ? &usable : NULL);
@@ -514,10 +516,12 @@ GH_EXPORT void *realloc(void *p, size_t n)
         copy = r.old_requested < n ? r.old_requested : n;
 #endif
     memcpy(q, p, copy);
-    free_impl(p, "realloc", GH_TRACE_REALLOC, q, n, C_NONE);
-    enter(a);
-    a->calls->realloc_moved++;
-    leave(a);
+    /* The old block goes back to its heap, not to the cache: there it can
+     * merge with its neighbours and let the next realloc grow in place
+     * (cached, a realloc-heavy program's cache fills with blocks of
+     * sizes it never asks for again: bench_threads realloc, 1 thread, best
+     * fit: 82 -> 73 ms, peak RSS 3.5 -> 2.5 MiB). */
+    free_locked(p, "realloc", GH_TRACE_REALLOC, q, n, C_NONE);
     return q;
 }
 

@@ -19,6 +19,11 @@
  *                          live count as before), and arenas are reused by
  *                          later threads (bounded count).
  *   gh_arenas trim_flush  malloc_trim empties the calling thread's cache.
+ *   gh_arenas realloc_moved  64 reallocs that must move (a live block
+ *                          right after each): every old block goes back to
+ *                          its heap, none into the cache (cached_blocks as
+ *                          before, the free blocks at least as many more as
+ *                          the blocks that moved).
  *   gh_arenas arenas      threads get arenas of their own (a block of a
  *                          second thread is not in the main heap) and each
  *                          arena places by the policy: a freed block of a
@@ -333,6 +338,42 @@ static int case_trim_flush(void)
     return 0;
 }
 
+static int case_realloc_moved(void)
+{
+    enum { N = 64 };
+    void *v[N], *after[N];
+    warm_up();
+    for (int k = 0; k < N; k++) {
+        v[k] = malloc(64);
+        after[k] = malloc(64); /* live: v[k] cannot grow in place */
+        memset(v[k], k, 64);
+    }
+    struct glassheap_counters before = gh_t_counters(&api);
+    for (int k = 0; k < N; k++) {
+        unsigned char *q = realloc(v[k], 400);
+        if (!q)
+            GH_T_FAIL("realloc %d failed", k);
+        for (int i = 0; i < 64; i++)
+            if (q[i] != (unsigned char)k)
+                GH_T_FAIL("realloc %d: byte %d lost", k, i);
+        v[k] = q;
+    }
+    struct glassheap_counters c = gh_t_counters(&api);
+    if (c.cached_blocks != before.cached_blocks)
+        GH_T_FAIL("%llu blocks cached after %d moving reallocs, %llu before", (unsigned long long)c.cached_blocks, N,
+                  (unsigned long long)before.cached_blocks);
+    if (c.free_blocks < before.free_blocks + N / 2)
+        GH_T_FAIL("free blocks %llu after %d moving reallocs, %llu before: the old blocks are not free",
+                  (unsigned long long)c.free_blocks, N, (unsigned long long)before.free_blocks);
+    for (int k = 0; k < N; k++) {
+        free(v[k]);
+        free(after[k]);
+    }
+    if (!api.check())
+        GH_T_FAIL("heap checker");
+    return 0;
+}
+
 static void *arena_place(void *arg)
 {
     void **out = arg;
@@ -441,6 +482,8 @@ int main(int argc, char **argv)
         return case_exit_flush();
     if (!strcmp(c, "trim_flush"))
         return case_trim_flush();
+    if (!strcmp(c, "realloc_moved"))
+        return case_realloc_moved();
     if (!strcmp(c, "arenas"))
         return case_arenas();
     if (!strcmp(c, "double_free_other")) {
