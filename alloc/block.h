@@ -94,8 +94,13 @@ struct gh_block {
  * (whose definitions are hidden anyway). */
 #define GH_HIDDEN __attribute__((visibility("hidden")))
 
-/* Set once at start-up from AT_RANDOM; a zero secret is legal (tests). */
+/* Set once at start-up from AT_RANDOM (gh_block_set_secret); a zero
+ * secret is legal (tests).  gh_block_flag_key: the check's word for each
+ * combination of the four flags, drawn from the secret (fixed distinct
+ * words until it is set). */
 extern uint64_t gh_block_secret GH_HIDDEN;
+extern uint64_t gh_block_flag_key[16] GH_HIDDEN;
+void gh_block_set_secret(uint64_t secret);
 
 static inline size_t gh_block_size(const struct gh_block *b)
 {
@@ -167,20 +172,30 @@ static inline size_t gh_block_size_for(size_t n)
 
 /* The keyed hash of a header at b with words w0, w1 (their check bits
  * ignored).  The header's address under the secret goes through a
- * multiply; the size word (shifted left 16, which drops check_a) joins
- * before a second; the requested word (rotated so that check_b falls off:
- * arena and requested size, 56 bits) before a third, whose top 24 bits are
- * the check.  Each input enters after a multiply of everything before it
- * and the secret, so a change in one cannot be made up by a change in
- * another without knowing the secret (a header copied to another address,
- * or with a size and a requested size both changed, fails).  No mask, two
- * 32-bit multipliers, one 64-bit: a dozen instructions. */
+ * multiply; the size (shifted left 16, which drops check_a) joins before a
+ * second; the requested word (rotated so that check_b falls off: arena and
+ * requested size, 56 bits) before a third, whose top 24 bits are the
+ * check.  Each input enters after a multiply of everything before it and
+ * the secret, so a change in one cannot be made up by a change in another
+ * without knowing the secret (a header copied to another address, or with
+ * a size and a requested size both changed, fails).  The four flags enter
+ * last, as a word of their own drawn from the secret
+ * (gh_block_flag_key[flags]): a flag changes in place with one xor of the
+ * check (gh_block_set_flags), no hash, and a flag flipped by a program
+ * still needs the secret to match.  One mask, two 32-bit multipliers, one
+ * 64-bit: a dozen instructions. */
 static inline uint64_t gh_block_mac(const struct gh_block *b, uint64_t w0, uint64_t w1)
 {
+#ifdef GH_UNCHECKED
+    /* The benchmarks' unchecked library (alloc/CMakeLists.txt): no check
+     * bits, so every header passes; only a poisoned one still fails. */
+    (void)b, (void)w0, (void)w1;
+    return 0;
+#endif
     uint64_t h = ((uint64_t)(uintptr_t)b ^ gh_block_secret) * 0x7feb352du;
-    h = (h ^ (w0 << 16)) * 0x5bd1e995u;
+    h = (h ^ ((w0 & GH_SIZE_MASK) << 16)) * 0x5bd1e995u;
     uint64_t y = ((w1 << 8) | (w1 >> 56)) << 8; /* arena | requested; check_b gone */
-    return (h ^ y) * 0xbf58476d1ce4e5b9ULL;
+    return ((h ^ y) * 0xbf58476d1ce4e5b9ULL) ^ gh_block_flag_key[w0 & GH_FLAG_MASK];
 }
 
 /* Write a header: size word (flags included; any check bits in it are
@@ -228,10 +243,18 @@ static inline size_t gh_block_requested(const struct gh_block *b)
 }
 
 /* Change the flags of a (verified) header in place, keeping its size and
- * requested size: a new check. */
+ * requested size: the check moves by the two flag words' difference, so a
+ * header that was sound stays sound and one that was not stays caught. */
 static inline void gh_block_set_flags(struct gh_block *b, uint64_t set, uint64_t clear)
 {
-    gh_block_set(b, (b->size_flags & ~clear) | set, gh_block_requested(b));
+    uint64_t w0 = b->size_flags, f0 = w0 & GH_FLAG_MASK, f1 = ((f0 & ~clear) | set) & GH_FLAG_MASK;
+#ifdef GH_UNCHECKED
+    uint64_t d = 0;
+#else
+    uint64_t d = gh_block_flag_key[f0] ^ gh_block_flag_key[f1];
+#endif
+    b->size_flags = (w0 ^ f0 ^ f1) ^ (d & GH_CHECK_A_MASK);
+    b->tag ^= ((d >> 40) << GH_REQ_BITS) & GH_CHECK_B_MASK;
 }
 
 static inline void gh_block_set_requested(struct gh_block *b, size_t requested)

@@ -15,6 +15,25 @@
 #include "error.h"
 
 uint64_t gh_block_secret;
+/* What gh_block_set_secret(0) makes: distinct words until the secret is
+ * set (the core's tests run with a zero secret). */
+uint64_t gh_block_flag_key[16] = {
+    0xe220a8397b1dcdafULL, 0x6e789e6aa1b965f4ULL, 0x06c45d188009454fULL, 0xf88bb8a8724c81ecULL,
+    0x1b39896a51a8749bULL, 0x53cb9f0c747ea2eaULL, 0x2c829abe1f4532e1ULL, 0xc584133ac916ab3cULL,
+    0x3ee5789041c98ac3ULL, 0xf3b8488c368cb0a6ULL, 0x657eecdd3cb13d09ULL, 0xc2d326e0055bdef6ULL,
+    0x8621a03fe0bbdb7bULL, 0x8e1f7555983aa92fULL, 0xb54e0f1600cc4d19ULL, 0x84bb3f97971d80abULL,
+};
+
+void gh_block_set_secret(uint64_t secret)
+{
+    gh_block_secret = secret;
+    for (unsigned f = 0; f < 16; f++) {
+        uint64_t x = secret + 0x9e3779b97f4a7c15ULL * (f + 1); /* splitmix64 of the secret's f-th step */
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+        gh_block_flag_key[f] = x ^ (x >> 31);
+    }
+}
 
 /* The tree reads a block's size through the same mask as block.h. */
 _Static_assert(GH_TNODE_SIZE_MASK == GH_SIZE_MASK, "tree.h and block.h disagree on the size word");

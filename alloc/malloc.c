@@ -103,6 +103,7 @@ static inline size_t small_block_sound(const void *p, size_t *req)
     size_t size = gh_tcache_cacheable(w0); /* verified below, before anything is written */
     if (!size || (owner == 0 && hi - at < size))
         return 0;
+#ifndef GH_UNCHECKED /* the benchmarks' unchecked library (block.h) */
     /* The next block's header too, so that an overflow into it is found at
      * this free as the locked path finds it (it is in the same region: a
      * fit region ends in an end marker, a buddy block never ends one). */
@@ -115,6 +116,7 @@ static inline size_t small_block_sound(const void *p, size_t *req)
     if (((w0 ^ m) & GH_CHECK_A_MASK) || ((w1 ^ ((m >> 40) << GH_REQ_BITS)) & GH_CHECK_B_MASK)
         || ((n0 ^ mn) & GH_CHECK_A_MASK) || ((n1 ^ ((mn >> 40) << GH_REQ_BITS)) & GH_CHECK_B_MASK))
         return 0; /* torn by a neighbour's change, or corrupt: the locked path decides */
+#endif
     if (gh_tcache_marked(p))
         gh_fatal("free", GH_MSG_DOUBLE_FREE, p); /* in a cache, or handed over, already */
     *req = (size_t)(w1 & GH_REQ_MASK);

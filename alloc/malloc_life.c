@@ -51,7 +51,7 @@ void gh_exports_init_locked(void)
     uint64_t secret = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&G;
     if (rnd)
         memcpy(&secret, rnd + 8, sizeof secret);
-    gh_block_secret = secret;
+    gh_block_set_secret(secret);
 #ifdef GH_HAVE_VALGRIND
     G.valgrind = RUNNING_ON_VALGRIND ? 1 : 0;
 #endif

@@ -231,9 +231,42 @@ static void test_requested_size(void **state)
     fx_close(&F);
 }
 
+/* A flag changed through the library keeps a sound header sound, and does
+ * not make a corrupted one sound again: the check moves by the flags' keyed
+ * words instead of being computed anew (block.h). */
+static void test_flags_keep_check(void **state)
+{
+    (void)state;
+    _Alignas(16) uint64_t mem[8] = { 0 };
+    struct gh_block *b = (struct gh_block *)mem;
+    gh_block_set(b, 64, 40);
+    assert_true(gh_block_valid(b));
+    gh_block_set_flags(b, GH_FLAG_PREV_FREE, 0);
+    assert_true(gh_block_valid(b));
+    assert_true(gh_block_prev_free(b));
+    assert_int_equal(gh_block_size(b), 64);
+    assert_int_equal(gh_block_requested(b), 40);
+    gh_block_set_flags(b, 0, GH_FLAG_PREV_FREE);
+    assert_true(gh_block_valid(b));
+    assert_false(gh_block_prev_free(b));
+    b->size_flags ^= GH_FLAG_FREE; /* a flag flipped by a stray write */
+    assert_false(gh_block_valid(b));
+    gh_block_set_flags(b, GH_FLAG_PREV_FREE, 0);
+    assert_false(gh_block_valid(b));
+    gh_block_set(b, 64, 40);
+    b->size_flags += 16; /* a size changed by a stray write */
+    gh_block_set_flags(b, GH_FLAG_PREV_FREE, 0);
+    assert_false(gh_block_valid(b));
+    gh_block_set(b, 64, 40);
+    b->tag += 8; /* a requested size changed by a stray write */
+    gh_block_set_flags(b, 0, GH_FLAG_PREV_FREE);
+    assert_false(gh_block_valid(b));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_flags_keep_check),
         cmocka_unit_test(test_link_user_data),
         cmocka_unit_test(test_link_misaligned),
         cmocka_unit_test(test_link_wrong_side_and_cycle),
