@@ -5,10 +5,12 @@ as a ratio to glibc, and peak RSS.  Two more columns measure glassheap's
 own features: best-noshm is best fit with GLASSHEAP_SHM=0 (no segment; the
 default publishes one), best-trace is best fit recording GLASSHEAP_TRACE.
 --harden measures the hardened mode instead: every policy with and without
-GLASSHEAP_HARDEN=1 in the same rounds, and their ratios.
+GLASSHEAP_HARDEN=1 in the same rounds, and their ratios; --checks what the
+default mode's checks cost: every policy against the same library built
+without them (libglassheap_unchecked.so).
 
     python3 bench/compare.py --build build/release [--runs 3] [--min-time 0.5]
-                             [--markdown bench/RESULTS.md] [--harden]
+                             [--markdown bench/RESULTS.md] [--harden | --checks]
                              [--bench BM_LargeCycle ...] [--alloc glibc ...]
                              [--lib NAME=path/to/libglassheap.so ...]
 
@@ -50,16 +52,32 @@ def policies(build):
     return re.findall(r"X\((\w+)\)", m.group(1))
 
 
-def harden_allocators(build):
-    """--harden: glibc (the ratios' base), then every policy in the default
-    and in the hardened mode (GLASSHEAP_HARDEN=1), side by side."""
+def paired_allocators(build, suffix, variant):
+    """--harden and --checks: glibc (the ratios' base), then every policy in
+    the default mode and beside it in the variant (`variant(env)` gives its
+    environment), named POLICY-suffix."""
     lib = os.path.join(build, "libglassheap.so")
     out = [("glibc", {})]
     for p in policies(build):
         env = {"LD_PRELOAD": lib, "GLASSHEAP_POLICY": p}
         out.append((f"glassheap-{p}", env))
-        out.append((f"{p}-harden", dict(env, GLASSHEAP_HARDEN="1")))
+        out.append((f"{p}-{suffix}", variant(dict(env))))
     return out
+
+
+def harden_allocators(build):
+    """--harden: the hardened mode (GLASSHEAP_HARDEN=1) beside the default."""
+    return paired_allocators(build, "harden", lambda env: dict(env, GLASSHEAP_HARDEN="1"))
+
+
+def unchecked_allocators(build):
+    """--checks: the library with the default mode's checks compiled out
+    (libglassheap_unchecked.so, the glassheap_unchecked target) beside the
+    default, so the ratio is what the checks cost."""
+    lib = os.path.join(build, "libglassheap_unchecked.so")
+    if not os.path.exists(lib):
+        sys.exit(f"compare.py: {lib} not found: build the glassheap_unchecked target first")
+    return paired_allocators(build, "unchecked", lambda env: dict(env, LD_PRELOAD=os.path.abspath(lib)))
 
 
 def allocators(build, extras, tracedir):
@@ -139,6 +157,9 @@ def main():
     ap.add_argument("--harden", action="store_true",
                     help="instead: every policy in the default and the hardened mode (GLASSHEAP_HARDEN=1), "
                          "and a table of hardened / default ratios")
+    ap.add_argument("--checks", action="store_true",
+                    help="instead: every policy with the default checks and without them "
+                         "(libglassheap_unchecked.so), and a table of checked / unchecked ratios")
     ap.add_argument("--bench", action="append", choices=BENCHES,
                     help="run only this benchmark (repeatable; default: all)")
     ap.add_argument("--lib", action="append", default=[], metavar="NAME=PATH",
@@ -153,7 +174,12 @@ def main():
     if not os.path.exists(binary):
         sys.exit(f"compare.py: {binary} not found: build the bench_mix target first")
     tracedir = tempfile.mkdtemp(prefix="gh-bench-trace.")
-    allocs = harden_allocators(args.build) if args.harden else allocators(args.build, not args.no_extras, tracedir)
+    if args.harden:
+        allocs = harden_allocators(args.build)
+    elif args.checks:
+        allocs = unchecked_allocators(args.build)
+    else:
+        allocs = allocators(args.build, not args.no_extras, tracedir)
     for spec in args.lib:
         name, sep, path = spec.partition("=")
         if not sep or not os.path.exists(path):
@@ -193,17 +219,25 @@ def main():
         base = rss[(b, "glibc")]
         cells = [f"{rss[(b, n)] / 1024:.1f} ({rss[(b, n)] / base:.2f}x)" for n in names]
         lines.append(f"| {b} | " + " | ".join(cells) + " |")
-    if args.harden:
+    if args.harden or args.checks:
+        # variant / default, or default / variant: the cost of what the
+        # variant adds (hardening) or takes away (the checks)
+        suffix, title = (("harden", "Hardened / default, same policy, same run (targets: time <= 2x, peak RSS <= 1.3x)")
+                         if args.harden else
+                         ("unchecked", "Default / unchecked (the checks' cost), same policy, same run (target: <= 1.05x)"))
+        def ratio(d, b, p):
+            num, den = d[(b, p + "-" + suffix)], d[(b, "glassheap-" + p)]
+            return num / den if args.harden else den / num
         lines.append("")
-        lines.append("Hardened / default, same policy, same run (targets: time <= 2x, peak RSS <= 1.3x)\n")
+        lines.append(title + "\n")
         pols = [n[len("glassheap-"):] for n in names if n.startswith("glassheap-")]
         lines.append("| benchmark | " + " | ".join(f"{p} time | {p} RSS" for p in pols) + " |")
         lines.append("|---" * (2 * len(pols) + 1) + "|")
         for b in benches:
             cells = []
             for p in pols:
-                cells.append(f"{med[(b, p + '-harden')] / med[(b, 'glassheap-' + p)]:.2f}x")
-                cells.append(f"{rss[(b, p + '-harden')] / rss[(b, 'glassheap-' + p)]:.2f}x")
+                cells.append(f"{ratio(med, b, p):.2f}x")
+                cells.append(f"{ratio(rss, b, p):.2f}x")
             lines.append(f"| {b} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     print(table)
@@ -220,7 +254,9 @@ def main():
         header = [
             "# glassheap benchmarks",
             "",
-            "## bench_mix, default and hardened (GLASSHEAP_HARDEN=1)" if args.harden else "## bench_mix under each allocator",
+            ("## bench_mix, default and hardened (GLASSHEAP_HARDEN=1)" if args.harden else
+             "## bench_mix, with and without the default checks" if args.checks else
+             "## bench_mix under each allocator"),
             "",
             f"Measured {datetime.date.today().isoformat()} on {cpu}, "
             f"{os.cpu_count()} CPUs, Linux {platform.release()}, "

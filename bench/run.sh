@@ -5,6 +5,9 @@
 #   bash bench/run.sh harden     # the hardened mode's cost only: every
 #                                # policy with and without GLASSHEAP_HARDEN=1,
 #                                # side by side, into bench/HARDEN.md
+#   bash bench/run.sh checks     # the default checks' cost only: every
+#                                # policy against the library built without
+#                                # them, into bench/CHECKS.md
 #
 # Builds the release preset, then
 #   1. bench_mix under glibc, jemalloc, mimalloc and every glassheap policy
@@ -34,6 +37,13 @@ if [ "${1:-}" = harden ]; then
   GH_BENCH_COMMAND="RUNS=$RUNS bash bench/run.sh harden" \
     python3 bench/compare.py --build build/release --runs "$RUNS" --harden --markdown bench/HARDEN.md
   echo "bench/run.sh: wrote bench/HARDEN.md"
+  exit 0
+fi
+if [ "${1:-}" = checks ]; then
+  cmake --build --preset release --target glassheap_unchecked >/dev/null
+  GH_BENCH_COMMAND="RUNS=$RUNS bash bench/run.sh checks" \
+    python3 bench/compare.py --build build/release --runs "$RUNS" --checks --markdown bench/CHECKS.md
+  echo "bench/run.sh: wrote bench/CHECKS.md"
   exit 0
 fi
 tmp=$(mktemp -d)
