@@ -75,41 +75,60 @@ static inline size_t cache_size_for(size_t n)
     return gh_tcache_size_for(n, G.cache_pow2);
 }
 
-/* The block size of p when it is a small heap block in use whose header
- * (and its next neighbour's) passes its check, else 0: what may be kept in
- * a cache or handed to a lock's holder without the lock.  Anything else (a
- * large block, a bad pointer) is the locked path's, which says precisely
- * what is wrong.  Reads only memory that is surely mapped: a reservation
- * of an arena (owner table), or the main heap's one region.  *req gets the
- * requested size. */
-static inline size_t small_block_sound(const void *p, size_t *req)
+/* Where small_block_peek found p's block: what small_block_verify needs to
+ * go on without reading the bounds again. */
+struct small_peek {
+    uintptr_t hi;   /* the main heap's end (owner 0) */
+    unsigned owner; /* gh_source_owner */
+    uint64_t w0;    /* the header's size word, as read (not verified) */
+};
+
+/* The block size p's header claims when p may be a small heap block in use
+ * (cacheable by its size word), else 0; nothing verified yet.  Reads only
+ * memory that is surely mapped: a reservation of an arena (owner table), or
+ * the main heap's one region. */
+static inline size_t small_block_peek(const void *p, struct small_peek *k)
 {
     const struct gh_block *b = gh_block_of(p);
     uintptr_t at = (uintptr_t)b;
     if (at & (GH_ALIGN - 1))
         return 0;
-    unsigned owner = gh_source_owner(b);
-    uintptr_t hi = 0;
-    if (owner == 0) {
+    k->owner = gh_source_owner(b);
+    k->hi = 0;
+    if (k->owner == 0) {
         const struct gh_tree_bounds *bd = &GH_MAIN_ARENA->heap.bounds;
         uintptr_t lo = __atomic_load_n(&bd->lo, __ATOMIC_RELAXED);
-        hi = __atomic_load_n(&bd->hi, __ATOMIC_RELAXED);
-        if (__atomic_load_n(&bd->cover, __ATOMIC_RELAXED) || at - lo >= hi - lo || hi - at < GH_MIN_BLOCK)
+        k->hi = __atomic_load_n(&bd->hi, __ATOMIC_RELAXED);
+        if (__atomic_load_n(&bd->cover, __ATOMIC_RELAXED) || at - lo >= k->hi - lo || k->hi - at < GH_MIN_BLOCK)
             return 0;
     } else if ((at & (GH_SOURCE_GRANULE - 1)) > GH_SOURCE_GRANULE - 2 * GH_HEADER_SIZE) {
         return 0;
     }
-    uint64_t w0 = __atomic_load_n(&b->size_flags, __ATOMIC_RELAXED), w1 = __atomic_load_n(&b->tag, __ATOMIC_RELAXED);
-    size_t size = gh_tcache_cacheable(w0); /* verified below, before anything is written */
-    if (!size || (owner == 0 && hi - at < size))
+    k->w0 = __atomic_load_n(&b->size_flags, __ATOMIC_RELAXED);
+    size_t size = gh_tcache_cacheable(k->w0);
+    if (!size || (k->owner == 0 && k->hi - at < size))
         return 0;
-#ifndef GH_UNCHECKED /* the benchmarks' unchecked library (block.h) */
+    return size;
+}
+
+/* p's block size (small_block_peek's, in *k) when its header and its next
+ * neighbour's pass their checks, else 0: what may be kept in a cache or
+ * handed to a lock's holder without the lock.  Anything else (a large
+ * block, a bad pointer, a header that fails) is the locked path's, which
+ * says precisely what is wrong.  *req gets the requested size. */
+static inline size_t small_block_verify(const void *p, size_t size, const struct small_peek *k, size_t *req)
+{
+    const struct gh_block *b = gh_block_of(p);
+    uint64_t w0 = k->w0, w1 = __atomic_load_n(&b->tag, __ATOMIC_RELAXED);
+#ifdef GH_UNCHECKED /* the benchmarks' unchecked library (block.h) */
+    (void)w0;
+#else
     /* The next block's header too, so that an overflow into it is found at
      * this free as the locked path finds it (it is in the same region: a
      * fit region ends in an end marker, a buddy block never ends one). */
     const struct gh_block *nb = gh_block_next_of_size(b, size);
-    if (owner == 0 ? hi - (uintptr_t)nb < GH_HEADER_SIZE
-                   : ((uintptr_t)nb & (GH_SOURCE_GRANULE - 1)) > GH_SOURCE_GRANULE - GH_HEADER_SIZE)
+    if (k->owner == 0 ? k->hi - (uintptr_t)nb < GH_HEADER_SIZE
+                      : ((uintptr_t)nb & (GH_SOURCE_GRANULE - 1)) > GH_SOURCE_GRANULE - GH_HEADER_SIZE)
         return 0;
     uint64_t n0 = __atomic_load_n(&nb->size_flags, __ATOMIC_RELAXED), n1 = __atomic_load_n(&nb->tag, __ATOMIC_RELAXED);
     uint64_t m = gh_block_mac(b, w0, w1), mn = gh_block_mac(nb, n0, n1);
@@ -123,11 +142,23 @@ static inline size_t small_block_sound(const void *p, size_t *req)
     return size;
 }
 
-/* Keep the freed block p in this thread's cache when it is a sound small
- * heap block and its bin has room: true when kept. */
-static inline bool cache_put(struct gh_tcache *tc, void *p)
+/* Both: the block size of a sound small heap block p, else 0. */
+static inline size_t small_block_sound(const void *p, size_t *req)
 {
-    size_t req, size = small_block_sound(p, &req);
+    struct small_peek k;
+    size_t size = small_block_peek(p, &k);
+    return size ? small_block_verify(p, size, &k, req) : 0;
+}
+
+/* Keep p in the cache when its bin has room and p is sound; a full bin
+ * looks at nothing more (the locked path checks p). */
+static inline bool cache_keep(struct gh_tcache *tc, void *p)
+{
+    struct small_peek k;
+    size_t req, size = small_block_peek(p, &k);
+    if (!size || !gh_tcache_room(tc, size))
+        return false;
+    size = small_block_verify(p, size, &k, &req);
     return size && gh_tcache_put(tc, p, size, req);
 }
 
@@ -286,7 +317,7 @@ static void free_locked(void *p, const char *fn, int op, void *moved_to, size_t 
 static void free_impl(void *p, const char *fn, int op, void *moved_to, size_t n, enum call c)
 {
     struct gh_tcache *tc = gh_self.tc.state == GH_TCACHE_ACTIVE && !G.perturb ? &gh_self.tc : NULL;
-    if (tc && cache_put(tc, p)) {
+    if (tc && cache_keep(tc, p)) {
         cache_served(tc, c);
         return;
     }
@@ -315,14 +346,9 @@ static void free_impl(void *p, const char *fn, int op, void *moved_to, size_t n,
 
 _Static_assert(GH_HANDED_MAX <= HANDED_COUNT, "the count fits below the alignment");
 
-/* Not looked at yet (hand_over's `size`). */
-#define SIZE_UNKNOWN SIZE_MAX
-
 /* Free p, from list 0 (an API free) or 1 (a cache's flush), by handing it
- * to its arena when that is another thread's: true when handed.  size is
- * small_block_sound(p) when the caller has just looked (0: not sound),
- * else SIZE_UNKNOWN. */
-static inline bool hand_over(void *p, unsigned list, size_t size)
+ * to its arena when that is another thread's: true when handed. */
+static inline bool hand_over(void *p, unsigned list)
 {
     if (G.valgrind || G.trace.fd >= 0 || G.perturb || gh_single_threaded()
         || __atomic_load_n(&gh_arena_count, __ATOMIC_RELAXED) <= 1) /* one heap: its lock */
@@ -331,9 +357,7 @@ static inline bool hand_over(void *p, unsigned list, size_t size)
     if (a == gh_self.arena || a->front.harden)
         return false;
     size_t req;
-    if (size == SIZE_UNKNOWN)
-        size = small_block_sound(p, &req);
-    if (!size)
+    if (!small_block_sound(p, &req))
         return false;
     uint64_t *w = p;
     uintptr_t head = __atomic_load_n(&a->handed[list], __ATOMIC_RELAXED);
@@ -375,7 +399,7 @@ void gh_exports_take_handed(struct gh_arena *a)
 /* A cache's block going back to its heap (a flush). */
 static void release_cached(char *p)
 {
-    if (!hand_over(p, 1, SIZE_UNKNOWN))
+    if (!hand_over(p, 1))
         free_locked(p, "free", 0, NULL, 0, C_NONE);
 }
 
@@ -406,17 +430,13 @@ GH_EXPORT void free(void *p)
     /* The cache first: it touches neither errno nor a lock (a thread has an
      * active cache only once the library is set up). */
     struct gh_tcache *tc = &gh_self.tc;
-    size_t size = SIZE_UNKNOWN, req;
-    if (__builtin_expect(tc->state == GH_TCACHE_ACTIVE, 1) && !G.perturb) {
-        size = small_block_sound(p, &req); /* looked at once: the cache, then handing over */
-        if (size && gh_tcache_put(tc, p, size, req)) {
-            cache_served(tc, C_FREE);
-            return;
-        }
+    if (__builtin_expect(tc->state == GH_TCACHE_ACTIVE, 1) && !G.perturb && cache_keep(tc, p)) {
+        cache_served(tc, C_FREE);
+        return;
     }
     int saved = errno;
     ensure_init();
-    if (!hand_over(p, 0, size))
+    if (!hand_over(p, 0))
         free_locked(p, "free", GH_TRACE_FREE, NULL, 0, C_FREE);
     errno = saved;
 }

@@ -136,12 +136,20 @@ static inline bool gh_tcache_marked(const void *p)
     return w[1] == gh_tcache_link_mac(p, (const void *)(uintptr_t)w[0]);
 }
 
+/* Has bin size / 16 room for one more block of `size` bytes (within the
+ * thread's bound too)? */
+static inline bool gh_tcache_room(const struct gh_tcache *tc, size_t size)
+{
+    const struct gh_tcache_bin *b = &tc->bins[size / GH_ALIGN];
+    return b->count < b->limit && tc->c->bytes + size <= GH_TCACHE_MAX_BYTES;
+}
+
 /* Keep the freed block p (block size `size`, requested `req` as its
  * header says) in bin size / 16; false when the bin is full. */
 static inline bool gh_tcache_put(struct gh_tcache *tc, char *p, size_t size, size_t req)
 {
     struct gh_tcache_bin *b = &tc->bins[size / GH_ALIGN];
-    if (b->count >= b->limit || tc->c->bytes + size > GH_TCACHE_MAX_BYTES)
+    if (!gh_tcache_room(tc, size))
         return false;
     uint64_t *w = (uint64_t *)p;
     w[0] = (uint64_t)(uintptr_t)b->head;
