@@ -24,7 +24,7 @@
 #      to 1e6, every policy and a linear list (median of 3 repetitions),
 #      drawn as docs/scaling.svg;
 # and writes every table, with the machine and the commands, to
-# bench/RESULTS.md.  The whole run takes about 30-40 minutes here.
+# bench/RESULTS.md.  The whole run takes about 10 minutes here.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RUNS=${RUNS:-5}
