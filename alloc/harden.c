@@ -309,7 +309,7 @@ void *gh_harden_heap_alloc(struct gh_front *f, size_t align, size_t n)
     return p;
 }
 
-void *gh_harden_large_map(struct gh_front *f, size_t align, size_t n)
+void *gh_harden_large_map(const struct gh_front *f, size_t align, size_t n)
 {
     size_t ps = gh_os_page_size(), len, total;
     if (align < GH_ALIGN)
@@ -320,29 +320,15 @@ void *gh_harden_large_map(struct gh_front *f, size_t align, size_t n)
         || !gh_round_up(len, ps, &len) || __builtin_add_overflow(len, ps, &total))
         return NULL;
     void *m;
-    size_t got;
-    bool recycled = f->cache_on && gh_large_cache_take(&f->cache, total, &m, &got);
-    if (recycled) {
-        /* A freed guarded mapping, no-access since its free: its guard page
-         * stays where it is, at its end, and the rest opens again. */
-        len = got - ps;
-        if (gh_os_protect(m, len, GH_OS_READ_WRITE) != 0) {
-            f->mapper->unmap(f->mapper->ctx, m, got);
-            return NULL;
-        }
-    } else {
-        if (f->mapper->map(f->mapper->ctx, total, &m) != 0)
-            return NULL;
-        if (gh_os_protect((char *)m + len, ps, GH_OS_NO_ACCESS) != 0) {
-            f->mapper->unmap(f->mapper->ctx, m, total);
-            return NULL;
-        }
-    }
+    if (f->mapper->map(f->mapper->ctx, total, &m) != 0)
+        return NULL;
     char *guard = (char *)m + len;
+    if (gh_os_protect(guard, ps, GH_OS_NO_ACCESS) != 0) {
+        f->mapper->unmap(f->mapper->ctx, m, total);
+        return NULL;
+    }
     char *p = (char *)(((uintptr_t)guard - n) & ~(uintptr_t)(align - 1));
     gh_large_setup(m, len, p, n);
-    if (recycled)
-        gh_large_rec_of(p)->flags |= GH_LARGE_RECYCLED; /* its bytes are not zero */
     __atomic_fetch_add(H.large_canary_bytes, arm(p, n, (size_t)(guard - p)), __ATOMIC_RELAXED);
     return p;
 }
@@ -371,10 +357,6 @@ void gh_harden_release(struct gh_front *f, void *p, const char *fn, struct gh_fr
         __atomic_fetch_sub(H.large_canary_bytes, canary_len(use, n), __ATOMIC_RELAXED);
         u->base = base;
         u->len = len + gh_os_page_size(); /* and its guard page */
-        /* Kept for reuse (the front end's cache of freed mappings, bounded
-         * and counted) only once no byte of it can be read or written. */
-        if (f->cache_on && gh_os_protect(base, len, GH_OS_NO_ACCESS) == 0)
-            gh_large_cache_put(&f->cache, base, u->len, &u->base, &u->len);
         return;
     }
     struct gh_block *b;

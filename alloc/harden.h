@@ -20,11 +20,8 @@
  *     and when the heap runs out; checked (not emptied) at exit;
  *   - large blocks end right at a PROT_NONE guard page (the payload is
  *     right-aligned in its mapping, the slack below 16 bytes holds the
- *     canary); on free the whole mapping becomes PROT_NONE and goes to the
- *     front end's cache of freed mappings (large.h; unmapped when it does
- *     not fit there), so an overflow or a use after free faults, and the
- *     next large block of about its size opens it again instead of
- *     mapping and faulting in fresh pages;
+ *     canary) and are unmapped, guard included, on free, so an overflow
+ *     or a use after free faults;
  *   - malloc(0) (alignment up to 16) returns a distinct pointer into a
  *     PROT_NONE region, so any read or write through it faults; its free
  *     is recognised ("double free" when it is not live);
@@ -35,8 +32,8 @@
  *     of a heap block; a growing one may stay in place.
  *
  * Locking: everything runs under the allocator lock except
- * gh_harden_large_map (no lock; its shared state is an atomic counter and
- * the cache of freed mappings, which is lock-free).  Never allocates through libc; maps only through the front
+ * gh_harden_large_map (no lock; its only shared state is an atomic
+ * counter).  Never allocates through libc; maps only through the front
  * end's mapper and os.c.  Fatal lines go through gh_fatal (error.h).
  */
 #ifndef GH_HARDEN_H
@@ -73,7 +70,7 @@ void gh_harden_init(struct gh_front *f, bool on);
 void *gh_harden_heap_alloc(struct gh_front *f, size_t align, size_t n);
 
 /* No lock: a guarded large block (gh_front_large_map when f->harden). */
-void *gh_harden_large_map(struct gh_front *f, size_t align, size_t n);
+void *gh_harden_large_map(const struct gh_front *f, size_t align, size_t n);
 
 /* Lock held: gh_front_release when f->harden (same contract). */
 void gh_harden_release(struct gh_front *f, void *p, const char *fn, struct gh_front_unmap *u, size_t *usable);

@@ -170,18 +170,6 @@ int main(int argc, char **argv)
         free(p);
         gh_t_announce(p);
         vsink = ((volatile unsigned char *)p)[0];
-    } else if (!strcmp(c, "large_kept")) {
-        /* Not a misuse: a freed guarded mapping stays mapped, no-access
-         * (mincore finds it; read_after_free_large shows it faults), and
-         * the next large block of its size opens it again. */
-        unsigned char *p = large(LARGE), vec[1];
-        free(p);
-        uintptr_t page = (uintptr_t)p & ~(uintptr_t)4095;
-        int mapped = mincore((void *)page, 4096, vec) == 0;
-        unsigned char *q = large(LARGE); /* written whole: open again */
-        printf(mapped && q == p ? "kept no-access, then reused\n" : "mapped %d, reused %d\n", mapped, q == p);
-        free(q);
-        return 0;
     } else if (!strcmp(c, "write_after_free_small")) {
         void **b = batch();
         unsigned char *p = gh_t_fenced(SMALL);
