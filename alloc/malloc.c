@@ -158,8 +158,10 @@ static inline bool cache_keep(struct gh_tcache *tc, void *p)
     size_t req, size = small_block_peek(p, &k);
     if (!size || !gh_tcache_room(tc, size))
         return false;
-    size = small_block_verify(p, size, &k, &req);
-    return size && gh_tcache_put(tc, p, size, req);
+    if (!small_block_verify(p, size, &k, &req))
+        return false;
+    gh_tcache_put(tc, p, size, req);
+    return true;
 }
 
 /* A call the cache served: now and then, answer a waiting reader (the
@@ -314,14 +316,14 @@ static void free_locked(void *p, const char *fn, int op, void *moved_to, size_t 
 /* Free p: into this thread's cache when it can keep it, else locked.  A
  * free never attaches a thread: the first call of a thread may be a free
  * made while it exits (glibc's own), after its exit handler ran. */
-static void free_impl(void *p, const char *fn, int op, void *moved_to, size_t n, enum call c)
+static void free_impl(void *p, const char *fn, enum call c)
 {
     struct gh_tcache *tc = gh_self.tc.state == GH_TCACHE_ACTIVE && !G.perturb ? &gh_self.tc : NULL;
     if (tc && cache_keep(tc, p)) {
         cache_served(tc, c);
         return;
     }
-    free_locked(p, fn, op, moved_to, n, c);
+    free_locked(p, fn, GH_TRACE_FREE, NULL, 0, c);
 }
 
 /* ---- frees handed to the owning arena ---------------------------------
@@ -466,7 +468,7 @@ GH_EXPORT void *realloc(void *p, size_t n)
         return q;
     }
     if (n == 0) {
-        free_impl(p, "realloc", GH_TRACE_FREE, NULL, 0, C_REALLOC);
+        free_impl(p, "realloc", C_REALLOC);
         return NULL;
     }
     struct gh_realloc r;

@@ -145,12 +145,10 @@ static inline bool gh_tcache_room(const struct gh_tcache *tc, size_t size)
 }
 
 /* Keep the freed block p (block size `size`, requested `req` as its
- * header says) in bin size / 16; false when the bin is full. */
-static inline bool gh_tcache_put(struct gh_tcache *tc, char *p, size_t size, size_t req)
+ * header says) in bin size / 16, which gh_tcache_room said has room. */
+static inline void gh_tcache_put(struct gh_tcache *tc, char *p, size_t size, size_t req)
 {
     struct gh_tcache_bin *b = &tc->bins[size / GH_ALIGN];
-    if (!gh_tcache_room(tc, size))
-        return false;
     uint64_t *w = (uint64_t *)p;
     w[0] = (uint64_t)(uintptr_t)b->head;
     w[1] = gh_tcache_link_mac(p, b->head);
@@ -160,7 +158,6 @@ static inline bool gh_tcache_put(struct gh_tcache *tc, char *p, size_t size, siz
     __atomic_store_n(&tc->c->bytes, tc->c->bytes + size, __ATOMIC_RELAXED);
     __atomic_store_n(&tc->c->requested, tc->c->requested + req, __ATOMIC_RELAXED);
     __atomic_store_n(&tc->c->puts, tc->c->puts + 1, __ATOMIC_RELAXED);
-    return true;
 }
 
 /* Take the most recently cached block of block size `size` (<=

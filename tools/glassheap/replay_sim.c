@@ -111,7 +111,10 @@ static bool cache_put(struct sim *s, void *p)
         return false;
     const struct gh_block *b = gh_block_of(p);
     size_t size = gh_tcache_cacheable(b->size_flags);
-    return size && gh_tcache_put(&s->tc, p, size, gh_block_requested(b));
+    if (!size || !gh_tcache_room(&s->tc, size))
+        return false;
+    gh_tcache_put(&s->tc, p, size, gh_block_requested(b));
+    return true;
 }
 
 /* Give every cached block back to the heap (the end of the trace). */
