@@ -133,6 +133,8 @@ enum gh_front_kind gh_front_find(const struct gh_front *f, const void *p, const 
         return GH_FRONT_LARGE;
     if (gh_large_recently_freed(&f->large, p))
         gh_fatal(fn, freeing ? GH_MSG_DOUBLE_FREE : GH_MSG_FREED, p);
+    if (gh_large_inside(&f->large, p))
+        gh_fatal(fn, GH_MSG_INTERIOR, p);
     gh_fatal(fn, GH_MSG_INVALID, p);
 }
 

@@ -237,6 +237,19 @@ void gh_large_unregister(struct gh_large *l, struct gh_large_rec *r, const void 
     *len = r->map_len;
 }
 
+bool gh_large_inside(const struct gh_large *l, const void *p)
+{
+    /* The record with the highest address at or below p: its mapping is the
+     * only one that can hold p (mappings do not overlap).  Its words are
+     * only compared, never followed. */
+    struct gh_tnode *n = gh_tree_floor(&l->tree, p);
+    if (!n)
+        return false;
+    const struct gh_large_rec *r = gh_large_rec_of_node(n);
+    uintptr_t a = (uintptr_t)p;
+    return a - r->map_base < r->map_len && gh_large_payload(r) != p;
+}
+
 bool gh_large_recently_freed(const struct gh_large *l, const void *p)
 {
     for (int i = 0; i < 16; i++)

@@ -113,6 +113,9 @@ struct gh_large_rec *gh_large_find(const struct gh_large *l, const void *p);
  * header (fatal when corrupt); returns the mapping to unmap. */
 void gh_large_unregister(struct gh_large *l, struct gh_large_rec *r, const void *p, const char *fn,
                          void **base, size_t *len);
+/* Does p lie inside a live large block's mapping without being its
+ * payload (a pointer into the middle of it)? */
+bool gh_large_inside(const struct gh_large *l, const void *p);
 /* Was p freed recently (for the message on a second free)? */
 bool gh_large_recently_freed(const struct gh_large *l, const void *p);
 

@@ -79,6 +79,18 @@ int main(int argc, char **argv)
         free(p);
         gh_t_announce(p);
         free(p);
+    } else if (strcmp(c, "large_interior") == 0 || strcmp(c, "large_interior_realloc") == 0) {
+        unsigned char *p = malloc(1 << 20);
+        if (!p)
+            GH_T_FAIL("malloc(1 MiB) failed");
+        struct glassheap_counters c0 = gh_t_counters(&gh);
+        if (c0.large_blocks < 1)
+            GH_T_FAIL("a 1 MiB block is not a large block");
+        gh_t_announce(p + 4096);
+        if (strcmp(c, "large_interior_realloc") == 0)
+            sink = realloc(p + 4096, 100);
+        else
+            free(p + 4096);
     } else if (strcmp(c, "realloc_freed") == 0) {
         unsigned char *p = gh_t_fenced(64);
         free(p);
