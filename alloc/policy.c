@@ -7,7 +7,8 @@
  * below each node); best and worst fit index by (size, address), best fit
  * with .binned: a free block of one of the GH_POLICY_BINS smallest sizes goes
  * into its size's bin (a tree of its own, by address), any larger one into
- * the tree.  A bin's bit in bin_map says it has blocks, and its lowest
+ * the tree.  A bin's bit in bin_map says it has blocks (bin_words, which
+ * of its words have some), and its lowest
  * block is kept while known (set by the first block in, or a lower one;
  * forgotten when it leaves, found again by one walk when asked for).  So a
  * small block is inserted, removed and found walking only the blocks of its
@@ -22,6 +23,7 @@ void gh_policy_init(struct gh_policy *p, const struct gh_policy_ops *ops)
     p->ops = ops;
     p->rover = NULL;
     memset(p->bin_map, 0, sizeof p->bin_map);
+    p->bin_words = 0;
     memset(p->bin_ready, 0, sizeof p->bin_ready); /* the bins: on first use */
     gh_tree_init(&p->tree, ops->order);
     p->bounds = p->tree.bounds;
@@ -104,6 +106,7 @@ static inline void bin_added(struct gh_policy *p, int k, struct gh_block *b)
 {
     if (p->bins[k].count == 1) {
         p->bin_map[k / 64] |= 1ull << (k % 64);
+        p->bin_words |= 1ull << (k / 64);
         p->bin_low[k] = b;
     } else if (p->bin_low[k] && b < p->bin_low[k]) {
         p->bin_low[k] = b;
@@ -114,6 +117,8 @@ static inline void bin_removed(struct gh_policy *p, int k, const struct gh_block
 {
     if (p->bins[k].count == 0) {
         p->bin_map[k / 64] &= ~(1ull << (k % 64));
+        if (!p->bin_map[k / 64])
+            p->bin_words &= ~(1ull << (k / 64));
         p->bin_low[k] = NULL;
     } else if (p->bin_low[k] == b) {
         p->bin_low[k] = NULL; /* the next lowest: found when asked for */
@@ -190,6 +195,11 @@ bool gh_policy_tree_check(const struct gh_policy *p, const char **why)
         return false;
     if (!p->ops->binned)
         return true;
+    for (unsigned w = 0; w < GH_POLICY_BIN_WORDS; w++)
+        if (((p->bin_words >> w) & 1u) != (p->bin_map[w] != 0)) {
+            *why = "the summary of the size bins' words disagrees with the bins";
+            return false;
+        }
     for (unsigned k = 0; k < GH_POLICY_BINS; k++) {
         if (!gh_policy_bin_ready(p, k)) {
             if (gh_policy_bin_used(p, k)) {

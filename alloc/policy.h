@@ -65,6 +65,9 @@ struct gh_policy {
      * bin_map says it has some, bin_low[k] is its lowest when known (NULL:
      * empty, or not known since that one left). */
     uint64_t bin_map[GH_POLICY_BIN_WORDS];
+    /* Bit w: bin_map[w] has a bit set (kept with it, so that a search past
+     * empty words is one find-first-set, not a scan of the eight). */
+    uint64_t bin_words;
     /* A bin's tree is set up when a block first goes in (bit k of
      * bin_ready), so a heap writes only the bins it uses. */
     uint64_t bin_ready[GH_POLICY_BIN_WORDS];
@@ -150,9 +153,14 @@ static inline int gh_policy_bin_next(const struct gh_policy *p, unsigned k)
     uint64_t m = p->bin_map[w] >> (k % 64u);
     if (m)
         return (int)(k + (unsigned)__builtin_ctzll(m));
-    while (++w < GH_POLICY_BIN_WORDS)
-        if (p->bin_map[w])
-            return (int)(w * 64u + (unsigned)__builtin_ctzll(p->bin_map[w]));
+    /* The words above w that hold some: each looked at, so a word that
+     * lost its bits without the summary knowing (it never should) is
+     * passed over, not misread. */
+    for (uint64_t more = p->bin_words & ~((2ull << w) - 1); more; more &= more - 1) {
+        unsigned v = (unsigned)__builtin_ctzll(more);
+        if (p->bin_map[v])
+            return (int)(v * 64u + (unsigned)__builtin_ctzll(p->bin_map[v]));
+    }
     return -1;
 }
 
