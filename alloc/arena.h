@@ -39,7 +39,9 @@
 #include "source.h"
 
 #define GH_ARENAS_MAX 128u
-#define GH_HANDED_MAX 15u  /* blocks each handed list holds */
+#ifndef GH_HANDED_MAX
+#define GH_HANDED_MAX 256u  /* blocks each handed list holds, about (malloc.c) */
+#endif
 
 struct gh_arena {
     int lock;
@@ -60,11 +62,15 @@ struct gh_arena {
     /* Blocks freed by other threads, waiting for the arena's next call:
      * [0] API frees, [1] blocks a cache let go.  Each a lock-free stack,
      * linked through each block's first word (marked as a cached block is:
-     * tcache.h); the low four bits of the head count its blocks, so at most
-     * GH_HANDED_MAX wait (malloc.c).  Emptied into the heap by the next
-     * call that takes the lock, first (exports.h's enter()).  On a line of
-     * their own: other threads push while the holder works. */
+     * tcache.h); handed_n counts its blocks (a pusher adds after its push,
+     * the one who empties it sets 0 after: off by the pushes racing with
+     * that, which is all a bound needs), so about GH_HANDED_MAX wait
+     * (malloc.c).  Emptied by the next call that takes the lock, first
+     * (exports.h's enter()), or by a cache miss of a thread of the arena,
+     * into its cache (malloc.c's cache_refill).  On a line of their own:
+     * other threads push while the holder works. */
     _Alignas(64) uintptr_t handed[2];
+    uint32_t handed_n[2];
 };
 
 extern struct gh_arena *gh_arena_list[GH_ARENAS_MAX] GH_HIDDEN; /* [0] is the main arena */

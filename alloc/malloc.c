@@ -111,6 +111,13 @@ static inline size_t small_block_peek(const void *p, struct small_peek *k)
     return size;
 }
 
+/* Do the words w0, w1 read from the header at b carry its check? */
+static inline bool header_checks(const struct gh_block *b, uint64_t w0, uint64_t w1)
+{
+    uint64_t m = gh_block_mac(b, w0, w1);
+    return !((w0 ^ m) & GH_CHECK_A_MASK) && !((w1 ^ ((m >> 40) << GH_REQ_BITS)) & GH_CHECK_B_MASK);
+}
+
 /* p's block size (small_block_peek's, in *k) when its header and its next
  * neighbour's pass their checks, else 0: what may be kept in a cache or
  * handed to a lock's holder without the lock.  Anything else (a large
@@ -131,9 +138,7 @@ static inline size_t small_block_verify(const void *p, size_t size, const struct
                       : ((uintptr_t)nb & (GH_SOURCE_GRANULE - 1)) > GH_SOURCE_GRANULE - GH_HEADER_SIZE)
         return 0;
     uint64_t n0 = __atomic_load_n(&nb->size_flags, __ATOMIC_RELAXED), n1 = __atomic_load_n(&nb->tag, __ATOMIC_RELAXED);
-    uint64_t m = gh_block_mac(b, w0, w1), mn = gh_block_mac(nb, n0, n1);
-    if (((w0 ^ m) & GH_CHECK_A_MASK) || ((w1 ^ ((m >> 40) << GH_REQ_BITS)) & GH_CHECK_B_MASK)
-        || ((n0 ^ mn) & GH_CHECK_A_MASK) || ((n1 ^ ((mn >> 40) << GH_REQ_BITS)) & GH_CHECK_B_MASK))
+    if (!header_checks(b, w0, w1) || !header_checks(nb, n0, n1))
         return 0; /* torn by a neighbour's change, or corrupt: the locked path decides */
 #endif
     if (gh_tcache_marked(p))
@@ -217,6 +222,8 @@ static inline struct gh_tcache *cache_now(void)
     return my_cache();
 }
 
+static bool cache_refill(struct gh_tcache *tc, struct gh_arena *a);
+
 /* Place n bytes aligned to align in the heap of arena a (lock taken). */
 static void *heap_alloc(struct gh_arena *a, size_t align, size_t n, int op, enum call c)
 {
@@ -242,6 +249,8 @@ static void *alloc_at(size_t align, size_t n, int op, enum call c, bool *mapped)
     size_t s;
     if (tc && (s = cache_size_for(n)) != 0) {
         p = align <= GH_ALIGN ? gh_tcache_take(tc, s, "malloc") : gh_tcache_take_aligned(tc, s, align, "malloc");
+        if (!p && gh_self.arena && handed_waiting(gh_self.arena) && cache_refill(tc, gh_self.arena))
+            p = align <= GH_ALIGN ? gh_tcache_take(tc, s, "malloc") : gh_tcache_take_aligned(tc, s, align, "malloc");
         if (p) {
             cache_served(tc, c);
             return p;
@@ -334,19 +343,16 @@ static void free_impl(void *p, const char *fn, enum call c)
  * pushes the block on the arena's handed list (one compare-and-swap) and
  * goes on.  Whoever next takes that lock frees every handed block first
  * (enter()), counted as the frees they are: an owner that
- * allocates on and on frees them in batches.  A list holds at most
- * GH_HANDED_MAX blocks (counted in its head's low bits); a free that finds
- * it full takes the lock and so empties it.  Until then a handed block is
+ * allocates on and on frees them in batches; and a thread of the arena
+ * whose cache misses takes them into its cache first (cache_refill).  A
+ * list holds about GH_HANDED_MAX blocks (arena.h's handed_n); a free that
+ * finds it full takes the lock and so empties it.  Until then a handed block is
  * counted in use: a map read from outside shows it used, and the process's
  * own map (written after a snapshot freed every handed block) never has
  * one.
  * Only sound small heap blocks are handed (the check the cache makes);
  * while a trace is written, memcheck watches, blocks are quarantined or
  * M_PERTURB fills them, every free takes the lock. */
-
-#define HANDED_COUNT ((uintptr_t)GH_ALIGN - 1) /* a head's low bits */
-
-_Static_assert(GH_HANDED_MAX <= HANDED_COUNT, "the count fits below the alignment");
 
 /* Free p, from list 0 (an API free) or 1 (a cache's flush), by handing it
  * to its arena when that is another thread's: true when handed. */
@@ -358,44 +364,120 @@ static inline bool hand_over(void *p, unsigned list)
     struct gh_arena *a = gh_arena_of(p);
     if (a == gh_self.arena || a->front.harden)
         return false;
+    if (__atomic_load_n(&a->handed_n[list], __ATOMIC_RELAXED) >= GH_HANDED_MAX)
+        return false; /* full: the locked path empties it */
     size_t req;
     if (!small_block_sound(p, &req))
         return false;
     uint64_t *w = p;
     uintptr_t head = __atomic_load_n(&a->handed[list], __ATOMIC_RELAXED);
     do {
-        if ((head & HANDED_COUNT) >= GH_HANDED_MAX) {
-            w[1] = 0; /* no mark left behind (an earlier try wrote one) */
-            return false; /* full: the locked path empties it */
-        }
         w[0] = head;
         w[1] = gh_tcache_link_mac(p, (const void *)head);
-    } while (!__atomic_compare_exchange_n(&a->handed[list], &head, (uintptr_t)p | ((head & HANDED_COUNT) + 1), true,
-                                          __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    } while (!__atomic_compare_exchange_n(&a->handed[list], &head, (uintptr_t)p, true, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+    __atomic_fetch_add(&a->handed_n[list], 1, __ATOMIC_RELAXED);
     return true;
+}
+
+/* Take the whole of arena a's handed list `list` (no lock needed). */
+static inline uintptr_t handed_take(struct gh_arena *a, unsigned list)
+{
+    uintptr_t link = __atomic_exchange_n(&a->handed[list], 0, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&a->handed_n[list], 0, __ATOMIC_RELAXED);
+    return link;
+}
+
+/* The next block of a handed chain after p, whose mark is checked first:
+ * it binds the link to the block under the process's secret, so a write
+ * into a handed block (a use after free) is found here, not followed. */
+static inline uintptr_t handed_next(void *p)
+{
+    if (!gh_tcache_marked(p))
+        gh_fatal("free", GH_MSG_FREE_LIST, p);
+    return ((uint64_t *)p)[0];
+}
+
+/* Lock of a held: free every block of a handed chain, counted as call c. */
+static void free_handed(struct gh_arena *a, uintptr_t link, enum call c)
+{
+    while (link) {
+        void *p = (void *)link;
+        link = handed_next(p);
+        ((uint64_t *)p)[1] = 0; /* no longer marked: reused, it is not a double free */
+        count_call(a, c);
+        __atomic_fetch_add(a->handed_count, 1, __ATOMIC_RELAXED); /* cache_refill adds without the lock */
+        struct gh_front_unmap u;
+        gh_front_release(&a->front, p, "free", &u, NULL);
+        gh_front_unmap(&a->front, &u); /* a heap block's: nothing */
+    }
 }
 
 void gh_exports_take_handed(struct gh_arena *a)
 {
+    for (unsigned list = 0; list < 2; list++)
+        free_handed(a, handed_take(a, list), list == 0 ? C_FREE : C_NONE);
+}
+
+/* Keep handed block p (its mark checked) in cache tc when its bin has room
+ * and its header still checks.  Its next neighbour was looked at when it
+ * was handed (small_block_sound); its own header is again, since a write
+ * after that free could have changed the size it goes by. */
+static inline bool handed_keep(struct gh_tcache *tc, void *p)
+{
+    struct small_peek k;
+    size_t size = small_block_peek(p, &k);
+    if (!size || !gh_tcache_room(tc, size))
+        return false;
+    const struct gh_block *b = gh_block_of(p);
+    uint64_t w1 = __atomic_load_n(&b->tag, __ATOMIC_RELAXED);
+#ifndef GH_UNCHECKED
+    if (!header_checks(b, k.w0, w1))
+        return false; /* the locked path says what is wrong with it */
+#endif
+    gh_tcache_put(tc, p, size, (size_t)(w1 & GH_REQ_MASK));
+    return true;
+}
+
+/* A miss in cache tc of a thread whose arena a has blocks handed over: the
+ * thread takes them all without the lock (a pusher pushes with a
+ * compare-and-swap, one exchange empties a list: no ABA) and keeps in its
+ * cache those it has room for, each counted as the free it is; the rest,
+ * chained again as handed blocks are (still marked: a second free of one
+ * is a double free), are freed into the heap in one hold of the lock.  So
+ * an arena whose blocks other threads free (a producer's) gets them back
+ * through its cache, not through a locked free and a locked malloc each.
+ * True when any was kept. */
+static bool cache_refill(struct gh_tcache *tc, struct gh_arena *a)
+{
+    uintptr_t rest[2] = { 0, 0 };
+    bool kept = false;
     for (unsigned list = 0; list < 2; list++) {
-        uintptr_t link = __atomic_exchange_n(&a->handed[list], 0, __ATOMIC_ACQUIRE);
-        while (link) {
-            void *p = (void *)(link & ~HANDED_COUNT);
+        if (!__atomic_load_n(&a->handed[list], __ATOMIC_RELAXED))
+            continue;
+        for (uintptr_t link = handed_take(a, list); link;) {
+            void *p = (void *)link;
             uint64_t *w = p;
-            /* The mark binds the link to the block under the process's
-             * secret: a write into a handed block (a use after free) is
-             * found here, not followed. */
-            if (!gh_tcache_marked(p))
-                gh_fatal("free", GH_MSG_FREE_LIST, p);
-            link = w[0];
-            w[1] = 0; /* no longer marked: reused, it is not a double free */
-            count_call(a, list == 0 ? C_FREE : C_NONE);
-            __atomic_store_n(a->handed_count, *a->handed_count + 1, __ATOMIC_RELAXED);
-            struct gh_front_unmap u;
-            gh_front_release(&a->front, p, "free", &u, NULL);
-            gh_front_unmap(&a->front, &u); /* a heap block's: nothing */
+            link = handed_next(p);
+            if (handed_keep(tc, p)) {
+                __atomic_fetch_add(a->handed_count, 1, __ATOMIC_RELAXED);
+                if (list == 0)
+                    gh_tcache_count_call(tc, C_FREE);
+                kept = true;
+                continue;
+            }
+            w[0] = rest[list];
+            w[1] = gh_tcache_link_mac(p, (const void *)rest[list]);
+            rest[list] = (uintptr_t)p;
         }
     }
+    if (rest[0] | rest[1]) {
+        enter(a);
+        free_handed(a, rest[0], C_FREE);
+        free_handed(a, rest[1], C_NONE);
+        leave(a);
+    }
+    return kept;
 }
 
 /* A cache's block going back to its heap (a flush). */

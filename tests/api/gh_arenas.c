@@ -40,10 +40,18 @@
  *                          lists' bound), and the main arena frees every
  *                          one: free calls counted, live count as before,
  *                          checker clean.
+ *   gh_arenas handed_refill (cache on) a thread of its own arena frees 100
+ *                          of the main thread's 64-byte blocks and exits
+ *                          (its cache flushed: every one handed over); the
+ *                          main thread's next 100 malloc(64) get at least 60
+ *                          of those very blocks from its cache (a miss takes
+ *                          the handed blocks into it), every handed block
+ *                          counted once, every free once, checker clean.
  *   gh_arenas handed_link a write after free over a block another thread
  *                          handed over, then the owner's next call, which
  *                          frees it first: "free(): corrupted free list"
- *                          (death test).
+ *                          (death test); handed_link_cached the same with
+ *                          the cache on: the owner's cache miss finds it.
  *   gh_arenas handed_twice a block handed over and freed again before its
  *                          owner's next call: "double free" (death test).
  * Exit 0 pass, 1 fail, 77 skip (a mode the case needs is off).
@@ -425,6 +433,7 @@ static void *free_it_attached(void *p)
 }
 
 #define HANDED 200
+#define REFILL 100
 
 static void *free_many(void *arg)
 {
@@ -433,6 +442,15 @@ static void *free_many(void *arg)
     for (int k = 0; k < HANDED; k++)
         free(v[k]);
     return NULL;
+}
+
+static void *free_many_refill(void *arg)
+{
+    void **v = arg;
+    free(malloc(100)); /* an arena of its own */
+    for (int k = 0; k < REFILL; k++)
+        free(v[k]);
+    return NULL; /* its cache, flushed at exit, hands over what it kept */
 }
 
 static int case_handed(void)
@@ -449,8 +467,8 @@ static int case_handed(void)
     if (c.arenas < 2)
         return GH_T_SKIP; /* GLASSHEAP_ARENAS=1: every free takes the one lock */
     uint64_t handed = c.handed_frees - before.handed_frees;
-    /* the main thread made no call meanwhile: a list takes 15 blocks, then
-     * a free takes the lock and empties it, and the next 15 are handed... */
+    /* the main thread made no call meanwhile: a list takes GH_HANDED_MAX
+     * blocks, then a free takes the lock and empties it, and so on */
     if (handed < HANDED / 2)
         GH_T_FAIL("%llu of %d frees of another arena's blocks were handed over", (unsigned long long)handed,
                   HANDED);
@@ -459,6 +477,45 @@ static int case_handed(void)
     if (c.live_blocks != before.live_blocks)
         GH_T_FAIL("live blocks %llu, %llu before", (unsigned long long)c.live_blocks,
                   (unsigned long long)before.live_blocks);
+    if (!api.check())
+        GH_T_FAIL("heap checker");
+    return 0;
+}
+
+static int case_handed_refill(void)
+{
+    void *v[REFILL], *w[REFILL];
+    warm_up();
+    struct glassheap_counters before = gh_t_counters(&api);
+    for (int k = 0; k < REFILL; k++)
+        v[k] = malloc(64);
+    pthread_t t;
+    pthread_create(&t, NULL, free_many_refill, v);
+    pthread_join(t, NULL);
+    /* No counters read here: a snapshot frees every handed block first. */
+    for (int k = 0; k < REFILL; k++)
+        w[k] = malloc(64);
+    struct glassheap_counters c = gh_t_counters(&api);
+    if (c.arenas < 2)
+        return GH_T_SKIP; /* GLASSHEAP_ARENAS=1: no block is handed over */
+    int again = 0;
+    for (int k = 0; k < REFILL; k++)
+        for (int j = 0; j < REFILL; j++)
+            again += w[k] == v[j];
+    uint64_t hits = c.cache_hits - before.cache_hits; /* the first 100 found the cache empty */
+    if (hits < 60 || again < 60)
+        GH_T_FAIL("after another thread freed %d of this thread's blocks, %d malloc(64): %llu cache hits, %d of "
+                  "the freed blocks again", REFILL, REFILL, (unsigned long long)hits, again);
+    if (c.handed_frees - before.handed_frees != REFILL)
+        GH_T_FAIL("%llu handed blocks counted, %d handed", (unsigned long long)(c.handed_frees - before.handed_frees),
+                  REFILL);
+    if (c.free_calls - before.free_calls != REFILL + 1) /* and the thread's own */
+        GH_T_FAIL("%llu frees counted, %d made", (unsigned long long)(c.free_calls - before.free_calls), REFILL + 1);
+    if (c.live_blocks != before.live_blocks + REFILL)
+        GH_T_FAIL("live blocks %llu, %llu before %d mallocs", (unsigned long long)c.live_blocks,
+                  (unsigned long long)before.live_blocks, REFILL);
+    for (int k = 0; k < REFILL; k++)
+        free(w[k]);
     if (!api.check())
         GH_T_FAIL("heap checker");
     return 0;
@@ -498,14 +555,16 @@ int main(int argc, char **argv)
     }
     if (!strcmp(c, "handed"))
         return case_handed();
-    if (!strcmp(c, "handed_link") || !strcmp(c, "handed_twice")) {
+    if (!strcmp(c, "handed_refill"))
+        return case_handed_refill();
+    if (!strcmp(c, "handed_link") || !strcmp(c, "handed_link_cached") || !strcmp(c, "handed_twice")) {
         warm_up();
         unsigned char *p = malloc(64);
         gh_t_announce(p); /* first: its stdio buffer would take the handed block back */
         pthread_t t;
         pthread_create(&t, NULL, free_it_attached, p); /* handed to the main arena */
         pthread_join(t, NULL);
-        if (!strcmp(c, "handed_link"))
+        if (strcmp(c, "handed_twice"))
             memset(p, 0x41, 16); /* the link and its mark */
         else
             free(p); /* its mark says it is handed over already */
