@@ -398,7 +398,7 @@ static inline uintptr_t handed_next(void *p)
     return ((uint64_t *)p)[0];
 }
 
-/* Lock of a held: free every block of a handed chain, counted as call c. */
+/* With a's lock held: free every block of a handed chain, counted as call c. */
 static void free_handed(struct gh_arena *a, uintptr_t link, enum call c)
 {
     while (link) {
