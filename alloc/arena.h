@@ -40,7 +40,7 @@
 
 #define GH_ARENAS_MAX 128u
 #ifndef GH_HANDED_MAX
-#define GH_HANDED_MAX 256u  /* blocks each handed list holds, about (malloc.c) */
+#define GH_HANDED_MAX 256u  /* blocks each handed list holds, about (malloc_handed.c) */
 #endif
 
 struct gh_arena {
@@ -65,10 +65,10 @@ struct gh_arena {
      * tcache.h); handed_n counts its blocks (a pusher adds after its push,
      * the one who empties it sets 0 after: off by the pushes racing with
      * that, which is all a bound needs), so about GH_HANDED_MAX wait
-     * (malloc.c).  Emptied by the next call that takes the lock, first
-     * (exports.h's enter()), or by a cache miss of a thread of the arena,
-     * into its cache (malloc.c's cache_refill).  On a line of their own:
-     * other threads push while the holder works. */
+     * (malloc_handed.c).  Emptied by the next call that takes the lock,
+     * first (exports.h's enter()), or by a cache miss of a thread of the
+     * arena, into its cache (gh_exports_cache_refill).  On a line of their
+     * own: other threads push while the holder works. */
     _Alignas(64) uintptr_t handed[2];
     uint32_t handed_n[2];
 };

@@ -1,10 +1,13 @@
-/* exports.h - what the exports' files share (malloc.c, malloc_info.c,
- * malloc_life.c, malloc_sized.c; nothing else includes it).
+/* exports.h - what the exports' files share (malloc.c, malloc_handed.c,
+ * malloc_info.c, malloc_life.c, malloc_sized.c, and small_check.h, which
+ * two of them share; nothing else includes it).
  *
  * The exports are the C allocator API glassheap exports, split by concern:
  *   malloc.c       malloc, free, calloc, realloc, the aligned calls,
  *                  malloc_usable_size, malloc_trim, and the valgrind client
  *                  requests around them;
+ *   malloc_handed.c small blocks freed by a thread of another arena, handed
+ *                  over without its lock and taken back by the arena;
  *   malloc_info.c  mallinfo, mallopt, malloc_stats, the glassheap_*
  *                  extensions, and publishing the segment;
  *   malloc_life.c  the process state, initialisation, the constructor, fork
@@ -25,8 +28,9 @@
  * blocks (mmap/munmap/mremap) happen outside it.  A call holds one arena
  * lock at a time; the publisher and fork take them all, in order.  A small
  * block freed by a thread of another arena takes no lock: it is handed
- * over (malloc.c), and every call that takes the lock frees the handed
- * blocks first (enter()).
+ * over (malloc_handed.c), and every call that takes the lock frees the
+ * handed blocks first (enter()), unless a thread of the arena whose cache
+ * missed took them into its cache before.
  *
  * Forced to one arena and no cache: GLASSHEAP_TRACE (a trace replays on one
  * heap), GLASSHEAP_HARDEN (one quarantine, every free checked), and
@@ -170,8 +174,17 @@ void gh_exports_shm_service(void);
 _Static_assert(GH_SHM_ARENAS_CAPACITY >= GH_ARENAS_MAX, "a region table for every arena");
 
 /* Lock held: free every block other threads handed to a (struct
- * gh_arena's handed lists; malloc.c). */
+ * gh_arena's handed lists; malloc_handed.c). */
 void gh_exports_take_handed(struct gh_arena *a);
+
+/* Free p, from list 0 (an API free) or 1 (a cache's flush), by handing it
+ * to its arena when that is another thread's: true when handed. */
+bool gh_exports_hand_over(void *p, unsigned list);
+
+/* A miss in cache tc of a thread whose arena a has blocks handed over:
+ * take them into tc where it has room, free the rest; true when any was
+ * kept (malloc_handed.c). */
+bool gh_exports_cache_refill(struct gh_tcache *tc, struct gh_arena *a);
 
 static inline bool handed_waiting(const struct gh_arena *a)
 {

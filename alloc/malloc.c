@@ -11,7 +11,7 @@
  * (arena.h): a request is placed in the calling thread's arena (a large
  * one in the main arena's registry), a block goes back to the arena that
  * owns it - a small one freed by a thread of another arena handed over
- * without that arena's lock, freed at its next call (the handed lists).
+ * without that arena's lock (malloc_handed.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include "error.h"
 #include "exports.h"
 #include "harden.h"
+#include "small_check.h"
 #include "os.h"
 
 #ifdef GH_HAVE_VALGRIND
@@ -73,86 +74,6 @@ static inline void vg_free(void *p, size_t usable)
 static inline size_t cache_size_for(size_t n)
 {
     return gh_tcache_size_for(n, G.cache_pow2);
-}
-
-/* Where small_block_peek found p's block: what small_block_verify needs to
- * go on without reading the bounds again. */
-struct small_peek {
-    uintptr_t hi;   /* the main heap's end (owner 0) */
-    unsigned owner; /* gh_source_owner */
-    uint64_t w0;    /* the header's size word, as read (not verified) */
-};
-
-/* The block size p's header claims when p may be a small heap block in use
- * (cacheable by its size word), else 0; nothing verified yet.  Reads only
- * memory that is surely mapped: a reservation of an arena (owner table), or
- * the main heap's one region. */
-static inline size_t small_block_peek(const void *p, struct small_peek *k)
-{
-    const struct gh_block *b = gh_block_of(p);
-    uintptr_t at = (uintptr_t)b;
-    if (at & (GH_ALIGN - 1))
-        return 0;
-    k->owner = gh_source_owner(b);
-    k->hi = 0;
-    if (k->owner == 0) {
-        const struct gh_tree_bounds *bd = &GH_MAIN_ARENA->heap.bounds;
-        uintptr_t lo = __atomic_load_n(&bd->lo, __ATOMIC_RELAXED);
-        k->hi = __atomic_load_n(&bd->hi, __ATOMIC_RELAXED);
-        if (__atomic_load_n(&bd->cover, __ATOMIC_RELAXED) || at - lo >= k->hi - lo || k->hi - at < GH_MIN_BLOCK)
-            return 0;
-    } else if ((at & (GH_SOURCE_GRANULE - 1)) > GH_SOURCE_GRANULE - 2 * GH_HEADER_SIZE) {
-        return 0;
-    }
-    k->w0 = __atomic_load_n(&b->size_flags, __ATOMIC_RELAXED);
-    size_t size = gh_tcache_cacheable(k->w0);
-    if (!size || (k->owner == 0 && k->hi - at < size))
-        return 0;
-    return size;
-}
-
-/* Do the words w0, w1 read from the header at b carry its check? */
-static inline bool header_checks(const struct gh_block *b, uint64_t w0, uint64_t w1)
-{
-    uint64_t m = gh_block_mac(b, w0, w1);
-    return !((w0 ^ m) & GH_CHECK_A_MASK) && !((w1 ^ ((m >> 40) << GH_REQ_BITS)) & GH_CHECK_B_MASK);
-}
-
-/* p's block size (small_block_peek's, in *k) when its header and its next
- * neighbour's pass their checks, else 0: what may be kept in a cache or
- * handed to a lock's holder without the lock.  Anything else (a large
- * block, a bad pointer, a header that fails) is the locked path's, which
- * says precisely what is wrong.  *req gets the requested size. */
-static inline size_t small_block_verify(const void *p, size_t size, const struct small_peek *k, size_t *req)
-{
-    const struct gh_block *b = gh_block_of(p);
-    uint64_t w0 = k->w0, w1 = __atomic_load_n(&b->tag, __ATOMIC_RELAXED);
-#ifdef GH_UNCHECKED /* the benchmarks' unchecked library (block.h) */
-    (void)w0;
-#else
-    /* The next block's header too, so that an overflow into it is found at
-     * this free as the locked path finds it (it is in the same region: a
-     * fit region ends in an end marker, a buddy block never ends one). */
-    const struct gh_block *nb = gh_block_next_of_size(b, size);
-    if (k->owner == 0 ? k->hi - (uintptr_t)nb < GH_HEADER_SIZE
-                      : ((uintptr_t)nb & (GH_SOURCE_GRANULE - 1)) > GH_SOURCE_GRANULE - GH_HEADER_SIZE)
-        return 0;
-    uint64_t n0 = __atomic_load_n(&nb->size_flags, __ATOMIC_RELAXED), n1 = __atomic_load_n(&nb->tag, __ATOMIC_RELAXED);
-    if (!header_checks(b, w0, w1) || !header_checks(nb, n0, n1))
-        return 0; /* torn by a neighbour's change, or corrupt: the locked path decides */
-#endif
-    if (gh_tcache_marked(p))
-        gh_fatal("free", GH_MSG_DOUBLE_FREE, p); /* in a cache, or handed over, already */
-    *req = (size_t)(w1 & GH_REQ_MASK);
-    return size;
-}
-
-/* Both: the block size of a sound small heap block p, else 0. */
-static inline size_t small_block_sound(const void *p, size_t *req)
-{
-    struct small_peek k;
-    size_t size = small_block_peek(p, &k);
-    return size ? small_block_verify(p, size, &k, req) : 0;
 }
 
 /* Keep p in the cache when its bin has room and p is sound; a full bin
@@ -222,8 +143,6 @@ static inline struct gh_tcache *cache_now(void)
     return my_cache();
 }
 
-static bool cache_refill(struct gh_tcache *tc, struct gh_arena *a);
-
 /* Place n bytes aligned to align in the heap of arena a (lock taken). */
 static void *heap_alloc(struct gh_arena *a, size_t align, size_t n, int op, enum call c)
 {
@@ -249,7 +168,7 @@ static void *alloc_at(size_t align, size_t n, int op, enum call c, bool *mapped)
     size_t s;
     if (tc && (s = cache_size_for(n)) != 0) {
         p = align <= GH_ALIGN ? gh_tcache_take(tc, s, "malloc") : gh_tcache_take_aligned(tc, s, align, "malloc");
-        if (!p && gh_self.arena && handed_waiting(gh_self.arena) && cache_refill(tc, gh_self.arena))
+        if (!p && gh_self.arena && handed_waiting(gh_self.arena) && gh_exports_cache_refill(tc, gh_self.arena))
             p = align <= GH_ALIGN ? gh_tcache_take(tc, s, "malloc") : gh_tcache_take_aligned(tc, s, align, "malloc");
         if (p) {
             cache_served(tc, c);
@@ -335,155 +254,10 @@ static void free_impl(void *p, const char *fn, enum call c)
     free_locked(p, fn, GH_TRACE_FREE, NULL, 0, c);
 }
 
-/* ---- frees handed to the owning arena ---------------------------------
- *
- * A thread freeing a small block of an arena it is not attached to does
- * not take that arena's lock (its owner would wait for it on its next
- * call, and the lock's line would go back and forth between them): it
- * pushes the block on the arena's handed list (one compare-and-swap) and
- * goes on.  Whoever next takes that lock frees every handed block first
- * (enter()), counted as the frees they are: an owner that
- * allocates on and on frees them in batches; and a thread of the arena
- * whose cache misses takes them into its cache first (cache_refill).  A
- * list holds about GH_HANDED_MAX blocks (arena.h's handed_n); a free that
- * finds it full takes the lock and so empties it.  Until then a handed block is
- * counted in use: a map read from outside shows it used, and the process's
- * own map (written after a snapshot freed every handed block) never has
- * one.
- * Only sound small heap blocks are handed (the check the cache makes);
- * while a trace is written, memcheck watches, blocks are quarantined or
- * M_PERTURB fills them, every free takes the lock. */
-
-/* Free p, from list 0 (an API free) or 1 (a cache's flush), by handing it
- * to its arena when that is another thread's: true when handed. */
-static inline bool hand_over(void *p, unsigned list)
-{
-    if (G.valgrind || G.trace.fd >= 0 || G.perturb || gh_single_threaded()
-        || __atomic_load_n(&gh_arena_count, __ATOMIC_RELAXED) <= 1) /* one heap: its lock */
-        return false;
-    struct gh_arena *a = gh_arena_of(p);
-    if (a == gh_self.arena || a->front.harden)
-        return false;
-    if (__atomic_load_n(&a->handed_n[list], __ATOMIC_RELAXED) >= GH_HANDED_MAX)
-        return false; /* full: the locked path empties it */
-    size_t req;
-    if (!small_block_sound(p, &req))
-        return false;
-    uint64_t *w = p;
-    uintptr_t head = __atomic_load_n(&a->handed[list], __ATOMIC_RELAXED);
-    do {
-        w[0] = head;
-        w[1] = gh_tcache_link_mac(p, (const void *)head);
-    } while (!__atomic_compare_exchange_n(&a->handed[list], &head, (uintptr_t)p, true, __ATOMIC_RELEASE,
-                                          __ATOMIC_RELAXED));
-    __atomic_fetch_add(&a->handed_n[list], 1, __ATOMIC_RELAXED);
-    return true;
-}
-
-/* Take the whole of arena a's handed list `list` (no lock needed). */
-static inline uintptr_t handed_take(struct gh_arena *a, unsigned list)
-{
-    uintptr_t link = __atomic_exchange_n(&a->handed[list], 0, __ATOMIC_ACQUIRE);
-    __atomic_store_n(&a->handed_n[list], 0, __ATOMIC_RELAXED);
-    return link;
-}
-
-/* The next block of a handed chain after p, whose mark is checked first:
- * it binds the link to the block under the process's secret, so a write
- * into a handed block (a use after free) is found here, not followed. */
-static inline uintptr_t handed_next(void *p)
-{
-    if (!gh_tcache_marked(p))
-        gh_fatal("free", GH_MSG_FREE_LIST, p);
-    return ((uint64_t *)p)[0];
-}
-
-/* With a's lock held: free every block of a handed chain, counted as call c. */
-static void free_handed(struct gh_arena *a, uintptr_t link, enum call c)
-{
-    while (link) {
-        void *p = (void *)link;
-        link = handed_next(p);
-        ((uint64_t *)p)[1] = 0; /* no longer marked: reused, it is not a double free */
-        count_call(a, c);
-        __atomic_fetch_add(a->handed_count, 1, __ATOMIC_RELAXED); /* cache_refill adds without the lock */
-        struct gh_front_unmap u;
-        gh_front_release(&a->front, p, "free", &u, NULL);
-        gh_front_unmap(&a->front, &u); /* a heap block's: nothing */
-    }
-}
-
-void gh_exports_take_handed(struct gh_arena *a)
-{
-    for (unsigned list = 0; list < 2; list++)
-        free_handed(a, handed_take(a, list), list == 0 ? C_FREE : C_NONE);
-}
-
-/* Keep handed block p (its mark checked) in cache tc when its bin has room
- * and its header still checks.  Its next neighbour was looked at when it
- * was handed (small_block_sound); its own header is again, since a write
- * after that free could have changed the size it goes by. */
-static inline bool handed_keep(struct gh_tcache *tc, void *p)
-{
-    struct small_peek k;
-    size_t size = small_block_peek(p, &k);
-    if (!size || !gh_tcache_room(tc, size))
-        return false;
-    const struct gh_block *b = gh_block_of(p);
-    uint64_t w1 = __atomic_load_n(&b->tag, __ATOMIC_RELAXED);
-#ifndef GH_UNCHECKED
-    if (!header_checks(b, k.w0, w1))
-        return false; /* the locked path says what is wrong with it */
-#endif
-    gh_tcache_put(tc, p, size, (size_t)(w1 & GH_REQ_MASK));
-    return true;
-}
-
-/* A miss in cache tc of a thread whose arena a has blocks handed over: the
- * thread takes them all without the lock (a pusher pushes with a
- * compare-and-swap, one exchange empties a list: no ABA) and keeps in its
- * cache those it has room for, each counted as the free it is; the rest,
- * chained again as handed blocks are (still marked: a second free of one
- * is a double free), are freed into the heap in one hold of the lock.  So
- * an arena whose blocks other threads free (a producer's) gets them back
- * through its cache, not through a locked free and a locked malloc each.
- * True when any was kept. */
-static bool cache_refill(struct gh_tcache *tc, struct gh_arena *a)
-{
-    uintptr_t rest[2] = { 0, 0 };
-    bool kept = false;
-    for (unsigned list = 0; list < 2; list++) {
-        if (!__atomic_load_n(&a->handed[list], __ATOMIC_RELAXED))
-            continue;
-        for (uintptr_t link = handed_take(a, list); link;) {
-            void *p = (void *)link;
-            uint64_t *w = p;
-            link = handed_next(p);
-            if (handed_keep(tc, p)) {
-                __atomic_fetch_add(a->handed_count, 1, __ATOMIC_RELAXED);
-                if (list == 0)
-                    gh_tcache_count_call(tc, C_FREE);
-                kept = true;
-                continue;
-            }
-            w[0] = rest[list];
-            w[1] = gh_tcache_link_mac(p, (const void *)rest[list]);
-            rest[list] = (uintptr_t)p;
-        }
-    }
-    if (rest[0] | rest[1]) {
-        enter(a);
-        free_handed(a, rest[0], C_FREE);
-        free_handed(a, rest[1], C_NONE);
-        leave(a);
-    }
-    return kept;
-}
-
 /* A cache's block going back to its heap (a flush). */
 static void release_cached(char *p)
 {
-    if (!hand_over(p, 1))
+    if (!gh_exports_hand_over(p, 1))
         free_locked(p, "free", 0, NULL, 0, C_NONE);
 }
 
@@ -520,7 +294,7 @@ GH_EXPORT void free(void *p)
     }
     int saved = errno;
     ensure_init();
-    if (!hand_over(p, 0))
+    if (!gh_exports_hand_over(p, 0))
         free_locked(p, "free", GH_TRACE_FREE, NULL, 0, C_FREE);
     errno = saved;
 }

@@ -27,7 +27,7 @@ struct gh_stats_snapshot {
     bool threshold_dynamic;         /* front.h's dynamic rule is on */
     uint64_t threshold_rises;       /* times it raised the threshold */
     struct gh_calls calls;
-    uint64_t handed;               /* blocks handed to their arena (malloc.c) */
+    uint64_t handed;               /* blocks handed to their arena (malloc_handed.c) */
     struct gh_heap_counters heap;
     uint64_t free_blocks, largest_free;
     uint64_t large_blocks, large_bytes, large_requested, large_peak_bytes, large_peak_blocks;

@@ -6,7 +6,7 @@
  * included), binned by exact block size (16-byte steps), within the bounds
  * below; freed by free() (a moving realloc's old block goes to its heap,
  * malloc.c), or freed by other threads and handed over to the thread's
- * arena (malloc.c's cache_refill, at a miss).  A
+ * arena (malloc_handed.c, at a miss).  A
  * request takes a cached block only of exactly the block size the heap's
  * policy would make for it (tcache_block_size), so the cache changes where
  * a block comes from - the most recently freed block of that size, LIFO -

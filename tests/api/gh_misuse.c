@@ -22,7 +22,17 @@
 
 static void *volatile sink;
 
-
+/* A 1 MiB block, which must be a large one (a mapping of its own). */
+static unsigned char *large_block(struct gh_t_api *gh)
+{
+    unsigned char *p = malloc(1 << 20);
+    if (!p)
+        GH_T_FAIL("malloc(1 MiB) failed");
+    struct glassheap_counters c0 = gh_t_counters(gh);
+    if (c0.large_blocks < 1)
+        GH_T_FAIL("a 1 MiB block is not a large block");
+    return p;
+}
 
 int main(int argc, char **argv)
 {
@@ -69,23 +79,13 @@ int main(int argc, char **argv)
             p[-i] ^= 0xA5;
         free(p);
     } else if (strcmp(c, "large_double_free") == 0) {
-        unsigned char *p = malloc(1 << 20);
-        if (!p)
-            GH_T_FAIL("malloc(1 MiB) failed");
-        struct glassheap_counters c0 = gh_t_counters(&gh);
-        if (c0.large_blocks < 1)
-            GH_T_FAIL("a 1 MiB block is not a large block");
+        unsigned char *p = large_block(&gh);
         memset(p, 1, 1 << 20);
         free(p);
         gh_t_announce(p);
         free(p);
     } else if (strcmp(c, "large_interior") == 0 || strcmp(c, "large_interior_realloc") == 0) {
-        unsigned char *p = malloc(1 << 20);
-        if (!p)
-            GH_T_FAIL("malloc(1 MiB) failed");
-        struct glassheap_counters c0 = gh_t_counters(&gh);
-        if (c0.large_blocks < 1)
-            GH_T_FAIL("a 1 MiB block is not a large block");
+        unsigned char *p = large_block(&gh);
         gh_t_announce(p + 4096);
         if (strcmp(c, "large_interior_realloc") == 0)
             sink = realloc(p + 4096, 100);
