@@ -209,14 +209,20 @@ static inline void gh_block_set(struct gh_block *b, uint64_t size_flags, size_t 
     b->tag = w1 | (((m >> 40) << GH_REQ_BITS) & GH_CHECK_B_MASK);
 }
 
+/* True when the words w0, w1 read from the header at b carry its check:
+ * check_a, w0's top 16 bits, against the mac's; check_b, w1's bits 48-55,
+ * against the mac's bits 40-47 (m << 8 lines them up).  For a caller that
+ * read the words itself (without the lock: small_check.h). */
+static inline bool gh_block_words_valid(const struct gh_block *b, uint64_t w0, uint64_t w1)
+{
+    uint64_t m = gh_block_mac(b, w0, w1);
+    return ((w0 ^ m) >> 48 | (uint8_t)((w1 ^ (m << 8)) >> 48)) == 0;
+}
+
 /* True when b's check matches the rest of its header. */
 static inline bool gh_block_valid(const struct gh_block *b)
 {
-    uint64_t w0 = b->size_flags, w1 = b->tag;
-    uint64_t m = gh_block_mac(b, w0, w1);
-    /* check_a: w0's top 16 bits against m's; check_b: w1's bits 48-55
-     * against m's bits 40-47 (m << 8 lines them up). */
-    return ((w0 ^ m) >> 48 | (uint8_t)((w1 ^ (m << 8)) >> 48)) == 0;
+    return gh_block_words_valid(b, b->size_flags, b->tag);
 }
 
 /* A header left behind inside a larger free block when its block merged

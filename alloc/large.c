@@ -211,13 +211,18 @@ void gh_large_register(struct gh_large *l, void *p)
         l->peak_blocks = l->live_blocks;
 }
 
-struct gh_large_rec *gh_large_find(const struct gh_large *l, const void *p)
+/* The live record with the highest address at or below p, or NULL: its
+ * mapping is the only one that can hold p (mappings do not overlap). */
+static struct gh_large_rec *floor_rec(const struct gh_large *l, const void *p)
 {
     struct gh_tnode *n = gh_tree_floor(&l->tree, p);
-    if (!n)
-        return NULL;
-    struct gh_large_rec *r = gh_large_rec_of_node(n);
-    return gh_large_payload(r) == p ? r : NULL;
+    return n ? gh_large_rec_of_node(n) : NULL;
+}
+
+struct gh_large_rec *gh_large_find(const struct gh_large *l, const void *p)
+{
+    struct gh_large_rec *r = floor_rec(l, p);
+    return r && gh_large_payload(r) == p ? r : NULL;
 }
 
 void gh_large_unregister(struct gh_large *l, struct gh_large_rec *r, const void *p, const char *fn,
@@ -239,15 +244,8 @@ void gh_large_unregister(struct gh_large *l, struct gh_large_rec *r, const void 
 
 bool gh_large_inside(const struct gh_large *l, const void *p)
 {
-    /* The record with the highest address at or below p: its mapping is the
-     * only one that can hold p (mappings do not overlap).  Its words are
-     * only compared, never followed. */
-    struct gh_tnode *n = gh_tree_floor(&l->tree, p);
-    if (!n)
-        return false;
-    const struct gh_large_rec *r = gh_large_rec_of_node(n);
-    uintptr_t a = (uintptr_t)p;
-    return a - r->map_base < r->map_len && gh_large_payload(r) != p;
+    const struct gh_large_rec *r = floor_rec(l, p); /* its words only compared, never followed */
+    return r && (uintptr_t)p - r->map_base < r->map_len && gh_large_payload(r) != p;
 }
 
 bool gh_large_recently_freed(const struct gh_large *l, const void *p)

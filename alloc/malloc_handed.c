@@ -44,9 +44,12 @@ bool gh_exports_hand_over(void *p, unsigned list)
     return true;
 }
 
-/* Take the whole of arena a's handed list `list` (no lock needed). */
+/* Take the whole of arena a's handed list `list` (no lock needed); an
+ * empty one is only read (the line is the pushers' too). */
 static inline uintptr_t handed_take(struct gh_arena *a, unsigned list)
 {
+    if (!__atomic_load_n(&a->handed[list], __ATOMIC_RELAXED))
+        return 0;
     uintptr_t link = __atomic_exchange_n(&a->handed[list], 0, __ATOMIC_ACQUIRE);
     __atomic_store_n(&a->handed_n[list], 0, __ATOMIC_RELAXED);
     return link;
@@ -96,7 +99,7 @@ static inline bool handed_keep(struct gh_tcache *tc, void *p)
     const struct gh_block *b = gh_block_of(p);
     uint64_t w1 = __atomic_load_n(&b->tag, __ATOMIC_RELAXED);
 #ifndef GH_UNCHECKED
-    if (!header_checks(b, k.w0, w1))
+    if (!gh_block_words_valid(b, k.w0, w1))
         return false; /* the locked path says what is wrong with it */
 #endif
     gh_tcache_put(tc, p, size, (size_t)(w1 & GH_REQ_MASK));
@@ -117,8 +120,6 @@ bool gh_exports_cache_refill(struct gh_tcache *tc, struct gh_arena *a)
     uintptr_t rest[2] = { 0, 0 };
     bool kept = false;
     for (unsigned list = 0; list < 2; list++) {
-        if (!__atomic_load_n(&a->handed[list], __ATOMIC_RELAXED))
-            continue;
         for (uintptr_t link = handed_take(a, list); link;) {
             void *p = (void *)link;
             uint64_t *w = p;

@@ -39,13 +39,6 @@ static void update_bounds(struct gh_heap *h)
 
 struct gh_region *gh_region_containing(const struct gh_heap *h, const void *p)
 {
-    if (h->regions.count == 1) {
-        /* One region (the common heap): the floor a walk would find is the
-         * root itself, when p is at or above its node. */
-        const struct gh_tnode *n = h->regions.root;
-        struct gh_region *r = gh_region_of_node(n);
-        return (uintptr_t)p >= (uintptr_t)n && (const char *)p < gh_region_end(r) ? r : NULL;
-    }
     struct gh_region *r = gh_region_of_node(gh_tree_floor(&h->regions, p));
     if (r && (const char *)p < gh_region_end(r))
         return r;

@@ -49,13 +49,6 @@ static inline size_t small_block_peek(const void *p, struct small_peek *k)
     return size;
 }
 
-/* Do the words w0, w1 read from the header at b carry its check? */
-static inline bool header_checks(const struct gh_block *b, uint64_t w0, uint64_t w1)
-{
-    uint64_t m = gh_block_mac(b, w0, w1);
-    return !((w0 ^ m) & GH_CHECK_A_MASK) && !((w1 ^ ((m >> 40) << GH_REQ_BITS)) & GH_CHECK_B_MASK);
-}
-
 /* p's block size (small_block_peek's, in *k) when its header and its next
  * neighbour's pass their checks, else 0: what may be kept in a cache or
  * handed to a lock's holder without the lock.  Anything else (a large
@@ -76,7 +69,7 @@ static inline size_t small_block_verify(const void *p, size_t size, const struct
                       : ((uintptr_t)nb & (GH_SOURCE_GRANULE - 1)) > GH_SOURCE_GRANULE - GH_HEADER_SIZE)
         return 0;
     uint64_t n0 = __atomic_load_n(&nb->size_flags, __ATOMIC_RELAXED), n1 = __atomic_load_n(&nb->tag, __ATOMIC_RELAXED);
-    if (!header_checks(b, w0, w1) || !header_checks(nb, n0, n1))
+    if (!gh_block_words_valid(b, w0, w1) || !gh_block_words_valid(nb, n0, n1))
         return 0; /* torn by a neighbour's change, or corrupt: the locked path decides */
 #endif
     if (gh_tcache_marked(p))

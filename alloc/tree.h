@@ -151,8 +151,18 @@ struct gh_tnode *gh_tree_first_fit(const struct gh_tree *t, size_t size);
 /* BY_ADDR: the lowest-addressed node at address >= from with size >= size. */
 struct gh_tnode *gh_tree_first_fit_from(const struct gh_tree *t, const void *from, size_t size);
 
-/* BY_ADDR: the node with the greatest address <= addr, or NULL. */
-struct gh_tnode *gh_tree_floor(const struct gh_tree *t, const void *addr);
+/* BY_ADDR: the node with the greatest address <= addr, or NULL.  A tree
+ * of none or one node (a heap of one region: every "which region holds
+ * p") is answered inline, following no link; a larger one by the walk. */
+struct gh_tnode *gh_tree_floor_walk(const struct gh_tree *t, const void *addr);
+
+static inline struct gh_tnode *gh_tree_floor(const struct gh_tree *t, const void *addr)
+{
+    const struct gh_tnode *n = t->root;
+    if (!n || (!n->left && !n->right))
+        return (struct gh_tnode *)(n && (uintptr_t)n <= (uintptr_t)addr ? n : NULL);
+    return gh_tree_floor_walk(t, addr);
+}
 
 /* BY_SIZE: the smallest node with size >= size, lowest address on ties. */
 struct gh_tnode *gh_tree_best_fit(const struct gh_tree *t, size_t size);

@@ -71,13 +71,9 @@ struct gh_tnode *gh_tree_first_fit_from(const struct gh_tree *t, const void *fro
     return NULL;
 }
 
-struct gh_tnode *gh_tree_floor(const struct gh_tree *t, const void *addr)
+struct gh_tnode *gh_tree_floor_walk(const struct gh_tree *t, const void *addr)
 {
     const struct gh_tnode *n = t->root, *best = NULL;
-    /* A tree of one node (a heap of one region: every "which region holds
-     * p") follows no link: answer before setting up the checks. */
-    if (!n || (!n->left && !n->right))
-        return (struct gh_tnode *)(n && (uintptr_t)n <= (uintptr_t)addr ? n : NULL);
     struct lim L = lim_ordered(t, true);
     for (int depth = 0; n; depth++) {
         depth_ok(L, depth, n);
