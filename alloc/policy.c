@@ -6,13 +6,12 @@
  * first and next fit index by address (tree augmented with the largest size
  * below each node); best and worst fit index by (size, address), best fit
  * with .binned: a free block of one of the GH_POLICY_BINS smallest sizes goes
- * into its size's bin (a tree of its own, by address), any larger one into
- * the tree.  A bin's bit in bin_map says it has blocks (bin_words, which
- * of its words have some), and its lowest
- * block is kept while known (set by the first block in, or a lower one;
- * forgotten when it leaves, found again by one walk when asked for).  So a
- * small block is inserted, removed and found walking only the blocks of its
- * own size, and the policies' choice is still exactly their definition.
+ * into its size's bin (a pairing heap by address, pheap.h, its lowest at
+ * the root), any larger one into the tree.  A bin's bit in bin_map says it
+ * has blocks (bin_words, which of its words have some).  So a small block
+ * is inserted in O(1), found at a root, and removed touching only blocks
+ * of its own size, and the policies' choice is still exactly their
+ * definition.
  */
 #include "policy.h"
 
@@ -35,7 +34,7 @@ void gh_policy_set_bounds(struct gh_policy *p, const struct gh_tree_bounds *b)
     p->bounds = b;
     for (unsigned k = 0; k < GH_POLICY_BINS; k++)
         if (gh_policy_bin_ready(p, k))
-            gh_tree_set_bounds(&p->bins[k], b);
+            gh_pheap_set_bounds(&p->bins[k], b);
 }
 
 const struct gh_policy_ops *gh_policy_by_name(const char *name)
@@ -60,25 +59,33 @@ static bool walk_one(void *c, struct gh_tnode *n)
     return w->fn(w->ctx, gh_policy_block(n));
 }
 
+static bool walk_bin_one(void *c, struct gh_pnode *n)
+{
+    struct walk_ctx *w = c;
+    return w->fn(w->ctx, gh_block_of(n));
+}
+
 void gh_policy_walk(const struct gh_policy *p, bool (*fn)(void *ctx, struct gh_block *b), void *ctx)
 {
     struct walk_ctx w = { fn, ctx };
     if (p->ops->binned)
         for (unsigned k = 0; k < GH_POLICY_BINS; k++)
             if (gh_policy_bin_ready(p, k) && p->bins[k].count)
-                gh_tree_walk(&p->bins[k], walk_one, &w);
+                gh_pheap_walk(&p->bins[k], walk_bin_one, &w);
     gh_tree_walk(&p->tree, walk_one, &w);
 }
 
 bool gh_policy_contains(const struct gh_policy *p, const struct gh_block *b)
 {
-    /* The walk checks each link before it follows it (tree.c). */
+    /* The walk checks each link before it follows it (tree.c); a bin's
+     * node is linked when its partner points back (pheap.c). */
     size_t size = gh_block_size(b);
     int k = gh_policy_bin_of(p, size);
-    if (k >= 0 && !gh_policy_bin_ready(p, (unsigned)k))
+    if (k < 0)
+        return gh_tree_contains(&p->tree, gh_policy_node((struct gh_block *)b), size);
+    if (!gh_policy_bin_ready(p, (unsigned)k))
         return false; /* a bin never used holds nothing */
-    const struct gh_tree *t = k < 0 ? &p->tree : &p->bins[k];
-    return gh_tree_contains(t, gh_policy_node((struct gh_block *)b), size);
+    return gh_pheap_linked(&p->bins[k], gh_block_payload((struct gh_block *)b));
 }
 
 size_t gh_policy_count(const struct gh_policy *p)
@@ -102,34 +109,30 @@ size_t gh_policy_largest(const struct gh_policy *p)
 
 /* ---- the bins --------------------------------------------------------- */
 
-static inline void bin_added(struct gh_policy *p, int k, struct gh_block *b)
+static inline struct gh_pnode *bin_node(struct gh_block *b)
 {
-    if (p->bins[k].count == 1) {
+    return (struct gh_pnode *)gh_block_payload(b);
+}
+
+static inline void bin_insert(struct gh_policy *p, int k, struct gh_block *b)
+{
+    struct gh_pheap *h = gh_policy_bin(p, (unsigned)k);
+    gh_pheap_insert(h, bin_node(b));
+    if (h->count == 1) {
         p->bin_map[k / 64] |= 1ull << (k % 64);
         p->bin_words |= 1ull << (k / 64);
-        p->bin_low[k] = b;
-    } else if (p->bin_low[k] && b < p->bin_low[k]) {
-        p->bin_low[k] = b;
     }
 }
 
-static inline void bin_removed(struct gh_policy *p, int k, const struct gh_block *b)
+static inline void bin_remove(struct gh_policy *p, int k, struct gh_block *b)
 {
-    if (p->bins[k].count == 0) {
+    struct gh_pheap *h = gh_policy_bin(p, (unsigned)k);
+    gh_pheap_remove(h, bin_node(b));
+    if (h->count == 0) {
         p->bin_map[k / 64] &= ~(1ull << (k % 64));
         if (!p->bin_map[k / 64])
             p->bin_words &= ~(1ull << (k / 64));
-        p->bin_low[k] = NULL;
-    } else if (p->bin_low[k] == b) {
-        p->bin_low[k] = NULL; /* the next lowest: found when asked for */
     }
-}
-
-struct gh_block *gh_policy_bin_lowest(struct gh_policy *p, unsigned k)
-{
-    if (!p->bin_low[k]) /* one walk down the left of a tree of one size */
-        p->bin_low[k] = gh_policy_block(gh_tree_best_fit(&p->bins[k], 0));
-    return p->bin_low[k];
 }
 
 /* ---- index operations shared by all four fit policies ----------------- */
@@ -142,8 +145,7 @@ void gh_policy_tree_insert(struct gh_policy *p, struct gh_block *b)
         gh_tree_insert(&p->tree, gh_policy_node(b));
         return;
     }
-    gh_tree_insert(gh_policy_bin(p, (unsigned)k), gh_policy_node(b));
-    bin_added(p, k, b);
+    bin_insert(p, k, b);
 }
 
 void gh_policy_tree_remove(struct gh_policy *p, struct gh_block *b)
@@ -154,8 +156,7 @@ void gh_policy_tree_remove(struct gh_policy *p, struct gh_block *b)
         gh_tree_remove(&p->tree, gh_policy_node(b));
         return;
     }
-    gh_tree_remove(gh_policy_bin(p, (unsigned)k), gh_policy_node(b));
-    bin_removed(p, k, b);
+    bin_remove(p, k, b);
 }
 
 void gh_policy_tree_move(struct gh_policy *p, struct gh_block *old, size_t old_size, struct gh_block *nb)
@@ -168,13 +169,12 @@ void gh_policy_tree_move(struct gh_policy *p, struct gh_block *old, size_t old_s
         }
         return;
     }
-    /* into, out of or between bins: out of one tree, into another */
-    if (ko < 0) {
+    /* into, out of or between bins: out of one, into another (a bin's
+     * heap does not look at sizes) */
+    if (ko < 0)
         gh_tree_remove_sized(&p->tree, gh_policy_node(old), old_size);
-    } else {
-        gh_tree_remove_sized(gh_policy_bin(p, (unsigned)ko), gh_policy_node(old), old_size);
-        bin_removed(p, ko, old);
-    }
+    else
+        bin_remove(p, ko, old);
     gh_policy_tree_insert(p, nb);
 }
 
@@ -184,7 +184,7 @@ bool gh_policy_trees_sound(const struct gh_policy *p, const char **why)
         return false;
     if (p->ops->binned)
         for (unsigned k = 0; k < GH_POLICY_BINS; k++)
-            if (gh_policy_bin_ready(p, k) && !gh_tree_check(&p->bins[k], why))
+            if (gh_policy_bin_ready(p, k) && !gh_pheap_check(&p->bins[k], GH_MIN_BLOCK + k * GH_ALIGN, why))
                 return false;
     return true;
 }
@@ -208,15 +208,8 @@ bool gh_policy_tree_check(const struct gh_policy *p, const char **why)
             }
             continue;
         }
-        const struct gh_tree *t = &p->bins[k];
-        const struct gh_tnode *low = gh_tree_best_fit(t, 0);
-        if (gh_policy_bin_used(p, k) != (t->count != 0) || (low && gh_tnode_size(low) != GH_MIN_BLOCK + k * GH_ALIGN)
-            || (low && gh_tree_max_size(t) != gh_tnode_size(low))) {
-            *why = "a size bin holds a block of another size, or its bit disagrees";
-            return false;
-        }
-        if (p->bin_low[k] && p->bin_low[k] != gh_policy_block((struct gh_tnode *)low)) {
-            *why = "a size bin's lowest block is not the lowest free block of its size";
+        if (gh_policy_bin_used(p, k) != (p->bins[k].count != 0)) {
+            *why = "a size bin's bit disagrees with what it holds";
             return false;
         }
     }

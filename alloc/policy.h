@@ -24,6 +24,7 @@
 
 #include "block.h"
 #include "discipline.h"
+#include "pheap.h"
 #include "tree.h"
 
 struct gh_policy;
@@ -60,20 +61,18 @@ struct gh_policy {
     struct gh_tree tree;      /* every free block; with bins, those above
                                  GH_POLICY_BIN_MAX */
     const void *rover;        /* next fit: where the previous search ended */
-    /* With bins: bin k holds the free blocks of size GH_MIN_BLOCK + 16 k,
-     * in a (size, address) tree of their own, so by address; bit k of
-     * bin_map says it has some, bin_low[k] is its lowest when known (NULL:
-     * empty, or not known since that one left). */
+    /* With bins: bin k holds the free blocks of size GH_MIN_BLOCK + 16 k
+     * in a pairing heap by address (pheap.h), its lowest at the root; bit
+     * k of bin_map says it has some. */
     uint64_t bin_map[GH_POLICY_BIN_WORDS];
     /* Bit w: bin_map[w] has a bit set (kept with it, so that a search past
      * empty words is one find-first-set, not a scan of the eight). */
     uint64_t bin_words;
-    /* A bin's tree is set up when a block first goes in (bit k of
+    /* A bin's heap is set up when a block first goes in (bit k of
      * bin_ready), so a heap writes only the bins it uses. */
     uint64_t bin_ready[GH_POLICY_BIN_WORDS];
-    const struct gh_tree_bounds *bounds; /* every tree's (gh_policy_set_bounds) */
-    struct gh_tree bins[GH_POLICY_BINS];
-    struct gh_block *bin_low[GH_POLICY_BINS];
+    const struct gh_tree_bounds *bounds; /* every tree's and bin's (gh_policy_set_bounds) */
+    struct gh_pheap bins[GH_POLICY_BINS];
 };
 
 #define GH_POLICY_EXTERN(name) extern const struct gh_policy_ops gh_policy_##name;
@@ -96,14 +95,15 @@ static inline struct gh_block *gh_policy_block(struct gh_tnode *n)
     return n ? gh_block_of(n) : NULL;
 }
 
-/* The index operations every fit policy uses (tree.h does the work). */
+/* The index operations every fit policy uses (tree.h does the work; the
+ * bins' heaps, pheap.h). */
 void gh_policy_tree_insert(struct gh_policy *p, struct gh_block *b);
 void gh_policy_tree_remove(struct gh_policy *p, struct gh_block *b);
 void gh_policy_tree_move(struct gh_policy *p, struct gh_block *old, size_t old_size, struct gh_block *nb);
 bool gh_policy_tree_check(const struct gh_policy *p, const char **why);
 
-/* Only the trees' own shape (every link, order, count), not what a policy
- * keeps beside them: the checker walks the heap against sound trees
+/* Only the trees' and the bins' own shape (every link, order, count), not
+ * what a policy keeps beside them: the checker walks the heap against sound trees
  * before it holds the rest of the index against them (fit_check.c). */
 bool gh_policy_trees_sound(const struct gh_policy *p, const char **why);
 
@@ -121,23 +121,15 @@ static inline bool gh_policy_bin_ready(const struct gh_policy *p, unsigned k)
     return (p->bin_ready[k / 64u] >> (k % 64u)) & 1u;
 }
 
-/* Bin k's tree, set up on first use. */
-static inline struct gh_tree *gh_policy_bin(struct gh_policy *p, unsigned k)
+/* Bin k's heap, set up on first use. */
+static inline struct gh_pheap *gh_policy_bin(struct gh_policy *p, unsigned k)
 {
     if (__builtin_expect(!gh_policy_bin_ready(p, k), 0)) {
-        gh_tree_init(&p->bins[k], GH_TREE_BY_SIZE);
-        gh_tree_set_bounds(&p->bins[k], p->bounds);
-        p->bin_low[k] = NULL;
+        gh_pheap_init(&p->bins[k]);
+        gh_pheap_set_bounds(&p->bins[k], p->bounds);
         p->bin_ready[k / 64u] |= 1ull << (k % 64u);
     }
     return &p->bins[k];
-}
-
-/* The tree that holds (or would hold) a free block of this size. */
-static inline struct gh_tree *gh_policy_tree_for(struct gh_policy *p, size_t size)
-{
-    int k = gh_policy_bin_of(p, size);
-    return k < 0 ? &p->tree : gh_policy_bin(p, (unsigned)k);
 }
 
 /* Does bin k hold blocks? */
@@ -164,8 +156,13 @@ static inline int gh_policy_bin_next(const struct gh_policy *p, unsigned k)
     return -1;
 }
 
-/* The lowest-addressed free block of bin k (bit k of bin_map set). */
-struct gh_block *gh_policy_bin_lowest(struct gh_policy *p, unsigned k);
+/* The lowest-addressed free block of bin k (bit k of bin_map set): its
+ * heap's root. */
+static inline struct gh_block *gh_policy_bin_lowest(const struct gh_policy *p, unsigned k)
+{
+    struct gh_pnode *r = gh_pheap_min(&p->bins[k]);
+    return r ? gh_block_of(r) : NULL;
+}
 
 /* Where the index's links may lie (fit.c: the heap's bounds). */
 void gh_policy_set_bounds(struct gh_policy *p, const struct gh_tree_bounds *b);
@@ -173,11 +170,12 @@ void gh_policy_set_bounds(struct gh_policy *p, const struct gh_tree_bounds *b);
 /* Number of free blocks in the index. */
 size_t gh_policy_count(const struct gh_policy *p);
 
-/* Visit every indexed free block in the tree's order (with bins: each bin
- * by address, smallest size first, then the tree). */
+/* Visit every indexed free block in the tree's order (with bins: each
+ * bin in heap order, smallest size first, then the tree). */
 void gh_policy_walk(const struct gh_policy *p, bool (*fn)(void *ctx, struct gh_block *b), void *ctx);
 
-/* Is block b in the index?  O(log n) for address trees, used by checkers. */
+/* Is block b in the index?  O(log n) for the trees, O(1) for a bin (its
+ * links point back to it); used by checkers. */
 bool gh_policy_contains(const struct gh_policy *p, const struct gh_block *b);
 
 /* The largest free block's size. */

@@ -3,17 +3,15 @@
  *
  * Index (.binned, policy.c): the free blocks of each of the GH_POLICY_BINS
  * smallest sizes (48 to 8224 bytes) in an exact-size bin of their own, a
- * tree by address, with a bitmap of the bins that hold some; every larger
- * block in one tree ordered by (size, address).  A small request takes the
- * first bin at or above its size that has blocks (a find-first-set over
- * the bitmap's eight words) and that bin's lowest-addressed block: the
- * smallest block that fits, lowest address on ties, exactly as one tree
- * over every block gives it (the placement table and the shadow model check
- * it).  That block is known
- * without a walk while it stays; once it is taken, the bin's next lowest is
- * one walk down a tree of blocks of one size (O(log k) for the k of them,
- * not O(log n) over all), and inserting or removing a small block walks
- * only its bin.  A larger request, or one no bin can serve, walks the tree:
+ * pairing heap by address (pheap.h) whose root is its lowest block, with a
+ * bitmap of the bins that hold some; every larger block in one tree
+ * ordered by (size, address).  A small request takes the first bin at or
+ * above its size that has blocks (a find-first-set over the bitmap's eight
+ * words) and that bin's root: the smallest block that fits, lowest address
+ * on ties, exactly as one tree over every block gives it (the placement
+ * table and the shadow model check it).  Inserting a small block is O(1);
+ * removing one touches only blocks of its size, O(log k) amortized for the
+ * k of them.  A larger request, or one no bin can serve, walks the tree:
  * O(log n).
  */
 #include "policy.h"

@@ -1,7 +1,8 @@
 /* tree_link.h - what tree.c (the shape) and tree_query.c (the searches,
  * the walk and the check) share: the node's packed word and every link
- * checked before it is followed (tree.h says what a bad link does).
- * Private to the two; static inline, so each search keeps its bounds in
+ * checked before it is followed (tree.h says what a bad link does);
+ * pheap.c (the bins' heaps) checks its links with the same bounds test.
+ * Private to the three; static inline, so each search keeps its bounds in
  * registers.
  */
 #ifndef GH_TREE_LINK_H
@@ -26,14 +27,21 @@ struct lim {
                                    0 with a cover: every link takes the slow check */
     bool by_addr;               /* children must lie on their side */
     bool cover;                 /* several regions: the slow check too */
-    const struct gh_tree *t;
+    const struct gh_tree_bounds *b;
 };
+
+/* The limits of a structure over bounds b that is not b's own cover tree. */
+static inline struct lim lim_of_bounds(const struct gh_tree_bounds *b, bool by_addr)
+{
+    bool cover = b->cover != NULL;
+    return (struct lim){ b->node_lo, cover ? 0 : b->node_span, by_addr, cover, b };
+}
 
 static inline struct lim lim_of(const struct gh_tree *t)
 {
     const struct gh_tree_bounds *b = t->bounds;
     bool cover = b->cover != NULL && b->cover != t;
-    return (struct lim){ b->node_lo, cover ? 0 : b->node_span, t->order == GH_TREE_BY_ADDR, cover, t };
+    return (struct lim){ b->node_lo, cover ? 0 : b->node_span, t->order == GH_TREE_BY_ADDR, cover, b };
 }
 
 /* The same with the order known at compile time (a function of one order,
@@ -48,7 +56,7 @@ static inline struct lim lim_ordered(const struct gh_tree *t, bool by_addr)
 
 __attribute__((noreturn, cold, noinline)) static void bad_link(struct lim L, const void *at)
 {
-    const char *fn = L.t->bounds->fn;
+    const char *fn = L.b->fn;
     gh_fatal(fn ? fn : "malloc", GH_MSG_FREE_LIST, at);
 }
 
@@ -58,7 +66,7 @@ __attribute__((noreturn, cold, noinline)) static void bad_link(struct lim L, con
  * whose lock is held). */
 __attribute__((noinline)) static bool in_cover(struct lim L, const struct gh_tnode *c)
 {
-    struct gh_tree_bounds *b = (struct gh_tree_bounds *)L.t->bounds;
+    struct gh_tree_bounds *b = (struct gh_tree_bounds *)L.b;
     uintptr_t a = (uintptr_t)c - 16, d = (uintptr_t)c - b->node_lo;
     if (((d >> 4) | (d << 60)) > b->node_span) /* outside [lo, hi) or misaligned */
         return false;

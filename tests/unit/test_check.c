@@ -284,10 +284,10 @@ static void test_index_missing_block(void **state)
             if (!FREED[i])
                 continue;
             struct gh_block *fb = blk(&s, i);
-            gh_tree_remove(gh_policy_tree_for(&s.f.h.policy, gh_block_size(fb)), gh_policy_node(fb));
-            assert_true(gh_tree_check(gh_policy_tree_for(&s.f.h.policy, gh_block_size(fb)), NULL)); /* the tree itself is fine */
+            gh_policy_tree_remove(&s.f.h.policy, fb);
+            assert_true(gh_policy_trees_sound(&s.f.h.policy, NULL)); /* the trees themselves are fine */
             BROKEN(&s.f.h, fb);
-            gh_tree_insert(gh_policy_tree_for(&s.f.h.policy, gh_block_size(fb)), gh_policy_node(fb));
+            gh_policy_tree_insert(&s.f.h.policy, fb);
             HEAP_OK(&s.f.h);
         }
         /* the top free block as well */
@@ -296,9 +296,9 @@ static void test_index_missing_block(void **state)
         const struct gh_block_info *top = walk_top(&w);
         assert_true(top->free);
         struct gh_block *tb = (struct gh_block *)top->addr;
-        gh_tree_remove(gh_policy_tree_for(&s.f.h.policy, gh_block_size(tb)), gh_policy_node(tb));
+        gh_policy_tree_remove(&s.f.h.policy, tb);
         BROKEN(&s.f.h, tb);
-        gh_tree_insert(gh_policy_tree_for(&s.f.h.policy, gh_block_size(tb)), gh_policy_node(tb));
+        gh_policy_tree_insert(&s.f.h.policy, tb);
         HEAP_OK(&s.f.h);
         scene_close(&s);
     }
@@ -315,10 +315,10 @@ static void test_index_extra_block(void **state)
         struct gh_block *b = blk(&s, 5);
         unsigned char saved[GH_NODE_SIZE];
         memcpy(saved, gh_policy_node(b), sizeof saved);
-        gh_tree_insert(gh_policy_tree_for(&s.f.h.policy, gh_block_size(b)), gh_policy_node(b));
-        assert_true(gh_tree_check(gh_policy_tree_for(&s.f.h.policy, gh_block_size(b)), NULL));
+        gh_policy_tree_insert(&s.f.h.policy, b);
+        assert_true(gh_policy_trees_sound(&s.f.h.policy, NULL));
         BROKEN(&s.f.h, NULL);
-        gh_tree_remove(gh_policy_tree_for(&s.f.h.policy, gh_block_size(b)), gh_policy_node(b));
+        gh_policy_tree_remove(&s.f.h.policy, b);
         memcpy(gh_policy_node(b), saved, sizeof saved);
         HEAP_OK(&s.f.h);
         /* The index's own shape broken: a stale height in its root. */
@@ -335,8 +335,8 @@ static void test_index_extra_block(void **state)
     }
 }
 
-/* Best fit's exact-size bins held against their trees: a bit that
- * lies, a lowest block that is not the lowest. */
+/* Best fit's exact-size bins held against their heaps: a bit that lies,
+ * a count that lies, a root with a parent. */
 static void test_index_bins(void **state)
 {
     (void)state;
@@ -358,9 +358,15 @@ static void test_index_bins(void **state)
         BROKEN(&s.f.h, NULL);
         p->bin_map[k / 64] |= 1ull << (k % 64);
         HEAP_OK(&s.f.h);
-        p->bin_low[k] = blk(&s, 4); /* a free block, but of another size */
+        struct gh_pheap *h = &p->bins[k];
+        h->count++;
         BROKEN(&s.f.h, NULL);
-        p->bin_low[k] = NULL; /* not known: found again by a walk */
+        h->count--;
+        HEAP_OK(&s.f.h);
+        struct gh_pnode *r = h->root, *other = (struct gh_pnode *)gh_block_payload(blk(&s, 4));
+        r->prev = other; /* the root says it has a parent */
+        BROKEN(&s.f.h, NULL);
+        r->prev = NULL;
         HEAP_OK(&s.f.h);
         assert_ptr_equal(gh_policy_bin_lowest(p, (unsigned)k), b);
         scene_close(&s);

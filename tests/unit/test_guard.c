@@ -5,7 +5,8 @@
  * Proves: a fit index link of user data (0x4141...), a misaligned link, a
  * link on the wrong side of its parent and a link cycle stop the next
  * search with "malloc(): corrupted free list at <node>" under every fit
- * policy; buddy's one-byte overflow of issue 11 (size byte 0x40 -> 0x41 on
+ * policy, and so does user data in a link of best fit's bin heaps;
+ * buddy's one-byte overflow of issue 11 (size byte 0x40 -> 0x41 on
  * the next block, whose payload holds a write-what-where's two targets)
  * stops at the free with "corrupted neighbour", and the same forged as a
  * valid free header (the test knows the secret: 0) is stopped by the
@@ -123,6 +124,35 @@ static void test_link_wrong_side_and_cycle(void **state)
     L.root->left = L.root;
     L.root->right = NULL;
     expect_at(search, NULL, "glassheap: malloc(): corrupted free list at %p", L.root);
+    fx_close(&L.f);
+}
+
+/* Best fit's exact-size bins: user data in a bin heap's link stops the
+ * malloc that takes the bin's lowest block. */
+static void bin_take(void *arg)
+{
+    gh_heap_alloc(&L.f.h, *(size_t *)arg);
+}
+
+static void test_bin_link_user_data(void **state)
+{
+    (void)state;
+    fx_open(&L.f, ARENA, &gh_policy_best);
+    size_t want_size = 160;
+    for (int i = 0; i < 8; i++)
+        L.p[i] = gh_heap_alloc(&L.f.h, want_size);
+    for (int i = 0; i < 8; i += 2) /* four of one size, fenced: one bin */
+        gh_heap_free(&L.f.h, L.p[i], "free");
+    HEAP_OK(&L.f.h);
+    struct gh_block *b = gh_block_of(L.p[0]);
+    int k = gh_policy_bin_of(&L.f.h.policy, gh_block_size(b));
+    assert_true(k >= 0);
+    struct gh_pheap *bin = &L.f.h.policy.bins[k];
+    assert_int_equal(bin->count, 4);
+    struct gh_pnode *r = bin->root;
+    assert_non_null(r->child);
+    r->child = (struct gh_pnode *)(uintptr_t)0x4141414141414140ULL;
+    expect_at(bin_take, &want_size, "glassheap: malloc(): corrupted free list at %p", r);
     fx_close(&L.f);
 }
 
@@ -270,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_link_user_data),
         cmocka_unit_test(test_link_misaligned),
         cmocka_unit_test(test_link_wrong_side_and_cycle),
+        cmocka_unit_test(test_bin_link_user_data),
         cmocka_unit_test(test_buddy_one_byte_overflow),
         cmocka_unit_test(test_buddy_forged_free_header),
         cmocka_unit_test(test_fake_footer),
