@@ -4,8 +4,8 @@
  * (policy_first.c, policy_next.c, ...).
  *
  * first and next fit index by address (tree augmented with the largest size
- * below each node); best and worst fit index by (size, address), best fit
- * with .binned: a free block of one of the GH_POLICY_BINS smallest sizes goes
+ * below each node); best and worst fit index by (size, address), with
+ * .binned: a free block of one of the GH_POLICY_BINS smallest sizes goes
  * into its size's bin (a pairing heap by address, pheap.h, its lowest at
  * the root), any larger one into the tree.  A bin's bit in bin_map says it
  * has blocks (bin_words, which of its words have some).  So a small block
@@ -101,10 +101,8 @@ size_t gh_policy_largest(const struct gh_policy *p)
 {
     if (p->tree.count || !p->ops->binned)
         return gh_tree_max_size(&p->tree);
-    for (unsigned w = GH_POLICY_BIN_WORDS; w-- > 0;)
-        if (p->bin_map[w])
-            return GH_MIN_BLOCK + (size_t)(w * 64u + 63u - (unsigned)__builtin_clzll(p->bin_map[w])) * GH_ALIGN;
-    return 0;
+    int k = gh_policy_bin_top(p);
+    return k < 0 ? 0 : GH_MIN_BLOCK + (size_t)k * GH_ALIGN;
 }
 
 /* ---- the bins --------------------------------------------------------- */

@@ -33,7 +33,7 @@ struct gh_policy_ops {
     const char *name;                      /* as GLASSHEAP_POLICY spells it */
     const struct gh_discipline *discipline; /* the heap discipline that runs it */
     enum gh_tree_order order;              /* fit: how the free-block index sorts */
-    bool binned;                           /* BY_SIZE: small sizes in exact-size bins */
+    bool binned;                           /* BY_SIZE: small sizes in exact-size bins (best, worst) */
     /* Add a free block (header written, size final) to the index. */
     void (*insert)(struct gh_policy *p, struct gh_block *b);
     /* Remove a free block that is in the index. */
@@ -152,6 +152,18 @@ static inline int gh_policy_bin_next(const struct gh_policy *p, unsigned k)
         unsigned v = (unsigned)__builtin_ctzll(more);
         if (p->bin_map[v])
             return (int)(v * 64u + (unsigned)__builtin_ctzll(p->bin_map[v]));
+    }
+    return -1;
+}
+
+/* The highest bin that holds blocks, or -1. */
+static inline int gh_policy_bin_top(const struct gh_policy *p)
+{
+    for (uint64_t more = p->bin_words; more;) {
+        unsigned w = 63u - (unsigned)__builtin_clzll(more);
+        if (p->bin_map[w])
+            return (int)(w * 64u + 63u - (unsigned)__builtin_clzll(p->bin_map[w]));
+        more &= ~(1ull << w); /* (never: the summary is kept with the words) */
     }
     return -1;
 }

@@ -155,10 +155,11 @@ static inline void gh_tcache_put(struct gh_tcache *tc, char *p, size_t size, siz
     w[1] = gh_tcache_link_mac(p, b->head);
     b->head = p;
     b->count++;
-    __atomic_store_n(&tc->c->blocks, tc->c->blocks + 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&tc->c->bytes, tc->c->bytes + size, __ATOMIC_RELAXED);
-    __atomic_store_n(&tc->c->requested, tc->c->requested + req, __ATOMIC_RELAXED);
-    __atomic_store_n(&tc->c->puts, tc->c->puts + 1, __ATOMIC_RELAXED);
+    struct gh_tcache_counts *c = tc->c; /* one load: the stores below do not move it */
+    __atomic_store_n(&c->blocks, c->blocks + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->bytes, c->bytes + size, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->requested, c->requested + req, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->puts, c->puts + 1, __ATOMIC_RELAXED);
 }
 
 /* Take the most recently cached block of block size `size` (<=
@@ -178,10 +179,11 @@ static inline char *gh_tcache_take(struct gh_tcache *tc, size_t size, const char
     b->head = next;
     b->count--;
     size_t req = gh_block_requested(gh_block_of(p));
-    __atomic_store_n(&tc->c->blocks, tc->c->blocks - 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&tc->c->bytes, tc->c->bytes - size, __ATOMIC_RELAXED);
-    __atomic_store_n(&tc->c->requested, tc->c->requested - req, __ATOMIC_RELAXED);
-    __atomic_store_n(&tc->c->hits, tc->c->hits + 1, __ATOMIC_RELAXED);
+    struct gh_tcache_counts *c = tc->c;
+    __atomic_store_n(&c->blocks, c->blocks - 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->bytes, c->bytes - size, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->requested, c->requested - req, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->hits, c->hits + 1, __ATOMIC_RELAXED);
     return p;
 }
 

@@ -111,6 +111,21 @@ int main(int argc, char **argv)
         gh_t_announce(q);
         memset(p + n, 0x41, 16 + 24);
         sink = malloc(96);
+    } else if (strcmp(c, "free_list_overwrite_coalesce") == 0) {
+        /* The same overwrite where the malloc does not take the block
+         * (worst fit, no cache: the top is larger): the free of its lower
+         * neighbour coalesces and must check the header before it follows
+         * a link. */
+        unsigned char *p = malloc(96), *q = malloc(96);
+        sink = malloc(96);
+        if (!p || !q)
+            GH_T_FAIL("malloc(96) failed");
+        size_t n = malloc_usable_size(p);
+        free(q);
+        gh_t_announce(p);
+        memset(p + n, 0x41, 16 + 24);
+        sink = malloc(96);
+        free(p);
     } else if (strcmp(c, "fake_footer") == 0) {
         /* Issue 11 (fit policies): a write after free puts a fake size in the
          * freed block's footer; freeing the block after it must bounds-check

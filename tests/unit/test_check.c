@@ -346,7 +346,7 @@ static void test_index_bins(void **state)
         struct gh_policy *p = &s.f.h.policy;
         struct gh_block *b = blk(&s, 1); /* free, 176 B: binned */
         int k = gh_policy_bin_of(p, gh_block_size(b));
-        if (k < 0) { /* first, next and worst fit: no bins */
+        if (k < 0) { /* first and next fit: no bins */
             for (unsigned w = 0; w < GH_POLICY_BIN_WORDS; w++)
                 assert_int_equal(p->bin_map[w], 0);
             scene_close(&s);
