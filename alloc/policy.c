@@ -4,18 +4,22 @@
  * (policy_first.c, policy_next.c, ...).
  *
  * first and next fit index by address (tree augmented with the largest size
- * below each node); best and worst fit index by (size, address), with
- * .binned: a free block of one of the GH_POLICY_BINS smallest sizes goes
- * into its size's bin (a pairing heap by address, pheap.h, its lowest at
- * the root), any larger one into the tree.  A bin's bit in bin_map says it
- * has blocks (bin_words, which of its words have some).  So a small block
- * is inserted in O(1), found at a root, and removed touching only blocks
- * of its own size, and the policies' choice is still exactly their
- * definition.
+ * below each node); best and worst fit index by (size, address).  First,
+ * best and worst fit are .binned: a free block of one of the GH_POLICY_BINS
+ * smallest sizes goes into its size's bin (a pairing heap by address,
+ * pheap.h, its lowest at the root), any larger one into the tree.  A bin's
+ * bit in bin_map says it has blocks (bin_words, which of its words have
+ * some); first fit (.ranked) also keeps a tournament over the bins' roots
+ * (bin_rank, rank_root), so the lowest block of the bins from k up is 9
+ * steps.  So a small block is inserted in O(1), found at a root, and
+ * removed touching only blocks of its own size, and the policies' choice
+ * is still exactly their definition.
  */
 #include "policy.h"
 
 #include <string.h>
+
+_Static_assert(1u << GH_POLICY_BIN_LEVELS == GH_POLICY_BINS, "GH_POLICY_BIN_LEVELS is log2 of the bins");
 
 void gh_policy_init(struct gh_policy *p, const struct gh_policy_ops *ops)
 {
@@ -24,6 +28,8 @@ void gh_policy_init(struct gh_policy *p, const struct gh_policy_ops *ops)
     memset(p->bin_map, 0, sizeof p->bin_map);
     p->bin_words = 0;
     memset(p->bin_ready, 0, sizeof p->bin_ready); /* the bins: on first use */
+    if (ops->ranked)
+        memset(p->bin_rank, 0, sizeof p->bin_rank);
     gh_tree_init(&p->tree, ops->order);
     p->bounds = p->tree.bounds;
 }
@@ -112,10 +118,29 @@ static inline struct gh_pnode *bin_node(struct gh_block *b)
     return (struct gh_pnode *)gh_block_payload(b);
 }
 
+/* Bin k's root changed: its leaf of the tournament, and the nodes above
+ * up to the first that keeps its value. */
+static void rank_root(struct gh_policy *p, unsigned k)
+{
+    const struct gh_pnode *r = p->bins[k].root;
+    unsigned i = GH_POLICY_BINS + k;
+    uintptr_t v = r ? UINTPTR_MAX - (uintptr_t)r : 0;
+    p->bin_rank[i] = v;
+    /* All the way up, without a branch to mispredict: the value climbs in
+     * a register, each level loads only the sibling. */
+    for (unsigned l = 0; l < GH_POLICY_BIN_LEVELS; l++, i >>= 1) {
+        uintptr_t sib = p->bin_rank[i ^ 1u];
+        v = v > sib ? v : sib;
+        p->bin_rank[i >> 1] = v;
+    }
+}
+
 static inline void bin_insert(struct gh_policy *p, int k, struct gh_block *b)
 {
     struct gh_pheap *h = gh_policy_bin(p, (unsigned)k);
     gh_pheap_insert(h, bin_node(b));
+    if (p->ops->ranked && h->root == bin_node(b))
+        rank_root(p, (unsigned)k);
     if (h->count == 1) {
         p->bin_map[k / 64] |= 1ull << (k % 64);
         p->bin_words |= 1ull << (k / 64);
@@ -125,7 +150,10 @@ static inline void bin_insert(struct gh_policy *p, int k, struct gh_block *b)
 static inline void bin_remove(struct gh_policy *p, int k, struct gh_block *b)
 {
     struct gh_pheap *h = gh_policy_bin(p, (unsigned)k);
+    bool was_root = h->root == bin_node(b);
     gh_pheap_remove(h, bin_node(b));
+    if (p->ops->ranked && was_root)
+        rank_root(p, (unsigned)k);
     if (h->count == 0) {
         p->bin_map[k / 64] &= ~(1ull << (k % 64));
         if (!p->bin_map[k / 64])
@@ -211,5 +239,21 @@ bool gh_policy_tree_check(const struct gh_policy *p, const char **why)
             return false;
         }
     }
+    if (p->ops->ranked)
+        for (unsigned i = 2 * GH_POLICY_BINS; --i > 0;) {
+            uintptr_t want;
+            if (i >= GH_POLICY_BINS) {
+                unsigned k = i - GH_POLICY_BINS;
+                const struct gh_pnode *r = gh_policy_bin_ready(p, k) ? p->bins[k].root : NULL;
+                want = r ? UINTPTR_MAX - (uintptr_t)r : 0;
+            } else {
+                uintptr_t a = p->bin_rank[2 * i], b = p->bin_rank[2 * i + 1];
+                want = a > b ? a : b;
+            }
+            if (p->bin_rank[i] != want) {
+                *why = "the bins' tournament disagrees with their lowest blocks";
+                return false;
+            }
+        }
     return true;
 }

@@ -33,7 +33,8 @@ struct gh_policy_ops {
     const char *name;                      /* as GLASSHEAP_POLICY spells it */
     const struct gh_discipline *discipline; /* the heap discipline that runs it */
     enum gh_tree_order order;              /* fit: how the free-block index sorts */
-    bool binned;                           /* BY_SIZE: small sizes in exact-size bins (best, worst) */
+    bool binned;                           /* small sizes in exact-size bins (first, best, worst) */
+    bool ranked;                           /* binned: bin_rank kept (first fit) */
     /* Add a free block (header written, size final) to the index. */
     void (*insert)(struct gh_policy *p, struct gh_block *b);
     /* Remove a free block that is in the index. */
@@ -55,6 +56,7 @@ struct gh_policy_ops {
 #define GH_POLICY_BINS 512u
 #define GH_POLICY_BIN_WORDS (GH_POLICY_BINS / 64u)
 #define GH_POLICY_BIN_MAX (GH_MIN_BLOCK + (GH_POLICY_BINS - 1) * GH_ALIGN)
+#define GH_POLICY_BIN_LEVELS 9u /* log2(GH_POLICY_BINS) */
 
 struct gh_policy {
     const struct gh_policy_ops *ops;
@@ -73,6 +75,12 @@ struct gh_policy {
     uint64_t bin_ready[GH_POLICY_BIN_WORDS];
     const struct gh_tree_bounds *bounds; /* every tree's and bin's (gh_policy_set_bounds) */
     struct gh_pheap bins[GH_POLICY_BINS];
+    /* With .ranked: a tournament over the bins' roots, so that the lowest
+     * address among the bins from k up is O(log bins) in 8 KiB, not a scan:
+     * bin_rank[GH_POLICY_BINS + k] is bin k's root as UINTPTR_MAX - address
+     * (0: empty), every node above the larger of its two (so the lowest
+     * address wins); one more, always 0, past the last leaf. */
+    uintptr_t bin_rank[2 * GH_POLICY_BINS + 1];
 };
 
 #define GH_POLICY_EXTERN(name) extern const struct gh_policy_ops gh_policy_##name;
@@ -166,6 +174,23 @@ static inline int gh_policy_bin_top(const struct gh_policy *p)
         more &= ~(1ull << w); /* (never: the summary is kept with the words) */
     }
     return -1;
+}
+
+/* The lowest-addressed free block in bins k and above (with .ranked), or
+ * NULL: the tournament's winner over that range. */
+static inline struct gh_block *gh_policy_bin_lowest_from(const struct gh_policy *p, unsigned k)
+{
+    /* The range runs to the last bin: from k's leaf up, each left child
+     * brings in its right sibling's subtree, all of it above k; a right
+     * child brings nothing (its sibling is masked off: no branch to
+     * mispredict, the loop a fixed log2(bins) steps). */
+    unsigned i = GH_POLICY_BINS + k;
+    uintptr_t best = p->bin_rank[i];
+    for (unsigned l = 0; l < GH_POLICY_BIN_LEVELS; l++, i >>= 1) {
+        uintptr_t s = p->bin_rank[i + 1] & ((uintptr_t)(i & 1u) - 1);
+        best = s > best ? s : best;
+    }
+    return best ? gh_block_of((const void *)(UINTPTR_MAX - best)) : NULL;
 }
 
 /* The lowest-addressed free block of bin k (bit k of bin_map set): its

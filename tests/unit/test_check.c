@@ -335,8 +335,9 @@ static void test_index_extra_block(void **state)
     }
 }
 
-/* Best fit's exact-size bins held against their heaps: a bit that lies,
- * a count that lies, a root with a parent. */
+/* The exact-size bins (first, best and worst fit) held against their
+ * heaps: a bit that lies, a count that lies, a root with a parent, and
+ * first fit's tournament over the roots: a leaf or the winner that lies. */
 static void test_index_bins(void **state)
 {
     (void)state;
@@ -346,7 +347,7 @@ static void test_index_bins(void **state)
         struct gh_policy *p = &s.f.h.policy;
         struct gh_block *b = blk(&s, 1); /* free, 176 B: binned */
         int k = gh_policy_bin_of(p, gh_block_size(b));
-        if (k < 0) { /* first and next fit: no bins */
+        if (k < 0) { /* next fit: no bins */
             for (unsigned w = 0; w < GH_POLICY_BIN_WORDS; w++)
                 assert_int_equal(p->bin_map[w], 0);
             scene_close(&s);
@@ -368,6 +369,17 @@ static void test_index_bins(void **state)
         BROKEN(&s.f.h, NULL);
         r->prev = NULL;
         HEAP_OK(&s.f.h);
+        if (p->ops->ranked) { /* first fit's tournament over the roots */
+            assert_ptr_equal(gh_policy_bin_lowest_from(p, (unsigned)k), b);
+            p->bin_rank[GH_POLICY_BINS + k] += 16; /* a lower address than the root's */
+            BROKEN(&s.f.h, NULL);
+            p->bin_rank[GH_POLICY_BINS + k] -= 16;
+            HEAP_OK(&s.f.h);
+            p->bin_rank[1] = 0; /* the winner forgotten */
+            BROKEN(&s.f.h, NULL);
+            p->bin_rank[1] = p->bin_rank[2] > p->bin_rank[3] ? p->bin_rank[2] : p->bin_rank[3];
+            HEAP_OK(&s.f.h);
+        }
         assert_ptr_equal(gh_policy_bin_lowest(p, (unsigned)k), b);
         scene_close(&s);
     }
