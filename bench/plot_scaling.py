@@ -87,9 +87,10 @@ def main():
     svg(series, sys.argv[2])
     t = table(series)
     if visits:
-        t += ("\n\nTree nodes visited per malloc+free pair (the search, and the removes and inserts of the "
-              "split and the coalesce; counted in a build of the core made for this, which the times above "
-              "come from too):\n\n" + table(visits))
+        t += ("\n\nIndex nodes visited per malloc+free pair: tree nodes and the exact-size bins' heap "
+              "nodes (the search, and the removes and inserts of the split and the coalesce; first fit's "
+              "9-step tournament over the bins is not counted); counted in a build of the core made for "
+              "this, which the times above come from too:\n\n" + table(visits))
     print(t)
     if "--markdown" in sys.argv:
         with open(sys.argv[sys.argv.index("--markdown") + 1], "w") as f:
