@@ -48,7 +48,7 @@ if [ "${1:-}" = checks ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-GH_BENCH_COMMAND="RUNS=$RUNS bash bench/run.sh" \
+GH_BENCH_COMMAND="RUNS=$RUNS THREAD_RUNS=$THREAD_RUNS PROGRAM_RUNS=$PROGRAM_RUNS bash bench/run.sh" \
   python3 bench/compare.py --build build/release --runs "$RUNS" --markdown "$tmp/compare.md"
 python3 bench/threads.py --build build/release --runs "$THREAD_RUNS" --modes --markdown "$tmp/threads.md"
 python3 bench/programs.py --build build/release --runs "$PROGRAM_RUNS" --markdown "$tmp/programs.md"
