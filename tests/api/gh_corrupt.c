@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <malloc.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,34 +99,26 @@ int main(int argc, char **argv)
         unsigned char *x = malloc(96);
         if (x && overlaps(x, 96, q, 40))
             printf("overlap\n");
-    } else if (strcmp(c, "free_list_overwrite") == 0) {
+    } else if (strcmp(c, "free_list_overwrite") == 0 || strcmp(c, "free_list_overwrite_coalesce") == 0) {
         /* Issue 11: 0x41 bytes over a free block's header and index links
-         * (a tree node in the fit policies, list links in buddy), then a
-         * malloc of its size: a message, not a load through 0x4141... */
-        unsigned char *p = malloc(96), *q = malloc(96);
-        sink = malloc(96);
-        if (!p || !q)
-            GH_T_FAIL("malloc(96) failed");
-        size_t n = malloc_usable_size(p);
-        free(q);
-        gh_t_announce(q);
-        memset(p + n, 0x41, 16 + 24);
-        sink = malloc(96);
-    } else if (strcmp(c, "free_list_overwrite_coalesce") == 0) {
-        /* The same overwrite where the malloc does not take the block
-         * (worst fit, no cache: the top is larger): the free of its lower
-         * neighbour coalesces and must check the header before it follows
+         * (a tree or bin node in the fit policies, list links in buddy),
+         * then a malloc of its size: a message, not a load through
+         * 0x4141...  _coalesce: where that malloc does not take the block
+         * (worst fit, no cache: the top is larger), the free of its lower
+         * neighbour coalesces, and must check the header before it follows
          * a link. */
+        bool coalesce = strcmp(c, "free_list_overwrite_coalesce") == 0;
         unsigned char *p = malloc(96), *q = malloc(96);
         sink = malloc(96);
         if (!p || !q)
             GH_T_FAIL("malloc(96) failed");
         size_t n = malloc_usable_size(p);
         free(q);
-        gh_t_announce(p);
+        gh_t_announce(coalesce ? p : q);
         memset(p + n, 0x41, 16 + 24);
         sink = malloc(96);
-        free(p);
+        if (coalesce)
+            free(p);
     } else if (strcmp(c, "fake_footer") == 0) {
         /* Issue 11 (fit policies): a write after free puts a fake size in the
          * freed block's footer; freeing the block after it must bounds-check
