@@ -151,8 +151,11 @@ static inline void gh_tcache_put(struct gh_tcache *tc, char *p, size_t size, siz
 {
     struct gh_tcache_bin *b = &tc->bins[size / GH_ALIGN];
     uint64_t *w = (uint64_t *)p;
+    /* The mark before the stores: a store through w could be the secret
+     * to the compiler, which would then load it and hash p again. */
+    uint64_t mark = gh_tcache_link_mac(p, b->head);
     w[0] = (uint64_t)(uintptr_t)b->head;
-    w[1] = gh_tcache_link_mac(p, b->head);
+    w[1] = mark;
     b->head = p;
     b->count++;
     struct gh_tcache_counts *c = tc->c; /* one load: the stores below do not move it */
