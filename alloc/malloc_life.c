@@ -102,7 +102,7 @@ void gh_self_setup(void)
     bool cache = G.cache && __atomic_load_n(&exit_key_ready, __ATOMIC_ACQUIRE)
                  && pthread_setspecific(exit_key, &gh_self) == 0;
     if (cache)
-        gh_tcache_register(&gh_self.tc);
+        gh_tcache_register(&gh_self.tc, G.cache_pow2);
     else
         gh_self.tc.state = GH_TCACHE_DEAD;
     gh_self.state = GH_SELF_READY;

@@ -34,12 +34,21 @@ static void add_counts(struct gh_tcache_counts *a, const struct gh_tcache_counts
         to[i] += __atomic_load_n(&from[i], __ATOMIC_RELAXED);
 }
 
-void gh_tcache_init_bins(struct gh_tcache *tc)
+void gh_tcache_init_bins(struct gh_tcache *tc, bool pow2)
 {
     tc->c = &tc->own;
     for (size_t i = 0; i < GH_TCACHE_BINS; i++) {
-        size_t size = i * GH_ALIGN, n = size ? GH_TCACHE_BIN_BYTES / size : 0;
-        tc->bins[i].limit = (uint32_t)(n < GH_TCACHE_BIN_MIN ? GH_TCACHE_BIN_MIN : n > GH_TCACHE_BIN_MAX ? GH_TCACHE_BIN_MAX : n);
+        size_t size = i * GH_ALIGN, n = size ? GH_TCACHE_BIN_BYTES / size : 0, most = GH_TCACHE_BIN_MAX;
+        if (pow2 && size >= 32 && !(size & (size - 1))) {
+            /* A power-of-two bin serves the requests a fit heap spreads
+             * over the size / 2 / 16 bins below it: as many blocks and
+             * bytes as those together (the thread's GH_TCACHE_MAX_BYTES
+             * still bounds the whole). */
+            size_t span = size / 2 / GH_ALIGN;
+            n *= span;
+            most *= span;
+        }
+        tc->bins[i].limit = (uint32_t)(n < GH_TCACHE_BIN_MIN ? GH_TCACHE_BIN_MIN : n > most ? most : n);
     }
 }
 
@@ -102,9 +111,9 @@ void gh_tcache_place(struct gh_tcache_counts *exited_at, struct gh_shm_live_cach
     gh_unlock(&registry_lock);
 }
 
-void gh_tcache_register(struct gh_tcache *tc)
+void gh_tcache_register(struct gh_tcache *tc, bool pow2)
 {
-    gh_tcache_init_bins(tc);
+    gh_tcache_init_bins(tc, pow2);
     gh_lock(&registry_lock);
     place_one(tc);
     tc->prev = NULL;

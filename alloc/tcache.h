@@ -61,7 +61,9 @@
  * time, 64 to 0.96x; 32 KiB a bin took a realloc mix to 1.9x glibc's peak
  * RSS, 16 KiB to 1.4x): a bin holds up to GH_TCACHE_BIN_BYTES
  * of blocks, at least GH_TCACHE_BIN_MIN and at most GH_TCACHE_BIN_MAX of
- * them, and a thread's cache at most GH_TCACHE_MAX_BYTES in all. */
+ * them, and a thread's cache at most GH_TCACHE_MAX_BYTES in all (a
+ * power-of-two bin of buddy's: the bounds of the size / 32 fit bins it
+ * stands for, together; gh_tcache_init_bins). */
 #ifndef GH_TCACHE_BIN_MAX
 #define GH_TCACHE_BIN_MAX   64u
 #endif
@@ -210,11 +212,14 @@ static inline void gh_tcache_count_call(struct gh_tcache *tc, int kind)
 }
 
 /* Set every bin's bound (gh_tcache_register does; a cache used without the
- * registry - glassheap replay --cache - calls it itself). */
-void gh_tcache_init_bins(struct gh_tcache *tc);
+ * registry - glassheap replay --cache - calls it itself).  pow2: the heap
+ * makes power-of-two blocks (buddy), so only those bins are used, each
+ * bounded as the fit bins it stands for are together. */
+void gh_tcache_init_bins(struct gh_tcache *tc, bool pow2);
 
-/* Register tc (its thread's first use): the snapshot counts it from now. */
-void gh_tcache_register(struct gh_tcache *tc);
+/* Register tc (its thread's first use): the snapshot counts it from now;
+ * pow2 as for gh_tcache_init_bins. */
+void gh_tcache_register(struct gh_tcache *tc, bool pow2);
 
 /* Empty tc: every block goes to release(p) (which frees it into its heap
  * under that heap's lock), newest first; counted as flushed.  Called with

@@ -227,7 +227,7 @@ bool sim_init(struct sim *s, const struct replay_model *m, const char *policy, u
     s->front.cache_marks = m->cache;
     if (m->cache) {
         memset(&s->tc, 0, sizeof s->tc);
-        gh_tcache_init_bins(&s->tc);
+        gh_tcache_init_bins(&s->tc, s->pow2);
         s->tc.state = GH_TCACHE_ACTIVE;
     }
     struct gh_heap_desc d;
