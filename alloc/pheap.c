@@ -79,15 +79,27 @@ static inline struct gh_pnode *meld(struct lim L, struct gh_pnode *a, struct gh_
 
 /* One pass over a list of roots linked through sib (first: its head):
  * each adjacent pair melded, the winners linked through sib in the same
- * order; returns the new head, *count the new length. */
-static struct gh_pnode *pair_pass(struct lim L, struct gh_pnode *first, size_t *count)
+ * order; returns the new head, *count the new length.  checked: the list
+ * is `parent`'s children as the heap holds them, so each sibling link is
+ * checked (sib_of) and the walk cut off at the heap's count (a cycle);
+ * else the list is one this file made. */
+static inline __attribute__((always_inline)) struct gh_pnode *
+pair_pass(struct lim L, const struct gh_pheap *h, const struct gh_pnode *parent, struct gh_pnode *first,
+          size_t *count, bool checked)
 {
     struct gh_pnode *head = NULL, **tail = &head;
     size_t m = 0;
     for (struct gh_pnode *x = first; x; m++) {
-        struct gh_pnode *y = x->sib, *next = y ? y->sib : NULL;
-        if (y)
+        if (checked) {
+            if (__builtin_expect(m >= h->count, 0))
+                bad_link(L, x);
+            GH_TREE_VISIT();
+        }
+        struct gh_pnode *y = checked ? sib_of(L, x, parent) : x->sib, *next = NULL;
+        if (y) {
+            next = checked ? sib_of(L, y, parent) : y->sib;
             x = meld(L, x, y);
+        }
         *tail = x;
         tail = &x->sib;
         x = next;
@@ -106,27 +118,10 @@ static struct gh_pnode *pair_pass(struct lim L, struct gh_pnode *first, size_t *
 static struct gh_pnode *merge_pairs(struct lim L, const struct gh_pheap *h, const struct gh_pnode *parent,
                                     struct gh_pnode *first)
 {
-    /* The first pass reads the children's own links, checked (a cycle
-     * among siblings is cut off at the count); the later ones read only
-     * links this function made. */
-    struct gh_pnode *head = NULL, **tail = &head;
-    size_t steps = 0, m = 0;
-    for (struct gh_pnode *x = first; x; m++) {
-        if (__builtin_expect(++steps > h->count, 0))
-            bad_link(L, x);
-        GH_TREE_VISIT();
-        struct gh_pnode *y = sib_of(L, x, parent), *next = NULL;
-        if (y) {
-            next = sib_of(L, y, parent);
-            x = meld(L, x, y);
-        }
-        *tail = x;
-        tail = &x->sib;
-        x = next;
-    }
-    *tail = NULL;
+    size_t m;
+    struct gh_pnode *head = pair_pass(L, h, parent, first, &m, /* checked */ true);
     while (m > 1)
-        head = pair_pass(L, head, &m);
+        head = pair_pass(L, h, parent, head, &m, false);
     if (head)
         head->sib = head->prev = NULL;
     return head;

@@ -118,13 +118,12 @@ static inline struct gh_pnode *bin_node(struct gh_block *b)
     return (struct gh_pnode *)gh_block_payload(b);
 }
 
-/* Bin k's root changed: its leaf of the tournament, and the nodes above
- * up to the first that keeps its value. */
+/* Bin k's root changed: its leaf of the tournament, and every node above
+ * it. */
 static void rank_root(struct gh_policy *p, unsigned k)
 {
-    const struct gh_pnode *r = p->bins[k].root;
     unsigned i = GH_POLICY_BINS + k;
-    uintptr_t v = r ? UINTPTR_MAX - (uintptr_t)r : 0;
+    uintptr_t v = gh_policy_rank_of(p->bins[k].root);
     p->bin_rank[i] = v;
     /* All the way up, without a branch to mispredict: the value climbs in
      * a register, each level loads only the sibling. */
@@ -244,8 +243,7 @@ bool gh_policy_tree_check(const struct gh_policy *p, const char **why)
             uintptr_t want;
             if (i >= GH_POLICY_BINS) {
                 unsigned k = i - GH_POLICY_BINS;
-                const struct gh_pnode *r = gh_policy_bin_ready(p, k) ? p->bins[k].root : NULL;
-                want = r ? UINTPTR_MAX - (uintptr_t)r : 0;
+                want = gh_policy_rank_of(gh_policy_bin_ready(p, k) ? p->bins[k].root : NULL);
             } else {
                 uintptr_t a = p->bin_rank[2 * i], b = p->bin_rank[2 * i + 1];
                 want = a > b ? a : b;

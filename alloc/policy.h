@@ -176,6 +176,14 @@ static inline int gh_policy_bin_top(const struct gh_policy *p)
     return -1;
 }
 
+/* A bin root's value in the tournament (bin_rank): the lower the address,
+ * the higher the value; 0 for an empty bin.  gh_policy_bin_lowest_from
+ * turns the winner's back into an address. */
+static inline uintptr_t gh_policy_rank_of(const struct gh_pnode *root)
+{
+    return root ? UINTPTR_MAX - (uintptr_t)root : 0;
+}
+
 /* The lowest-addressed free block in bins k and above (with .ranked), or
  * NULL: the tournament's winner over that range. */
 static inline struct gh_block *gh_policy_bin_lowest_from(const struct gh_policy *p, unsigned k)
