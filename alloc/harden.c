@@ -50,7 +50,10 @@ static struct {
     char *zero;                     /* the no-access region, NULL: none */
     uint64_t zero_live[ZERO_WORDS]; /* bit i: slot i is a live malloc(0) */
     unsigned zero_next;             /* word to search first */
-} H = { .c = &H.own, .large_canary_bytes = &H.large_canary_own };
+} H; /* zero-initialised, so in .bss: only the pages a run touches are its
+      * memory (with an initialiser all 57 KiB were the library's file-backed
+      * .data, mapped in at the first read); c and large_canary_bytes point
+      * home from gh_harden_init on */
 
 /* ---- canaries ----------------------------------------------------------- */
 
@@ -288,6 +291,10 @@ void gh_harden_init(struct gh_front *f, bool on)
 {
     f->harden = on;
     H.on = on;
+    if (!H.c) {
+        H.c = &H.own;
+        H.large_canary_bytes = &H.large_canary_own;
+    }
     if (!on)
         return;
     void *z;

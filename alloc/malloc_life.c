@@ -34,7 +34,12 @@ extern void _IO_list_resetlock(void) __attribute__((weak));
 
 int gh_init_lock;
 
-struct gh_exports_state gh_exports = { .stats_fd = -1, .trace = { .fd = -1 } };
+/* Zero-initialised, so in .bss (with an initialiser its 105 KiB, the trace
+ * buffer most of it, were the library's file-backed .data, mapped in at the
+ * first read): the two descriptors are set to "none" first thing in
+ * gh_exports_init_locked, which every call and the constructor run before
+ * either is looked at. */
+struct gh_exports_state gh_exports;
 
 __thread struct gh_self gh_self;
 
@@ -46,6 +51,8 @@ static void thread_exit(void *arg);
 /* Run once, before anything else touches a heap. */
 void gh_exports_init_locked(void)
 {
+    G.stats_fd = -1;
+    G.trace.fd = -1;
     gh_config_load(&G.cfg);
     const unsigned char *rnd = (const unsigned char *)getauxval(AT_RANDOM);
     uint64_t secret = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&G;
