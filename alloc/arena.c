@@ -44,7 +44,7 @@ static void setup(struct gh_arena *a, unsigned index, const char *policy, size_t
     a->index = index;
     a->calls = &a->calls_own;
     a->handed_count = &a->handed_count_own;
-    gh_heap_init_named(&a->heap, &a->src, policy, mmap_threshold);
+    gh_heap_init_named_zeroed(&a->heap, &a->src, policy, mmap_threshold); /* .bss, or a fresh mapping */
     gh_front_init(&a->front, &a->heap, &gh_mapper_os, mmap_threshold);
 }
 

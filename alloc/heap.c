@@ -50,11 +50,13 @@ static void debug_check(const struct gh_heap *h, const char *fn)
 #define debug_check(h, fn) ((void)0)
 #endif
 
-/* An empty heap running `policy`'s discipline. */
+/* An empty heap running `policy`'s discipline; h's bytes are zero already
+ * when `zeroed` (then none is written that stays zero: heap.h). */
 static void setup(struct gh_heap *h, struct gh_source *src, const struct gh_policy_ops *policy,
-                  size_t largest_request)
+                  size_t largest_request, bool zeroed)
 {
-    memset(h, 0, sizeof *h);
+    if (!zeroed)
+        memset(h, 0, sizeof *h);
     h->entry = policy;
     h->d = policy->discipline;
     h->src = src;
@@ -66,16 +68,27 @@ static void setup(struct gh_heap *h, struct gh_source *src, const struct gh_poli
 
 void gh_heap_init(struct gh_heap *h, struct gh_source *src, const struct gh_policy_ops *policy)
 {
-    setup(h, src, policy, 0);
+    setup(h, src, policy, 0, false);
 }
 
-bool gh_heap_init_named(struct gh_heap *h, struct gh_source *src, const char *policy, size_t largest_request)
+static bool init_named(struct gh_heap *h, struct gh_source *src, const char *policy, size_t largest_request,
+                       bool zeroed)
 {
     const struct gh_policy_ops *entry = gh_policy_by_name(policy);
     if (!entry)
         return false;
-    setup(h, src, entry, largest_request);
+    setup(h, src, entry, largest_request, zeroed);
     return true;
+}
+
+bool gh_heap_init_named(struct gh_heap *h, struct gh_source *src, const char *policy, size_t largest_request)
+{
+    return init_named(h, src, policy, largest_request, false);
+}
+
+bool gh_heap_init_named_zeroed(struct gh_heap *h, struct gh_source *src, const char *policy, size_t largest_request)
+{
+    return init_named(h, src, policy, largest_request, true);
 }
 
 bool gh_heap_policy_exists(const char *name)
