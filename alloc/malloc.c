@@ -135,6 +135,13 @@ static void perturb_freed(struct gh_arena *a, void *p, const char *fn)
         memset(p, G.perturb & 0xff, gh_front_usable(&a->front, p, fn));
 }
 
+/* May a malloc take a block from tc (this thread's cache) now, without
+ * setting anything up?  (malloc's hit path and a moving realloc.) */
+static inline bool cache_serves(const struct gh_tcache *tc)
+{
+    return __builtin_expect(tc->state == GH_TCACHE_ACTIVE, 1) && G.cache && !G.perturb;
+}
+
 /* Is the cache to be used for this call? */
 static inline struct gh_tcache *cache_now(void)
 {
@@ -288,7 +295,7 @@ GH_EXPORT void *malloc(size_t n)
      * else - a miss, a first call, a large size - is alloc_at's. */
     struct gh_tcache *tc = &gh_self.tc;
     size_t s;
-    if (__builtin_expect(tc->state == GH_TCACHE_ACTIVE, 1) && G.cache && !G.perturb && (s = cache_size_for(n)) != 0) {
+    if (cache_serves(tc) && (s = cache_size_for(n)) != 0) {
         char *p = gh_tcache_take(tc, s, "malloc");
         if (p) {
             cache_served(tc, C_MALLOC);
@@ -353,7 +360,7 @@ static void *move_locked(struct gh_arena *a, void *p, size_t n, const struct gh_
         return NULL;
     void *q = NULL;
     size_t s;
-    if (gh_self.tc.state == GH_TCACHE_ACTIVE && G.cache && !G.perturb && (s = cache_size_for(n)) != 0)
+    if (cache_serves(&gh_self.tc) && (s = cache_size_for(n)) != 0)
         q = gh_tcache_take(&gh_self.tc, s, "malloc");
     if (!q && !(q = gh_front_heap_alloc(&a->front, GH_ALIGN, n)))
         return NULL;
