@@ -135,13 +135,6 @@ static void perturb_freed(struct gh_arena *a, void *p, const char *fn)
         memset(p, G.perturb & 0xff, gh_front_usable(&a->front, p, fn));
 }
 
-/* May a malloc take a block from tc (this thread's cache) now, without
- * setting anything up?  (malloc's hit path and a moving realloc.) */
-static inline bool cache_serves(const struct gh_tcache *tc)
-{
-    return __builtin_expect(tc->state == GH_TCACHE_ACTIVE, 1) && G.cache && !G.perturb;
-}
-
 /* Is the cache to be used for this call? */
 static inline struct gh_tcache *cache_now(void)
 {
@@ -295,7 +288,7 @@ GH_EXPORT void *malloc(size_t n)
      * else - a miss, a first call, a large size - is alloc_at's. */
     struct gh_tcache *tc = &gh_self.tc;
     size_t s;
-    if (cache_serves(tc) && (s = cache_size_for(n)) != 0) {
+    if (__builtin_expect(tc->state == GH_TCACHE_ACTIVE, 1) && G.cache && !G.perturb && (s = cache_size_for(n)) != 0) {
         char *p = gh_tcache_take(tc, s, "malloc");
         if (p) {
             cache_served(tc, C_MALLOC);
@@ -343,34 +336,6 @@ GH_EXPORT void *calloc(size_t nmemb, size_t size)
         memset(p, 0, n); /* fresh mappings are zero already */
     vg_alloc(p, n, 1);
     return p;
-}
-
-/* Lock of a held, a being p's arena and this thread's: a moving realloc in
- * the one critical section that found it must move - the new block from
- * this thread's cache or a's heap (where alloc would look, in its order),
- * the copy, p freed - where alloc and free_locked would take a's lock twice
- * more (callgrind, bench_threads realloc, best fit: 6 % fewer instructions
- * a call).  NULL, p untouched, when n is not a heap size or a's heap cannot
- * hold it: the caller goes the long way.  Not under valgrind (vg_alloc
- * takes the lock).  *u: what to unmap once the lock is let go. */
-static void *move_locked(struct gh_arena *a, void *p, size_t n, const struct gh_realloc *r, struct gh_front_unmap *u)
-{
-    u->base = NULL;
-    if (gh_front_path(&GH_MAIN_ARENA->front, GH_ALIGN, n) != GH_PATH_HEAP)
-        return NULL;
-    void *q = NULL;
-    size_t s;
-    if (cache_serves(&gh_self.tc) && (s = cache_size_for(n)) != 0)
-        q = gh_tcache_take(&gh_self.tc, s, "malloc");
-    if (!q && !(q = gh_front_heap_alloc(&a->front, GH_ALIGN, n)))
-        return NULL;
-    perturb_new(q, n);
-    memcpy(q, p, gh_front_copy_len(r, n));
-    a->calls->realloc_moved++;
-    TRACE(GH_TRACE_REALLOC, p, q, n, 0);
-    perturb_freed(a, p, "realloc");
-    gh_front_release(&a->front, p, "realloc", u, NULL);
-    return q;
 }
 
 GH_EXPORT void *realloc(void *p, size_t n)
@@ -439,20 +404,11 @@ GH_EXPORT void *realloc(void *p, size_t n)
 #endif
         return q;
     }
-    case GH_REALLOC_MOVE: {
-        struct gh_front_unmap u;
-        void *q = !G.valgrind && a == gh_self.arena ? move_locked(a, p, n, &r, &u) : NULL;
+    case GH_REALLOC_MOVE:
         leave(a);
-        if (q) {
-            gh_front_unmap(&a->front, &u);
-            return q;
-        }
         break;
     }
-    }
-    /* Move the long way: new block, copy, free the old one, each a call of
-     * its own (p is another arena's, n is a large size, valgrind, or this
-     * arena could not hold n: move_locked). */
+    /* Move: new block, copy, free the old one. */
     void *q = alloc(GH_ALIGN, n, 0, C_NONE);
     if (!q)
         return NULL; /* the old block is untouched */
